@@ -1,0 +1,47 @@
+"""Runtime settings from ROLLCALL_* environment variables, built on demand and validated once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Rollcall process. Tests build their own instance."""
+
+    model_config = SettingsConfigDict(env_prefix="ROLLCALL_", extra="ignore")
+
+    database_url: str = "sqlite:///./rollcall.db"
+    timezone: str = "Europe/London"
+    policy: Path | None = None
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_public_key: str | None = None
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("ROLLCALL_DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

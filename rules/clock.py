@@ -1,0 +1,126 @@
+"""Instants and local days: ISO 8601 parsing with the force's zone, day bounds across DST changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+DEFAULT_TIMEZONE = "Europe/London"
+INSTANT = pl.Datetime("us", "UTC")
+
+_ISO = (
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?"
+    r"\s*(Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+class TimeParseError(ValueError):
+    """A single timestamp that is not ISO 8601, or a local time that does not exist or is ambiguous."""
+
+
+def parse_instants(values: pl.Series, tz: str = DEFAULT_TIMEZONE) -> tuple[pl.Series, pl.Series]:
+    """Parse ISO 8601 strings into UTC instants, vectorised.
+
+    With an offset (or Z) a value is taken as given; without one it is local time in ``tz``.
+    Returns ``(instants, errors)``: ``instants`` is Datetime(us, UTC) with null where the value
+    failed, ``errors`` is a string reason where it failed and null where it parsed. A local time in
+    the spring-forward gap or the repeated autumn hour is an error, never a guess. Nulls in
+    ``values`` stay null with no error (the caller decides whether the column is required).
+    """
+    text = values.cast(pl.Utf8).str.strip_chars()
+    frame = pl.DataFrame({"raw": text}).with_columns(
+        parts=pl.col("raw").str.extract_groups(_ISO),
+    )
+    frame = frame.with_columns(
+        d=pl.col("parts").struct.field("1"),
+        hm=pl.col("parts").struct.field("2"),
+        sec=pl.col("parts").struct.field("3").fill_null(":00"),
+        off=pl.col("parts").struct.field("4"),
+    ).with_columns(
+        local_text=pl.concat_str([pl.col("d"), pl.lit("T"), pl.col("hm"), pl.col("sec")]),
+        off_norm=pl.col("off")
+        .str.replace(r"^[Zz]$", "+00:00")
+        .str.replace(r"^([+-]\d{2})(\d{2})$", "${1}:${2}"),
+    )
+    naive = frame["local_text"].str.to_datetime(
+        format="%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False
+    )
+    frame = frame.with_columns(naive=naive)
+    with_offset = (
+        pl.concat_str([pl.col("local_text"), pl.col("off_norm")])
+        .str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", strict=False)
+        .dt.convert_time_zone("UTC")
+    )
+    local_strict = (
+        pl.col("naive")
+        .dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
+    local_earliest = pl.col("naive").dt.replace_time_zone(
+        tz, ambiguous="earliest", non_existent="null"
+    )
+    frame = frame.with_columns(
+        instant=pl.when(pl.col("off").is_not_null()).then(with_offset).otherwise(local_strict),
+        earliest=local_earliest,
+    )
+    reason = (
+        pl.when(pl.col("raw").is_null())
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(pl.col("parts").struct.field("1").is_null() | pl.col("naive").is_null())
+        .then(pl.lit("not an ISO 8601 timestamp"))
+        .when(pl.col("instant").is_not_null())
+        .then(pl.lit(None, dtype=pl.Utf8))
+        .when(pl.col("off").is_not_null())
+        .then(pl.lit("invalid UTC offset"))
+        .when(pl.col("earliest").is_not_null())
+        .then(pl.lit(f"ambiguous local time in {tz} (repeated hour); give a UTC offset"))
+        .otherwise(pl.lit(f"local time does not exist in {tz} (clocks skip it); give a UTC offset"))
+    )
+    out = frame.select(instant=pl.col("instant").cast(INSTANT), reason=reason)
+    return out["instant"].alias(values.name), out["reason"].alias(values.name)
+
+
+def parse_instant(value: str | datetime, tz: str = DEFAULT_TIMEZONE) -> datetime:
+    """Parse one timestamp by the same rules as :func:`parse_instants`; aware datetimes pass through.
+
+    Raises TimeParseError with the reason. Returns an aware datetime in UTC.
+    """
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.isoformat()
+        else:
+            return value.astimezone(UTC)
+    instants, errors = parse_instants(pl.Series("ts", [value], dtype=pl.Utf8), tz)
+    if errors[0] is not None:
+        raise TimeParseError(f"{value!r}: {errors[0]}")
+    result: datetime = instants[0]
+    return result
+
+
+def day_bounds(day: date, tz: str = DEFAULT_TIMEZONE) -> tuple[datetime, datetime]:
+    """The UTC instants at which local ``day`` starts and the next day starts (23, 24 or 25 h apart)."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def local_date(instants: pl.Expr, tz: str = DEFAULT_TIMEZONE) -> pl.Expr:
+    """The calendar day in ``tz`` of each UTC instant."""
+    return instants.dt.convert_time_zone(tz).dt.date()
+
+
+def iso_local(instant: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
+    """ISO 8601 with the zone's offset, e.g. 2026-10-25T01:30:00+01:00."""
+    if instant.tzinfo is None:
+        raise TimeParseError("naive datetime given where an instant is required")
+    return instant.astimezone(ZoneInfo(tz)).isoformat()
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Every calendar day from ``first`` to ``last`` inclusive."""
+    if last < first:
+        raise ValueError(f"period ends ({last}) before it starts ({first})")
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]

@@ -1,0 +1,75 @@
+"""Attendance policy: the defaults in policy.yaml, an optional override file, validation and a version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
+POLICY_ENV = "ROLLCALL_POLICY"
+
+
+class PolicyError(ValueError):
+    """A policy file is unreadable, names an unknown key, or gives a value out of range."""
+
+
+class Policy(BaseModel):
+    """Thresholds the rules use. Durations carry their unit in the name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_office_share: float = Field(ge=0.0, le=1.0)
+    office_day_min_hours: float = Field(gt=0.0, le=24.0)
+    duty_grace_minutes: int = Field(ge=0, le=240)
+    unrostered_hold_hours: int = Field(ge=0, le=24 * 14)
+    retention_days_raw: int = Field(ge=1)
+    retention_days_derived: int = Field(ge=1)
+    max_speed_kmh: float = Field(gt=0.0)
+    timeline_cell_resolution: int = Field(ge=0, le=15)
+
+    @property
+    def version(self) -> str:
+        """A short stable digest of every value: results record the policy they were computed with."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return "p-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: a policy file must be a mapping of key: value")
+    return data
+
+
+def load_policy(override: Path | str | None = None) -> Policy:
+    """Load the defaults, then the override file (argument, else $ROLLCALL_POLICY) on top.
+
+    Raises PolicyError naming the file and the key when a key is unknown or a value is invalid.
+    """
+    values = _read_yaml(DEFAULT_POLICY_PATH)
+    source = str(DEFAULT_POLICY_PATH)
+    override = override if override is not None else os.environ.get(POLICY_ENV) or None
+    if override is not None:
+        source = str(override)
+        values.update(_read_yaml(Path(override)))
+    try:
+        return Policy(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise PolicyError(f"{source}: invalid policy: {problems}") from exc
