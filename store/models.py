@@ -1,0 +1,363 @@
+"""The schema: every kind of CONTRACT §2 plus held events, results, flags, job runs and the audit log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.types import DOCUMENT, FENCE, Instant
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints predictably."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- reference data -------------------------------------------------------------------------
+
+
+class Station(Base):
+    """A station and its footprint (MultiPolygon, WGS84, lng/lat axis order)."""
+
+    __tablename__ = "stations"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    borough: Mapped[str | None] = mapped_column(String(100))
+    geom: Mapped[Any] = mapped_column(FENCE)
+    updated_at: Mapped[datetime] = mapped_column(Instant())
+
+    __table_args__ = (
+        Index("ix_stations_geom", "geom", postgresql_using="gist").ddl_if(dialect="postgresql"),
+    )
+
+
+class Officer(Base):
+    """A member of staff; ``office_based`` staff are subject to the hybrid-working rule."""
+
+    __tablename__ = "officers"
+
+    officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    rank: Mapped[str | None] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(100), index=True)
+    home_station_id: Mapped[str | None] = mapped_column(String(64))
+    office_based: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(Instant())
+
+
+class DeviceAssignment(Base):
+    """Which officer a device belongs to from ``valid_from`` until ``valid_to`` (null: still)."""
+
+    __tablename__ = "device_assignments"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    valid_to: Mapped[datetime | None] = mapped_column(Instant())
+
+
+class BadgeAssignment(Base):
+    """Which officer a door badge belongs to from ``valid_from`` until ``valid_to`` (null: still)."""
+
+    __tablename__ = "badge_assignments"
+
+    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    valid_to: Mapped[datetime | None] = mapped_column(Instant())
+
+
+# --- roster -----------------------------------------------------------------------------------
+
+
+class Shift(Base):
+    """The current version of a rostered shift (a later row with the same id replaces it)."""
+
+    __tablename__ = "shifts"
+
+    shift_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column(Instant())
+    end_at: Mapped[datetime] = mapped_column(Instant())
+    kind: Mapped[str] = mapped_column(String(16))
+    station_id: Mapped[str | None] = mapped_column(String(64))
+    declared_location: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime | None] = mapped_column(Instant())
+    updated_at: Mapped[datetime | None] = mapped_column(Instant())
+    version: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(Instant())
+
+    __table_args__ = (Index("ix_shifts_officer_start", "officer_id", "start_at"),)
+
+
+class ShiftVersion(Base):
+    """Every version of every shift ever received, because roster edits are evidence."""
+
+    __tablename__ = "shift_versions"
+
+    shift_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    start_at: Mapped[datetime] = mapped_column(Instant())
+    end_at: Mapped[datetime] = mapped_column(Instant())
+    kind: Mapped[str] = mapped_column(String(16))
+    station_id: Mapped[str | None] = mapped_column(String(64))
+    declared_location: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime | None] = mapped_column(Instant())
+    updated_at: Mapped[datetime | None] = mapped_column(Instant())
+    recorded_at: Mapped[datetime] = mapped_column(Instant())
+
+
+class OvertimeClaim(Base):
+    """A claim for paid overtime, to be checked against presence evidence."""
+
+    __tablename__ = "overtime_claims"
+
+    claim_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime] = mapped_column(Instant())
+    end_at: Mapped[datetime] = mapped_column(Instant())
+    station_id: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[datetime | None] = mapped_column(Instant())
+
+    __table_args__ = (Index("ix_overtime_officer_start", "officer_id", "start_at"),)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+class Ping(Base):
+    """An on-duty device fix. Partitioned by UTC day on PostgreSQL (tens of millions of rows a day).
+
+    ``h3_cell`` is the H3 cell at geo.cells.STORE_RESOLUTION (12). The primary key serves
+    idempotent ingest; (officer_id, ts) serves "one officer, one day"; the day partition (or the
+    ts index on SQLite) serves "one day, everyone".
+    """
+
+    __tablename__ = "pings"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(8))
+    is_mock: Mapped[bool] = mapped_column(Boolean)
+    h3_cell: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_pings_officer_ts", "officer_id", "ts"),
+        Index("ix_pings_ts", "ts").ddl_if(dialect="sqlite"),
+        {"postgresql_partition_by": "RANGE (ts)"},
+    )
+
+
+class HeldPing(Base):
+    """A fix with no covering shift yet, kept at most policy.unrostered_hold_hours."""
+
+    __tablename__ = "held_pings"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(8))
+    is_mock: Mapped[bool] = mapped_column(Boolean)
+    h3_cell: Mapped[int] = mapped_column(BigInteger)
+    held_at: Mapped[datetime] = mapped_column(Instant())
+
+
+class Swipe(Base):
+    """An on-duty door badge swipe. ``reader_id`` is '' when the file gave none (it is in the key)."""
+
+    __tablename__ = "swipes"
+
+    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    reader_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    station_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    granted: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_swipes_officer_ts", "officer_id", "ts"),
+        Index("ix_swipes_ts", "ts"),
+    )
+
+
+class HeldSwipe(Base):
+    """A swipe with no covering shift yet, kept at most policy.unrostered_hold_hours."""
+
+    __tablename__ = "held_swipes"
+
+    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    reader_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    held_at: Mapped[datetime] = mapped_column(Instant())
+
+
+class MaskedCount(Base):
+    """How many off-duty events were dropped, per local day and kind: the only trace they leave."""
+
+    __tablename__ = "masked_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImportRecord(Base):
+    """One import of a file (by content digest), with its outcome counts."""
+
+    __tablename__ = "imports"
+
+    import_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    imported_at: Mapped[datetime] = mapped_column(Instant())
+    counts: Mapped[dict[str, Any]] = mapped_column(DOCUMENT)
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+class JobRun(Base):
+    """One run of a batch job: when, with what parameters and policy, and how it ended."""
+
+    __tablename__ = "job_runs"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(Instant())
+    finished_at: Mapped[datetime | None] = mapped_column(Instant())
+    params: Mapped[dict[str, Any]] = mapped_column(DOCUMENT)
+    counts: Mapped[dict[str, Any] | None] = mapped_column(DOCUMENT)
+    policy_version: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DailyResult(Base):
+    """One officer's verified attendance on one local day (CONTRACT §6 day row)."""
+
+    __tablename__ = "daily_results"
+
+    officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    expected_office: Mapped[bool] = mapped_column(Boolean)
+    declared_location: Mapped[str | None] = mapped_column(String(16))
+    verified_presence_minutes: Mapped[float] = mapped_column(Float)
+    verified_office_day: Mapped[bool] = mapped_column(Boolean)
+    evidence: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("job_runs.run_id"))
+    computed_at: Mapped[datetime] = mapped_column(Instant())
+    details: Mapped[dict[str, Any] | None] = mapped_column(DOCUMENT)
+
+
+class RecomputeMark(Base):
+    """A day whose inputs changed after it was computed (late roster entry, late events)."""
+
+    __tablename__ = "recompute_marks"
+
+    officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(Instant())
+    reason: Mapped[str] = mapped_column(String(200))
+
+
+class Flag(Base):
+    """A lead for a human reviewer, with its evidence, rule version and review status.
+
+    ``fingerprint`` identifies the finding across recomputes, so a rerun keeps the id and status;
+    a finding that disappears after corrected data gets ``withdrawn_at`` and is never deleted.
+    """
+
+    __tablename__ = "flags"
+
+    flag_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128), unique=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    misconduct: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(DOCUMENT)
+    rule_version: Mapped[str] = mapped_column(String(64))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    raised_at: Mapped[datetime] = mapped_column(Instant())
+    last_seen_at: Mapped[datetime] = mapped_column(Instant())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(Instant())
+
+    __table_args__ = (
+        Index("ix_flags_officer_day", "officer_id", "day"),
+        Index("ix_flags_status_code", "status", "code"),
+    )
+
+
+class FlagReview(Base):
+    """One change of a flag's review status, with the reviewer's note: the history is kept."""
+
+    __tablename__ = "flag_reviews"
+
+    review_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+    at: Mapped[datetime] = mapped_column(Instant())
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """An append-only, hash-chained record of who read or changed what, when and why."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(Instant(), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    officer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    case_ref: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(DOCUMENT)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
