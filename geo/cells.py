@@ -6,10 +6,10 @@ import polars as pl
 import polars_h3 as plh3
 
 # Resolution 12 cells have a mean edge of about 9.4 m and area of about 307 m2: smaller than the
-# 68% error radius of almost every real fix (GPS outdoors 5-15 m, Wi-Fi 20-60 m), so the stored cell
-# loses nothing the fix itself knew, while a 40-200 m station footprint still has whole cells inside.
+# 68% error radius of almost every real fix (GPS outdoors 5-15 m, Wi-Fi 20-60 m), so the stored
+# cell loses nothing the fix itself knew, while a 40-200 m station still has whole cells inside.
 STORE_RESOLUTION = 12
-# CONTRACT §7: "away" timeline segments carry a cell of this resolution (about 5 km2), never a point.
+# CONTRACT §7: "away" timeline segments carry a cell of this resolution (about 5 km2), not a point.
 TIMELINE_RESOLUTION = 7
 
 
@@ -18,7 +18,8 @@ def cell_expr(lat: str = "lat", lon: str = "lon", resolution: int = STORE_RESOLU
 
     H3 takes (lat, lng) in that order; null coordinates give a null cell.
     """
-    return plh3.latlng_to_cell(lat, lon, resolution)
+    expr: pl.Expr = plh3.latlng_to_cell(lat, lon, resolution)
+    return expr
 
 
 def cells(frame: pl.DataFrame, resolution: int = STORE_RESOLUTION) -> pl.Series:
@@ -28,4 +29,5 @@ def cells(frame: pl.DataFrame, resolution: int = STORE_RESOLUTION) -> pl.Series:
 
 def coarsen(cell: pl.Expr, resolution: int = TIMELINE_RESOLUTION) -> pl.Expr:
     """The parent cell at a coarser resolution (for timelines: never a raw coordinate)."""
-    return plh3.cell_to_parent(cell, resolution)
+    expr: pl.Expr = plh3.cell_to_parent(cell, resolution)
+    return expr

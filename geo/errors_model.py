@@ -1,0 +1,96 @@
+"""Fix error model: Gaussian around the fix, accuracy_m its 68% radius, per-source defaults."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+FloatArray = npt.NDArray[np.float64]
+
+# CONTRACT §2: accuracy_m is the horizontal radius at about 68% confidence (Android's meaning).
+ACCURACY_CONFIDENCE = 0.68
+# For a circular bivariate normal with per-axis sigma, P(r <= a) = 1 - exp(-a^2 / (2 sigma^2)),
+# so the 68% radius is a = sigma * sqrt(-2 ln 0.32) = 1.5096 sigma.
+SIGMA_PER_ACCURACY = 1.0 / math.sqrt(-2.0 * math.log(1.0 - ACCURACY_CONFIDENCE))
+
+# Conservative 68% radii (metres) used when accuracy_m is missing, zero, negative or not finite.
+# Each is at the pessimistic end of what the source typically reports, so a fix of unknown quality
+# never counts as strong evidence of presence; "unknown" (no or unrecognised source) is as bad as a
+# cell-tower fix.
+DEFAULT_ACCURACY_M: dict[str, float] = {
+    "gps": 25.0,
+    "fused": 40.0,
+    "wifi": 75.0,
+    "cell": 1500.0,
+    "unknown": 1500.0,
+}
+SOURCES: tuple[str, ...] = ("gps", "wifi", "cell", "fused", "unknown")
+UNKNOWN_SOURCE = SOURCES.index("unknown")
+
+
+def source_codes(source: pl.Series | None, n: int) -> npt.NDArray[np.int8]:
+    """Codes into SOURCES for a Utf8 ``source`` column of length ``n`` (None: all unknown).
+
+    Matching is case-insensitive after trimming; null or unrecognised values are "unknown".
+    """
+    if source is None:
+        return np.full(n, UNKNOWN_SOURCE, dtype=np.int8)
+    mapping = {name: i for i, name in enumerate(SOURCES)}
+    codes = (
+        source.cast(pl.Utf8)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .replace_strict(mapping, default=UNKNOWN_SOURCE, return_dtype=pl.Int8)
+        .fill_null(UNKNOWN_SOURCE)
+    )
+    return codes.to_numpy().astype(np.int8, copy=False)
+
+
+def effective_accuracy_m(accuracy_m: FloatArray, source_code: npt.NDArray[np.int8]) -> FloatArray:
+    """The 68% radius in metres to use for each fix.
+
+    ``accuracy_m`` with NaN for missing; values that are NaN, infinite, zero or negative are
+    replaced by DEFAULT_ACCURACY_M of the fix's source (``source_code`` indexes SOURCES).
+    """
+    defaults = np.array([DEFAULT_ACCURACY_M[s] for s in SOURCES], dtype=np.float64)
+    good = np.isfinite(accuracy_m) & (accuracy_m > 0.0)
+    return np.where(good, accuracy_m, defaults[source_code])
+
+
+def sigma_m(accuracy_m: FloatArray) -> FloatArray:
+    """Per-axis standard deviation (metres) of the Gaussian whose 68% radius is ``accuracy_m``."""
+    return accuracy_m * SIGMA_PER_ACCURACY
+
+
+def normal_cdf(x: FloatArray) -> FloatArray:
+    """Standard normal CDF, vectorised (Abramowitz & Stegun 7.1.26: absolute error < 1.5e-7).
+
+    NaN stays NaN; +-inf give 1 and 0.
+    """
+    z = np.abs(x) / math.sqrt(2.0)
+    t = 1.0 / (1.0 + 0.3275911 * z)
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    half_erfc = 0.5 * poly * np.exp(-z * z)
+    return np.where(x >= 0.0, 1.0 - half_erfc, np.where(x < 0.0, half_erfc, np.nan))
+
+
+def p_inside(signed_distance_m: FloatArray, sigma: FloatArray, area_m2: FloatArray) -> FloatArray:
+    """Probability that the true position lies inside a fence, under the Gaussian error model.
+
+    ``signed_distance_m``: the fix's distance to the fence boundary, negative inside. ``sigma``:
+    per-axis standard deviation in metres (> 0). ``area_m2``: the fence's area. The estimate is
+    the half-plane value Phi(-d / sigma) (exact for a straight boundary, good while sigma is small
+    next to the fence) capped by area / (2 pi sigma^2), a strict upper bound since the density
+    never exceeds 1 / (2 pi sigma^2); so a 1 km cell fix is never "inside" a 50 m station.
+    Result in [0, 1]; NaN distance gives 0.
+    """
+    half_plane = normal_cdf(-signed_distance_m / sigma)
+    cap = area_m2 / (2.0 * math.pi * sigma * sigma)
+    p = np.minimum(half_plane, cap)
+    out: FloatArray = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+    return out
