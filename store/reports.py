@@ -1,0 +1,246 @@
+"""Report reads: compliance rows, an officer's days and flags, everyone's days, the flag list."""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from typing import Any
+
+import orjson
+import polars as pl
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from rules.clock import DEFAULT_TIMEZONE, iso_local
+from rules.policy import Policy
+from store.models import DailyResult, Flag, Officer
+
+COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
+INSUFFICIENT = "insufficient_evidence"
+WITHDRAWN = "withdrawn"
+
+DAY_SCHEMA: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "date": pl.Date(),
+    "expected_office": pl.Boolean(),
+    "declared_location": pl.Utf8(),
+    "verified_presence_minutes": pl.Float64(),
+    "verified_office_day": pl.Boolean(),
+    "evidence": pl.Utf8(),
+}
+
+
+class CursorError(ValueError):
+    """A pagination cursor that this module did not issue (or that was altered)."""
+
+
+def _share(verified: int, expected: int) -> float | None:
+    return round(verified / expected, 4) if expected else None
+
+
+def compliance_rows(
+    session: Session, start: date, end: date, *, unit: str | None, policy: Policy
+) -> list[dict[str, Any]]:
+    """One row per office-based officer (CONTRACT §6), sorted by officer_id.
+
+    Counts cover local days ``start``..``end`` inclusive. ``verified_office_share`` is verified /
+    expected office days, None when the officer had no expected office day (then ``meets_policy``
+    is True: there was nothing to meet). Officers without any daily result appear with zeros.
+    ``unit`` None means every unit.
+    """
+    dr = DailyResult
+    in_period = and_(dr.officer_id == Officer.officer_id, dr.day >= start, dr.day <= end)
+
+    def count_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    expected = dr.expected_office.is_(True)
+    query = (
+        select(
+            Officer.officer_id,
+            Officer.display_name,
+            Officer.unit,
+            count_if(expected).label("expected"),
+            count_if(and_(expected, dr.declared_location == "office")).label("declared"),
+            count_if(and_(expected, dr.verified_office_day.is_(True))).label("verified"),
+            count_if(and_(expected, dr.evidence == INSUFFICIENT)).label("insufficient"),
+        )
+        .select_from(Officer)
+        .outerjoin(dr, in_period)
+        .where(Officer.office_based.is_(True))
+        .group_by(Officer.officer_id, Officer.display_name, Officer.unit)
+        .order_by(Officer.officer_id)
+    )
+    if unit is not None:
+        query = query.where(Officer.unit == unit)
+    rows: list[dict[str, Any]] = []
+    for officer_id, name, officer_unit, exp, decl, ver, insuff in session.execute(query):
+        share = _share(int(ver), int(exp))
+        rows.append(
+            {
+                "officer_id": officer_id,
+                "display_name": name,
+                "unit": officer_unit,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "expected_office_days": int(exp),
+                "declared_office_days": int(decl),
+                "verified_office_days": int(ver),
+                "verified_office_share": share,
+                "meets_policy": share is None or share >= policy.min_office_share,
+                "insufficient_evidence_days": int(insuff),
+            }
+        )
+    return rows
+
+
+def _day_dict(row: DailyResult) -> dict[str, Any]:
+    return {
+        "date": row.day.isoformat(),
+        "expected_office": row.expected_office,
+        "declared_location": row.declared_location,
+        "verified_presence_minutes": round(float(row.verified_presence_minutes), 1),
+        "verified_office_day": row.verified_office_day,
+        "evidence": row.evidence,
+    }
+
+
+def flag_dict(flag: Flag, tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
+    """A flag's public form (CONTRACT §5/§6); ``raised_at`` is ISO 8601 with ``tz``'s offset."""
+    return {
+        "flag_id": flag.flag_id,
+        "officer_id": flag.officer_id,
+        "code": flag.code,
+        "date": flag.day.isoformat(),
+        "status": flag.status,
+        "summary": flag.summary,
+        "evidence": flag.evidence,
+        "rule_version": flag.rule_version,
+        "policy_version": flag.policy_version,
+        "misconduct": flag.misconduct,
+        "withdrawn": flag.withdrawn_at is not None,
+        "raised_at": iso_local(flag.raised_at, tz),
+    }
+
+
+def officer_report(
+    session: Session,
+    officer_id: str,
+    start: date,
+    end: date,
+    *,
+    include_misconduct: bool,
+    tz: str,
+) -> dict[str, Any] | None:
+    """The officer's daily results and flags for local days ``start``..``end``; None if unknown.
+
+    ``include_misconduct=False`` (the HR view) keeps only BELOW_OFFICE_SHARE flags. Withdrawn
+    flags are included with ``withdrawn: true`` (they are history, never deleted).
+    """
+    if session.get(Officer, officer_id) is None:
+        return None
+    days = session.scalars(
+        select(DailyResult)
+        .where(
+            DailyResult.officer_id == officer_id, DailyResult.day >= start, DailyResult.day <= end
+        )
+        .order_by(DailyResult.day)
+    ).all()
+    flag_query = (
+        select(Flag)
+        .where(Flag.officer_id == officer_id, Flag.day >= start, Flag.day <= end)
+        .order_by(Flag.day, Flag.code, Flag.flag_id)
+    )
+    if not include_misconduct:
+        flag_query = flag_query.where(Flag.code == COMPLIANCE_CODE)
+    flags = session.scalars(flag_query).all()
+    return {
+        "officer_id": officer_id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "days": [_day_dict(d) for d in days],
+        "flags": [flag_dict(f, tz) for f in flags],
+    }
+
+
+def day_rows(session: Session, start: date, end: date, *, unit: str | None) -> pl.DataFrame:
+    """Every officer's daily results for local days ``start``..``end``: the officer report's day
+    fields plus ``officer_id``, sorted by officer_id then date. ``unit`` None means every unit.
+    """
+    dr = DailyResult
+    query = (
+        select(
+            dr.officer_id,
+            dr.day,
+            dr.expected_office,
+            dr.declared_location,
+            dr.verified_presence_minutes,
+            dr.verified_office_day,
+            dr.evidence,
+        )
+        .where(dr.day >= start, dr.day <= end)
+        .order_by(dr.officer_id, dr.day)
+    )
+    if unit is not None:
+        query = query.join(Officer, Officer.officer_id == dr.officer_id).where(Officer.unit == unit)
+    rows = session.execute(query).all()
+    frame = (
+        pl.DataFrame([tuple(r) for r in rows], schema=DAY_SCHEMA, orient="row")
+        if rows
+        else pl.DataFrame(schema=DAY_SCHEMA)
+    )
+    return frame.with_columns(pl.col("verified_presence_minutes").round(1))
+
+
+def _encode_cursor(day: date, flag_id: str) -> str:
+    raw = orjson.dumps([day.isoformat(), flag_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[date, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        day_text, flag_id = orjson.loads(raw)
+        return date.fromisoformat(day_text), str(flag_id)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise CursorError("invalid cursor") from exc
+
+
+def list_flags(
+    session: Session,
+    *,
+    status: str | None = None,
+    code: str | None = None,
+    officer_id: str | None = None,
+    misconduct: bool | None = None,
+    after: str | None = None,
+    limit: int = 100,
+    tz: str = DEFAULT_TIMEZONE,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of flags, newest day first (ties by flag_id), and the cursor of the next page or None.
+
+    ``status`` is a review status (open, under_review, dismissed, substantiated: withdrawn flags
+    are then left out) or ``withdrawn`` (only flags whose finding disappeared); None means all.
+    ``after`` is a cursor from a previous page; a cursor not issued here raises CursorError.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    query = select(Flag)
+    if status == WITHDRAWN:
+        query = query.where(Flag.withdrawn_at.is_not(None))
+    elif status is not None:
+        query = query.where(Flag.status == status, Flag.withdrawn_at.is_(None))
+    if code is not None:
+        query = query.where(Flag.code == code)
+    if officer_id is not None:
+        query = query.where(Flag.officer_id == officer_id)
+    if misconduct is not None:
+        query = query.where(Flag.misconduct.is_(misconduct))
+    if after is not None:
+        day, flag_id = _decode_cursor(after)
+        query = query.where(or_(Flag.day < day, and_(Flag.day == day, Flag.flag_id < flag_id)))
+    query = query.order_by(Flag.day.desc(), Flag.flag_id.desc()).limit(limit + 1)
+    flags = session.scalars(query).all()
+    page = flags[:limit]
+    cursor = _encode_cursor(page[-1].day, page[-1].flag_id) if len(flags) > limit else None
+    return [flag_dict(f, tz) for f in page], cursor

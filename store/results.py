@@ -1,0 +1,294 @@
+"""Writing nightly results: daily results, flags (kept by fingerprint, never deleted), job runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from rules.findings import Finding
+from store.models import DailyResult, Flag, JobRun, RecomputeMark
+
+COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
+DAILY_COLUMNS = (
+    "officer_id",
+    "date",
+    "expected_office",
+    "declared_location",
+    "verified_presence_minutes",
+    "verified_office_day",
+    "evidence",
+    "policy_version",
+)
+_CHUNK = 5_000
+
+# A test-only hook: called with the name of each write stage ("daily", "flags", "marks") after it
+# has been flushed, so a test can raise in the middle of a day's write.
+StageHook = Callable[[str], None]
+
+
+@dataclass
+class WriteCounts:
+    """What one write changed."""
+
+    daily: int = 0
+    flags_raised: int = 0
+    flags_kept: int = 0
+    flags_reinstated: int = 0
+    flags_withdrawn: int = 0
+    marks_cleared: int = 0
+
+    def add(self, other: WriteCounts) -> None:
+        """Accumulate ``other`` into this."""
+        for key, value in vars(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+
+def start_run(
+    session: Session, *, job: str, params: dict[str, Any], policy_version: str, now: datetime
+) -> int:
+    """Record the start of a job run (outcome ``running``); returns its run_id. Flushes only."""
+    run = JobRun(
+        job=job, started_at=now, params=params, policy_version=policy_version, outcome="running"
+    )
+    session.add(run)
+    session.flush()
+    return int(run.run_id)
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    outcome: str,
+    counts: dict[str, Any],
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    """Record how run ``run_id`` ended (``ok`` or ``failed``), its counts and a short error."""
+    session.execute(
+        update(JobRun)
+        .where(JobRun.run_id == run_id)
+        .values(finished_at=now, outcome=outcome, counts=counts, error=error)
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _daily_records(
+    daily: pl.DataFrame, *, run_id: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    extra = [c for c in daily.columns if c not in DAILY_COLUMNS]
+    records: list[dict[str, Any]] = []
+    for row in daily.iter_rows(named=True):
+        details = {k: row[k] for k in extra if row[k] is not None}
+        records.append(
+            {
+                "officer_id": row["officer_id"],
+                "day": row["date"],
+                "expected_office": bool(row["expected_office"]),
+                "declared_location": row["declared_location"],
+                "verified_presence_minutes": float(row["verified_presence_minutes"] or 0.0),
+                "verified_office_day": bool(row["verified_office_day"]),
+                "evidence": row["evidence"],
+                "policy_version": row["policy_version"],
+                "run_id": run_id,
+                "computed_at": now,
+                "details": details or None,
+            }
+        )
+    return records
+
+
+def replace_daily(
+    session: Session,
+    day: date,
+    daily: pl.DataFrame,
+    *,
+    run_id: int | None,
+    now: datetime,
+    officer_ids: Sequence[str] | None = None,
+) -> int:
+    """Replace the daily results of local ``day`` with ``daily`` (rows dated ``day``).
+
+    ``officer_ids`` None replaces every officer's row for the day; otherwise only those officers'.
+    Returns the number of rows written. Flushes only.
+    """
+    stmt = delete(DailyResult).where(DailyResult.day == day)
+    if officer_ids is None:
+        session.execute(stmt)
+    else:
+        for chunk in _chunks(list(officer_ids)):
+            session.execute(stmt.where(DailyResult.officer_id.in_(chunk)))
+    rows = daily.filter(pl.col("date") == day)
+    records = _daily_records(rows, run_id=run_id, now=now)
+    for chunk in _chunks(records):
+        session.execute(insert(DailyResult), list(chunk))
+    session.flush()
+    return len(records)
+
+
+def sync_flags(
+    session: Session,
+    findings: Sequence[Finding],
+    *,
+    scope_days: Sequence[date],
+    codes: Sequence[str] | None,
+    exclude_codes: Sequence[str] = (),
+    policy_version: str,
+    now: datetime,
+    officer_ids: Sequence[str] | None = None,
+) -> WriteCounts:
+    """Make the flags of a scope match ``findings``, keeping identity and review status.
+
+    The scope is the flags dated one of ``scope_days`` with a code in ``codes`` (None: any code
+    not in ``exclude_codes``), optionally limited to ``officer_ids``. A finding whose fingerprint
+    already has a flag keeps that flag (id, status, raised_at), refreshing its evidence and
+    clearing ``withdrawn_at`` if it had been withdrawn; a new fingerprint raises an ``open`` flag;
+    a flag in scope whose finding is gone gets ``withdrawn_at`` (never deleted). Flushes only.
+    """
+    counts = WriteCounts()
+    by_fp = {f.fingerprint: f for f in findings}
+    existing: dict[str, Flag] = {}
+    fps = sorted(by_fp)
+    for chunk in _chunks(fps):
+        for flag in session.scalars(select(Flag).where(Flag.fingerprint.in_(chunk))):
+            existing[flag.fingerprint] = flag
+    new_rows: list[dict[str, Any]] = []
+    for fp in fps:
+        finding = by_fp[fp]
+        known = existing.get(fp)
+        if known is None:
+            new_rows.append(
+                {
+                    "flag_id": str(uuid.uuid4()),
+                    "fingerprint": fp,
+                    "officer_id": finding.officer_id,
+                    "code": finding.code,
+                    "day": finding.date,
+                    "status": "open",
+                    "misconduct": finding.misconduct,
+                    "summary": finding.summary,
+                    "evidence": finding.evidence,
+                    "rule_version": finding.rule_version,
+                    "policy_version": policy_version,
+                    "raised_at": now,
+                    "last_seen_at": now,
+                    "withdrawn_at": None,
+                }
+            )
+            continue
+        flag = known
+        if flag.withdrawn_at is not None:
+            counts.flags_reinstated += 1
+        else:
+            counts.flags_kept += 1
+        flag.summary = finding.summary
+        flag.evidence = finding.evidence
+        flag.rule_version = finding.rule_version
+        flag.policy_version = policy_version
+        flag.misconduct = finding.misconduct
+        flag.last_seen_at = now
+        flag.withdrawn_at = None
+    for chunk in _chunks(new_rows):
+        session.execute(insert(Flag), list(chunk))
+    counts.flags_raised = len(new_rows)
+    session.flush()
+
+    stale = select(Flag).where(Flag.day.in_(list(scope_days)), Flag.withdrawn_at.is_(None))
+    if codes is not None:
+        stale = stale.where(Flag.code.in_(list(codes)))
+    elif exclude_codes:
+        stale = stale.where(Flag.code.not_in(list(exclude_codes)))
+    officer_set = set(officer_ids) if officer_ids is not None else None
+    for flag in session.scalars(stale).all():
+        if flag.fingerprint in by_fp:
+            continue
+        if officer_set is not None and flag.officer_id not in officer_set:
+            continue
+        flag.withdrawn_at = now
+        counts.flags_withdrawn += 1
+    session.flush()
+    return counts
+
+
+def clear_marks(session: Session, day: date, officer_ids: Sequence[str] | None = None) -> int:
+    """Delete the recompute marks of ``day`` (all officers, or only ``officer_ids``)."""
+    stmt = delete(RecomputeMark).where(RecomputeMark.day == day)
+    if officer_ids is None:
+        return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+    cleared = 0
+    for chunk in _chunks(list(officer_ids)):
+        result = session.execute(stmt.where(RecomputeMark.officer_id.in_(chunk)))
+        cleared += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return cleared
+
+
+def write_day(
+    session: Session,
+    day: date,
+    daily: pl.DataFrame,
+    findings: Sequence[Finding],
+    *,
+    policy_version: str,
+    run_id: int | None,
+    now: datetime,
+    stage_hook: StageHook | None = None,
+) -> WriteCounts:
+    """Replace everything the nightly job derives for local ``day``, in the caller's transaction.
+
+    Daily results of the day are replaced; the day's flags (every code but BELOW_OFFICE_SHARE,
+    which belongs to a period) are synchronised with ``findings``; the day's recompute marks are
+    cleared. ``stage_hook`` (tests only) is called after each stage so a crash can be simulated.
+    """
+    counts = WriteCounts()
+    counts.daily = replace_daily(session, day, daily, run_id=run_id, now=now)
+    if stage_hook is not None:
+        stage_hook("daily")
+    day_findings = [f for f in findings if f.code != COMPLIANCE_CODE]
+    counts.add(
+        sync_flags(
+            session,
+            day_findings,
+            scope_days=[day],
+            codes=None,
+            exclude_codes=(COMPLIANCE_CODE,),
+            policy_version=policy_version,
+            now=now,
+        )
+    )
+    if stage_hook is not None:
+        stage_hook("flags")
+    counts.marks_cleared = clear_marks(session, day)
+    session.flush()
+    if stage_hook is not None:
+        stage_hook("marks")
+    return counts
+
+
+def write_period_flags(
+    session: Session,
+    period_end: date,
+    findings: Sequence[Finding],
+    *,
+    policy_version: str,
+    now: datetime,
+) -> WriteCounts:
+    """Synchronise the BELOW_OFFICE_SHARE flags of the period ending ``period_end``."""
+    return sync_flags(
+        session,
+        [f for f in findings if f.code == COMPLIANCE_CODE],
+        scope_days=[period_end],
+        codes=(COMPLIANCE_CODE,),
+        policy_version=policy_version,
+        now=now,
+    )
