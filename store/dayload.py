@@ -1,0 +1,287 @@
+"""Bulk reads for the nightly job: one local day's shifts, events and claims as Polars frames."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from rules.clock import INSTANT, day_bounds
+from store.db import is_postgres
+from store.types import to_epoch_us
+
+# How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
+Schema = dict[str, pl.DataType]
+
+OFFICERS: Schema = {"officer_id": pl.Utf8(), "unit": pl.Utf8(), "office_based": pl.Boolean()}
+FIXES: Schema = {
+    "officer_id": pl.Utf8(),
+    "device_id": pl.Utf8(),
+    "ts": INSTANT,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "accuracy_m": pl.Float64(),
+    "source": pl.Utf8(),
+    "is_mock": pl.Boolean(),
+    "h3_cell": pl.UInt64(),
+}
+SWIPES: Schema = {
+    "officer_id": pl.Utf8(),
+    "badge_id": pl.Utf8(),
+    "ts": INSTANT,
+    "station_id": pl.Utf8(),
+    "reader_id": pl.Utf8(),
+    "direction": pl.Utf8(),
+    "granted": pl.Boolean(),
+}
+_SHIFT_COLS: Schema = {
+    "shift_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "kind": pl.Utf8(),
+    "station_id": pl.Utf8(),
+    "declared_location": pl.Utf8(),
+    "created_at": INSTANT,
+    "updated_at": INSTANT,
+}
+SHIFTS: Schema = _SHIFT_COLS
+SHIFT_HISTORY: Schema = {**_SHIFT_COLS, "version": pl.Int64(), "recorded_at": INSTANT}
+OVERTIME: Schema = {
+    "claim_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "station_id": pl.Utf8(),
+    "submitted_at": INSTANT,
+}
+DAILY: Schema = {
+    "officer_id": pl.Utf8(),
+    "date": pl.Date(),
+    "expected_office": pl.Boolean(),
+    "declared_location": pl.Utf8(),
+    "verified_presence_minutes": pl.Float64(),
+    "verified_office_day": pl.Boolean(),
+    "evidence": pl.Utf8(),
+    "policy_version": pl.Utf8(),
+}
+_BATCH = 250_000
+
+
+@dataclass(frozen=True)
+class DayFrames:
+    """Everything the rules need for local ``day``: events and shifts of [lo, hi) (the day widened
+    by a day on each side, so shifts crossing midnight and their events are whole)."""
+
+    day: date
+    lo: datetime
+    hi: datetime
+    officers: pl.DataFrame
+    shifts: pl.DataFrame
+    shift_history: pl.DataFrame
+    fixes: pl.DataFrame
+    swipes: pl.DataFrame
+    overtime: pl.DataFrame
+
+
+def _instant_sql(column: str, postgres: bool) -> str:
+    """A backend-neutral select of an instant column as integer epoch microseconds."""
+    if postgres:
+        return f"(extract(epoch from {column}) * 1000000)::bigint"
+    return column
+
+
+def _bool_sql(column: str, postgres: bool) -> str:
+    return f"{column}::int" if postgres else column
+
+
+def _select_list(schema: Schema, postgres: bool, alias: str = "") -> str:
+    parts = []
+    for name, dtype in schema.items():
+        col = f"{alias}{name}"
+        if dtype == INSTANT:
+            parts.append(f"{_instant_sql(col, postgres)} AS {name}")
+        elif dtype == pl.Boolean():
+            parts.append(f"{_bool_sql(col, postgres)} AS {name}")
+        else:
+            parts.append(f"{col} AS {name}")
+    return ", ".join(parts)
+
+
+def _read_types(schema: Schema) -> Schema:
+    """The types as they arrive: instants as Int64, booleans as Int8, unsigned cells as Int64."""
+    out: Schema = {}
+    for name, dtype in schema.items():
+        if dtype == INSTANT or dtype == pl.UInt64():
+            out[name] = pl.Int64()
+        elif dtype == pl.Boolean():
+            out[name] = pl.Int8()
+        elif dtype == pl.Date():
+            out[name] = pl.Utf8()
+        else:
+            out[name] = dtype
+    return out
+
+
+def _finish(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        if dtype == INSTANT:
+            exprs.append(col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(name))
+        elif dtype == pl.Date():
+            exprs.append(col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias(name))
+        else:
+            exprs.append(col.cast(dtype).alias(name))
+    return frame.select(exprs)
+
+
+def _param(value: Any, postgres: bool) -> Any:
+    if isinstance(value, datetime):
+        return value if postgres else to_epoch_us(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def read_frame(session: Session, sql: str, params: Sequence[Any], schema: Schema) -> pl.DataFrame:
+    """Run ``sql`` (DB-API ``%s``/``?`` placeholders written as ``{p}``) into a frame of ``schema``.
+
+    The select list must produce the columns of ``schema`` in order, instants as epoch
+    microseconds and booleans as integers (``_select_list`` writes it). PostgreSQL streams the
+    result with COPY (CSV); SQLite fetches in batches. No ORM objects are built.
+    """
+    postgres = is_postgres(session)
+    raw: Any = session.connection().connection.driver_connection
+    bound = [_param(p, postgres) for p in params]
+    types = _read_types(schema)
+    if postgres:
+        query = sql.replace("{p}", "%s")
+        buffer = io.BytesIO()
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, NULL '\\N')", bound) as copy,
+        ):
+            for block in copy:
+                buffer.write(block)
+        if buffer.tell() == 0:
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        frame = pl.read_csv(
+            buffer,
+            has_header=False,
+            new_columns=list(types),
+            schema=types,
+            null_values=["\\N"],
+            empty_string_is_null=False,
+        )
+        return _finish(frame, schema)
+    cur = raw.cursor()
+    try:
+        cur.execute(sql.replace("{p}", "?"), bound)
+        parts: list[pl.DataFrame] = []
+        while rows := cur.fetchmany(_BATCH):
+            parts.append(pl.DataFrame(rows, schema=types, orient="row"))
+    finally:
+        cur.close()
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return _finish(pl.concat(parts, rechunk=True), schema)
+
+
+def load_officers(session: Session) -> pl.DataFrame:
+    """Every officer: officer_id, unit, office_based, sorted by officer_id."""
+    pg = is_postgres(session)
+    return read_frame(
+        session,
+        f"SELECT {_select_list(OFFICERS, pg)} FROM officers ORDER BY officer_id",
+        [],
+        OFFICERS,
+    )
+
+
+def load_fixes(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """Stored (on-duty) device fixes with lo <= ts < hi, ordered by officer and time."""
+    pg = is_postgres(session)
+    sql = f"SELECT {_select_list(FIXES, pg)} FROM pings WHERE ts >= {{p}} AND ts < {{p}}"
+    return read_frame(session, sql, [lo, hi], FIXES).sort("officer_id", "ts")
+
+
+def load_swipes(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """Stored (on-duty) badge swipes with lo <= ts < hi, ordered by officer and time."""
+    pg = is_postgres(session)
+    sql = f"SELECT {_select_list(SWIPES, pg)} FROM swipes WHERE ts >= {{p}} AND ts < {{p}}"
+    return read_frame(session, sql, [lo, hi], SWIPES).sort("officer_id", "ts")
+
+
+def load_shifts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """Current versions of the shifts overlapping [lo, hi), ordered by officer and start."""
+    pg = is_postgres(session)
+    sql = f"SELECT {_select_list(SHIFTS, pg)} FROM shifts WHERE start_at < {{p}} AND end_at > {{p}}"
+    return read_frame(session, sql, [hi, lo], SHIFTS).sort("officer_id", "start_at", "shift_id")
+
+
+def load_shift_history(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """Every stored version of every shift whose current version overlaps [lo, hi)."""
+    pg = is_postgres(session)
+    sql = (
+        f"SELECT {_select_list(SHIFT_HISTORY, pg, 'v.')} FROM shift_versions v "
+        "WHERE v.shift_id IN (SELECT shift_id FROM shifts WHERE start_at < {p} AND end_at > {p})"
+    )
+    frame = read_frame(session, sql, [hi, lo], SHIFT_HISTORY)
+    return frame.sort("shift_id", "version")
+
+
+def load_overtime(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """Overtime claims overlapping [lo, hi), ordered by officer and start."""
+    pg = is_postgres(session)
+    sql = (
+        f"SELECT {_select_list(OVERTIME, pg)} FROM overtime_claims "
+        "WHERE start_at < {p} AND end_at > {p}"
+    )
+    return read_frame(session, sql, [hi, lo], OVERTIME).sort("officer_id", "start_at", "claim_id")
+
+
+def day_range(day: date, tz: str) -> tuple[datetime, datetime]:
+    """[start of the day before, start of the day after next): the range a day's rules look at."""
+    lo, _ = day_bounds(day - timedelta(days=1), tz)
+    _, hi = day_bounds(day + timedelta(days=1), tz)
+    return lo, hi
+
+
+def load_day(
+    session: Session, day: date, tz: str, officers: pl.DataFrame | None = None
+) -> DayFrames:
+    """Everything stored for local ``day`` in zone ``tz`` (see DayFrames), read in bulk.
+
+    ``officers`` may be passed in when already loaded for a multi-day run.
+    """
+    lo, hi = day_range(day, tz)
+    return DayFrames(
+        day=day,
+        lo=lo,
+        hi=hi,
+        officers=officers if officers is not None else load_officers(session),
+        shifts=load_shifts(session, lo, hi),
+        shift_history=load_shift_history(session, lo, hi),
+        fixes=load_fixes(session, lo, hi),
+        swipes=load_swipes(session, lo, hi),
+        overtime=load_overtime(session, lo, hi),
+    )
+
+
+def load_daily(session: Session, start: date, end: date) -> pl.DataFrame:
+    """Stored daily results for local days start..end inclusive (the rules' DAILY columns)."""
+    pg = is_postgres(session)
+    cols = ", ".join(
+        ("day AS date" if c == "date" else _bool_sql(c, pg) if DAILY[c] == pl.Boolean() else c)
+        for c in DAILY
+    )
+    sql = f"SELECT {cols} FROM daily_results WHERE day >= {{p}} AND day <= {{p}}"
+    frame = read_frame(session, sql, [start, end], DAILY)
+    return frame.sort("officer_id", "date")

@@ -1,0 +1,148 @@
+"""Bulk day reads: the same frames, types and instants on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from rules.clock import INSTANT
+from store.dayload import FIXES, SWIPES, day_range, load_daily, load_day
+from store.load import insert_events
+from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
+from store.results import write_day
+
+DAY = date(2026, 10, 25)  # 25 hours long in Europe/London
+T0 = datetime(2026, 10, 25, 8, 0, tzinfo=UTC)
+
+
+def _shift(sid: str, start: datetime, hours: float, version: int = 1) -> Shift:
+    return Shift(
+        shift_id=sid,
+        officer_id="o1",
+        start_at=start,
+        end_at=start + timedelta(hours=hours),
+        kind="duty",
+        station_id="S1",
+        declared_location="office",
+        created_at=None,
+        updated_at=start,
+        version=version,
+        recorded_at=start,
+    )
+
+
+def _seed(session: Session) -> None:
+    session.add(Officer(officer_id="o1", unit="A", office_based=True, updated_at=T0))
+    session.add(_shift("in", T0, 8))
+    session.add(_shift("far", T0 + timedelta(days=5), 8))
+    for v in (1, 2):
+        session.add(
+            ShiftVersion(
+                shift_id="in",
+                version=v,
+                officer_id="o1",
+                start_at=T0,
+                end_at=T0 + timedelta(hours=8),
+                kind="duty",
+                station_id="S1",
+                declared_location="office",
+                created_at=None,
+                updated_at=T0,
+                recorded_at=T0 + timedelta(minutes=v),
+            )
+        )
+    session.add(
+        OvertimeClaim(
+            claim_id="c1",
+            officer_id="o1",
+            start_at=T0,
+            end_at=T0 + timedelta(hours=2),
+            station_id="S1",
+            submitted_at=T0 + timedelta(days=1),
+        )
+    )
+    session.flush()
+    ts = [T0 + timedelta(minutes=m) for m in (0, 30)] + [T0 + timedelta(days=4)]
+    insert_events(
+        session,
+        "pings",
+        pl.DataFrame(
+            {
+                "device_id": ["d1"] * 3,
+                "ts": ts,
+                "officer_id": ["o1"] * 3,
+                "lat": [51.5, 51.50001, 51.6],
+                "lon": [-0.1, -0.1, -0.2],
+                "accuracy_m": [10.0, None, 20.0],
+                "source": ["gps", None, "wifi"],
+                "is_mock": [False, True, False],
+                "h3_cell": [631, 632, 633],
+            },
+            schema_overrides={"ts": INSTANT},
+        ),
+    )
+    insert_events(
+        session,
+        "swipes",
+        pl.DataFrame(
+            {
+                "badge_id": ["b1"],
+                "ts": [T0 + timedelta(minutes=5)],
+                "reader_id": [""],
+                "officer_id": ["o1"],
+                "station_id": ["S1"],
+                "direction": ["in"],
+                "granted": [True],
+            },
+            schema_overrides={"ts": INSTANT},
+        ),
+    )
+    session.flush()
+
+
+def test_day_range_spans_neighbours() -> None:
+    lo, hi = day_range(DAY, "Europe/London")
+    assert lo == datetime(2026, 10, 23, 23, 0, tzinfo=UTC)
+    assert hi == datetime(2026, 10, 27, 0, 0, tzinfo=UTC)
+
+
+def test_load_day(session: Session) -> None:
+    _seed(session)
+    frames = load_day(session, DAY, "Europe/London")
+    assert frames.fixes.schema == pl.Schema(FIXES)
+    assert frames.swipes.schema == pl.Schema(SWIPES)
+    assert frames.fixes["ts"].to_list() == [T0, T0 + timedelta(minutes=30)]
+    assert frames.fixes["is_mock"].to_list() == [False, True]
+    assert frames.fixes["accuracy_m"].to_list() == [10.0, None]
+    assert frames.fixes["source"].to_list() == ["gps", None]
+    assert frames.fixes["h3_cell"].to_list() == [631, 632]
+    assert frames.swipes.select("badge_id", "reader_id", "granted").rows() == [("b1", "", True)]
+    assert frames.shifts["shift_id"].to_list() == ["in"]
+    assert frames.shifts["end_at"][0] == T0 + timedelta(hours=8)
+    assert frames.shifts["created_at"][0] is None
+    assert frames.shift_history.select("version", "recorded_at").rows() == [
+        (1, T0 + timedelta(minutes=1)),
+        (2, T0 + timedelta(minutes=2)),
+    ]
+    assert frames.overtime["claim_id"].to_list() == ["c1"]
+    assert frames.officers.rows() == [("o1", "A", True)]
+
+
+def test_load_daily(session: Session) -> None:
+    daily = pl.DataFrame(
+        {
+            "officer_id": ["o1"],
+            "date": [DAY],
+            "expected_office": [True],
+            "declared_location": ["office"],
+            "verified_presence_minutes": [250.5],
+            "verified_office_day": [True],
+            "evidence": ["adequate"],
+            "policy_version": ["p"],
+        }
+    )
+    write_day(session, DAY, daily, [], policy_version="p", run_id=None, now=T0)
+    assert load_daily(session, DAY, DAY).rows() == daily.rows()
+    assert load_daily(session, DAY + timedelta(days=1), DAY + timedelta(days=2)).is_empty()
