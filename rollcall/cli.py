@@ -1,0 +1,162 @@
+"""The ``rollcall`` command line: schema, imports, and the commands of the jobs and the service."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rollcall import cli_api, cli_reports
+from rollcall.settings import Settings, get_settings
+from rules.policy import Policy, PolicyError, load_policy
+from store.db import make_engine, session_factory
+from store.ingest import FILE_KINDS, OUTCOMES, ImportFileError, IngestReport, ingest_file
+from store.migrate import current_revision, upgrade
+
+app = typer.Typer(
+    name="rollcall",
+    help="Verified on-duty attendance: imports, nightly results, reports and the HTTP API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+MAX_ERRORS_SHOWN = 50
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or exit with the reason when they are invalid."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            err_console.print(f"[red]error:[/] ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}")
+        raise typer.Exit(2) from exc
+
+
+def load_policy_or_exit(settings: Settings) -> Policy:
+    """The policy (defaults plus ROLLCALL_POLICY), or exit naming the bad key."""
+    try:
+        return load_policy(settings.policy)
+    except PolicyError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or migrate it to the newest version (Alembic head)."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    after = current_revision(engine)
+    engine.dispose()
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        console.print(f"Schema of {where} is up to date (revision {after}).")
+    else:
+        console.print(f"Schema of {where} migrated from {before or 'empty'} to revision {after}.")
+
+
+def _summary(kind: str, path: Path, report: IngestReport) -> Table:
+    table = Table(title=f"{kind} from {path.name}", show_header=True)
+    for outcome in OUTCOMES:
+        label = "loaded" if outcome == "accepted" else outcome
+        table.add_column(label, justify="right")
+    table.add_row(*[f"{report.counts.get(o, 0):,}" for o in OUTCOMES])
+    return table
+
+
+def _write_errors(path: Path, file_name: str, report: IngestReport) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "row", "column", "reason"])
+        for e in report.errors:
+            writer.writerow([file_name, e.row, e.column or "", e.reason])
+
+
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(FILE_KINDS)}.")],
+    file: Annotated[Path, typer.Argument(help="CSV (or .parquet) file; stations: GeoJSON.")],
+    errors_file: Annotated[
+        Path | None,
+        typer.Option("--errors", help="Write every rejected row (file,row,column,reason) here."),
+    ] = None,
+) -> None:
+    """Import one file of KIND. Bad rows are reported and the rest still load; exit 1 if any failed.
+
+    Load order: stations, officers, devices, badges, roster, overtime, then pings and swipes
+    (events are matched against the roster already stored). Rows are numbered from 1 after the
+    header.
+    """
+    if kind not in FILE_KINDS:
+        err_console.print(f"[red]error:[/] unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}")
+        raise typer.Exit(2)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
+    engine = make_engine(settings.database_url)
+    factory = session_factory(engine)
+    now = datetime.now(UTC)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:>12,} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"importing {file.name}", total=1.0, rows=0)
+
+        def on_progress(rows: int, fraction: float) -> None:
+            bar.update(task, completed=fraction, rows=rows)
+
+        try:
+            report = ingest_file(
+                factory, kind, file, tz=settings.timezone, policy=policy, now=now,
+                progress=on_progress,
+            )
+        except ImportFileError as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
+        finally:
+            engine.dispose()
+    console.print(_summary(kind, file, report))
+    if report.errors:
+        for e in report.errors[:MAX_ERRORS_SHOWN]:
+            column = f", column {e.column}" if e.column else ""
+            err_console.print(f"{file.name}: row {e.row}{column}: {e.reason}", markup=False)
+        hidden = len(report.errors) - MAX_ERRORS_SHOWN
+        if hidden > 0:
+            err_console.print(f"... and {hidden:,} more (use --errors FILE to write them all)")
+        if errors_file is not None:
+            _write_errors(errors_file, file.name, report)
+        raise typer.Exit(1)
+
+
+cli_reports.register(app)
+cli_api.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``rollcall`` console script."""
+    app(prog_name="rollcall")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Held events: promoted when a late shift covers them, dropped when their hold expires."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+import polars as pl
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from rules.masking import DutyStatus, duty_status
+from rules.policy import Policy
+from store.load import PING_COLUMNS, SWIPE_COLUMNS, insert_events
+from store.models import HeldPing, HeldSwipe
+from store.roster import load_shifts
+
+_HELD = {"pings": (HeldPing, PING_COLUMNS), "swipes": (HeldSwipe, SWIPE_COLUMNS)}
+
+
+def _held_frame(
+    session: Session,
+    kind: str,
+    officer_ids: Collection[str] | None,
+    before: datetime | None = None,
+) -> pl.DataFrame:
+    model, columns = _HELD[kind]
+    stmt = select(*[getattr(model, c) for c in columns])
+    if before is not None:
+        stmt = stmt.where(model.ts < before)
+    if officer_ids is not None:
+        stmt = stmt.where(model.officer_id.in_(sorted(officer_ids)))
+    rows = session.execute(stmt).all()
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=list(columns), orient="row")
+    return frame.with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")))
+
+
+def _delete_held(session: Session, kind: str, keys: pl.DataFrame) -> None:
+    model, _ = _HELD[kind]
+    key_cols = ["device_id", "ts"] if kind == "pings" else ["badge_id", "ts", "reader_id"]
+    values = [tuple(r) for r in keys.select(key_cols).iter_rows()]
+    cols = [getattr(model, c) for c in key_cols]
+    for start in range(0, len(values), 2000):
+        session.execute(delete(model).where(tuple_(*cols).in_(values[start : start + 2000])))
+
+
+def _count(session: Session, kind: str, frame: pl.DataFrame, tz: str) -> None:
+    from store.ingest import _count_masked
+
+    _count_masked(session, frame, "ping" if kind == "pings" else "swipe", tz)
+
+
+def promote_held(
+    session: Session,
+    *,
+    policy: Policy,
+    now: datetime,
+    tz: str,
+    officer_ids: Collection[str] | None = None,
+) -> int:
+    """Re-evaluate held events (of some officers, or all) against the roster as it is now.
+
+    Events now inside an on-duty window move to the event tables; events now covered by an
+    off-duty shift, or past their hold, are dropped and only counted. Returns how many moved.
+    Only flushes.
+    """
+    moved = 0
+    for kind in ("pings", "swipes"):
+        held = _held_frame(session, kind, officer_ids)
+        if held.is_empty():
+            continue
+        lo, hi = held["ts"].min(), held["ts"].max()
+        shifts = load_shifts(
+            session,
+            start=lo - timedelta(days=1),  # type: ignore[operator]
+            end=hi + timedelta(days=1),  # type: ignore[operator]
+            officer_ids=held["officer_id"].unique().to_list(),
+        )
+        status = duty_status(
+            held,
+            shifts,
+            grace_minutes=policy.duty_grace_minutes,
+            hold_hours=policy.unrostered_hold_hours,
+            now=now,
+        )
+        held = held.with_columns(_status=status)
+        on = held.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+        gone = held.filter(pl.col("_status") == DutyStatus.MASKED.value)
+        if on.height:
+            insert_events(session, kind, on)
+            moved += on.height
+        _count(session, kind, gone, tz)
+        _delete_held(session, kind, pl.concat([on, gone]))
+    session.flush()
+    return moved
+
+
+def purge_expired_held(session: Session, *, policy: Policy, now: datetime, tz: str) -> int:
+    """Drop held events older than policy.unrostered_hold_hours (counting them as masked).
+
+    Returns how many were dropped. Only flushes.
+    """
+    cutoff = now - timedelta(hours=policy.unrostered_hold_hours)
+    dropped = 0
+    for kind, (model, _) in _HELD.items():
+        expired = _held_frame(session, kind, None, before=cutoff)
+        if expired.is_empty():
+            continue
+        _count(session, kind, expired, tz)
+        session.execute(delete(model).where(model.ts < cutoff))
+        dropped += expired.height
+    session.flush()
+    return dropped

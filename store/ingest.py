@@ -1,0 +1,490 @@
+"""Intake of CONTRACT §2 records from files or HTTP: validation, keys, masking, holding, storage."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.cells import cell_expr
+from geo.fences import GeofenceError
+from rules.clock import local_date
+from rules.masking import DutyStatus, duty_status
+from rules.policy import Policy
+from store.db import is_postgres, transaction
+from store.load import insert_events
+from store.models import (
+    BadgeAssignment,
+    DeviceAssignment,
+    ImportRecord,
+    MaskedCount,
+    Officer,
+    OvertimeClaim,
+    RecomputeMark,
+    Shift,
+    ShiftVersion,
+)
+from store.models import Station as StationRow
+from store.roster import load_assignments, load_shifts, resolve_officers
+from store.stations import upsert_station
+from store.validate import KINDS, MissingColumnsError, dedupe, validate
+
+OUTCOMES = ("accepted", "duplicate", "masked", "held", "rejected")
+FILE_KINDS = ("stations", *KINDS)
+BATCH_BYTES = 16 << 20
+
+Progress = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One rejected record: its position, the column at fault (if one) and the reason."""
+
+    index: int  # 0-based position in the batch or request
+    row: int  # 1-based data row in the file (header excluded)
+    column: str | None
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """Counts per outcome and the rejected records of one ingest."""
+
+    kind: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    errors: list[RowError] = field(default_factory=list)
+
+    def merge(self, other: IngestReport) -> None:
+        for key, value in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + value
+        self.errors.extend(other.errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.counts["rejected"] == 0
+
+
+class ImportFileError(ValueError):
+    """A file that cannot be read as a whole (missing, empty, wrong encoding, missing columns)."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {message}")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _dialect_insert(session: Session, model: Any) -> Any:
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
+
+
+def _errors_from(frame: pl.DataFrame, row_offset: int) -> list[RowError]:
+    return [
+        RowError(index=r - row_offset - 1, row=r, column=c, reason=m)
+        for r, c, m in frame.select("_row", "column", "reason").iter_rows()
+    ]
+
+
+def _reject(rows: pl.DataFrame, column: str, reason: str | pl.Expr) -> pl.DataFrame:
+    expr = pl.lit(reason) if isinstance(reason, str) else reason
+    return rows.select("_row", column=pl.lit(column), reason=expr.cast(pl.Utf8))
+
+
+def _count_masked(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> None:
+    if masked.is_empty():
+        return
+    per_day = masked.group_by(local_date(pl.col("ts"), tz).alias("day")).len()
+    for day, count in per_day.iter_rows():
+        stmt = _dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=count)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day", "kind"], set_={"count": MaskedCount.count + stmt.excluded.count}
+        )
+        session.execute(stmt)
+
+
+# --- reference kinds ---------------------------------------------------------------------------
+
+_REFERENCE: dict[str, tuple[Any, dict[str, str]]] = {
+    "officers": (Officer, {}),
+    "devices": (DeviceAssignment, {}),
+    "badges": (BadgeAssignment, {}),
+    "overtime": (OvertimeClaim, {"start": "start_at", "end": "end_at"}),
+}
+
+
+def _upsert_reference(
+    session: Session, kind: str, rows: pl.DataFrame, now: datetime
+) -> tuple[int, int]:
+    """Insert new keys, update changed ones; returns (accepted, duplicate)."""
+    model, renames = _REFERENCE[kind]
+    key = [renames.get(k, k) for k in KINDS[kind].key]
+    data = rows.drop("_row").rename(renames)
+    if "updated_at" in model.__table__.c:
+        data = data.with_columns(updated_at=pl.lit(now))
+    records = data.to_dicts()
+    compare = [c for c in data.columns if c != "updated_at"]
+    first_key = getattr(model, key[0])
+    existing: dict[tuple[Any, ...], dict[str, Any]] = {}
+    ids = sorted({r[key[0]] for r in records})
+    for start in range(0, len(ids), 5000):
+        for obj in session.execute(
+            select(model).where(first_key.in_(ids[start : start + 5000]))
+        ).scalars():
+            existing[tuple(getattr(obj, k) for k in key)] = {c: getattr(obj, c) for c in compare}
+    new, changed, same = [], [], 0
+    for rec in records:
+        old = existing.get(tuple(rec[k] for k in key))
+        if old is None:
+            new.append(rec)
+        elif all(old[c] == rec[c] for c in compare):
+            same += 1
+        else:
+            changed.append(rec)
+    if new:
+        session.execute(insert(model), new)
+    if changed:
+        session.execute(update(model), changed)
+    return len(new) + len(changed), same
+
+
+# --- roster ------------------------------------------------------------------------------------
+
+_SHIFT_FIELDS = (
+    "officer_id",
+    "start_at",
+    "end_at",
+    "kind",
+    "station_id",
+    "declared_location",
+    "created_at",
+    "updated_at",
+)
+
+
+def _ingest_roster(
+    session: Session, rows: pl.DataFrame, *, tz: str, policy: Policy, now: datetime
+) -> tuple[int, int]:
+    """Store new shifts and new versions of changed ones, keeping every version; returns
+    (accepted, duplicate). Held events of the officers concerned are re-evaluated and the days
+    touched by a change are marked for recomputation."""
+    from store.held import promote_held
+
+    data = rows.drop("_row").rename({"start": "start_at", "end": "end_at"})
+    records = data.to_dicts()
+    ids = [r["shift_id"] for r in records]
+    current: dict[str, Shift] = {}
+    for start in range(0, len(ids), 5000):
+        for shift in session.execute(
+            select(Shift).where(Shift.shift_id.in_(ids[start : start + 5000]))
+        ).scalars():
+            current[shift.shift_id] = shift
+    versions, marks, same = [], set(), 0
+    for rec in records:
+        old = current.get(rec["shift_id"])
+        if old is not None and all(getattr(old, f) == rec[f] for f in _SHIFT_FIELDS):
+            same += 1
+            continue
+        version = 1 if old is None else old.version + 1
+        values = {**rec, "version": version, "recorded_at": now}
+        versions.append(values)
+        if old is None:
+            session.add(Shift(**values))
+        else:
+            for name, value in values.items():
+                setattr(old, name, value)
+            marks.add((old.officer_id, old.start_at))
+        marks.add((rec["officer_id"], rec["start_at"]))
+    if versions:
+        session.execute(insert(ShiftVersion), versions)
+    session.flush()
+    if marks:
+        days = pl.DataFrame(
+            [(o, s) for o, s in marks], schema={"officer_id": pl.Utf8, "ts": pl.Datetime("us", "UTC")},
+            orient="row",
+        ).select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
+        for officer_id, day in days.iter_rows():
+            stmt = _dialect_insert(session, RecomputeMark).values(
+                officer_id=officer_id, day=day, marked_at=now, reason="roster change"
+            )
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["officer_id", "day"],
+                    set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
+                )
+            )
+        promote_held(
+            session, policy=policy, now=now, tz=tz, officer_ids={o for o, _ in marks}
+        )
+    return len(versions), same
+
+
+# --- events ------------------------------------------------------------------------------------
+
+
+def _ingest_events(
+    session: Session,
+    kind: str,
+    rows: pl.DataFrame,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    count_masked: bool,
+) -> tuple[dict[str, int], pl.DataFrame]:
+    """Resolve officers, mask, hold and store pings or swipes; returns (counts, rejections)."""
+    item = "device_id" if kind == "pings" else "badge_id"
+    assignments = load_assignments(session, "devices" if kind == "pings" else "badges")
+    rows = rows.with_columns(officer_id=resolve_officers(rows, assignments, item))
+    unknown = rows.filter(pl.col("officer_id").is_null())
+    rejected = [
+        _reject(
+            unknown,
+            item,
+            pl.format(
+                "{} {} is not assigned to any officer at this time",
+                pl.lit("device" if kind == "pings" else "badge"),
+                pl.col(item),
+            ),
+        )
+    ]
+    rows = rows.filter(pl.col("officer_id").is_not_null())
+    if kind == "swipes" and rows.height:
+        known = set(session.execute(select(StationRow.station_id)).scalars())
+        bad_station = rows.filter(~pl.col("station_id").is_in(sorted(known)))
+        rejected.append(_reject(bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id"))))
+        rows = rows.filter(pl.col("station_id").is_in(sorted(known)))
+    counts = dict.fromkeys(OUTCOMES, 0)
+    if rows.height:
+        span = rows.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
+        shifts = load_shifts(
+            session,
+            start=span[0] - timedelta(days=1),
+            end=span[1] + timedelta(days=1),
+            officer_ids=rows["officer_id"].unique().to_list(),
+        )
+        status = duty_status(
+            rows,
+            shifts,
+            grace_minutes=policy.duty_grace_minutes,
+            hold_hours=policy.unrostered_hold_hours,
+            now=now,
+        )
+        rows = rows.with_columns(_status=status)
+        if kind == "pings":
+            rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
+        on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+        held = rows.filter(pl.col("_status") == DutyStatus.HELD.value).with_columns(
+            held_at=pl.lit(now).cast(pl.Datetime("us", "UTC"))
+        )
+        masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value)
+        inserted = insert_events(session, kind, on)
+        held_inserted = insert_events(session, f"held_{kind}", held)
+        counts["accepted"] = inserted
+        counts["held"] = held_inserted
+        counts["duplicate"] = (on.height - inserted) + (held.height - held_inserted)
+        counts["masked"] = masked.height
+        if count_masked:
+            _count_masked(session, masked, "ping" if kind == "pings" else "swipe", tz)
+    return counts, pl.concat(rejected)
+
+
+# --- public entry points -----------------------------------------------------------------------
+
+
+def ingest_frame(
+    session: Session,
+    kind: str,
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    row_offset: int = 0,
+    count_masked: bool = True,
+) -> IngestReport:
+    """Validate and store one batch of ``kind`` records (CONTRACT §2 column names).
+
+    Bad rows are reported (index, row, column, reason) and the rest still go through; rows whose
+    natural key is already stored are duplicates; pings and swipes outside every on-duty window
+    are masked (only counted) or held. Only flushes: the caller commits or rolls back.
+    Raises MissingColumnsError when a required column is absent.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    report = IngestReport(kind)
+    if frame.is_empty():
+        return report
+    frame = frame.with_row_index("_row", offset=row_offset + 1)
+    checked = validate(kind, frame, tz=tz)
+    first, repeats, conflicts = dedupe(kind, checked.good)
+    rejections = [
+        checked.errors,
+        _reject(conflicts, KINDS[kind].key[-1], "same key as an earlier row of this batch with other values"),
+    ]
+    report.counts["duplicate"] += repeats.height
+    if kind in _REFERENCE:
+        accepted, same = _upsert_reference(session, kind, first, now)
+        report.counts["accepted"] += accepted
+        report.counts["duplicate"] += same
+    elif kind == "roster":
+        accepted, same = _ingest_roster(session, first, tz=tz, policy=policy, now=now)
+        report.counts["accepted"] += accepted
+        report.counts["duplicate"] += same
+    else:
+        counts, rejected = _ingest_events(
+            session, kind, first, tz=tz, policy=policy, now=now, count_masked=count_masked
+        )
+        for key, value in counts.items():
+            report.counts[key] += value
+        rejections.append(rejected)
+    errors = pl.concat([r.cast({"_row": pl.UInt32}) for r in rejections]).sort("_row", "column")
+    report.counts["rejected"] = errors["_row"].n_unique()
+    report.errors = _errors_from(errors, row_offset)
+    session.flush()
+    return report
+
+
+def ingest_stations(
+    session: Session, features: list[dict[str, Any]], *, now: datetime
+) -> IngestReport:
+    """Validate and store GeoJSON station features; each bad feature is reported and skipped."""
+    report = IngestReport("stations")
+    for index, feature in enumerate(features):
+        try:
+            with session.begin_nested():
+                _, changed = upsert_station(session, feature, now=now)
+        except GeofenceError as exc:
+            report.errors.append(RowError(index, index + 1, "geometry", str(exc)))
+            report.counts["rejected"] += 1
+            continue
+        report.counts["accepted" if changed else "duplicate"] += 1
+    return report
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _csv_batches(path: Path) -> Iterator[pl.DataFrame]:
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        try:
+            header = next(csv.reader(fh), None)
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(path, "not valid UTF-8 text") from exc
+    if not header or all(not h.strip() for h in header):
+        raise ImportFileError(path, "file is empty: expected a header row and data rows")
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES, encoding="utf8"),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, strings_can_be_null=False
+        ),
+    )
+    try:
+        for batch in reader:
+            yield pl.from_arrow(batch)  # type: ignore[misc]
+    except pa.ArrowInvalid as exc:
+        raise ImportFileError(path, f"malformed CSV ({exc})") from exc
+
+
+def _parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
+    try:
+        source = pq.ParquetFile(path)
+    except pa.ArrowInvalid as exc:
+        raise ImportFileError(path, f"not a readable Parquet file ({exc})") from exc
+    for batch in source.iter_batches(batch_size=250_000):
+        yield pl.from_arrow(batch)  # type: ignore[misc]
+
+
+def ingest_file(
+    factory: sessionmaker[Session],
+    kind: str,
+    path: Path | str,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Import one file, committing batch by batch so memory does not grow with the file's size.
+
+    Raises ImportFileError when the file as a whole cannot be read; otherwise returns the report
+    (its errors name the 1-based data row and the column). Importing the same file again changes
+    nothing and does not count its masked events twice.
+    """
+    path = Path(path)
+    if kind not in FILE_KINDS:
+        raise ImportFileError(path, f"unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}")
+    if not path.is_file():
+        raise ImportFileError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise ImportFileError(path, "file is empty: expected a header row and data rows")
+    digest = _digest(path)
+    with transaction(factory) as session:
+        seen = session.execute(
+            select(ImportRecord.import_id).where(
+                ImportRecord.kind == kind, ImportRecord.sha256 == digest
+            )
+        ).first()
+    report = IngestReport(kind)
+    if kind == "stations":
+        report = _import_geojson(factory, path, now)
+    else:
+        batches = _parquet_batches(path) if path.suffix.lower() == ".parquet" else _csv_batches(path)
+        size, offset, read_bytes = path.stat().st_size, 0, 0
+        for frame in batches:
+            try:
+                with transaction(factory) as session:
+                    part = ingest_frame(
+                        session, kind, frame, tz=tz, policy=policy, now=now,
+                        row_offset=offset, count_masked=seen is None,
+                    )
+            except MissingColumnsError as exc:
+                raise ImportFileError(path, str(exc)) from exc
+            report.merge(part)
+            offset += frame.height
+            read_bytes += BATCH_BYTES
+            if progress is not None:
+                progress(offset, min(1.0, read_bytes / size))
+        if offset == 0:
+            raise ImportFileError(path, "file has a header row but no data rows")
+    with transaction(factory) as session:
+        session.add(
+            ImportRecord(
+                kind=kind, file_name=path.name, sha256=digest, imported_at=now,
+                counts=dict(report.counts),
+            )
+        )
+    return report
+
+
+def _import_geojson(factory: sessionmaker[Session], path: Path, now: datetime) -> IngestReport:
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ImportFileError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise ImportFileError(path, "expected a GeoJSON FeatureCollection")
+    features = doc.get("features")
+    if not isinstance(features, list) or not features:
+        raise ImportFileError(path, "the FeatureCollection has no features")
+    with transaction(factory) as session:
+        return ingest_stations(session, features, now=now)

@@ -1,0 +1,327 @@
+"""Row validation of CONTRACT §2 import records, vectorised: typed values and per-cell errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import polars as pl
+
+from geo.fences import ForceArea
+from rules.clock import INSTANT, parse_instants
+from rules.masking import SHIFT_KINDS
+
+ColumnType = Literal["str", "float", "bool", "instant", "enum"]
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an import kind: its type, whether it is required, its allowed values."""
+
+    name: str
+    type: ColumnType = "str"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An import kind (CONTRACT §2): its columns and its natural key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    defaults: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: ColumnType = "str", required: bool = False, *choices: str) -> Column:
+    return Column(name, type_, required, tuple(choices))
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind(
+            "officers",
+            (
+                _c("officer_id", required=True),
+                _c("display_name"),
+                _c("rank"),
+                _c("unit"),
+                _c("home_station_id"),
+                _c("office_based", "bool", True),
+            ),
+            ("officer_id",),
+        ),
+        Kind(
+            "devices",
+            (
+                _c("device_id", required=True),
+                _c("officer_id", required=True),
+                _c("valid_from", "instant", True),
+                _c("valid_to", "instant"),
+            ),
+            ("device_id", "valid_from"),
+        ),
+        Kind(
+            "badges",
+            (
+                _c("badge_id", required=True),
+                _c("officer_id", required=True),
+                _c("valid_from", "instant", True),
+                _c("valid_to", "instant"),
+            ),
+            ("badge_id", "valid_from"),
+        ),
+        Kind(
+            "roster",
+            (
+                _c("shift_id", required=True),
+                _c("officer_id", required=True),
+                _c("start", "instant", True),
+                _c("end", "instant", True),
+                _c("kind", "enum", True, *SHIFT_KINDS),
+                _c("station_id"),
+                _c("declared_location", "enum", False, "office", "remote", "field"),
+                _c("created_at", "instant"),
+                _c("updated_at", "instant"),
+            ),
+            ("shift_id",),
+        ),
+        Kind(
+            "pings",
+            (
+                _c("device_id", required=True),
+                _c("ts", "instant", True),
+                _c("lat", "float", True),
+                _c("lon", "float", True),
+                _c("accuracy_m", "float"),
+                _c("source", "enum", False, "gps", "wifi", "cell", "fused"),
+                _c("is_mock", "bool"),
+            ),
+            ("device_id", "ts"),
+            {"is_mock": False},
+        ),
+        Kind(
+            "swipes",
+            (
+                _c("badge_id", required=True),
+                _c("ts", "instant", True),
+                _c("station_id", required=True),
+                _c("reader_id"),
+                _c("direction", "enum", False, "in", "out", "unknown"),
+                _c("granted", "bool"),
+            ),
+            ("badge_id", "ts", "reader_id"),
+            {"reader_id": "", "direction": "unknown", "granted": True},
+        ),
+        Kind(
+            "overtime",
+            (
+                _c("claim_id", required=True),
+                _c("officer_id", required=True),
+                _c("start", "instant", True),
+                _c("end", "instant", True),
+                _c("station_id"),
+                _c("submitted_at", "instant"),
+            ),
+            ("claim_id",),
+        ),
+    )
+}
+
+ERROR_SCHEMA = {"_row": pl.UInt32, "column": pl.Utf8, "reason": pl.Utf8}
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The rows that passed (typed, with their ``_row`` position) and one error per failed cell."""
+
+    good: pl.DataFrame
+    errors: pl.DataFrame  # _row, column, reason
+
+
+class MissingColumnsError(ValueError):
+    """The file lacks required columns: nothing in it can be loaded."""
+
+    def __init__(self, kind: str, missing: list[str]) -> None:
+        self.kind = kind
+        self.missing = missing
+        super().__init__(f"missing required column(s) for {kind}: {', '.join(missing)}")
+
+
+def _typed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]:
+    """Parse one column; returns (typed values, error reasons) with null where not applicable."""
+    text_types = (pl.Utf8, pl.Categorical, pl.Null)
+    if raw.dtype in text_types:
+        text = raw.cast(pl.Utf8).str.strip_chars()
+        raw = pl.select(pl.when(text == "").then(None).otherwise(text)).to_series().alias(raw.name)
+    if col.type == "instant":
+        if raw.dtype == pl.Datetime:
+            dt = raw
+            if getattr(raw.dtype, "time_zone", None) is None:
+                dt = raw.cast(pl.Utf8)
+            else:
+                return raw.cast(INSTANT), pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
+            raw = dt
+        return parse_instants(raw.cast(pl.Utf8), tz)
+    if col.type == "float":
+        if raw.dtype.is_numeric():
+            values = raw.cast(pl.Float64)
+            bad = values.is_nan()
+        else:
+            text = raw.cast(pl.Utf8).str.strip_chars()
+            values = text.cast(pl.Float64, strict=False)
+            bad = (values.is_null() & text.is_not_null()) | values.is_nan()
+        reason = pl.select(
+            pl.when(bad).then(pl.lit("not a number")).otherwise(pl.lit(None, pl.Utf8))
+        ).to_series()
+        values = pl.select(pl.when(bad).then(None).otherwise(values)).to_series()
+        return values.alias(raw.name), reason.alias(raw.name)
+    if col.type == "bool":
+        if raw.dtype == pl.Boolean:
+            return raw, pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
+        text = raw.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+        frame = pl.DataFrame({"t": text}).select(
+            v=pl.when(pl.col("t").is_in(TRUE_WORDS))
+            .then(True)
+            .when(pl.col("t").is_in(FALSE_WORDS))
+            .then(False)
+            .otherwise(None),
+            e=pl.when(
+                pl.col("t").is_not_null() & ~pl.col("t").is_in(TRUE_WORDS + FALSE_WORDS)
+            )
+            .then(pl.lit("not true/false"))
+            .otherwise(pl.lit(None, pl.Utf8)),
+        )
+        return frame["v"].alias(raw.name), frame["e"].alias(raw.name)
+    text = raw.cast(pl.Utf8)
+    if col.type == "enum":
+        lowered = text.str.to_lowercase()
+        bad = lowered.is_not_null() & ~lowered.is_in(col.choices)
+        reason = pl.select(
+            pl.when(bad)
+            .then(pl.lit(f"must be one of {', '.join(col.choices)}"))
+            .otherwise(pl.lit(None, pl.Utf8))
+        ).to_series()
+        return lowered.alias(raw.name), reason.alias(raw.name)
+    return text, pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
+
+
+def _row_checks(kind: str, frame: pl.DataFrame, area: ForceArea) -> list[pl.DataFrame]:
+    """Checks across columns of one kind; each returns (_row, column, reason) rows."""
+    checks: list[tuple[pl.Expr, str, str]] = []
+    if kind == "pings":
+        lat, lon = pl.col("lat"), pl.col("lon")
+        in_area = lon.is_between(area.min_lng, area.max_lng) & lat.is_between(
+            area.min_lat, area.max_lat
+        )
+        swapped_in_area = lat.is_between(area.min_lng, area.max_lng) & lon.is_between(
+            area.min_lat, area.max_lat
+        )
+        checks += [
+            (~lat.is_between(-90.0, 90.0), "lat", "latitude outside -90..90"),
+            (~lon.is_between(-180.0, 180.0), "lon", "longitude outside -180..180"),
+            (
+                lat.is_between(-90.0, 90.0) & ~in_area & swapped_in_area,
+                "lat",
+                "lat and lon look swapped (the point lands in the force's area only with them exchanged)",
+            ),
+            (pl.col("accuracy_m") <= 0, "accuracy_m", "must be greater than 0 metres"),
+        ]
+    if kind in ("roster", "overtime"):
+        checks.append((pl.col("end") <= pl.col("start"), "end", "ends at or before its start"))
+    if kind in ("devices", "badges"):
+        checks.append(
+            (pl.col("valid_to") <= pl.col("valid_from"), "valid_to", "is at or before valid_from")
+        )
+    out = []
+    for predicate, column, reason in checks:
+        hits = frame.filter(predicate.fill_null(False)).select(
+            "_row", column=pl.lit(column), reason=pl.lit(reason)
+        )
+        if hits.height:
+            out.append(hits)
+    return out
+
+
+def validate(
+    kind_name: str,
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    area: ForceArea | None = None,
+) -> Validated:
+    """Type and check every row of ``frame`` for ``kind_name``.
+
+    ``frame`` has CONTRACT column names (others are ignored) and a ``_row`` column numbering the
+    rows. Raises MissingColumnsError when a required column is absent. Error reasons never repeat a
+    coordinate value.
+    """
+    kind = KINDS[kind_name]
+    area = area or ForceArea()
+    header = {c.strip() for c in frame.columns}
+    missing = [c.name for c in kind.columns if c.required and c.name not in header]
+    if missing:
+        raise MissingColumnsError(kind_name, missing)
+    frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
+    typed: dict[str, pl.Series] = {"_row": frame["_row"]}
+    errors: list[pl.DataFrame] = []
+    for col in kind.columns:
+        if col.name in frame.columns:
+            values, reasons = _typed(col, frame[col.name], tz)
+        else:
+            values = pl.Series(col.name, [None] * frame.height)
+            reasons = pl.Series(col.name, [None] * frame.height, pl.Utf8)
+        if col.name in kind.defaults:
+            values = values.fill_null(pl.lit(kind.defaults[col.name]))
+        typed[col.name] = values.alias(col.name)
+        missing_value = values.is_null() & reasons.is_null() if col.required else None
+        cell = pl.DataFrame({"_row": frame["_row"], "reason": reasons})
+        if missing_value is not None:
+            cell = cell.with_columns(
+                reason=pl.when(missing_value)
+                .then(pl.lit("required value is empty"))
+                .otherwise(pl.col("reason"))
+            )
+        bad = cell.filter(pl.col("reason").is_not_null())
+        if bad.height:
+            errors.append(bad.select("_row", column=pl.lit(col.name), reason="reason"))
+    out = pl.DataFrame(typed)
+    errors += _row_checks(kind_name, out, area)
+    err = (
+        pl.concat([e.cast(ERROR_SCHEMA) for e in errors])  # type: ignore[arg-type]
+        if errors
+        else pl.DataFrame(schema=ERROR_SCHEMA)
+    )
+    good = out.join(err.select("_row").unique(), on="_row", how="anti")
+    return Validated(good=good, errors=err.sort("_row", "column"))
+
+
+def dedupe(kind_name: str, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Split rows sharing a natural key within one batch.
+
+    Returns (first rows, exact repeats, conflicting repeats): a later row equal to the first is a
+    duplicate; one with the same key but other values is a conflict. The roster keeps its last
+    row instead (a later row with the same shift id is an edit).
+    """
+    kind = KINDS[kind_name]
+    key = list(kind.key)
+    values = [c for c in kind.names if c in good.columns]
+    if kind_name == "roster":
+        last = good.unique(subset=key, keep="last", maintain_order=True)
+        return last, good.join(last.select("_row"), on="_row", how="anti"), good.clear()
+    first = good.unique(subset=key, keep="first", maintain_order=True)
+    rest = good.join(first.select("_row"), on="_row", how="anti")
+    if rest.is_empty():
+        return first, rest, rest
+    matched = rest.join(first.select(values), on=values, how="semi", nulls_equal=True)
+    conflicts = rest.join(matched.select("_row"), on="_row", how="anti")
+    return first, matched, conflicts
