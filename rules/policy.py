@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.yaml")
 POLICY_ENV = "ROLLCALL_POLICY"
@@ -32,6 +32,41 @@ class Policy(BaseModel):
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)
     timeline_cell_resolution: int = Field(ge=0, le=15)
+
+    # Presence (rules/evidence.py, rules/presence.py).
+    smooth_fixes: int = Field(ge=1, le=99)
+    inside_max_distance_m: float
+    inside_max_accuracy_m: float = Field(gt=0.0)
+    away_min_distance_m: float = Field(gt=0.0)
+    away_max_accuracy_m: float = Field(gt=0.0)
+    bridge_max_minutes: int = Field(ge=0, le=24 * 60)
+    edge_credit_minutes: int = Field(ge=0, le=24 * 60)
+    badge_anchor_max_hours: float = Field(ge=0.0, le=48.0)
+    outlier_span_minutes: int = Field(ge=0, le=24 * 60)
+    evidence_min_events: int = Field(ge=1)
+
+    # Flags (rules/flags/).
+    badge_device_window_minutes: int = Field(gt=0, le=24 * 60)
+    badge_far_m: float = Field(gt=0.0)
+    flag_fix_max_accuracy_m: float = Field(gt=0.0)
+    travel_min_distance_m: float = Field(ge=0.0)
+    travel_confirm_m: float = Field(gt=0.0)
+    travel_confirm_minutes: int = Field(gt=0, le=24 * 60)
+    check_min_coverage: float = Field(gt=0.0, le=1.0)
+    support_share: float = Field(gt=0.0, le=1.0)
+    mock_min_fixes: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        """Cross-key checks: a fix cannot be both inside and away evidence; smoothing is centred."""
+        if self.inside_max_distance_m >= self.away_min_distance_m:
+            raise ValueError(
+                f"inside_max_distance_m ({self.inside_max_distance_m}) must be below "
+                f"away_min_distance_m ({self.away_min_distance_m})"
+            )
+        if self.smooth_fixes % 2 == 0:
+            raise ValueError(f"smooth_fixes ({self.smooth_fixes}) must be odd")
+        return self
 
     @property
     def version(self) -> str:

@@ -1,0 +1,141 @@
+"""The day engine: mask off-duty data, build presence, grade evidence, compute daily results and flags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from rules.clock import DEFAULT_TIMEZONE, local_date
+from rules.daily import clip_segments, daily_results, day_windows
+from rules.evidence import evidence_events
+from rules.findings import Finding
+from rules.flags import (
+    badge_without_device,
+    declared_office,
+    impossible_travel,
+    mock_location,
+    overtime_unverified,
+    roster_retro_edit,
+)
+from rules.flags.context import FlagContext
+from rules.onduty import mask_off_duty
+from rules.policy import Policy
+from rules.presence import all_segments, public_segments
+from rules.schemas import (
+    FIXES,
+    OFFICERS,
+    OVERTIME,
+    SHIFT_HISTORY,
+    SHIFTS,
+    STATIONS,
+    SWIPES,
+    conform,
+)
+
+DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
+    declared_office.detect,
+    badge_without_device.detect,
+    overtime_unverified.detect,
+    roster_retro_edit.detect,
+    impossible_travel.detect,
+    mock_location.detect,
+)
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """Everything the engine needs for one local day (frames as in rules.schemas)."""
+
+    day: date  # local calendar day in tz
+    tz: str  # e.g. "Europe/London"
+    officers: pl.DataFrame
+    shifts: pl.DataFrame  # shifts overlapping [day start - 1 day, day end + 1 day]
+    shift_history: pl.DataFrame
+    fixes: pl.DataFrame  # classified fixes in that widened range (off-duty ones are masked here)
+    swipes: pl.DataFrame
+    overtime: pl.DataFrame
+    stations: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    """Daily rows (rules.schemas.DAILY), timeline segments (PRESENCE) and findings of one day."""
+
+    daily: pl.DataFrame
+    presence: pl.DataFrame
+    findings: list[Finding]
+
+
+def presence_segments(
+    fixes: pl.DataFrame,
+    swipes: pl.DataFrame,
+    shifts: pl.DataFrame,
+    policy: Policy,
+    tz: str = DEFAULT_TIMEZONE,
+) -> pl.DataFrame:
+    """Presence, away and unknown segments over every on-duty window of ``shifts`` (any range).
+
+    Off-duty fixes and swipes are masked first, so nothing outside an on-duty window appears.
+    Columns rules.schemas.PRESENCE, sorted by officer and time; "away" segments carry only an H3
+    cell at policy.timeline_cell_resolution. ``tz`` is accepted for symmetry with evaluate_day;
+    segments are instants and do not depend on it.
+    """
+    del tz
+    fixes = conform(fixes, FIXES, "fixes")
+    swipes = conform(swipes, SWIPES, "swipes")
+    shifts = conform(shifts, SHIFTS, "shifts")
+    on = mask_off_duty(fixes, swipes, shifts, policy)
+    events = evidence_events(on.fixes, on.swipes, policy)
+    return public_segments(all_segments(events, on.windows, policy))
+
+
+def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
+    """Daily results, presence segments and findings for ``inputs.day``.
+
+    Steps: conform the frames; mask off-duty fixes and swipes (rules.onduty, before anything
+    else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
+    the day, so a night shift belongs to the day it starts); grade evidence; run every day rule.
+    The result depends only on the values given, never on row order. ``presence`` holds the
+    segments clipped to the day's on-duty windows.
+    """
+    tz = inputs.tz
+    fixes = conform(inputs.fixes, FIXES, "fixes")
+    swipes = conform(inputs.swipes, SWIPES, "swipes")
+    shifts = conform(inputs.shifts, SHIFTS, "shifts")
+    history = conform(inputs.shift_history, SHIFT_HISTORY, "shift_history")
+    overtime = conform(inputs.overtime, OVERTIME, "overtime")
+    stations = conform(inputs.stations, STATIONS, "stations")
+    conform(inputs.officers, OFFICERS, "officers")
+
+    on = mask_off_duty(fixes, swipes, shifts, policy)
+    events = evidence_events(on.fixes, on.swipes, policy)
+    segments = all_segments(events, on.windows, policy)
+    windows_today = day_windows(shifts, inputs.day, tz, policy)
+    claims = overtime.filter(local_date(pl.col("start_at"), tz) == inputs.day)
+    daily = daily_results(inputs.day, tz, shifts, claims, segments, on.fixes, on.swipes, policy)
+    ctx = FlagContext(
+        day=inputs.day,
+        tz=tz,
+        policy=policy,
+        daily=daily,
+        segments=segments,
+        day_windows=windows_today,
+        shifts=shifts,
+        shift_history=history,
+        fixes=on.fixes,
+        swipes=on.swipes,
+        overtime=claims,
+        stations=stations,
+        windows=on.windows,
+    )
+    findings: list[Finding] = []
+    for rule in DAY_RULES:
+        findings.extend(rule(ctx))
+    findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
+    presence = public_segments(clip_segments(segments, windows_today)).sort(
+        "officer_id", "start_at", "kind", "station_id", "h3_cell", nulls_last=True
+    )
+    return DayOutcome(daily=daily, presence=presence, findings=findings)

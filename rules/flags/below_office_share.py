@@ -1,0 +1,50 @@
+"""BELOW_OFFICE_SHARE: a period's verified office share below min_office_share (compliance, not misconduct)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rules.findings import Finding, make_finding
+from rules.policy import Policy
+
+CODE = "BELOW_OFFICE_SHARE"
+RULE_VERSION = f"{CODE}/1"
+
+
+def finding(row: dict[str, Any], policy: Policy, period_start: date, period_end: date) -> Finding:
+    """The finding for one compliance row (rules.compliance) that does not meet the policy."""
+    share = row["verified_office_share"]
+    assessed = row["expected_office_days"] - row["insufficient_evidence_days"]
+    summary = (
+        f"Officer {row['officer_id']} was verified in the office on {row['verified_office_days']} "
+        f"of {assessed} assessed expected office days ({share * 100:.0f}%) between "
+        f"{period_start.isoformat()} and {period_end.isoformat()}, below the "
+        f"{policy.min_office_share * 100:.0f}% hybrid-working rule; "
+        f"{row['insufficient_evidence_days']} day(s) without adequate evidence were left out."
+    )
+    evidence = {
+        "policy_version": policy.version,
+        "period_start": period_start,
+        "period_end": period_end,
+        "expected_office_days": row["expected_office_days"],
+        "declared_office_days": row["declared_office_days"],
+        "verified_office_days": row["verified_office_days"],
+        "insufficient_evidence_days": row["insufficient_evidence_days"],
+        "assessed_days": assessed,
+        "verified_office_share": round(share, 4),
+        "thresholds": {
+            "min_office_share": policy.min_office_share,
+            "office_day_min_hours": policy.office_day_min_hours,
+        },
+    }
+    return make_finding(
+        CODE,
+        RULE_VERSION,
+        row["officer_id"],
+        period_end,
+        summary,
+        evidence,
+        (period_start,),
+        misconduct=False,
+    )

@@ -1,0 +1,44 @@
+"""What every day-level flag rule reads: masked inputs, presence segments and daily results of one day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import polars as pl
+
+from rules.clock import iso_local
+from rules.policy import Policy
+
+
+@dataclass(frozen=True)
+class FlagContext:
+    """Inputs of the day-level rules. Every event frame here is already masked (on duty only)."""
+
+    day: date
+    tz: str
+    policy: Policy
+    daily: pl.DataFrame  # rules.schemas.DAILY rows of the day
+    segments: pl.DataFrame  # rules.presence.SEGMENTS over every on-duty window of the inputs
+    day_windows: (
+        pl.DataFrame
+    )  # officer_id, start_at, end_at: on-duty windows of shifts starting on day
+    shifts: pl.DataFrame  # current shifts (all in the inputs)
+    shift_history: pl.DataFrame
+    fixes: pl.DataFrame  # on-duty fixes with win_id
+    swipes: pl.DataFrame  # on-duty swipes with win_id
+    overtime: pl.DataFrame  # claims starting on day
+    stations: pl.DataFrame  # station_id, lat, lon centroids
+    windows: pl.DataFrame  # every on-duty window: officer_id, win_id, win_start, win_end, core_end
+
+    def local(self, instant: datetime) -> str:
+        """ISO 8601 with the zone's offset, for evidence and summaries."""
+        return iso_local(instant, self.tz)
+
+    def hhmm(self, instant: datetime) -> str:
+        """Local wall-clock HH:MM of ``instant``, for summaries."""
+        return iso_local(instant, self.tz)[11:16]
+
+    def base_evidence(self) -> dict[str, object]:
+        """Keys every finding's evidence carries."""
+        return {"policy_version": self.policy.version, "timezone": self.tz}

@@ -1,0 +1,146 @@
+"""IMPOSSIBLE_TRAVEL: two corroborated precise fixes of one device implying travel faster than max_speed_kmh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from rules.evidence import effective_accuracy
+from rules.findings import Finding, make_finding
+from rules.flags.context import FlagContext
+from rules.geodesy import haversine_m
+from rules.masking import covered
+
+CODE = "IMPOSSIBLE_TRAVEL"
+RULE_VERSION = f"{CODE}/1"
+MAX_JUMPS = 10  # jumps listed in the evidence
+COARSE_SOURCES = ("wifi", "cell")  # positions from these can jump without anyone moving
+
+
+def _near(col: str, n: int) -> pl.Expr:
+    """Value ``n`` rows away on the same device and window (rows sorted by device, window, ts)."""
+    same = (pl.col("device_id").shift(n) == pl.col("device_id")) & (
+        pl.col("win_id").shift(n) == pl.col("win_id")
+    )
+    return pl.when(same).then(pl.col(col).shift(n))
+
+
+def jumps(ctx: FlagContext) -> pl.DataFrame:
+    """Corroborated impossible jumps between consecutive precise fixes of one device on the day.
+
+    A fix is precise when not mock, not a Wi-Fi or cell position, and its accuracy (reported, or
+    geo's default for its source) is at most flag_fix_max_accuracy_m. A jump from fix A to the
+    next precise fix B of the same device counts when the distance minus both accuracies is at least
+    travel_min_distance_m and implies more than max_speed_kmh, and both ends are corroborated: the
+    precise fix before A lies within travel_confirm_m of A and the one after B within travel_confirm_m
+    of B, each within travel_confirm_minutes. A lone multipath fix (out and straight back) is
+    therefore never a jump.
+    """
+    policy = ctx.policy
+    confirm = timedelta(minutes=policy.travel_confirm_minutes)
+    src = pl.col("source").str.strip_chars().str.to_lowercase()
+    good = ctx.fixes.with_columns(
+        acc=effective_accuracy(pl.col("accuracy_m"), pl.col("source"))
+    ).filter(
+        ~pl.col("is_mock").fill_null(False)
+        & ~src.is_in(COARSE_SOURCES).fill_null(False)
+        & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
+    )
+    good = good.filter(covered(good, ctx.day_windows)).sort(
+        "device_id", "win_id", "ts", "lat", "lon", nulls_last=True
+    )
+    if good.is_empty():
+        return pl.DataFrame()
+    frame = good.with_columns(
+        **{f"{c}_b": _near(c, -1) for c in ("ts", "lat", "lon", "acc", "station_id", "source")},
+        ts_a0=_near("ts", 1),
+        lat_a0=_near("lat", 1),
+        lon_a0=_near("lon", 1),
+        ts_b1=_near("ts", -2),
+        lat_b1=_near("lat", -2),
+        lon_b1=_near("lon", -2),
+    ).filter(pl.col("ts_b").is_not_null())
+    frame = (
+        frame.with_columns(
+            raw_m=haversine_m(pl.col("lat"), pl.col("lon"), pl.col("lat_b"), pl.col("lon_b")),
+            conf_a_m=haversine_m(pl.col("lat_a0"), pl.col("lon_a0"), pl.col("lat"), pl.col("lon")),
+            conf_b_m=haversine_m(
+                pl.col("lat_b"), pl.col("lon_b"), pl.col("lat_b1"), pl.col("lon_b1")
+            ),
+            secs=(pl.col("ts_b") - pl.col("ts")).dt.total_microseconds().cast(pl.Float64) / 1e6,
+        )
+        .with_columns(
+            dist_m=pl.col("raw_m") - pl.col("acc") - pl.col("acc_b"),
+        )
+        .with_columns(
+            speed_kmh=pl.when(pl.col("secs") > 0)
+            .then(pl.col("dist_m") / pl.col("secs") * 3.6)
+            .otherwise(float("inf")),
+        )
+    )
+    corroborated = (
+        (pl.col("conf_a_m") <= policy.travel_confirm_m)
+        & ((pl.col("ts") - pl.col("ts_a0")) <= confirm)
+        & (pl.col("conf_b_m") <= policy.travel_confirm_m)
+        & ((pl.col("ts_b1") - pl.col("ts_b")) <= confirm)
+    ).fill_null(False)
+    return frame.filter(
+        (pl.col("dist_m") >= policy.travel_min_distance_m)
+        & (pl.col("speed_kmh") > policy.max_speed_kmh)
+        & corroborated
+    ).sort("officer_id", "ts", "device_id")
+
+
+def detect(ctx: FlagContext) -> list[Finding]:
+    """One finding per officer with at least one corroborated impossible jump on the day."""
+    found = jumps(ctx)
+    if found.is_empty():
+        return []
+    policy = ctx.policy
+    findings: list[Finding] = []
+    for officer in found["officer_id"].unique().sort().to_list():
+        rows = found.filter(pl.col("officer_id") == officer)
+        listed = [
+            {
+                "device_id": r["device_id"],
+                "from_at": ctx.local(r["ts"]),
+                "to_at": ctx.local(r["ts_b"]),
+                "seconds": r["secs"],
+                "distance_m": r["dist_m"],
+                "speed_kmh": r["speed_kmh"] if r["secs"] > 0 else None,
+                "from_accuracy_m": r["acc"],
+                "to_accuracy_m": r["acc_b"],
+                "from_source": r["source"],
+                "to_source": r["source_b"],
+                "from_station_id": r["station_id"],
+                "to_station_id": r["station_id_b"],
+                "from_confirmed_within_m": r["conf_a_m"],
+                "to_confirmed_within_m": r["conf_b_m"],
+            }
+            for r in rows.head(MAX_JUMPS).iter_rows(named=True)
+        ]
+        first = rows.row(0, named=True)
+        summary = (
+            f"Officer {officer}'s device {first['device_id']} moved {first['dist_m'] / 1000:.1f} km "
+            f"in {first['secs'] / 60:.0f} min at {ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} "
+            f"(faster than {policy.max_speed_kmh:.0f} km/h even allowing for both fixes' accuracy), "
+            f"with both positions confirmed by a second fix; {rows.height} such jump(s) that day."
+        )
+        evidence = {
+            **ctx.base_evidence(),
+            "n_jumps": rows.height,
+            "jumps": listed,
+            "thresholds": {
+                "max_speed_kmh": policy.max_speed_kmh,
+                "travel_min_distance_m": policy.travel_min_distance_m,
+                "travel_confirm_m": policy.travel_confirm_m,
+                "travel_confirm_minutes": policy.travel_confirm_minutes,
+                "flag_fix_max_accuracy_m": policy.flag_fix_max_accuracy_m,
+            },
+        }
+        devices = tuple(sorted(set(rows["device_id"].drop_nulls().to_list())))
+        findings.append(
+            make_finding(CODE, RULE_VERSION, officer, ctx.day, summary, evidence, (devices,))
+        )
+    return findings

@@ -1,0 +1,86 @@
+"""The first step of every evaluation: drop off-duty fixes and swipes (CONTRACT §3) and tag windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+
+from rules.clock import INSTANT
+from rules.masking import covered, on_duty_windows
+from rules.policy import Policy
+
+WINDOWS: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "win_id": pl.UInt32(),
+    "win_start": INSTANT,
+    "win_end": INSTANT,
+    "core_end": INSTANT,
+}
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    """On-duty events only, each tagged with the on-duty window that contains it."""
+
+    fixes: pl.DataFrame  # input columns + win_id
+    swipes: pl.DataFrame  # input columns + win_id
+    windows: pl.DataFrame  # officer_id, win_id, win_start, win_end, core_end (last shift end)
+    masked_fixes: int  # counts only: the masked events themselves are gone
+    masked_swipes: int
+
+
+def duty_windows(shifts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Each officer's merged on-duty windows (shifts widened by the grace), with a stable id.
+
+    ``core_end`` is the window's end without the trailing grace (the end of its last shift).
+    Ids follow (officer_id, win_start) order, so they do not depend on input row order.
+    """
+    grace = timedelta(minutes=policy.duty_grace_minutes)
+    windows = on_duty_windows(shifts, policy.duty_grace_minutes).sort("officer_id", "start_at")
+    return windows.select(
+        "officer_id",
+        win_id=pl.int_range(pl.len(), dtype=pl.UInt32),
+        win_start="start_at",
+        win_end="end_at",
+        core_end=pl.col("end_at") - grace,
+    ).cast(WINDOWS)  # type: ignore[arg-type]
+
+
+def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """``events`` (officer_id, ts) already known to be on duty, with the ``win_id`` containing each."""
+    if events.is_empty():
+        return events.with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
+    tagged = events.sort("ts").join_asof(
+        windows.select("officer_id", "win_id", "win_start").sort("win_start"),
+        left_on="ts",
+        right_on="win_start",
+        by="officer_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return tagged.drop("win_start")
+
+
+def mask_off_duty(
+    fixes: pl.DataFrame, swipes: pl.DataFrame, shifts: pl.DataFrame, policy: Policy
+) -> OnDuty:
+    """Keep only fixes and swipes inside an on-duty window (ends inclusive); count the rest.
+
+    Uses rules.masking (the same rule the store applies at import), so nothing computed later can
+    see an off-duty event. Leave, sick and rest shifts open no window: their events are masked.
+    """
+    windows = duty_windows(shifts, policy)
+    merged = windows.select("officer_id", start_at="win_start", end_at="win_end")
+    keep_fix = covered(fixes, merged)
+    keep_swipe = covered(swipes, merged)
+    on_fixes = fixes.filter(keep_fix)
+    on_swipes = swipes.filter(keep_swipe)
+    return OnDuty(
+        fixes=tag_windows(on_fixes, windows),
+        swipes=tag_windows(on_swipes, windows),
+        windows=windows,
+        masked_fixes=fixes.height - on_fixes.height,
+        masked_swipes=swipes.height - on_swipes.height,
+    )

@@ -1,0 +1,164 @@
+"""Column schemas of the frames the rules take and return, and helpers that conform inputs to them."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rules.clock import INSTANT
+
+FIXES: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "device_id": pl.Utf8(),
+    "ts": INSTANT,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "accuracy_m": pl.Float64(),
+    "source": pl.Utf8(),
+    "is_mock": pl.Boolean(),
+    "station_id": pl.Utf8(),
+    "boundary_distance_m": pl.Float64(),
+    "p_inside": pl.Float64(),
+}
+SWIPES: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "badge_id": pl.Utf8(),
+    "ts": INSTANT,
+    "station_id": pl.Utf8(),
+    "reader_id": pl.Utf8(),
+    "direction": pl.Utf8(),
+    "granted": pl.Boolean(),
+}
+SHIFTS: dict[str, pl.DataType] = {
+    "shift_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "kind": pl.Utf8(),
+    "station_id": pl.Utf8(),
+    "declared_location": pl.Utf8(),
+    "created_at": INSTANT,
+    "updated_at": INSTANT,
+}
+SHIFT_HISTORY: dict[str, pl.DataType] = {
+    "shift_id": pl.Utf8(),
+    "version": pl.Int64(),
+    "recorded_at": INSTANT,
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "kind": pl.Utf8(),
+    "station_id": pl.Utf8(),
+    "declared_location": pl.Utf8(),
+    "created_at": INSTANT,
+    "updated_at": INSTANT,
+}
+OVERTIME: dict[str, pl.DataType] = {
+    "claim_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "station_id": pl.Utf8(),
+    "submitted_at": INSTANT,
+}
+OFFICERS: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "unit": pl.Utf8(),
+    "office_based": pl.Boolean(),
+}
+STATIONS: dict[str, pl.DataType] = {
+    "station_id": pl.Utf8(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+}
+PRESENCE: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+    "kind": pl.Utf8(),
+    "station_id": pl.Utf8(),
+    "h3_cell": pl.UInt64(),
+    "n_fixes": pl.UInt32(),
+    "n_swipes": pl.UInt32(),
+    "sources": pl.Utf8(),
+}
+DAILY: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "date": pl.Date(),
+    "expected_office": pl.Boolean(),
+    "declared_location": pl.Utf8(),
+    "verified_presence_minutes": pl.Float64(),
+    "verified_office_day": pl.Boolean(),
+    "evidence": pl.Utf8(),
+    "policy_version": pl.Utf8(),
+    "on_duty_minutes": pl.Float64(),
+    "away_minutes": pl.Float64(),
+    "unknown_minutes": pl.Float64(),
+    "mock_minutes": pl.Float64(),
+    "n_fixes": pl.UInt32(),
+    "n_swipes": pl.UInt32(),
+}
+COMPLIANCE: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "unit": pl.Utf8(),
+    "expected_office_days": pl.UInt32(),
+    "declared_office_days": pl.UInt32(),
+    "verified_office_days": pl.UInt32(),
+    "verified_office_share": pl.Float64(),
+    "meets_policy": pl.Boolean(),
+    "insufficient_evidence_days": pl.UInt32(),
+}
+
+
+class SchemaError(ValueError):
+    """An input frame lacks a required column."""
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+    """``frame`` with exactly the columns of ``schema``, cast to its types (extra columns dropped).
+
+    A missing column that is nullable by contract is added as nulls; ``is_mock`` and ``granted``
+    default to False when absent; any other missing column raises SchemaError naming it.
+    Datetime columns in another unit or zone are converted to Datetime(us, UTC).
+    """
+    optional = {
+        "accuracy_m",
+        "source",
+        "station_id",
+        "boundary_distance_m",
+        "reader_id",
+        "direction",
+        "declared_location",
+        "created_at",
+        "updated_at",
+        "submitted_at",
+        "unit",
+        "is_mock",
+        "granted",
+        "device_id",
+        "badge_id",
+        "p_inside",
+        "recorded_at",
+        "version",
+    }
+    columns: list[pl.Expr] = []
+    for col, dtype in schema.items():
+        if col in frame.columns:
+            expr = pl.col(col)
+            src = frame.schema[col]
+            if isinstance(dtype, pl.Datetime) and isinstance(src, pl.Datetime):
+                if src.time_zone is None:
+                    expr = expr.dt.replace_time_zone("UTC")
+                expr = expr.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            columns.append(expr.cast(dtype).alias(col))
+        elif col in optional:
+            default: object = False if col in ("is_mock", "granted") else None
+            if col == "p_inside":
+                default = 0.0
+            columns.append(pl.lit(default, dtype=dtype).alias(col))
+        else:
+            raise SchemaError(f"{name}: missing required column {col!r}")
+    return frame.select(columns)
+
+
+def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """An empty frame with ``schema``."""
+    return pl.DataFrame(schema=schema)
