@@ -17,7 +17,7 @@ from geo.project import LocalFrame, segment_distance_m
 
 CORE: int = 0  # the cell lies wholly inside the fence: no geometry test needed
 BOUNDARY: int = 1  # the cell may cross the fence's boundary: exact point-in-polygon test
-NEAR: int = 2  # the cell lies wholly outside, but some of it is within near_m of the fence
+NEAR: int = 2  # wholly outside; its bounding disc comes within near_m of the fence
 
 # Slack (metres) between an H3 cell and the disc we bound it by. H3 cell edges are great-circle
 # arcs while our frame treats (lng, lat) as planar; at resolution 12 the two differ by microns, so
@@ -78,7 +78,7 @@ def cell_geometry(
         plh3.cell_to_boundary("c").alias("b"),
     )
     lengths = frame["b"].list.len().to_numpy().astype(np.int64)
-    flat = frame["b"].explode()
+    flat = frame["b"].explode(empty_as_null=True)
     vertex_lat = flat.list.get(0).to_numpy()
     vertex_lng = flat.list.get(1).to_numpy()
     offsets = np.concatenate([[0], np.cumsum(lengths)])
