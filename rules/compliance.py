@@ -1,4 +1,4 @@
-"""Period compliance with the hybrid-working rule (CONTRACT §4, §6) and BELOW_OFFICE_SHARE findings."""
+"""Period compliance with the hybrid-working rule (CONTRACT §4, §6) and BELOW_OFFICE_SHARE."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Daily results: each officer's verified presence, office-day verdict and evidence grade for one local day."""
+"""Daily results: verified presence, office-day verdict and evidence grade per officer and day."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ _DECLARED_ORDER = {"office": 0, "remote": 1, "field": 2}
 
 
 def day_shifts(shifts: pl.DataFrame, day: date, tz: str) -> pl.DataFrame:
-    """Shifts (any kind) that start on local ``day`` in ``tz``: a night shift belongs to its start day."""
+    """Shifts (any kind) starting on local ``day`` in ``tz``: night shifts belong to the start day."""
     start, end = day_bounds(day, tz)
     return shifts.filter((pl.col("start_at") >= start) & (pl.col("start_at") < end))
 
 
 def day_windows(shifts: pl.DataFrame, day: date, tz: str, policy: Policy) -> pl.DataFrame:
-    """Merged on-duty windows (grace-widened) of the on-duty shifts starting on ``day``, per officer.
+    """Merged grace-widened on-duty windows of the on-duty shifts starting on ``day``, per officer.
 
-    Columns officer_id, start_at, end_at; disjoint per officer. Presence on the day is measured here.
+    Columns officer_id, start_at, end_at; disjoint per officer. The day's presence is measured here.
     """
     grace = timedelta(minutes=policy.duty_grace_minutes)
     on = day_shifts(shifts, day, tz).filter(pl.col("kind").is_in(ON_DUTY_KINDS))
@@ -73,7 +73,7 @@ def daily_results(
     """One DAILY row per officer with a shift (any kind) or an overtime claim starting on ``day``.
 
     - expected_office: an on-duty shift that day declared office or remote;
-    - declared_location: of the day's on-duty shifts, office before remote before field (null if none);
+    - declared_location: of the day's on-duty shifts, office before remote before field (or null);
     - verified_presence_minutes: station presence inside the day's on-duty windows;
     - verified_office_day: expected_office and presence >= office_day_min_hours;
     - evidence: "adequate" when presence reaches the threshold, or when it could not reach it even

@@ -1,4 +1,4 @@
-"""The day engine: mask off-duty data, build presence, grade evidence, compute daily results and flags."""
+"""The day engine: mask off-duty data, build presence, grade evidence, daily results and flags."""
 
 from __future__ import annotations
 

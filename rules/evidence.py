@@ -1,4 +1,4 @@
-"""Evidence events: each on-duty fix or swipe read as inside a station, away, or undecided, outliers removed."""
+"""Evidence events: each on-duty fix or swipe read as inside a station, away, or undecided."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def effective_accuracy(accuracy: pl.Expr, source: pl.Expr) -> pl.Expr:
 
 
 def smoothed_distance(policy: Policy) -> pl.Expr:
-    """Median signed boundary distance (metres) of the smooth_fixes usable fixes centred on each row.
+    """Median signed boundary distance (metres) of the smooth_fixes usable fixes around each row.
 
     Rows must be usable fixes sorted by (win_id, ts); the window never crosses an on-duty window.
     A null distance (no station near) counts as FAR_M. The median ignores one or two wild fixes
@@ -159,7 +159,7 @@ def swipe_events(swipes: pl.DataFrame) -> pl.DataFrame:
     """On-duty, window-tagged swipes as EVENTS rows.
 
     A granted "in" swipe is BADGE_IN (an anchor), "out" is BADGE_OUT, any other direction is a point
-    INSIDE. A denied swipe, or one without a station, is NEUTRAL (someone was at a door; nothing more).
+    INSIDE. A denied swipe, or one without a station, is NEUTRAL (someone was at a door, no more).
     """
     direction = pl.col("direction").str.strip_chars().str.to_lowercase()
     usable = pl.col("granted").fill_null(False) & pl.col("station_id").is_not_null()
@@ -239,7 +239,7 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 
 def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """All on-duty events of the window-tagged ``fixes`` and ``swipes``, classified, outliers removed.
+    """Every on-duty event of the window-tagged ``fixes`` and ``swipes``, classified, no outliers.
 
     Sorted by (win_id, ts, etype, station_id, h3_cell, src_bits): a total order on the values, so
     input row order never changes a result.

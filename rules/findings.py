@@ -1,4 +1,4 @@
-"""Findings: a lead for a human reviewer with its evidence, rule version and a stable fingerprint."""
+"""Findings: a lead for a human reviewer with evidence, rule version and a stable fingerprint."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Finding:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with datetimes as ISO 8601 (UTC) strings, dates as ISO dates, floats rounded to 0.1."""
+    """``value`` with datetimes and dates as ISO 8601 strings and floats rounded to 0.1."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
@@ -39,7 +39,7 @@ def jsonable(value: Any) -> Any:
 
 
 def fingerprint(code: str, officer_id: str, day: date, *facts: object) -> str:
-    """A stable identity: sha256 of code, officer, day and the finding's key facts (not volatile numbers)."""
+    """Stable identity: sha256 of code, officer, day and key facts (never volatile numbers)."""
     canonical = json.dumps(
         [code, officer_id, day.isoformat(), jsonable(list(facts))], sort_keys=True
     )

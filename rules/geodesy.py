@@ -10,7 +10,7 @@ EARTH_RADIUS_M = 6_371_008.8
 
 
 def haversine_m(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
-    """Distance in metres between (lat1, lon1) and (lat2, lon2), all in degrees; null in, null out."""
+    """Distance in metres between (lat1, lon1) and (lat2, lon2) in degrees; null in, null out."""
     p1 = lat1.radians()
     p2 = lat2.radians()
     dp = p2 - p1

@@ -1,4 +1,4 @@
-"""The first step of every evaluation: drop off-duty fixes and swipes (CONTRACT §3) and tag windows."""
+"""First step of every evaluation: drop off-duty fixes and swipes (CONTRACT §3), tag windows."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def duty_windows(shifts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 
 def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (officer_id, ts) already known to be on duty, with the ``win_id`` containing each."""
+    """``events`` (officer_id, ts), all on duty, with the ``win_id`` of the window holding each."""
     if events.is_empty():
         return events.with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
     tagged = events.sort("ts").join_asof(

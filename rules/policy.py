@@ -1,4 +1,4 @@
-"""Attendance policy: the defaults in policy.yaml, an optional override file, validation and a version."""
+"""Attendance policy: defaults in policy.yaml, an optional override file, validation, version."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class Policy(BaseModel):
 
     @property
     def version(self) -> str:
-        """A short stable digest of every value: results record the policy they were computed with."""
+        """A short stable digest of every value: results record the policy they were made with."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return "p-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -1,4 +1,4 @@
-"""Presence segments: evidence events turned into presence, away and unknown intervals per on-duty window."""
+"""Presence segments: evidence events turned into presence, away and unknown intervals."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _tmin(a: pl.Expr | timedelta, b: pl.Expr) -> pl.Expr:
 
 
 def sources_text(bits: pl.Expr) -> pl.Expr:
-    """Comma-separated source names ("badge,gps,wifi") of a SOURCE_BITS bitmask, in alphabetical order."""
+    """Comma-separated source names ("badge,gps,wifi") of a SOURCE_BITS bitmask, alphabetical."""
     parts = [
         pl.when((bits & bit) > 0).then(pl.lit(name)) for name, bit in sorted(SOURCE_BITS.items())
     ]

@@ -1,4 +1,4 @@
-"""Column schemas of the frames the rules take and return, and helpers that conform inputs to them."""
+"""Column schemas of the frames the rules take and return, and a helper conforming inputs."""
 
 from __future__ import annotations
 

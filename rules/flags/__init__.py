@@ -1,1 +1,1 @@
-"""Discrepancy rules (CONTRACT §5): one module per flag code, each with a RULE_VERSION and detect()."""
+"""Discrepancy rules (CONTRACT §5): one module per flag code, each with RULE_VERSION and detect."""

@@ -1,4 +1,4 @@
-"""BELOW_OFFICE_SHARE: a period's verified office share below min_office_share (compliance, not misconduct)."""
+"""BELOW_OFFICE_SHARE: a period's verified office share below min_office_share (not misconduct)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What every day-level flag rule reads: masked inputs, presence segments and daily results of one day."""
+"""What every day-level flag rule reads: masked inputs, segments and daily results of one day."""
 
 from __future__ import annotations
 

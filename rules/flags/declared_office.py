@@ -1,4 +1,4 @@
-"""DECLARED_OFFICE_UNVERIFIED: a day declared office whose adequate evidence shows too little station presence."""
+"""DECLARED_OFFICE_UNVERIFIED: a declared office day whose adequate evidence lacks presence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IMPOSSIBLE_TRAVEL: two corroborated precise fixes of one device implying travel faster than max_speed_kmh."""
+"""IMPOSSIBLE_TRAVEL: corroborated precise fixes of one device implying speed > max_speed_kmh."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
     geo's default for its source) is at most flag_fix_max_accuracy_m. A jump from fix A to the
     next precise fix B of the same device counts when the distance minus both accuracies is at least
     travel_min_distance_m and implies more than max_speed_kmh, and both ends are corroborated: the
-    precise fix before A lies within travel_confirm_m of A and the one after B within travel_confirm_m
-    of B, each within travel_confirm_minutes. A lone multipath fix (out and straight back) is
-    therefore never a jump.
+    precise fix before A lies within travel_confirm_m of A and the one after B within
+    travel_confirm_m of B, each within travel_confirm_minutes. A lone multipath fix (out and
+    straight back) is therefore never a jump.
     """
     policy = ctx.policy
     confirm = timedelta(minutes=policy.travel_confirm_minutes)
@@ -122,9 +122,11 @@ def detect(ctx: FlagContext) -> list[Finding]:
         ]
         first = rows.row(0, named=True)
         summary = (
-            f"Officer {officer}'s device {first['device_id']} moved {first['dist_m'] / 1000:.1f} km "
+            f"Officer {officer}'s device {first['device_id']} moved "
+            f"{first['dist_m'] / 1000:.1f} km "
             f"in {first['secs'] / 60:.0f} min at {ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} "
-            f"(faster than {policy.max_speed_kmh:.0f} km/h even allowing for both fixes' accuracy), "
+            f"(faster than {policy.max_speed_kmh:.0f} km/h even allowing for both fixes' "
+            "accuracy), "
             f"with both positions confirmed by a second fix; {rows.height} such jump(s) that day."
         )
         evidence = {

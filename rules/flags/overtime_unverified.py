@@ -1,4 +1,4 @@
-"""OVERTIME_UNVERIFIED: an overtime claim whose claimed time has no presence evidence at its station."""
+"""OVERTIME_UNVERIFIED: an overtime claim with no presence evidence at its station."""
 
 from __future__ import annotations
 

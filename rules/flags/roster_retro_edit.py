@@ -1,4 +1,4 @@
-"""ROSTER_RETRO_EDIT: on-duty time added to the roster after the shift ended, which presence evidence does not support."""
+"""ROSTER_RETRO_EDIT: on-duty time added after the shift ended that presence does not support."""
 
 from __future__ import annotations
 
