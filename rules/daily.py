@@ -17,7 +17,7 @@ _DECLARED_ORDER = {"office": 0, "remote": 1, "field": 2}
 
 
 def day_shifts(shifts: pl.DataFrame, day: date, tz: str) -> pl.DataFrame:
-    """Shifts (any kind) starting on local ``day`` in ``tz``: night shifts belong to the start day."""
+    """Shifts (any kind) starting on local ``day`` in ``tz``: a night shift is its start day's."""
     start, end = day_bounds(day, tz)
     return shifts.filter((pl.col("start_at") >= start) & (pl.col("start_at") < end))
 
