@@ -1,9 +1,154 @@
-"""Command-line access to the HTTP service: serve, token, audit."""
+"""Command-line access to the HTTP service: serve, token, audit verify, timeline verify."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from pydantic import ValidationError
+
+from rollcall.settings import Settings, get_settings
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.echo(f"error: ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Run the HTTP API (uvicorn). Logs are JSON lines on stderr with request ids."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    if not settings.jwt_secret.get_secret_value() and not settings.jwt_public_key:
+        typer.echo("warning: neither ROLLCALL_JWT_SECRET nor ROLLCALL_JWT_PUBLIC_KEY is set: "
+                   "every authenticated request will be refused", err=True)
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            typer.echo(f"warning: listening on {host}, not loopback: put TLS in front", err=True)
+    except ValueError:
+        pass
+    common = {"host": host, "port": port, "log_config": None, "access_log": False,
+              "server_header": False, "proxy_headers": False}
+    if workers > 1:
+        uvicorn.run("api.app:app_from_environment", factory=True, workers=workers,
+                    **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+
+
+def token(
+    role: Annotated[str, typer.Option(help="ingest, admin, hr, investigator, officer, auditor")],
+    sub: Annotated[str, typer.Option(help="Subject: who the token is for.")],
+    officer_id: Annotated[str | None, typer.Option(help="Required for --role officer.")] = None,
+    ttl_minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 60,
+) -> None:
+    """Print an HS256 token signed with ROLLCALL_JWT_SECRET (development and tests)."""
+    from api.auth import TokenConfigError, issue_token
+
+    settings = _settings()
+    try:
+        text = issue_token(settings.jwt_secret.get_secret_value(), role=role, sub=sub,
+                           officer_id=officer_id, ttl=timedelta(minutes=ttl_minutes))
+    except TokenConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(text)
+
+
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH recorded earlier; detects deletion of the newest entries."),
+    ] = None,
+) -> None:
+    """Recompute the hash chain; exit 1 naming the first bad seq if any entry was edited or
+    deleted. Prints the head (seq:hash) to record for the next run."""
+    from store import audit
+    from store.db import make_engine, session_factory
+
+    head: tuple[int, str] | None = None
+    if expect_head is not None:
+        seq_text, _, hash_text = expect_head.partition(":")
+        if not seq_text.isdigit() or len(hash_text) != 64:
+            typer.echo("error: --expect-head must be SEQ:HASH (64 hex digits)", err=True)
+            raise typer.Exit(2)
+        head = (int(seq_text), hash_text)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            report = audit.verify_chain(session, expect_head=head)
+    finally:
+        engine.dispose()
+    if not report.ok:
+        typer.echo(f"audit log BROKEN at seq {report.first_bad_seq}: {report.reason} "
+                   f"({report.entries} entries verified before it)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {report.entries} entries; head {report.head_seq}:"
+               f"{report.head_hash}")
+
+
+timeline_app = typer.Typer(help="Signed timeline exports.", no_args_is_help=True)
+
+
+@timeline_app.command("verify")
+def timeline_verify(
+    file: Annotated[Path, typer.Argument(help="A JSON file saved from .../timeline/export.")],
+) -> None:
+    """Check a signed timeline export against ROLLCALL_JWT_SECRET; exit 1 if it was altered."""
+    from api.signing import SigningConfigError, verify
+
+    settings = _settings()
+    try:
+        signed = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: {file}: not a readable JSON file", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        ok, reason = verify(signed, settings.jwt_secret.get_secret_value())
+    except SigningConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not ok:
+        typer.echo(f"{file}: INVALID: {reason}", err=True)
+        raise typer.Exit(1)
+    doc = signed["document"]
+    timeline = doc.get("timeline", {})
+    typer.echo(f"{file}: {reason}: officer {timeline.get('officer_id')} "
+               f"{timeline.get('from')}..{timeline.get('to')}, exported by "
+               f"{doc.get('exported_by')} at {doc.get('exported_at')} "
+               f"for case {doc.get('case_ref')}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the service commands to the ``rollcall`` application."""
+    app.command("serve")(serve)
+    app.command("token")(token)
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(timeline_app, name="timeline")

@@ -1,0 +1,96 @@
+"""JSON batch items to the string frame store.ingest takes, with per-item shape errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import polars as pl
+
+from api.errors import BadRequest, PayloadTooLarge, Unprocessable
+from store.ingest import IngestReport
+from store.validate import KINDS
+
+MAX_ITEMS = 10_000
+BODY_KEYS = {"pings": "pings", "swipes": "swipes", "roster": "shifts"}
+
+
+@dataclass
+class ParsedBatch:
+    """The items that have a usable shape, as strings, and the positions of the others."""
+
+    frame: pl.DataFrame
+    positions: list[int]  # frame row -> index in the request
+    errors: list[tuple[int, str | None, str]] = field(default_factory=list)
+    total: int = 0
+
+
+def _text(value: Any) -> str | None:
+    """A JSON scalar as the text a file would hold; raises TypeError for arrays and objects."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    raise TypeError
+
+
+def parse_batch(kind: str, body: bytes) -> ParsedBatch:
+    """Parse ``{"<key>": [items...]}``; each item an object with the CONTRACT §2 columns.
+
+    Raises BadRequest for a body that is not that shape, PayloadTooLarge above MAX_ITEMS items.
+    Items that are not objects or hold arrays/objects as values are reported, not stored.
+    """
+    key = BODY_KEYS[kind]
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("the body is not valid JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+        raise Unprocessable(f'the body must be {{"{key}": [...]}}')
+    items: list[Any] = doc[key]
+    if len(items) > MAX_ITEMS:
+        raise PayloadTooLarge(
+            f"a batch holds at most {MAX_ITEMS:,} items; this one has {len(items):,}: split it"
+        )
+    names = KINDS[kind].names
+    columns: dict[str, list[str | None]] = {n: [] for n in names}
+    positions: list[int] = []
+    errors: list[tuple[int, str | None, str]] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append((index, None, "an item must be a JSON object"))
+            continue
+        try:
+            values = [_text(item.get(n)) for n in names]
+        except TypeError:
+            bad = next(n for n in names if isinstance(item.get(n), list | dict))
+            errors.append((index, bad, "must be a string, number, boolean or null"))
+            continue
+        for n, v in zip(names, values, strict=True):
+            columns[n].append(v)
+        positions.append(index)
+    frame = pl.DataFrame({n: pl.Series(n, columns[n], dtype=pl.Utf8) for n in names})
+    return ParsedBatch(frame=frame, positions=positions, errors=errors, total=len(items))
+
+
+def merge_report(parsed: ParsedBatch, report: IngestReport) -> dict[str, Any]:
+    """The response body: counts per outcome and every rejected item (request index, field, reason).
+
+    Nothing else about any item is returned: masked items appear only in the count.
+    """
+    errors = [(i, f, r) for i, f, r in parsed.errors]
+    errors += [(parsed.positions[e.index], e.column, e.reason) for e in report.errors]
+    errors.sort(key=lambda e: (e[0], e[1] or ""))
+    counts = dict(report.counts)
+    counts["rejected"] = counts.get("rejected", 0) + len({i for i, _, _ in parsed.errors})
+    return {
+        "accepted": counts.get("accepted", 0),
+        "duplicate": counts.get("duplicate", 0),
+        "masked": counts.get("masked", 0),
+        "held": counts.get("held", 0),
+        "rejected": counts["rejected"],
+        "errors": [{"index": i, "field": f, "reason": r} for i, f, r in errors],
+    }

@@ -1,0 +1,115 @@
+"""Request dependencies as Annotated aliases: state, session (owns the transaction), caller, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.auth import Principal, Role, TokenVerifier
+from api.errors import Forbidden, Unauthenticated, request_id_of
+from api.observability import Metrics
+from rollcall.settings import Settings
+from rules.policy import Policy
+
+ON_COMMIT = "on_commit"
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, built once by create_app (no module-level globals)."""
+
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker[Session]
+    policy: Policy
+    verifier: TokenVerifier
+    metrics: Metrics
+
+
+def get_state(request: Request) -> AppState:
+    """The app's state."""
+    state: AppState = request.app.state.rollcall
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """A session in a transaction: committed when the endpoint returns, rolled back if it raises.
+
+    Runs with ``scope="function"``: the commit happens before the response is sent, so a client
+    never sees success for something that was not stored. Callbacks in
+    ``session.info["on_commit"]`` run after a successful commit (metrics).
+    """
+    with state.factory() as session:
+        with session.begin():
+            yield session
+        for callback in session.info.pop(ON_COMMIT, []):
+            callback()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_request_id(request: Request) -> str:
+    """The request id (X-Request-ID) assigned by the middleware."""
+    return request_id_of(request) or ""
+
+
+RequestIdDep = Annotated[str, Depends(get_request_id)]
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT with sub, role, exp (and officer_id)")
+
+
+def get_principal(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller; 401 without a valid bearer token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer token is required")
+    principal = state.verifier.verify(credentials.credentials)
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only ``roles`` through (403 for any other valid caller)."""
+    allowed = frozenset(roles)
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role.value} may not do this")
+        return principal
+
+    return check
+
+
+IngestCaller = Annotated[Principal, Depends(require(Role.INGEST))]
+RosterCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.INGEST))]
+AdminCaller = Annotated[Principal, Depends(require(Role.ADMIN))]
+HrCaller = Annotated[Principal, Depends(require(Role.HR))]
+PersonReader = Annotated[
+    Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))
+]
+TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
+FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
+Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+
+
+def ensure_subject(principal: Principal, officer_id: str) -> None:
+    """An officer token may only read its own officer's data (403 otherwise)."""
+    if principal.role is Role.OFFICER and principal.officer_id != officer_id:
+        raise Forbidden("an officer token may read only its own officer's data")

@@ -1,0 +1,176 @@
+"""Request ids, body-size limit, JSON logs and Prometheus metrics, as one pure ASGI middleware."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("rollcall.api")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The app's own Prometheus registry (one per app, so tests can build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "rollcall_http_requests", "HTTP requests by route template and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rollcall_http_request_duration_seconds", "HTTP request latency by route template",
+            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.ingest = Counter(
+            "rollcall_ingest_items", "Ingested items by kind and outcome",
+            ["kind", "outcome"], registry=self.registry,
+        )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the structured extras."""
+
+    _SKIP = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._SKIP and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # The type only: exception text can carry SQL parameters (coordinates) or tokens.
+            out["error_type"] = record.exc_info[0].__name__
+        return orjson.dumps(out, default=str).decode()
+
+
+def configure_logging(level: str) -> None:
+    """Send every log record to stderr as JSON lines (called by `rollcall serve`, not on import)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` when the streamed body passes the limit (rendered as 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body larger than {limit} bytes")
+
+
+def _error_body(status: int, code: str, message: str, request_id: str) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
+
+
+class RequestMiddleware:
+    """X-Request-ID in and out, a request-size limit, one JSON log line and metrics per request.
+
+    Also the last line of defence: an exception nothing else handled becomes the standard 500
+    body (with no internals) and is logged by type only.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = {"code": 500, "started": False}
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], True
+                message["headers"] = [*message.get("headers", []), id_header]
+            await send(message)
+
+        async def reply(code: int, err: str, text: str) -> None:
+            await send_wrapper({"type": "http.response.start", "status": code,
+                                "headers": [(b"content-type", b"application/json")]})
+            await send_wrapper({"type": "http.response.body",
+                                "body": _error_body(code, err, text, request_id)})
+
+        limit = self.max_body_bytes
+        too_large = f"request body larger than {limit} bytes"
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await reply(413, "payload_too_large", too_large)
+            else:
+                seen = 0
+
+                async def limited_receive() -> Message:
+                    nonlocal seen
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        seen += len(message.get("body", b""))
+                        if seen > limit:
+                            raise BodyTooLarge(limit)
+                    return message
+
+                await self.app(scope, limited_receive, send_wrapper)
+        except BodyTooLarge:
+            if not status["started"]:
+                await reply(413, "payload_too_large", too_large)
+        except Exception as exc:  # noqa: BLE001 - the boundary: nothing unhandled leaves as a trace
+            log.error("unhandled error", extra={"error_type": type(exc).__name__,
+                                                "request_id": request_id})
+            if not status["started"]:
+                await reply(500, "internal_error", "internal error")
+        finally:
+            self._record(scope, request_id, int(status["code"]), time.perf_counter() - started)
+
+    def _record(self, scope: Scope, request_id: str, code: int, elapsed_s: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = str(scope.get("method", ""))
+        self.metrics.requests.labels(method, template, str(code)).inc()
+        self.metrics.latency.labels(method, template).observe(elapsed_s)
+        principal = scope.get("state", {}).get("principal")
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "route": template,
+                "status": code,
+                "duration_ms": round(elapsed_s * 1000, 2),
+                "sub": getattr(principal, "sub", None),
+                "role": getattr(getattr(principal, "role", None), "value", None),
+            },
+        )

@@ -1,0 +1,186 @@
+"""Ingest endpoints: pings, swipes, roster and stations, all-or-nothing per request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from api.batch import merge_report, parse_batch
+from api.deps import (
+    ON_COMMIT,
+    AdminCaller,
+    AppState,
+    IngestCaller,
+    RequestIdDep,
+    RosterCaller,
+    SessionDep,
+    StateDep,
+)
+from api.errors import Unprocessable
+from api.schemas import ERROR_RESPONSES, BatchResult, StationResult
+from api.trail import record
+from store.ingest import IngestReport, ingest_frame
+from store.stations import upsert_station
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+async def raw_body(request: Request) -> bytes:
+    """The request body, read under the middleware's size limit (413 beyond it)."""
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def _body_doc(model: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{model}"},
+                    "example": example,
+                }
+            },
+        }
+    }
+
+
+PING_EXAMPLE = {"pings": [{"device_id": "D-1001", "ts": "2026-10-05T09:14:03+01:00",
+                           "lat": 51.5007, "lon": -0.1246, "accuracy_m": 12.0,
+                           "source": "gps", "is_mock": False}]}
+SWIPE_EXAMPLE = {"swipes": [{"badge_id": "B-2001", "ts": "2026-10-05T08:58:41+01:00",
+                             "station_id": "ST-01", "reader_id": "R-01-A", "direction": "in",
+                             "granted": True}]}
+SHIFT_EXAMPLE = {"shifts": [{"shift_id": "S123", "officer_id": "O-0001",
+                             "start": "2026-10-05T08:00:00+01:00",
+                             "end": "2026-10-05T16:00:00+01:00", "kind": "duty",
+                             "station_id": "ST-01", "declared_location": "office"}]}
+
+
+def _ingest(
+    kind: str, body: bytes, session: Session, state: AppState, caller: Any, request_id: str
+) -> BatchResult:
+    parsed = parse_batch(kind, body)
+    report = IngestReport(kind)
+    if parsed.frame.height:
+        report = ingest_frame(
+            session, kind, parsed.frame, tz=state.settings.timezone, policy=state.policy,
+            now=datetime.now(UTC),
+        )
+    result = merge_report(parsed, report)
+    counts = {k: result[k] for k in ("accepted", "duplicate", "masked", "held", "rejected")}
+    record(session, caller, request_id, f"ingest.{kind}", detail={"items": parsed.total, **counts})
+
+    def count() -> None:
+        for outcome, n in counts.items():
+            if n:
+                state.metrics.ingest.labels(kind, outcome).inc(n)
+
+    session.info.setdefault(ON_COMMIT, []).append(count)
+    return BatchResult(**result)
+
+
+@router.post(
+    "/pings",
+    response_model=BatchResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_body_doc("PingBatch", PING_EXAMPLE),
+    summary="Store a batch of device fixes",
+)
+def post_pings(
+    body: RawBody, session: SessionDep, state: StateDep, caller: IngestCaller,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Up to 10,000 fixes. Idempotent on (device_id, ts). Off-duty fixes are masked (counted
+    only), unrostered recent ones held. Nothing is stored unless the whole batch is (503: retry)."""
+    return _ingest("pings", body, session, state, caller, request_id)
+
+
+@router.post(
+    "/swipes",
+    response_model=BatchResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_body_doc("SwipeBatch", SWIPE_EXAMPLE),
+    summary="Store a batch of badge swipes",
+)
+def post_swipes(
+    body: RawBody, session: SessionDep, state: StateDep, caller: IngestCaller,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Up to 10,000 swipes. Idempotent on (badge_id, ts, reader_id); masking as for pings."""
+    return _ingest("swipes", body, session, state, caller, request_id)
+
+
+@router.put(
+    "/roster",
+    response_model=BatchResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_body_doc("ShiftBatch", SHIFT_EXAMPLE),
+    summary="Upsert a batch of shifts",
+)
+def put_roster(
+    body: RawBody, session: SessionDep, state: StateDep, caller: RosterCaller,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Up to 10,000 shifts, upserted by shift_id; every version is kept. Held events the new
+    shifts cover are promoted, and the days touched are marked for recomputation."""
+    return _ingest("roster", body, session, state, caller, request_id)
+
+
+class StationFeature(BaseModel):
+    """A GeoJSON Feature: a Polygon or MultiPolygon in WGS84 with station_id and name."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "Feature",
+                    "properties": {"station_id": "ST-01", "name": "Charing Cross",
+                                   "borough": "Westminster"},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [[[-0.1250, 51.5090], [-0.1240, 51.5090],
+                                         [-0.1240, 51.5096], [-0.1250, 51.5096],
+                                         [-0.1250, 51.5090]]],
+                    },
+                }
+            ]
+        },
+    )
+
+    type: Literal["Feature"]
+    properties: dict[str, Any] = Field(default_factory=dict)
+    geometry: dict[str, Any]
+
+
+@router.put(
+    "/stations/{station_id}",
+    response_model=StationResult,
+    responses=ERROR_RESPONSES,
+    summary="Create or replace a station's geofence",
+)
+def put_station(
+    station_id: Annotated[str, Path(min_length=1, max_length=64)],
+    feature: Annotated[StationFeature, Body()],
+    session: SessionDep,
+    caller: AdminCaller,
+    request_id: RequestIdDep,
+) -> StationResult:
+    """The fence is validated (422 naming the reason when unusable); the same fence twice changes
+    nothing. ``properties.station_id``, if given, must equal the path's."""
+    doc = feature.model_dump()
+    props = dict(doc.get("properties") or {})
+    if props.setdefault("station_id", station_id) != station_id:
+        raise Unprocessable("properties.station_id differs from the station_id in the path")
+    doc["properties"] = props
+    stored_id, changed = upsert_station(session, doc, now=datetime.now(UTC))
+    record(session, caller, request_id, "station.put",
+           detail={"station_id": stored_id, "changed": changed})
+    return StationResult(station_id=stored_id, changed=changed)

@@ -1,0 +1,230 @@
+"""Reads of people's data: compliance (HR), an officer's attendance and timeline; all audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from api import signing
+from api.auth import Principal, Role
+from api.deps import (
+    AppState,
+    HrCaller,
+    PersonReader,
+    RequestIdDep,
+    SessionDep,
+    StateDep,
+    TimelineReader,
+    ensure_subject,
+)
+from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
+from api.schemas import (
+    ERROR_RESPONSES,
+    ComplianceReport,
+    ComplianceRow,
+    OfficerReport,
+    SignedTimeline,
+    Timeline,
+)
+from api.trail import check_ref, record, require_case_ref
+from rules.clock import day_bounds, iso_local, parse_instant
+from store.reports import compliance_rows, officer_report
+from store.timeline import build_timeline, officer_exists
+
+router = APIRouter(prefix="/v1", tags=["reads"])
+
+MAX_REPORT_DAYS = 366
+MAX_TIMELINE_DAYS = 31
+
+OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
+FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
+ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
+CaseRef = Annotated[
+    str | None,
+    Query(max_length=100, description="Case reference (required for investigators)",
+          examples=["CASE-2026-0042"]),
+]
+Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
+
+
+def _period(start: date, end: date, max_days: int) -> None:
+    if end < start:
+        raise BadRequest("'to' is before 'from'")
+    if (end - start).days + 1 > max_days:
+        raise BadRequest(f"a period is at most {max_days} days")
+
+
+@router.get(
+    "/compliance",
+    response_model=ComplianceReport,
+    responses=ERROR_RESPONSES,
+    summary="Verified office share of every office-based officer (HR)",
+)
+def get_compliance(
+    start: FromDate,
+    end: ToDate,
+    session: SessionDep,
+    state: StateDep,
+    caller: HrCaller,
+    request_id: RequestIdDep,
+    unit: Annotated[str | None, Query(max_length=100)] = None,
+    below: Annotated[bool, Query(description="Only officers below min_office_share")] = False,
+    purpose: Purpose = None,
+) -> ComplianceReport:
+    """One row per office-based officer for local days from..to inclusive, from the nightly
+    results. ``below=true`` keeps only officers who do not meet the policy."""
+    _period(start, end, MAX_REPORT_DAYS)
+    rows = compliance_rows(session, start, end, unit=unit, policy=state.policy)
+    if below:
+        rows = [r for r in rows if not r["meets_policy"]]
+    record(session, caller, request_id, "read.compliance", purpose=check_ref(purpose, "purpose"),
+           detail={"from": start.isoformat(), "to": end.isoformat(), "unit": unit,
+                   "below": below, "rows": len(rows)})
+    return ComplianceReport.model_validate(
+        {"from": start.isoformat(), "to": end.isoformat(), "unit": unit,
+         "min_office_share": state.policy.min_office_share,
+         "rows": [ComplianceRow.model_validate(r) for r in rows]}
+    )
+
+
+@router.get(
+    "/officers/{officer_id}/attendance",
+    response_model=OfficerReport,
+    responses=ERROR_RESPONSES,
+    summary="An officer's verified days and flags",
+)
+def get_attendance(
+    officer_id: OfficerId,
+    start: FromDate,
+    end: ToDate,
+    session: SessionDep,
+    state: StateDep,
+    caller: PersonReader,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+    purpose: Purpose = None,
+) -> OfficerReport:
+    """HR (BELOW_OFFICE_SHARE flags only), an investigator (with case_ref) or the officer."""
+    ensure_subject(caller, officer_id)
+    case_ref = require_case_ref(caller, case_ref)
+    _period(start, end, MAX_REPORT_DAYS)
+    report = officer_report(
+        session, officer_id, start, end,
+        include_misconduct=caller.role is not Role.HR, tz=state.settings.timezone,
+    )
+    if report is None:
+        raise NotFound("no such officer")
+    record(session, caller, request_id, "read.attendance", officer_id=officer_id,
+           case_ref=case_ref, purpose=check_ref(purpose, "purpose"),
+           detail={"from": start.isoformat(), "to": end.isoformat(),
+                   "days": len(report["days"]), "flags": len(report["flags"])})
+    return OfficerReport.model_validate(report)
+
+
+def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
+    """A date (local day; 'to' includes the whole day) or an ISO 8601 instant."""
+    try:
+        if len(value) == 10:
+            bounds = day_bounds(date.fromisoformat(value), tz)
+            return bounds[1] if end else bounds[0]
+        return parse_instant(value, tz)
+    except ValueError as exc:
+        raise BadRequest(f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant") from exc
+
+
+def _timeline(
+    officer_id: str, start_text: str, end_text: str, case_ref: str | None, purpose: str | None,
+    *, session: SessionDep, state: AppState, caller: Principal, request_id: str, action: str,
+) -> tuple[dict[str, object], str | None]:
+    ensure_subject(caller, officer_id)
+    case_ref = require_case_ref(caller, case_ref)
+    tz = state.settings.timezone
+    start = _bound(start_text, "from", tz, end=False)
+    end = _bound(end_text, "to", tz, end=True)
+    if end <= start:
+        raise BadRequest("'to' is not after 'from'")
+    if end - start > timedelta(days=MAX_TIMELINE_DAYS):
+        raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
+    if not officer_exists(session, officer_id):
+        raise NotFound("no such officer")
+    timeline = build_timeline(session, officer_id, start, end, policy=state.policy, tz=tz)
+    record(session, caller, request_id, action, officer_id=officer_id, case_ref=case_ref,
+           purpose=check_ref(purpose, "purpose"),
+           detail={"from": timeline["from"], "to": timeline["to"],
+                   "events": len(timeline["events"])})
+    return timeline, case_ref
+
+
+TimeFrom = Annotated[
+    str, Query(alias="from", max_length=40, description="Local day or ISO 8601 instant",
+               examples=["2026-10-05"])
+]
+TimeTo = Annotated[
+    str, Query(alias="to", max_length=40, description="Local day (inclusive) or instant (exclusive)",
+               examples=["2026-10-05"])
+]
+
+
+@router.get(
+    "/officers/{officer_id}/timeline",
+    response_model=Timeline,
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="An officer's verified on-duty timeline (investigator with case_ref, or the officer)",
+)
+def get_timeline(
+    officer_id: OfficerId,
+    start: TimeFrom,
+    end: TimeTo,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineReader,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+    purpose: Purpose = None,
+) -> Timeline:
+    """On-duty events only, in time order: shift starts and ends, swipes, presence at a station,
+    away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days."""
+    timeline, _ = _timeline(officer_id, start, end, case_ref, purpose, session=session,
+                            state=state, caller=caller, request_id=request_id,
+                            action="read.timeline")
+    return Timeline.model_validate(timeline)
+
+
+@router.get(
+    "/officers/{officer_id}/timeline/export",
+    response_model=SignedTimeline,
+    responses=ERROR_RESPONSES,
+    summary="The timeline as a signed document (verify with `rollcall timeline verify FILE`)",
+)
+def export_timeline(
+    officer_id: OfficerId,
+    start: TimeFrom,
+    end: TimeTo,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineReader,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+    purpose: Purpose = None,
+) -> Response:
+    """The same timeline, wrapped with who exported it, when and for which case, and an
+    HMAC-SHA256 signature over the canonical JSON (sorted keys, no whitespace) of ``document``."""
+    secret = state.settings.jwt_secret.get_secret_value()
+    if not secret:
+        raise Unavailable("exports cannot be signed: ROLLCALL_JWT_SECRET is not set")
+    timeline, case_ref = _timeline(officer_id, start, end, case_ref, purpose, session=session,
+                                   state=state, caller=caller, request_id=request_id,
+                                   action="export.timeline")
+    document = {
+        "timeline": timeline,
+        "exported_at": iso_local(datetime.now(UTC), state.settings.timezone),
+        "exported_by": caller.sub,
+        "role": caller.role.value,
+        "case_ref": case_ref,
+        "request_id": request_id,
+    }
+    return JsonResponse(signing.sign(document, secret))

@@ -1,0 +1,233 @@
+"""One officer's verified on-duty timeline: on-duty reads for a range and the events built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import h3
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rules.clock import INSTANT, iso_local
+from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
+from rules.policy import Policy
+from store.models import Officer, Ping, Swipe
+from store.roster import load_shifts
+
+FIX_SCHEMA: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "device_id": pl.Utf8(),
+    "ts": INSTANT,
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "accuracy_m": pl.Float64(),
+    "source": pl.Utf8(),
+    "is_mock": pl.Boolean(),
+    "h3_cell": pl.UInt64(),
+}
+SWIPE_SCHEMA: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "badge_id": pl.Utf8(),
+    "ts": INSTANT,
+    "station_id": pl.Utf8(),
+    "reader_id": pl.Utf8(),
+    "direction": pl.Utf8(),
+    "granted": pl.Boolean(),
+}
+# Events at the same instant are listed in this order (a shift opens before what happens in it).
+_TYPE_ORDER = {"off_duty": 0, "shift_start": 1, "swipe": 2, "presence": 3, "away": 4, "shift_end": 5}
+
+
+@dataclass(frozen=True)
+class OnDutyRecords:
+    """Everything on duty for one officer in [start, end): shifts, windows, fixes and swipes.
+
+    ``windows`` are the current on-duty windows (CONTRACT §3) clipped to the range; fixes and
+    swipes are only those inside them now, so a later roster edit that removes a shift also removes
+    its events from every read.
+    """
+
+    shifts: pl.DataFrame
+    windows: pl.DataFrame
+    fixes: pl.DataFrame
+    swipes: pl.DataFrame
+
+
+def officer_exists(session: Session, officer_id: str) -> bool:
+    """Whether the officer is known."""
+    return session.get(Officer, officer_id) is not None
+
+
+def on_duty_records(
+    session: Session, officer_id: str, start: datetime, end: datetime, *, policy: Policy
+) -> OnDutyRecords:
+    """Read one officer's on-duty shifts, fixes and swipes overlapping [start, end) (UTC instants)."""
+    grace = timedelta(minutes=policy.duty_grace_minutes)
+    shifts = load_shifts(session, start=start - grace, end=end + grace, officer_ids=[officer_id])
+    shifts = shifts.filter(pl.col("kind").is_in(ON_DUTY_KINDS)).sort("start_at", "shift_id")
+    lo, hi = pl.lit(start).cast(INSTANT), pl.lit(end).cast(INSTANT)
+    windows = (
+        on_duty_windows(shifts, policy.duty_grace_minutes)
+        .with_columns(
+            start_at=pl.max_horizontal(pl.col("start_at"), lo),
+            end_at=pl.min_horizontal(pl.col("end_at"), hi),
+        )
+        .filter(pl.col("end_at") > pl.col("start_at"))
+    )
+    fix_rows = session.execute(
+        select(
+            Ping.officer_id,
+            Ping.device_id,
+            Ping.ts,
+            Ping.lat,
+            Ping.lon,
+            Ping.accuracy_m,
+            Ping.source,
+            Ping.is_mock,
+            Ping.h3_cell,
+        )
+        .where(Ping.officer_id == officer_id, Ping.ts >= start, Ping.ts < end)
+        .order_by(Ping.ts, Ping.device_id)
+    ).all()
+    fixes = pl.DataFrame([tuple(r) for r in fix_rows], schema=FIX_SCHEMA, orient="row")
+    swipe_rows = session.execute(
+        select(
+            Swipe.officer_id,
+            Swipe.badge_id,
+            Swipe.ts,
+            Swipe.station_id,
+            Swipe.reader_id,
+            Swipe.direction,
+            Swipe.granted,
+        )
+        .where(Swipe.officer_id == officer_id, Swipe.ts >= start, Swipe.ts < end)
+        .order_by(Swipe.ts, Swipe.badge_id, Swipe.reader_id)
+    ).all()
+    swipes = pl.DataFrame([tuple(r) for r in swipe_rows], schema=SWIPE_SCHEMA, orient="row")
+    fixes = fixes.filter(covered(fixes, windows)) if fixes.height else fixes
+    swipes = swipes.filter(covered(swipes, windows)) if swipes.height else swipes
+    return OnDutyRecords(shifts=shifts, windows=windows, fixes=fixes, swipes=swipes)
+
+
+def _timeline_cell(cell: int | None, resolution: int) -> str | None:
+    """The H3 cell (hex string) at ``resolution``, coarsening a finer cell; None stays None."""
+    if cell is None:
+        return None
+    text = h3.int_to_str(int(cell))
+    if h3.get_resolution(text) > resolution:
+        text = h3.cell_to_parent(text, resolution)
+    return str(text)
+
+
+def _segments(records: OnDutyRecords, policy: Policy, tz: str, session: Session) -> pl.DataFrame:
+    """Presence, away and unknown segments from the rules engine (fixes classified by geo first)."""
+    from geo.index import StationIndex
+    from rules.engine import presence_segments
+    from store.stations import load_stations
+
+    fixes = records.fixes
+    if fixes.height:
+        stations = load_stations(session)
+        if stations:
+            fixes = StationIndex.build(stations, near_m=100.0).classify(fixes)
+    shifts = records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
+    return presence_segments(fixes, records.swipes, shifts, policy, tz)
+
+
+def _event(type_: str, start: datetime, end: datetime | None, tz: str, **rest: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": type_, "start": iso_local(start, tz)}
+    if end is not None:
+        event["end"] = iso_local(end, tz)
+    event.update(rest)
+    event["_sort"] = (start, _TYPE_ORDER[type_])
+    return event
+
+
+def build_timeline(
+    session: Session,
+    officer_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    policy: Policy,
+    tz: str,
+) -> dict[str, Any]:
+    """The verified on-duty timeline of one officer for [start, end) (CONTRACT §7).
+
+    Events in time order: shift_start/shift_end (roster), swipe (access control), presence (a
+    station) and away (an H3 cell at ``policy.timeline_cell_resolution``, never coordinates), and
+    off_duty gaps that carry nothing but their times. Segments are clipped to the range.
+    """
+    records = on_duty_records(session, officer_id, start, end, policy=policy)
+    events: list[dict[str, Any]] = []
+    for shift in records.shifts.iter_rows(named=True):
+        evidence = {
+            "kind": shift["kind"],
+            "declared_location": shift["declared_location"],
+            "station_id": shift["station_id"],
+            "version": shift["version"],
+        }
+        source = {"system": "roster", "id": shift["shift_id"]}
+        if start <= shift["start_at"] < end:
+            events.append(_event("shift_start", shift["start_at"], None, tz, source=source,
+                                 evidence=evidence))
+        if start <= shift["end_at"] < end:
+            events.append(_event("shift_end", shift["end_at"], None, tz, source=source,
+                                 evidence=evidence))
+    for sw in records.swipes.iter_rows(named=True):
+        events.append(
+            _event(
+                "swipe",
+                sw["ts"],
+                None,
+                tz,
+                station_id=sw["station_id"],
+                source={"system": "access_control", "id": f"{sw['badge_id']}/{sw['reader_id']}"},
+                evidence={
+                    "badge_id": sw["badge_id"],
+                    "reader_id": sw["reader_id"] or None,
+                    "direction": sw["direction"],
+                    "granted": sw["granted"],
+                },
+            )
+        )
+    if records.windows.height and (records.fixes.height or records.swipes.height):
+        segments = _segments(records, policy, tz, session)
+        for seg in segments.filter(pl.col("kind").is_in(["presence", "away"])).iter_rows(named=True):
+            seg_start, seg_end = max(seg["start_at"], start), min(seg["end_at"], end)
+            if seg_end <= seg_start:
+                continue
+            evidence = {
+                "n_fixes": int(seg["n_fixes"] or 0),
+                "n_swipes": int(seg["n_swipes"] or 0),
+                "sources": seg["sources"],
+            }
+            source = {"system": "rollcall.presence", "id": f"{officer_id}/{iso_local(seg_start)}"}
+            if seg["kind"] == "presence":
+                events.append(_event("presence", seg_start, seg_end, tz,
+                                     station_id=seg["station_id"], source=source,
+                                     evidence=evidence))
+            else:
+                cell = _timeline_cell(seg["h3_cell"], policy.timeline_cell_resolution)
+                events.append(_event("away", seg_start, seg_end, tz, h3_cell=cell,
+                                     h3_resolution=policy.timeline_cell_resolution,
+                                     source=source, evidence=evidence))
+    cursor = start
+    for win in records.windows.sort("start_at").iter_rows(named=True):
+        if win["start_at"] > cursor:
+            events.append(_event("off_duty", cursor, win["start_at"], tz))
+        cursor = max(cursor, win["end_at"])
+    if cursor < end:
+        events.append(_event("off_duty", cursor, end, tz))
+    events.sort(key=lambda e: e["_sort"])
+    for event in events:
+        del event["_sort"]
+    return {
+        "officer_id": officer_id,
+        "from": iso_local(start, tz),
+        "to": iso_local(end, tz),
+        "events": events,
+    }
