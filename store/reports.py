@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from rules.clock import DEFAULT_TIMEZONE, iso_local
@@ -34,64 +34,45 @@ class CursorError(ValueError):
     """A pagination cursor that this module did not issue (or that was altered)."""
 
 
-def _share(verified: int, expected: int) -> float | None:
-    return round(verified / expected, 4) if expected else None
-
-
 def compliance_rows(
     session: Session, start: date, end: date, *, unit: str | None, policy: Policy
 ) -> list[dict[str, Any]]:
     """One row per office-based officer (CONTRACT §6), sorted by officer_id.
 
-    Counts cover local days ``start``..``end`` inclusive. ``verified_office_share`` is verified /
-    expected office days, None when the officer had no expected office day (then ``meets_policy``
-    is True: there was nothing to meet). Officers without any daily result appear with zeros.
-    ``unit`` None means every unit.
+    Counts cover local days ``start``..``end`` inclusive, computed by rules.compliance (the same
+    code that raises BELOW_OFFICE_SHARE): insufficient-evidence days are reported and left out of
+    the share's denominator; ``verified_office_share`` is None when no day could be assessed, and
+    then ``meets_policy`` is True. Officers without any daily result appear with zeros. ``unit``
+    None means every unit.
     """
-    dr = DailyResult
-    in_period = and_(dr.officer_id == Officer.officer_id, dr.day >= start, dr.day <= end)
+    from rules.compliance import compliance
+    from store.dayload import load_daily, load_officers
 
-    def count_if(cond: Any) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    expected = dr.expected_office.is_(True)
-    query = (
-        select(
-            Officer.officer_id,
-            Officer.display_name,
-            Officer.unit,
-            count_if(expected).label("expected"),
-            count_if(and_(expected, dr.declared_location == "office")).label("declared"),
-            count_if(and_(expected, dr.verified_office_day.is_(True))).label("verified"),
-            count_if(and_(expected, dr.evidence == INSUFFICIENT)).label("insufficient"),
-        )
-        .select_from(Officer)
-        .outerjoin(dr, in_period)
-        .where(Officer.office_based.is_(True))
-        .group_by(Officer.officer_id, Officer.display_name, Officer.unit)
-        .order_by(Officer.officer_id)
-    )
+    officers = load_officers(session)
     if unit is not None:
-        query = query.where(Officer.unit == unit)
-    rows: list[dict[str, Any]] = []
-    for officer_id, name, officer_unit, exp, decl, ver, insuff in session.execute(query):
-        share = _share(int(ver), int(exp))
-        rows.append(
+        officers = officers.filter(pl.col("unit") == unit)
+    daily = load_daily(session, start, end).filter(
+        pl.col("officer_id").is_in(officers["officer_id"].implode())
+    )
+    rows, _ = compliance(daily, officers, policy, end)
+    out: list[dict[str, Any]] = []
+    for row in rows.iter_rows(named=True):
+        share = row["verified_office_share"]
+        out.append(
             {
-                "officer_id": officer_id,
-                "display_name": name,
-                "unit": officer_unit,
+                "officer_id": row["officer_id"],
+                "unit": row["unit"],
                 "from": start.isoformat(),
                 "to": end.isoformat(),
-                "expected_office_days": int(exp),
-                "declared_office_days": int(decl),
-                "verified_office_days": int(ver),
-                "verified_office_share": share,
-                "meets_policy": share is None or share >= policy.min_office_share,
-                "insufficient_evidence_days": int(insuff),
+                "expected_office_days": int(row["expected_office_days"]),
+                "declared_office_days": int(row["declared_office_days"]),
+                "verified_office_days": int(row["verified_office_days"]),
+                "verified_office_share": round(share, 4) if share is not None else None,
+                "meets_policy": bool(row["meets_policy"]),
+                "insufficient_evidence_days": int(row["insufficient_evidence_days"]),
             }
         )
-    return rows
+    return out
 
 
 def _day_dict(row: DailyResult) -> dict[str, Any]:

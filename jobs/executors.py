@@ -1,0 +1,100 @@
+"""Where a day's officer partitions run: in this process (threads) or on a Dask cluster."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Protocol
+
+from geo.index import StationIndex
+from jobs.compute import PartResult, compute_part, merge_parts, split_by_officer
+from rules.policy import Policy
+from store.dayload import DayFrames
+
+
+class Executor(Protocol):
+    """Runs one day's computation, possibly split by officer; the result is the same either way."""
+
+    def run_day(self, frames: DayFrames) -> PartResult:
+        """The merged result of every officer partition of ``frames``."""
+        ...
+
+    def close(self) -> None:
+        """Release workers or connections."""
+        ...
+
+
+class LocalExecutor:
+    """In-process: one partition uses Polars' own threads; ``workers`` > 1 runs that many officer
+    partitions concurrently on threads (Polars releases the GIL)."""
+
+    def __init__(self, index: StationIndex, policy: Policy, tz: str, workers: int = 1) -> None:
+        self.index, self.policy, self.tz = index, policy, tz
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+
+    def run_day(self, frames: DayFrames) -> PartResult:
+        """Compute ``frames`` here."""
+        parts = split_by_officer(frames, self.workers)
+        if self._pool is None:
+            return merge_parts([compute_part(p, self.index, self.policy, self.tz) for p in parts])
+        futures = [
+            self._pool.submit(compute_part, p, self.index, self.policy, self.tz) for p in parts
+        ]
+        return merge_parts([f.result() for f in futures])
+
+    def close(self) -> None:
+        """Stop the thread pool."""
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+class DaskExecutor:
+    """On a running Dask cluster at ``address`` (``tcp://host:8786``), partitioned by officer.
+
+    The driver loads and writes; workers only compute, so they need the rollcall package (same
+    version) installed and no database access. The station index is sent to every worker once;
+    the policy travels with each task, so every worker applies the same policy.
+    """
+
+    def __init__(
+        self,
+        address: str | Any,
+        index: StationIndex,
+        policy: Policy,
+        tz: str,
+        partitions: int | None = None,
+    ) -> None:
+        from distributed import Client
+
+        self._own_client = isinstance(address, str)
+        self.client = Client(address) if isinstance(address, str) else address  # type: ignore[no-untyped-call]
+        self.policy, self.tz = policy, tz
+        n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        self.partitions = partitions or 2 * n_workers
+        [self._index] = self.client.scatter([index], broadcast=True)
+
+    def run_day(self, frames: DayFrames) -> PartResult:
+        """Compute ``frames`` on the cluster and gather the partition results."""
+        parts = split_by_officer(frames, self.partitions)
+        futures = [
+            self.client.submit(compute_part, p, self._index, self.policy, self.tz, pure=False)
+            for p in parts
+        ]
+        return merge_parts(self.client.gather(futures))
+
+    def close(self) -> None:
+        """Close the client if this executor opened it."""
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

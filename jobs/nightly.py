@@ -1,0 +1,233 @@
+"""The nightly job: each local day loaded in bulk, computed, and written in one transaction."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from time import perf_counter
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.index import StationIndex
+from jobs.executors import DaskExecutor, Executor, LocalExecutor
+from rules.clock import days_between
+from rules.policy import Policy
+from store import dayload, results
+from store.db import transaction
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class DayReport:
+    """One computed day: sizes, what the write changed, and seconds per stage."""
+
+    day: date
+    officers: int
+    fixes: int
+    swipes: int
+    shifts: int
+    daily_rows: int
+    findings: int
+    writes: results.WriteCounts
+    timings: dict[str, float]
+
+
+@dataclass
+class NightlyReport:
+    """A whole run: its job_runs id, each day, held-event housekeeping and period flags."""
+
+    run_id: int
+    days: list[DayReport] = field(default_factory=list)
+    held_promoted: int = 0
+    held_purged: int = 0
+    periods: list[tuple[date, date]] = field(default_factory=list)
+    period_writes: results.WriteCounts = field(default_factory=results.WriteCounts)
+
+    def counts(self) -> dict[str, Any]:
+        """Totals for the job_runs record (no personal data)."""
+        total = results.WriteCounts()
+        for d in self.days:
+            total.add(d.writes)
+        total.add(self.period_writes)
+        return {
+            "days": len(self.days),
+            "fixes": sum(d.fixes for d in self.days),
+            "swipes": sum(d.swipes for d in self.days),
+            "findings": sum(d.findings for d in self.days),
+            "held_promoted": self.held_promoted,
+            "held_purged": self.held_purged,
+            "periods": [[a.isoformat(), b.isoformat()] for a, b in self.periods],
+            **vars(total),
+        }
+
+
+class NightlyError(RuntimeError):
+    """A day failed; the days before it are committed, the failed day keeps its previous results."""
+
+
+def _month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _periods_to_evaluate(session: Session, first: date, last: date) -> list[tuple[date, date]]:
+    """Calendar months touched by the run whose last day is in the run or already computed."""
+    periods: list[tuple[date, date]] = []
+    month_start = first.replace(day=1)
+    while month_start <= last:
+        end = _month_end(month_start)
+        if end <= last or not dayload.load_daily(session, end, end).is_empty():
+            periods.append((month_start, end))
+        month_start = end + timedelta(days=1)
+    return periods
+
+
+def evaluate_periods(
+    factory: sessionmaker[Session],
+    periods: list[tuple[date, date]],
+    *,
+    policy: Policy,
+    now: datetime,
+) -> results.WriteCounts:
+    """Raise or withdraw BELOW_OFFICE_SHARE flags for each period from the stored daily results.
+
+    Each period is one transaction; the flag is dated the period's last day.
+    """
+    from rules.compliance import compliance
+
+    total = results.WriteCounts()
+    for start, end in periods:
+        with transaction(factory) as session:
+            daily = dayload.load_daily(session, start, end)
+            officers = dayload.load_officers(session)
+            _, findings = compliance(daily, officers, policy, end)
+            total.add(
+                results.write_period_flags(
+                    session, end, findings, policy_version=policy.version, now=now
+                )
+            )
+    return total
+
+
+def _load_index(factory: sessionmaker[Session]) -> StationIndex:
+    from store.stations import load_stations
+
+    with factory() as session:
+        return StationIndex.build(load_stations(session))
+
+
+def run_nightly(
+    factory: sessionmaker[Session],
+    first: date,
+    last: date,
+    *,
+    policy: Policy,
+    tz: str,
+    workers: int = 1,
+    scheduler: str | Any | None = None,
+    clock: Clock | None = None,
+    on_day: Callable[[DayReport], None] | None = None,
+    stage_hook: results.StageHook | None = None,
+) -> NightlyReport:
+    """Compute daily results and flags for local days ``first``..``last`` (zone ``tz``).
+
+    Held events are promoted or purged first. Each day is loaded, computed (in-process, or on the
+    Dask cluster at ``scheduler``: an address or a ``distributed.Client``) and written in its own
+    transaction: a failure leaves that day's previous results intact and raises NightlyError after
+    recording the run as failed. Rerunning replaces results exactly and keeps flag identities.
+    ``clock`` gives "now" (aware); ``on_day`` is told of each finished day; ``stage_hook`` is for
+    tests (see store.results.write_day).
+    """
+    from store.held import promote_held, purge_expired_held
+
+    now_fn = clock or (lambda: datetime.now(UTC))
+    days = days_between(first, last)
+    params = {
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "workers": workers,
+        "scheduler": scheduler if isinstance(scheduler, str) else bool(scheduler),
+        "tz": tz,
+    }
+    with transaction(factory) as session:
+        run_id = results.start_run(
+            session, job="nightly", params=params, policy_version=policy.version, now=now_fn()
+        )
+    report = NightlyReport(run_id=run_id)
+    stage = "held events"
+    current: date | None = None
+    executor: Executor | None = None
+    try:
+        with transaction(factory) as session:
+            report.held_promoted = promote_held(session, policy=policy, now=now_fn(), tz=tz)
+            report.held_purged = purge_expired_held(session, policy=policy, now=now_fn(), tz=tz)
+        stage = "stations"
+        index = _load_index(factory)
+        executor = (
+            DaskExecutor(scheduler, index, policy, tz)
+            if scheduler is not None
+            else LocalExecutor(index, policy, tz, workers)
+        )
+        with factory() as session:
+            officers = dayload.load_officers(session)
+        for day in days:
+            current = day
+            stage = "load"
+            t0 = perf_counter()
+            with factory() as session:
+                frames = dayload.load_day(session, day, tz, officers)
+            t1 = perf_counter()
+            stage = "compute"
+            part = executor.run_day(frames)
+            t2 = perf_counter()
+            stage = "write"
+            with transaction(factory) as session:
+                writes = results.write_day(
+                    session,
+                    day,
+                    part.daily,
+                    part.findings,
+                    policy_version=policy.version,
+                    run_id=run_id,
+                    now=now_fn(),
+                    stage_hook=stage_hook,
+                )
+            t3 = perf_counter()
+            day_report = DayReport(
+                day=day,
+                officers=frames.officers.height,
+                fixes=frames.fixes.height,
+                swipes=frames.swipes.height,
+                shifts=frames.shifts.height,
+                daily_rows=part.daily.height,
+                findings=len(part.findings),
+                writes=writes,
+                timings={"load": t1 - t0, **part.timings, "compute": t2 - t1, "write": t3 - t2},
+            )
+            report.days.append(day_report)
+            if on_day is not None:
+                on_day(day_report)
+        current = None
+        stage = "period flags"
+        with factory() as session:
+            report.periods = _periods_to_evaluate(session, first, last)
+        report.period_writes = evaluate_periods(
+            factory, report.periods, policy=policy, now=now_fn()
+        )
+    except Exception as exc:
+        where = f"{current.isoformat()} " if current is not None else ""
+        error = f"failed on {where}during {stage}: {type(exc).__name__}"
+        with transaction(factory) as session:
+            results.finish_run(
+                session, run_id, outcome="failed", counts=report.counts(), now=now_fn(), error=error
+            )
+        raise NightlyError(error) from exc
+    finally:
+        if executor is not None:
+            executor.close()
+    with transaction(factory) as session:
+        results.finish_run(session, run_id, outcome="ok", counts=report.counts(), now=now_fn())
+    return report
