@@ -1,0 +1,76 @@
+"""Operations: health, readiness, metrics, request ids, the error shape, CORS off, OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from api.app import create_app
+from rollcall.settings import Settings
+from tests.api.helpers import Api, TestClient
+
+
+def test_health_ready_and_metrics(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json() == {"status": "ready"}
+    api.client.get("/v1/officers/O1/attendance", params={"from": "2026-10-01", "to": "2026-10-02"},
+                   headers=api.headers("hr"))
+    api.client.post("/v1/pings", json={"pings": [{"device_id": "X"}]},
+                    headers=api.headers("ingest"))
+    text = api.client.get("/metrics").text
+    assert 'route="/v1/officers/{officer_id}/attendance"' in text
+    assert "rollcall_http_request_duration_seconds_bucket" in text
+    assert 'rollcall_ingest_items_total{kind="pings",outcome="rejected"} 1.0' in text
+    assert "O1" not in text
+
+
+def test_readyz_when_the_database_is_gone() -> None:
+    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                              jwt_secret="s" * 40))
+    with TestClient(app) as client:
+        r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {"status": "unavailable"}
+
+
+def test_request_id_and_error_shape(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="rollcall.api"):
+        r = api.client.get("/v1/nothing-here", headers={"X-Request-ID": "req-123"})
+    assert r.status_code == 404
+    assert r.headers["x-request-id"] == "req-123"
+    assert r.json() == {"error": {"code": "not_found", "message": "Not Found",
+                                  "request_id": "req-123"}}
+    line = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == "req-123")
+    assert line.__dict__["status"] == 404
+    evil = api.client.get("/healthz", headers={"X-Request-ID": "x" * 200})
+    assert evil.headers["x-request-id"] != "x" * 200
+    invalid = api.client.get("/v1/compliance", params={"from": "nope", "to": "2026-01-01"},
+                             headers=api.headers("hr"))
+    assert invalid.status_code == 422
+    assert "nope" not in invalid.text
+
+
+def test_cors_is_off(api: Api) -> None:
+    r = api.client.options("/v1/flags", headers={"Origin": "https://evil.example",
+                                                 "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_openapi_is_complete(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    expected = {"/v1/pings", "/v1/swipes", "/v1/roster", "/v1/stations/{station_id}",
+                "/v1/compliance", "/v1/officers/{officer_id}/attendance",
+                "/v1/officers/{officer_id}/timeline", "/v1/officers/{officer_id}/timeline/export",
+                "/v1/flags", "/v1/flags/{flag_id}", "/v1/audit", "/healthz", "/readyz",
+                "/metrics"}
+    assert expected <= set(doc["paths"])
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            ok = op["responses"]["200"]
+            assert ok.get("content"), (method, path)
+    schemas = doc["components"]["schemas"]
+    assert {"PingBatch", "PingIn", "BatchResult", "ErrorBody", "Timeline"} <= set(schemas)
+    body = doc["paths"]["/v1/pings"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/PingBatch"}
+    assert body["example"]["pings"]
