@@ -50,7 +50,7 @@ class Policy(BaseModel):
     badge_far_m: float = Field(gt=0.0)
     flag_fix_max_accuracy_m: float = Field(gt=0.0)
     travel_min_distance_m: float = Field(ge=0.0)
-    travel_confirm_m: float = Field(gt=0.0)
+    travel_confirm_share: float = Field(gt=0.0, lt=0.5)
     travel_confirm_minutes: int = Field(gt=0, le=24 * 60)
     check_min_coverage: float = Field(gt=0.0, le=1.0)
     support_share: float = Field(gt=0.0, le=1.0)

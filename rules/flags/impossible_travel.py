@@ -29,23 +29,27 @@ def _near(col: str, n: int) -> pl.Expr:
 def jumps(ctx: FlagContext) -> pl.DataFrame:
     """Corroborated impossible jumps between consecutive precise fixes of one device on the day.
 
-    A fix is precise when not mock, not a Wi-Fi or cell position, and its accuracy (reported, or
-    geo's default for its source) is at most flag_fix_max_accuracy_m. A jump from fix A to the
-    next precise fix B of the same device counts when the distance minus both accuracies is at least
+    A fix is precise when not mock, not a cell position, and its accuracy (reported, or geo's
+    default for its source) is at most flag_fix_max_accuracy_m. A jump from fix A to the next
+    precise fix B of the same device counts when the distance minus both accuracies is at least
     travel_min_distance_m and implies more than max_speed_kmh, and both ends are corroborated: the
-    precise fix before A lies within travel_confirm_m of A and the one after B within
-    travel_confirm_m of B, each within travel_confirm_minutes. A lone multipath fix (out and
-    straight back) is therefore never a jump.
+    precise fix before A lies within travel_confirm_share of the jump distance from A, and the one
+    after B as near B, each within travel_confirm_minutes; and each end's pair includes a
+    satellite (GPS, fused or unlabelled) fix, so a jump made only of Wi-Fi positions (an access
+    point registered in the wrong place) is never raised. A lone multipath fix (out and straight
+    back) is never a jump: its neighbour is back on the far side.
     """
     policy = ctx.policy
     confirm = timedelta(minutes=policy.travel_confirm_minutes)
     src = pl.col("source").str.strip_chars().str.to_lowercase()
-    good = ctx.fixes.with_columns(
-        acc=effective_accuracy(pl.col("accuracy_m"), pl.col("source"))
-    ).filter(
-        ~pl.col("is_mock").fill_null(False)
-        & ~src.is_in(COARSE_SOURCES).fill_null(False)
-        & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
+    good = (
+        ctx.fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("source")))
+        .filter(
+            ~pl.col("is_mock").fill_null(False)
+            & (src != "cell").fill_null(True)
+            & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
+        )
+        .with_columns(sat=~src.is_in(COARSE_SOURCES).fill_null(False))
     )
     good = good.filter(covered(good, ctx.day_windows)).sort(
         "device_id", "win_id", "ts", "lat", "lon", nulls_last=True
@@ -53,13 +57,18 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
     if good.is_empty():
         return pl.DataFrame()
     frame = good.with_columns(
-        **{f"{c}_b": _near(c, -1) for c in ("ts", "lat", "lon", "acc", "station_id", "source")},
+        **{
+            f"{c}_b": _near(c, -1)
+            for c in ("ts", "lat", "lon", "acc", "station_id", "source", "sat")
+        },
         ts_a0=_near("ts", 1),
         lat_a0=_near("lat", 1),
         lon_a0=_near("lon", 1),
+        sat_a0=_near("sat", 1),
         ts_b1=_near("ts", -2),
         lat_b1=_near("lat", -2),
         lon_b1=_near("lon", -2),
+        sat_b1=_near("sat", -2),
     ).filter(pl.col("ts_b").is_not_null())
     frame = (
         frame.with_columns(
@@ -79,11 +88,14 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
             .otherwise(float("inf")),
         )
     )
+    near = policy.travel_confirm_share * pl.col("raw_m")
     corroborated = (
-        (pl.col("conf_a_m") <= policy.travel_confirm_m)
+        (pl.col("conf_a_m") <= near)
         & ((pl.col("ts") - pl.col("ts_a0")) <= confirm)
-        & (pl.col("conf_b_m") <= policy.travel_confirm_m)
+        & (pl.col("conf_b_m") <= near)
         & ((pl.col("ts_b1") - pl.col("ts_b")) <= confirm)
+        & (pl.col("sat") | pl.col("sat_a0"))
+        & (pl.col("sat_b") | pl.col("sat_b1"))
     ).fill_null(False)
     return frame.filter(
         (pl.col("dist_m") >= policy.travel_min_distance_m)
@@ -136,7 +148,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
             "thresholds": {
                 "max_speed_kmh": policy.max_speed_kmh,
                 "travel_min_distance_m": policy.travel_min_distance_m,
-                "travel_confirm_m": policy.travel_confirm_m,
+                "travel_confirm_share": policy.travel_confirm_share,
                 "travel_confirm_minutes": policy.travel_confirm_minutes,
                 "flag_fix_max_accuracy_m": policy.flag_fix_max_accuracy_m,
             },
