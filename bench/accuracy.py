@@ -1,0 +1,416 @@
+"""Accuracy benchmark: a synthetic force through masking, geo and rules, scored against truth."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from fixtures.synth import Force, generate_force
+from geo.fences import stations_from_geojson
+from geo.index import StationIndex
+from rules.clock import day_bounds
+from rules.compliance import compliance
+from rules.engine import DayInputs, evaluate_day
+from rules.findings import Finding
+from rules.masking import DutyStatus, duty_status, on_duty_windows
+from rules.policy import Policy, load_policy
+
+CODES = (
+    "DECLARED_OFFICE_UNVERIFIED",
+    "BADGE_WITHOUT_DEVICE",
+    "OVERTIME_UNVERIFIED",
+    "ROSTER_RETRO_EDIT",
+    "IMPOSSIBLE_TRAVEL",
+    "MOCK_LOCATION",
+    "BELOW_OFFICE_SHARE",
+)
+TARGETS = {
+    "office_day_accuracy": 0.98,
+    "share_mae_points": 2.0,
+    "precision": 0.90,
+    "recall": 0.85,
+    "honest_flagged_share": 0.03,
+    "off_duty_leaks": 0,
+}
+
+
+@dataclass
+class RunResult:
+    """Outputs of the pipeline over a period and the force they came from."""
+
+    force: Force
+    daily: pl.DataFrame
+    presence: pl.DataFrame
+    findings: list[Finding]
+    compliance: pl.DataFrame
+    masked: dict[str, int]
+    seconds: dict[str, float]
+
+
+def _shift_frames(force: Force) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The roster as the rules take it: current shifts and every version (later row = edit)."""
+    rows = force.roster.rename({"start": "start_at", "end": "end_at"}).with_row_index("_row")
+    history = rows.with_columns(
+        version=(pl.col("_row").rank("ordinal").over("shift_id")).cast(pl.Int64),
+        recorded_at=pl.coalesce("updated_at", "created_at"),
+    ).drop("_row")
+    current = (
+        rows.sort("_row").group_by("shift_id", maintain_order=True).last().drop("_row")
+    ).sort("officer_id", "start_at")
+    return current, history
+
+
+def run_pipeline(force: Force, policy: Policy) -> RunResult:
+    """Intake masking, fence classification, the day engine for each day, then compliance."""
+    t0 = time.perf_counter()
+    shifts, history = _shift_frames(force)
+    first, last = force.period
+    now = day_bounds(last, force.tz)[1] + timedelta(days=3)
+    masked: dict[str, int] = {}
+    kept: dict[str, pl.DataFrame] = {}
+    for name, frame in (("pings", force.pings), ("swipes", force.swipes)):
+        status = duty_status(
+            frame,
+            shifts,
+            grace_minutes=policy.duty_grace_minutes,
+            hold_hours=policy.unrostered_hold_hours,
+            now=now,
+        )
+        masked[name] = int((status != DutyStatus.ON_DUTY.value).sum())
+        kept[name] = frame.filter(status == DutyStatus.ON_DUTY.value)
+    t1 = time.perf_counter()
+    stations, errors = stations_from_geojson(force.stations_geojson)
+    if errors:
+        raise RuntimeError(f"station fences rejected: {errors}")
+    index = StationIndex.build(stations)
+    fixes = index.classify(kept["pings"])
+    t2 = time.perf_counter()
+    overtime = force.overtime.rename({"start": "start_at", "end": "end_at"})
+    officers = force.officers.select("officer_id", "unit", "office_based")
+    centroids = index.station_centroids()
+    daily: list[pl.DataFrame] = []
+    presence: list[pl.DataFrame] = []
+    findings: list[Finding] = []
+    day = first
+    while day <= last:
+        lo = day_bounds(day - timedelta(days=1), force.tz)[0]
+        hi = day_bounds(day + timedelta(days=1), force.tz)[1]
+        day_shifts = shifts.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo))
+        inputs = DayInputs(
+            day=day,
+            tz=force.tz,
+            officers=officers,
+            shifts=day_shifts,
+            shift_history=history.filter(
+                pl.col("shift_id").is_in(day_shifts["shift_id"].implode())
+            ),
+            fixes=fixes.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
+            swipes=kept["swipes"].filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
+            overtime=overtime.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo)),
+            stations=centroids,
+        )
+        out = evaluate_day(inputs, policy)
+        daily.append(out.daily)
+        presence.append(out.presence)
+        findings.extend(out.findings)
+        day += timedelta(days=1)
+    t3 = time.perf_counter()
+    all_daily = pl.concat(daily, how="vertical_relaxed")
+    rows, period_findings = compliance(all_daily, officers, policy, last)
+    findings.extend(period_findings)
+    t4 = time.perf_counter()
+    return RunResult(
+        force=force,
+        daily=all_daily,
+        presence=pl.concat(presence, how="vertical_relaxed"),
+        findings=findings,
+        compliance=rows,
+        masked=masked,
+        seconds={
+            "masking": t1 - t0,
+            "classify": t2 - t1,
+            "evaluate": t3 - t2,
+            "compliance": t4 - t3,
+        },
+    )
+
+
+def _instants_in(value: Any) -> list[datetime]:
+    """Every aware datetime (or ISO 8601 string with an offset) anywhere inside ``value``."""
+    out: list[datetime] = []
+    if isinstance(value, datetime):
+        out.append(value.astimezone(UTC))
+    elif isinstance(value, str) and len(value) >= 20 and value[4] == "-" and value[10] == "T":
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return out
+        if parsed.tzinfo is not None:
+            out.append(parsed.astimezone(UTC))
+    elif isinstance(value, dict):
+        for v in value.values():
+            out.extend(_instants_in(v))
+    elif isinstance(value, list | tuple):
+        for v in value:
+            out.extend(_instants_in(v))
+    return out
+
+
+def off_duty_leaks(result: RunResult, policy: Policy) -> dict[str, Any]:
+    """Results that reference off-duty time.
+
+    - presence: a presence/away segment not inside the officer's on-duty windows (grace included);
+    - daily: verified presence on a day the officer has no on-duty shift;
+    - findings: evidence naming the exact instant of an off-duty ping or swipe of that officer.
+    """
+    force = result.force
+    shifts, _ = _shift_frames(force)
+    windows = on_duty_windows(shifts, policy.duty_grace_minutes)
+    leaks: dict[str, Any] = {"presence": 0, "daily": 0, "findings": 0, "examples": []}
+    seg = result.presence.filter(pl.col("kind").is_in(["presence", "away"]))
+    if seg.height:
+        joined = (
+            seg.with_row_index("_seg")
+            .join(windows, on="officer_id", how="left")
+            .with_columns(
+                inside=(pl.col("start_at") >= pl.col("start_at_right"))
+                & (pl.col("end_at") <= pl.col("end_at_right"))
+            )
+            .group_by("_seg")
+            .agg(pl.col("inside").fill_null(False).any(), pl.first("officer_id", "start_at"))
+        )
+        bad = joined.filter(~pl.col("inside"))
+        leaks["presence"] = bad.height
+        leaks["examples"] += [f"presence {r}" for r in bad.head(3).iter_rows()]
+    on_days = force.truth_days.filter(pl.col("on_duty")).select("officer_id", "date")
+    off_rows = result.daily.join(on_days, on=["officer_id", "date"], how="anti").filter(
+        pl.col("verified_presence_minutes") > 0
+    )
+    leaks["daily"] = off_rows.height
+    leaks["examples"] += [f"daily {r}" for r in off_rows.head(3).iter_rows()]
+    off_times: dict[str, set[datetime]] = defaultdict(set)
+    for frame in (force.pings, force.swipes):
+        cov = _covered(frame, windows)
+        for oid, ts in frame.filter(~cov).select("officer_id", "ts").iter_rows():
+            off_times[oid].add(ts)
+    for f in result.findings:
+        hits = [t for t in _instants_in(f.evidence) if t in off_times.get(f.officer_id, set())]
+        if hits:
+            leaks["findings"] += 1
+            leaks["examples"].append(f"finding {f.code} {f.officer_id} {f.date} at {hits[0]}")
+    leaks["total"] = leaks["presence"] + leaks["daily"] + leaks["findings"]
+    return leaks
+
+
+def _covered(events: pl.DataFrame, windows: pl.DataFrame) -> pl.Series:
+    """Whether each event lies in one of its officer's on-duty windows (ends inclusive)."""
+    from rules.masking import covered
+
+    return covered(events, windows)
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def score(result: RunResult, policy: Policy) -> dict[str, Any]:
+    """Compare the pipeline's outputs with the force's ground truth."""
+    force = result.force
+    truth = force.truth_days
+    days = (
+        truth.filter(pl.col("expected_office") & (pl.col("evidence_expected") == "adequate"))
+        .join(
+            result.daily.select(
+                "officer_id", "date", "verified_office_day", "verified_presence_minutes", "evidence"
+            ),
+            on=["officer_id", "date"],
+            how="left",
+        )
+        .with_columns(pl.col("verified_office_day").fill_null(False))
+    )
+    correct = days.filter(pl.col("verified_office_day") == pl.col("true_office_day")).height
+    day_acc = _ratio(correct, days.height)
+    wrong_days = days.filter(pl.col("verified_office_day") != pl.col("true_office_day"))
+    evidence = truth.filter(pl.col("expected_office")).join(
+        result.daily.select("officer_id", "date", "evidence"), on=["officer_id", "date"], how="left"
+    )
+    evidence_agree = _ratio(
+        evidence.filter(pl.col("evidence") == pl.col("evidence_expected")).height, evidence.height
+    )
+    shares = force.truth_officers.filter(pl.col("attainable_office_share").is_not_null()).join(
+        result.compliance.select("officer_id", "verified_office_share", "meets_policy"),
+        on="officer_id",
+        how="left",
+    )
+    err = (pl.col("verified_office_share").fill_null(0.0) - pl.col("attainable_office_share")).abs()
+    share_mae = float(shares.select(err.mean()).item() or 0.0) * 100
+    truth_meets = pl.col("attainable_office_share") >= policy.min_office_share
+    rule_agree = _ratio(
+        shares.filter(pl.col("meets_policy").fill_null(True) == truth_meets).height, shares.height
+    )
+    # flags
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for f in result.findings:
+        key = (f.officer_id, "" if f.code == "BELOW_OFFICE_SHARE" else f.date.isoformat())
+        found[f.code].add(key)
+    planted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for oid, d, code in force.truth_misconduct.select("officer_id", "date", "code").iter_rows():
+        planted[code].add((oid, "" if code == "BELOW_OFFICE_SHARE" else d.isoformat()))
+    per_code: dict[str, dict[str, Any]] = {}
+    tp_all = fp_all = fn_all = 0
+    for code in CODES:
+        tp = len(found[code] & planted[code])
+        fp = len(found[code] - planted[code])
+        fn = len(planted[code] - found[code])
+        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
+        per_code[code] = {
+            "planted": len(planted[code]),
+            "flagged": len(found[code]),
+            "tp": tp,
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(tp, tp + fn),
+            "false_positives": sorted(found[code] - planted[code])[:5],
+            "missed": sorted(planted[code] - found[code])[:5],
+        }
+    honest = set(force.truth_officers.filter(pl.col("honest"))["officer_id"])
+    flagged_honest = {f.officer_id for f in result.findings if f.misconduct} & honest
+    leaks = off_duty_leaks(result, policy)
+    return {
+        "office_days_scored": days.height,
+        "office_day_accuracy": day_acc,
+        "office_day_errors": wrong_days.select(
+            "officer_id",
+            "date",
+            "declared_location",
+            "true_presence_minutes",
+            "verified_presence_minutes",
+            "true_office_day",
+            "evidence",
+        )
+        .head(8)
+        .rows(),
+        "evidence_agreement": evidence_agree,
+        "share_mae_points": share_mae,
+        "rule_agreement": rule_agree,
+        "precision": _ratio(tp_all, tp_all + fp_all),
+        "recall": _ratio(tp_all, tp_all + fn_all),
+        "per_code": per_code,
+        "honest_officers": len(honest),
+        "honest_flagged": sorted(flagged_honest),
+        "honest_flagged_share": _ratio(len(flagged_honest), len(honest)),
+        "off_duty_leaks": leaks["total"],
+        "leak_detail": leaks,
+        "masked": result.masked,
+        "seconds": result.seconds,
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def report(label: str, s: dict[str, Any]) -> str:
+    """A readable table of one run's figures, with misses listed for diagnosis."""
+    lines = [f"== {label} =="]
+    checks = [
+        ("office-day accuracy (adequate days)", s["office_day_accuracy"], ">=", 0.98),
+        ("office share MAE (points)", s["share_mae_points"], "<=", 2.0),
+        ("80% rule agreement", s["rule_agreement"], "", None),
+        ("evidence grade agreement", s["evidence_agreement"], "", None),
+        ("flag precision (all codes)", s["precision"], ">=", 0.90),
+        ("flag recall (all codes)", s["recall"], ">=", 0.85),
+        ("honest officers flagged (share)", s["honest_flagged_share"], "<=", 0.03),
+        ("off-duty leaks", s["off_duty_leaks"], "<=", 0),
+    ]
+    for name, value, op, target in checks:
+        status = ""
+        if target is not None and value is not None:
+            ok = value >= target if op == ">=" else value <= target
+            status = "ok" if ok else "MISSED"
+        tgt = f"{op} {target}" if target is not None else ""
+        lines.append(f"  {name:<38} {_fmt(value):>10}  {tgt:<8} {status}")
+    lines.append(
+        f"  {'code':<28} {'planted':>7} {'flagged':>7} {'tp':>4} {'prec':>7} {'recall':>7}"
+    )
+    for code, c in s["per_code"].items():
+        lines.append(
+            f"  {code:<28} {c['planted']:>7} {c['flagged']:>7} {c['tp']:>4} "
+            f"{_fmt(c['precision']):>7} {_fmt(c['recall']):>7}"
+        )
+    for code, c in s["per_code"].items():
+        if c["false_positives"]:
+            lines.append(f"  false positives {code}: {c['false_positives']}")
+        if c["missed"]:
+            lines.append(f"  missed {code}: {c['missed']}")
+    for row in s["office_day_errors"]:
+        lines.append(f"  office-day error: {row}")
+    if s["honest_flagged"]:
+        lines.append(f"  honest officers flagged: {s['honest_flagged']}")
+    for ex in s["leak_detail"]["examples"][:6]:
+        lines.append(f"  leak: {ex}")
+    lines.append(f"  masked at intake: {s['masked']}  seconds: {s['seconds']}")
+    return "\n".join(lines)
+
+
+def _summary(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "office_day_accuracy": s["office_day_accuracy"],
+        "share_mae_points": round(s["share_mae_points"], 3),
+        "rule_agreement": s["rule_agreement"],
+        "precision": s["precision"],
+        "recall": s["recall"],
+        "per_code": {
+            k: {"precision": v["precision"], "recall": v["recall"], "planted": v["planted"]}
+            for k, v in s["per_code"].items()
+        },
+        "honest_flagged_share": s["honest_flagged_share"],
+        "off_duty_leaks": s["off_duty_leaks"],
+        "evidence_agreement": s["evidence_agreement"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark at noise 1.0 and 2.0; print tables, then one JSON line of figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--officers", type=int, default=150)
+    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 12))
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 2.0])
+    args = parser.parse_args(argv)
+    policy = load_policy()
+    figures: dict[str, Any] = {
+        "officers": args.officers,
+        "days": args.days,
+        "start": args.start.isoformat(),
+        "seed": args.seed,
+        "policy_version": policy.version,
+        "targets": TARGETS,
+    }
+    for noise in args.noise:
+        t0 = time.perf_counter()
+        force = generate_force(args.seed, args.officers, args.start, args.days, noise=noise)
+        gen_s = time.perf_counter() - t0
+        result = run_pipeline(force, policy)
+        s = score(result, policy)
+        label = f"noise={noise} ({force.pings.height} pings, generated in {gen_s:.1f} s)"
+        print(report(label, s))
+        figures[f"noise_{noise:g}"] = _summary(s)
+    sys.stdout.write(json.dumps(figures, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
