@@ -1,0 +1,130 @@
+"""The authorisation matrix: every endpoint for every role, and every kind of bad token."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from api.app import create_app
+from api.auth import issue_token
+from rollcall.settings import Settings
+from tests.api.helpers import SECRET, STATION, TZ, Api, TestClient
+
+ROLES = ("ingest", "admin", "hr", "investigator", "officer", "auditor")
+DAYS = {"from": "2026-10-05", "to": "2026-10-05"}
+CASE = {**DAYS, "case_ref": "CASE-1"}
+
+# (method, path, query, json body, roles allowed)
+ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
+    ("POST", "/v1/pings", {}, {"pings": []}, {"ingest"}),
+    ("POST", "/v1/swipes", {}, {"swipes": []}, {"ingest"}),
+    ("PUT", "/v1/roster", {}, {"shifts": []}, {"admin", "ingest"}),
+    ("PUT", "/v1/stations/ST1", {}, STATION, {"admin"}),
+    ("GET", "/v1/compliance", DAYS, None, {"hr"}),
+    ("GET", "/v1/officers/O1/attendance", CASE, None, {"hr", "investigator", "officer"}),
+    ("GET", "/v1/officers/O1/timeline", CASE, None, {"investigator", "officer"}),
+    ("GET", "/v1/officers/O1/timeline/export", CASE, None, {"investigator", "officer"}),
+    ("GET", "/v1/flags", {}, None, {"investigator", "officer"}),
+    ("PATCH", "/v1/flags/f-share-0001", {}, {"status": "under_review", "note": "n"},
+     {"investigator"}),
+    ("GET", "/v1/audit", {}, None, {"auditor"}),
+]
+OPEN = ["/healthz", "/readyz", "/metrics"]
+
+
+def _call(api: Api, method: str, path: str, query: dict[str, str], body: Any,
+          headers: dict[str, str]) -> int:
+    return api.client.request(method, path, params=query, json=body, headers=headers).status_code
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def _bad_tokens() -> dict[str, str]:
+    now = datetime.now(UTC)
+    claims = {"sub": "mallory", "role": "auditor", "exp": int((now + timedelta(hours=1)).timestamp())}
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        "expired": issue_token(SECRET, role="auditor", sub="x", ttl=timedelta(minutes=1),
+                               now=now - timedelta(hours=2)),
+        "wrong signature": issue_token("another-secret-0123456789abcdefghij", role="auditor",
+                                       sub="x"),
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "rs256 when hs256 is configured": jwt.encode(claims, rsa_key, algorithm="RS256"),
+        "unknown role": jwt.encode({**claims, "role": "superuser"}, SECRET, algorithm="HS256"),
+        "no exp": jwt.encode({"sub": "x", "role": "auditor"}, SECRET, algorithm="HS256"),
+        "officer without officer_id": jwt.encode({**claims, "role": "officer"}, SECRET,
+                                                 algorithm="HS256"),
+        "garbage": "not.a.token",
+    }
+
+
+def test_every_endpoint_for_every_role(world: Api) -> None:
+    problems = []
+    bad_tokens = _bad_tokens()
+    for method, path, query, body, allowed in ENDPOINTS:
+        for role in ROLES:
+            headers = world.headers(role, "O1" if role == "officer" else None)
+            status = _call(world, method, path, query, body, headers)
+            expected = 200 if role in allowed else 403
+            if status != expected:
+                problems.append(f"{role} {method} {path}: {status}, expected {expected}")
+        status = _call(world, method, path, query, body, {})
+        if status != 401:
+            problems.append(f"no token {method} {path}: {status}")
+        for name, token in bad_tokens.items():
+            status = _call(world, method, path, query, body, {"Authorization": f"Bearer {token}"})
+            if status != 401:
+                problems.append(f"{name} {method} {path}: {status}")
+    for path in OPEN:
+        if world.client.get(path).status_code != 200:
+            problems.append(f"open {path} refused")
+    assert problems == []
+
+
+def test_officer_token_for_another_officer(world: Api) -> None:
+    other = world.headers("officer", "O2")
+    for path in ("/v1/officers/O1/attendance", "/v1/officers/O1/timeline",
+                 "/v1/officers/O1/timeline/export"):
+        r = world.client.get(path, params=DAYS, headers=other)
+        assert r.status_code == 403, path
+        assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_hr_never_gets_a_timeline(world: Api) -> None:
+    for path in ("/v1/officers/O1/timeline", "/v1/officers/O1/timeline/export"):
+        assert world.client.get(path, params=CASE, headers=world.headers("hr")).status_code == 403
+
+
+def test_401_says_bearer(api: Api) -> None:
+    r = api.client.get("/v1/flags")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def rs256(db_url: str) -> Iterator[tuple[TestClient, Any]]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    settings = Settings(database_url=db_url, jwt_secret=SECRET, jwt_public_key=pem, timezone=TZ)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client, key
+
+
+def test_rs256_mode_refuses_hs256(rs256: tuple[TestClient, Any]) -> None:
+    client, key = rs256
+    exp = int((datetime.now(UTC) + timedelta(minutes=5)).timestamp())
+    good = jwt.encode({"sub": "a", "role": "auditor", "exp": exp}, key, algorithm="RS256")
+    assert client.get("/v1/audit", headers={"Authorization": f"Bearer {good}"}).status_code == 200
+    hs = issue_token(SECRET, role="auditor", sub="a")
+    assert client.get("/v1/audit", headers={"Authorization": f"Bearer {hs}"}).status_code == 401
