@@ -1,0 +1,86 @@
+"""The service commands: token, audit verify, timeline verify (serve is exercised by the bench)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from api import signing
+from rollcall.cli import app
+from rollcall.settings import get_settings
+from store import audit
+from store.db import session_factory, transaction
+
+SECRET = "cli-test-secret-0123456789abcdefghij"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLCALL_JWT_SECRET", SECRET)
+    result = runner.invoke(app, ["token", "--role", "officer", "--sub", "pc1",
+                                 "--officer-id", "O1", "--ttl-minutes", "5"])
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert (claims["role"], claims["sub"], claims["officer_id"]) == ("officer", "pc1", "O1")
+    assert claims["exp"] - claims["iat"] == 300
+    assert runner.invoke(app, ["token", "--role", "officer", "--sub", "x"]).exit_code == 2
+    assert runner.invoke(app, ["token", "--role", "king", "--sub", "x"]).exit_code == 2
+
+
+def test_token_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROLLCALL_JWT_SECRET", raising=False)
+    result = runner.invoke(app, ["token", "--role", "hr", "--sub", "x"])
+    assert result.exit_code == 2
+    assert "ROLLCALL_JWT_SECRET" in result.output
+
+
+def test_audit_verify(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
+    with transaction(session_factory(engine)) as session:
+        for i in range(3):
+            audit.append(session, actor="a", role="auditor", action="read.audit",
+                         detail={"i": i})
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "3 entries" in ok.stdout
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET purpose = 'covered up' WHERE seq = 2"))
+    bad = runner.invoke(app, ["audit", "verify"])
+    assert bad.exit_code == 1
+    assert "seq 2" in bad.output
+
+
+def test_timeline_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROLLCALL_JWT_SECRET", SECRET)
+    document = {"timeline": {"officer_id": "O1", "from": "a", "to": "b", "events": []},
+                "exported_at": "t", "exported_by": "det", "role": "investigator",
+                "case_ref": "C1", "request_id": "r"}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(signing.sign(document, SECRET), indent=2), encoding="utf-8")
+    good = runner.invoke(app, ["timeline", "verify", str(path)])
+    assert good.exit_code == 0, good.output
+    assert "signature valid" in good.stdout
+    tampered = signing.sign(document, SECRET)
+    tampered["document"]["case_ref"] = "C2"
+    path.write_text(json.dumps(tampered), encoding="utf-8")
+    bad = runner.invoke(app, ["timeline", "verify", str(path)])
+    assert bad.exit_code == 1
+    assert "altered" in bad.output
+    monkeypatch.setenv("ROLLCALL_JWT_SECRET", "a-different-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    path.write_text(json.dumps(signing.sign(document, SECRET)), encoding="utf-8")
+    assert runner.invoke(app, ["timeline", "verify", str(path)]).exit_code == 1
