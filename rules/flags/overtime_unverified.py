@@ -61,7 +61,7 @@ def assess(ctx: FlagContext) -> pl.DataFrame:
     )
     per_station = (
         frame.select("q_id", "station_id", "presence_by_station")
-        .explode("presence_by_station")
+        .explode("presence_by_station", empty_as_null=True)
         .with_columns(
             ps=pl.col("presence_by_station").struct.field("station_id"),
             pm=pl.col("presence_by_station").struct.field("minutes"),

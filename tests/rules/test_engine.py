@@ -1,0 +1,195 @@
+"""evaluate_day: daily rows, evidence grades, DST days, night shifts and the masking-first rule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+from rules.daily import ADEQUATE, INSUFFICIENT
+from rules.engine import evaluate_day
+from rules.policy import load_policy
+from rules.schemas import DAILY, PRESENCE
+from tests.rules.rules_builders import (
+    at,
+    claims,
+    day_inputs,
+    every,
+    fix,
+    fixes,
+    shift,
+    shifts,
+    swipe,
+    swipes,
+)
+
+POLICY = load_policy()
+DAY = date(2026, 3, 2)
+
+
+def row(outcome_daily: pl.DataFrame, officer: str = "o1") -> dict[str, object]:
+    """The daily row of ``officer``."""
+    rows = outcome_daily.filter(pl.col("officer_id") == officer).to_dicts()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_office_day_at_the_station_is_verified_and_adequate() -> None:
+    fx = fixes([fix("o1", t) for t in every(at(DAY, 8), at(DAY, 16), 10)])
+    out = evaluate_day(
+        day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16))), fx), POLICY
+    )
+    assert out.daily.schema == pl.Schema(DAILY)
+    assert out.presence.schema == pl.Schema(PRESENCE)
+    r = row(out.daily)
+    assert (r["date"], r["expected_office"], r["declared_location"]) == (DAY, True, "office")
+    assert r["verified_presence_minutes"] == 510.0  # 07:45-16:15
+    assert (r["verified_office_day"], r["evidence"]) == (True, ADEQUATE)
+    assert (r["on_duty_minutes"], r["unknown_minutes"], r["n_fixes"]) == (540.0, 30.0, 49)
+    assert r["policy_version"] == POLICY.version
+    assert out.findings == []
+
+
+def test_silent_device_and_no_swipes_is_insufficient_and_never_flagged() -> None:
+    out = evaluate_day(day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16)))), POLICY)
+    r = row(out.daily)
+    assert (r["evidence"], r["verified_office_day"], r["verified_presence_minutes"]) == (
+        INSUFFICIENT,
+        False,
+        0.0,
+    )
+    assert out.findings == []
+
+
+def test_too_little_data_to_decide_either_way_is_insufficient() -> None:
+    # an hour of away fixes and nothing else: 0 presence, but 7.5 unknown hours could hold 4
+    fx = fixes([fix("o1", t, where="far", metres=3000) for t in every(at(DAY, 9), at(DAY, 10), 5)])
+    out = evaluate_day(
+        day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16))), fx), POLICY
+    )
+    r = row(out.daily)
+    assert (r["evidence"], r["away_minutes"], r["unknown_minutes"]) == (INSUFFICIENT, 90.0, 450.0)
+    assert out.findings == []
+
+
+def test_remote_day_at_home_is_expected_adequate_and_not_verified() -> None:
+    fx = fixes([fix("o1", t, where="far", metres=5000) for t in every(at(DAY, 8), at(DAY, 16), 10)])
+    rows = shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16), declared="remote"))
+    out = evaluate_day(day_inputs(DAY, rows, fx), POLICY)
+    r = row(out.daily)
+    assert (r["expected_office"], r["declared_location"], r["evidence"]) == (
+        True,
+        "remote",
+        ADEQUATE,
+    )
+    assert (r["verified_office_day"], r["away_minutes"]) == (False, 510.0)
+    assert out.findings == []  # remote work is not a discrepancy
+
+
+def test_leave_day_and_claim_only_day_get_rows_without_expectation() -> None:
+    rows = shifts(
+        shift("s1", "o1", at(DAY, 0), at(DAY + timedelta(days=1), 0), kind="leave", declared=None),
+    )
+    claim = claims(
+        [
+            {
+                "claim_id": "c1",
+                "officer_id": "o2",
+                "start_at": at(DAY, 18),
+                "end_at": at(DAY, 19),
+                "station_id": "ST1",
+                "submitted_at": at(DAY, 20),
+            }
+        ]
+    )
+    out = evaluate_day(day_inputs(DAY, rows, claim_rows=claim, officer_ids=("o1", "o2")), POLICY)
+    assert out.daily.select(
+        "officer_id", "expected_office", "declared_location", "evidence"
+    ).rows() == [
+        ("o1", False, None, INSUFFICIENT),
+        ("o2", False, None, INSUFFICIENT),
+    ]
+
+
+def test_night_shift_belongs_to_the_day_it_starts() -> None:
+    day = date(2026, 3, 3)
+    rows = shifts(
+        shift(
+            "n1",
+            "o1",
+            at(day, 22),
+            at(day + timedelta(days=1), 6),
+            declared="field",
+            station_id=None,
+        )
+    )
+    fx = fixes(
+        [
+            fix("o1", t, where="far", metres=3000)
+            for t in every(at(day, 22), at(day + timedelta(days=1), 6), 10)
+        ]
+    )
+    first = evaluate_day(day_inputs(day, rows, fx), POLICY)
+    second = evaluate_day(day_inputs(day + timedelta(days=1), rows, fx), POLICY)
+    r = row(first.daily)
+    assert (r["on_duty_minutes"], r["away_minutes"], r["expected_office"]) == (540.0, 510.0, False)
+    assert second.daily.height == 0
+
+
+def test_spring_forward_night_shift_is_measured_on_instants() -> None:
+    # 2026-03-28 22:00 GMT to 2026-03-29 06:00 BST is 7 hours, not 8
+    day = date(2026, 3, 28)
+    rows = shifts(shift("n1", "o1", at(day, 22), at(day + timedelta(days=1), 6)))
+    fx = fixes([fix("o1", t) for t in every(at(day, 22), at(day + timedelta(days=1), 6), 10)])
+    r = row(evaluate_day(day_inputs(day, rows, fx), POLICY).daily)
+    assert (r["on_duty_minutes"], r["verified_presence_minutes"]) == (480.0, 450.0)
+
+
+def test_the_23_hour_day_has_23_hours() -> None:
+    day = date(2026, 3, 29)
+    rows = shifts(shift("d1", "o1", at(day, 0), at(day + timedelta(days=1), 0)))
+    swipe_in = swipes([swipe("o1", at(day, 0))])
+    r = row(evaluate_day(day_inputs(day, rows, None, swipe_in), POLICY).daily)
+    assert (r["on_duty_minutes"], r["verified_presence_minutes"]) == (23 * 60 + 60.0, 12 * 60.0)
+
+
+def test_autumn_back_night_shift_is_nine_hours() -> None:
+    # 2026-10-24 22:00 BST to 2026-10-25 06:00 GMT is 9 hours; the 25 hour day holds it
+    day = date(2026, 10, 24)
+    rows = shifts(shift("n1", "o1", at(day, 22), at(day + timedelta(days=1), 6)))
+    fx = fixes([fix("o1", t) for t in every(at(day, 22), at(day + timedelta(days=1), 6), 10)])
+    r = row(evaluate_day(day_inputs(day, rows, fx), POLICY).daily)
+    assert (r["on_duty_minutes"], r["verified_presence_minutes"]) == (600.0, 570.0)
+    full = date(2026, 10, 25)
+    rows = shifts(shift("d1", "o1", at(full, 0), at(full + timedelta(days=1), 0)))
+    r = row(evaluate_day(day_inputs(full, rows), POLICY).daily)
+    assert r["on_duty_minutes"] == 25 * 60 + 60.0
+
+
+def test_other_timezone_is_a_parameter() -> None:
+    rows = shifts(shift("s1", "o1", at(DAY, 23), at(DAY + timedelta(days=1), 3)))
+    inputs = day_inputs(DAY, rows)
+    london = evaluate_day(inputs, POLICY)
+    paris = evaluate_day(
+        type(inputs)(**{**inputs.__dict__, "tz": "Europe/Paris", "day": DAY + timedelta(days=1)}),
+        POLICY,
+    )
+    assert london.daily["date"].to_list() == [DAY]
+    assert paris.daily["date"].to_list() == [DAY + timedelta(days=1)]
+
+
+def test_presence_outcome_holds_only_the_days_windows() -> None:
+    rows = shifts(
+        shift("s1", "o1", at(DAY, 8), at(DAY, 16)),
+        shift("s0", "o1", at(DAY - timedelta(days=1), 8), at(DAY - timedelta(days=1), 16)),
+    )
+    fx = fixes(
+        [
+            fix("o1", t)
+            for t in every(at(DAY - timedelta(days=1), 8), at(DAY - timedelta(days=1), 9), 10)
+        ]
+    )
+    out = evaluate_day(day_inputs(DAY, rows, fx), POLICY)
+    assert out.presence.select("kind", "start_at", "end_at").rows() == [
+        ("unknown", at(DAY, 7, 30), at(DAY, 16, 30))
+    ]
