@@ -2,8 +2,587 @@
 
 from __future__ import annotations
 
+import csv
+import getpass
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from rollcall.settings import Settings, get_settings
+from rules.policy import Policy, PolicyError, load_policy
+from store.db import make_engine, session_factory
+
+console = Console()
+err_console = Console(stderr=True)
+
+report_app = typer.Typer(help="Reports for HR and analysts.", no_args_is_help=True)
+
+FromOpt = Annotated[str, typer.Option("--from", help="First local day, YYYY-MM-DD.")]
+ToOpt = Annotated[str, typer.Option("--to", help="Last local day (inclusive), YYYY-MM-DD.")]
+UnitOpt = Annotated[str | None, typer.Option("--unit", help="Only officers of this unit.")]
+INSUFFICIENT_TEXT = "insufficient evidence"
+
+
+# --- shared plumbing ------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            err_console.print(f"[red]error:[/] ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}")
+        raise typer.Exit(2) from exc
+
+
+def _policy(settings: Settings) -> Policy:
+    try:
+        return load_policy(settings.policy)
+    except PolicyError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@contextmanager
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        err_console.print(f"[red]error:[/] {option} {value!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from exc
+
+
+def _period(start: str, end: str) -> tuple[date, date]:
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if last < first:
+        err_console.print(f"[red]error:[/] --to {last} is before --from {first}")
+        raise typer.Exit(2)
+    return first, last
+
+
+def _check_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        err_console.print(f"[red]error:[/] --format must be one of {', '.join(allowed)}")
+        raise typer.Exit(2)
+    return value
+
+
+def _json_out(document: Any) -> None:
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _pct(share: float | None) -> str:
+    return f"{share * 100:.0f}%" if share is not None else "n/a"
+
+
+# --- nightly --------------------------------------------------------------------------------
+
+
+def nightly(
+    date_: Annotated[str, typer.Option("--date", help="Local day to compute, YYYY-MM-DD.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Compute every day from --date to this one.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Officer partitions computed in parallel.")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) to compute on."),
+    ] = None,
+) -> None:
+    """Compute daily results and flags for each day (idempotent: a rerun replaces them)."""
+    from jobs.nightly import DayReport, NightlyError, run_nightly
+
+    settings = _settings()
+    policy = _policy(settings)
+    first = _day(date_, "--date")
+    last = _day(to, "--to") if to is not None else first
+    if last < first:
+        err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
+        raise typer.Exit(2)
+    n_days = (last - first).days + 1
+    table = Table(title="Nightly results", show_lines=False)
+    for col in (
+        "day",
+        "officers",
+        "fixes",
+        "swipes",
+        "day rows",
+        "flags new",
+        "kept",
+        "withdrawn",
+        "seconds",
+    ):
+        table.add_column(col, justify="left" if col == "day" else "right")
+    with (
+        _sessions(settings) as factory,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress,
+    ):
+        task = progress.add_task(f"nightly {first}..{last}", total=n_days)
+
+        def on_day(d: DayReport) -> None:
+            w = d.writes
+            table.add_row(
+                d.day.isoformat(),
+                f"{d.officers:,}",
+                f"{d.fixes:,}",
+                f"{d.swipes:,}",
+                f"{d.daily_rows:,}",
+                str(w.flags_raised + w.flags_reinstated),
+                str(w.flags_kept),
+                str(w.flags_withdrawn),
+                f"{sum(v for k, v in d.timings.items() if k in _STAGES):.1f}",
+            )
+            progress.advance(task)
+
+        try:
+            report = run_nightly(
+                factory,
+                first,
+                last,
+                policy=policy,
+                tz=settings.timezone,
+                workers=workers,
+                scheduler=scheduler,
+                on_day=on_day,
+            )
+        except NightlyError as exc:
+            console.print(table)
+            err_console.print(f"[red]nightly run failed:[/] {exc} (earlier days are committed)")
+            raise typer.Exit(1) from exc
+    console.print(table)
+    pw = report.period_writes
+    periods = ", ".join(f"{a}..{b}" for a, b in report.periods) or "none complete"
+    console.print(
+        f"Run {report.run_id}: {len(report.days)} day(s), policy {policy.version}. "
+        f"Held events promoted {report.held_promoted:,}, expired {report.held_purged:,}. "
+        f"Office-share periods: {periods} ({pw.flags_raised + pw.flags_reinstated} new, "
+        f"{pw.flags_kept} kept, {pw.flags_withdrawn} withdrawn)."
+    )
+
+
+_STAGES = ("load", "compute", "write")
+
+
+# --- reports --------------------------------------------------------------------------------
+
+
+def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> Table:
+    """The HR view of compliance rows: one line per officer, shares as percentages, totals."""
+    table = Table(
+        title=title,
+        caption=(
+            "Office days: expected (rostered office or remote), declared office, verified (station "
+            f"presence of at least {policy.office_day_min_hours:g} h). Share = verified / expected "
+            f"days with evidence; the rule is {policy.min_office_share:.0%}. 'No evidence': days "
+            f"with {INSUFFICIENT_TEXT} (device silent, no swipes), never counted against anyone."
+        ),
+        show_footer=True,
+    )
+    exp = sum(r["expected_office_days"] for r in rows)
+    ver = sum(r["verified_office_days"] for r in rows)
+    dec = sum(r["declared_office_days"] for r in rows)
+    ins = sum(r["insufficient_evidence_days"] for r in rows)
+    below = sum(1 for r in rows if not r["meets_policy"])
+    assessed = exp - ins
+    table.add_column("officer", footer=f"{len(rows)} officers", no_wrap=True)
+    table.add_column("unit", footer="")
+    table.add_column("expected", justify="right", footer=str(exp))
+    table.add_column("declared", justify="right", footer=str(dec))
+    table.add_column("verified", justify="right", footer=str(ver))
+    table.add_column("no evidence", justify="right", footer=str(ins))
+    table.add_column("share", justify="right", footer=_pct(ver / assessed if assessed else None))
+    table.add_column(f"{policy.min_office_share:.0%} rule", footer=f"{below} below")
+    for r in rows:
+        share = r["verified_office_share"]
+        if r["expected_office_days"] == 0:
+            verdict = "[dim]no office days[/]"
+        elif share is None:
+            verdict = f"[yellow]{INSUFFICIENT_TEXT}[/]"
+        else:
+            verdict = "[green]yes[/]" if r["meets_policy"] else "[red]below[/]"
+        table.add_row(
+            r["officer_id"],
+            r["unit"] or "",
+            str(r["expected_office_days"]),
+            str(r["declared_office_days"]),
+            str(r["verified_office_days"]),
+            str(r["insufficient_evidence_days"]),
+            _pct(share),
+            verdict,
+        )
+    return table
+
+
+def _write_csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+@report_app.command("compliance")
+def report_compliance(
+    start: FromOpt,
+    end: ToOpt,
+    unit: UnitOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """One row per office-based officer: expected, declared and verified office days, share."""
+    from store.reports import compliance_rows
+
+    fmt = _check_format(fmt, ("table", "csv", "json"))
+    first, last = _period(start, end)
+    settings = _settings()
+    policy = _policy(settings)
+    with _sessions(settings) as factory, factory() as session:
+        rows = compliance_rows(session, first, last, unit=unit, policy=policy)
+    if fmt == "json":
+        _json_out(rows)
+    elif fmt == "csv":
+        _write_csv(rows)
+    else:
+        scope = f"unit {unit}" if unit else "all units"
+        console.print(
+            compliance_table(rows, policy, f"Office attendance {first} to {last}, {scope}")
+        )
+
+
+def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
+    """The officer report as two tables: the days, then the flags (leads, not verdicts)."""
+    days = Table(
+        title=f"{report['officer_id']}: days {report['from']} to {report['to']}",
+        caption="declared: where the on-duty shift said the officer worked; '-': no such shift",
+    )
+    for col in ("date", "declared", "expected office", "presence", "office day", "evidence"):
+        days.add_column(col, justify="right" if col == "presence" else "left", no_wrap=True)
+    for d in report["days"]:
+        minutes = d["verified_presence_minutes"]
+        if d["declared_location"] is None and not d["expected_office"]:
+            evidence = "[dim]-[/]"
+        elif d["evidence"] == "insufficient_evidence":
+            evidence = f"[yellow]{INSUFFICIENT_TEXT}[/]"
+        else:
+            evidence = d["evidence"]
+        days.add_row(
+            d["date"],
+            d["declared_location"] or "-",
+            "yes" if d["expected_office"] else "no",
+            f"{int(minutes // 60)} h {int(minutes % 60):02d} min",
+            "[green]yes[/]" if d["verified_office_day"] else "no",
+            evidence,
+        )
+    flags = flags_table(report["flags"], "Flags (leads for a reviewer, not findings of misconduct)")
+    return days, flags
+
+
+def _audit_cli_read(
+    session: Session, officer_id: str, detail: dict[str, Any], case_ref: str | None
+) -> bool:
+    """Record a CLI read of an officer's data in the audit log (if the audit store exists)."""
+    try:
+        from store import audit
+    except ImportError:  # pragma: no cover - the audit store ships with the API
+        return False
+    audit.append(
+        session,
+        actor=getpass.getuser(),
+        role="cli",
+        action="read.attendance",
+        officer_id=officer_id,
+        case_ref=case_ref,
+        purpose="cli report officer",
+        request_id=None,
+        detail=detail,
+    )
+    return True
+
+
+@report_app.command("officer")
+def report_officer(
+    officer_id: Annotated[str, typer.Argument(help="The officer's id.")],
+    start: FromOpt,
+    end: ToOpt,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    case_ref: Annotated[
+        str | None, typer.Option("--case-ref", help="Case reference recorded in the audit log.")
+    ] = None,
+) -> None:
+    """An officer's days and flags. The read is recorded in the audit log (role "cli")."""
+    from store.db import transaction
+    from store.reports import officer_report
+
+    fmt = _check_format(fmt, ("table", "json"))
+    first, last = _period(start, end)
+    settings = _settings()
+    with _sessions(settings) as factory, transaction(factory) as session:
+        report = officer_report(
+            session, officer_id, first, last, include_misconduct=True, tz=settings.timezone
+        )
+        if report is None:
+            err_console.print(f"[red]error:[/] no officer {officer_id!r}")
+            raise typer.Exit(1)
+        _audit_cli_read(
+            session, officer_id, {"from": first.isoformat(), "to": last.isoformat()}, case_ref
+        )
+    if fmt == "json":
+        _json_out(report)
+        return
+    days, flags = officer_tables(report)
+    console.print(days)
+    console.print(flags)
+
+
+@report_app.command("days")
+def report_days(
+    start: FromOpt,
+    end: ToOpt,
+    unit: UnitOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Every officer's daily results, for analysts' tools."""
+    from store.reports import day_rows
+
+    fmt = _check_format(fmt, ("csv", "json", "parquet"))
+    first, last = _period(start, end)
+    if fmt == "parquet" and output is None:
+        err_console.print("[red]error:[/] --format parquet needs --output FILE")
+        raise typer.Exit(2)
+    settings = _settings()
+    with _sessions(settings) as factory, factory() as session:
+        frame = day_rows(session, first, last, unit=unit)
+    if fmt == "parquet":
+        assert output is not None
+        frame.write_parquet(output)
+    elif fmt == "json":
+        text = orjson.dumps(frame.to_dicts(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    else:
+        buffer = io.StringIO()
+        frame.write_csv(buffer)
+        if output is None:
+            sys.stdout.write(buffer.getvalue())
+        else:
+            output.write_text(buffer.getvalue(), encoding="utf-8")
+    if output is not None:
+        err_console.print(f"{frame.height:,} day rows written to {output}")
+
+
+# --- flags ----------------------------------------------------------------------------------
+
+
+def flags_table(flags: list[dict[str, Any]], title: str | None = None) -> Table:
+    """Flags as a review queue: what, when and its status beside the summary of its evidence."""
+    table = Table(
+        title=title or f"Flags ({len(flags)})",
+        caption="A flag is a lead for a reviewer. Withdrawn: the data behind it was corrected.",
+        show_lines=True,
+    )
+    table.add_column("flag", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    for f in flags:
+        status = f["status"] + (" [yellow](withdrawn)[/]" if f["withdrawn"] else "")
+        head = (
+            f"{f['date']} {f['officer_id']}\n[bold]{f['code']}[/]\n{status}\n[dim]{f['flag_id']}[/]"
+        )
+        table.add_row(head, f["summary"])
+    return table
+
+
+def flags(
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="open, under_review, dismissed, substantiated or withdrawn."),
+    ] = None,
+    code: Annotated[
+        str | None, typer.Option("--code", help="A flag code, e.g. MOCK_LOCATION.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Flags, newest day first."""
+    from store.reports import list_flags
+
+    fmt = _check_format(fmt, ("table", "json"))
+    settings = _settings()
+    found: list[dict[str, Any]] = []
+    with _sessions(settings) as factory, factory() as session:
+        cursor: str | None = None
+        while True:
+            page, cursor = list_flags(
+                session, status=status, code=code, after=cursor, limit=1000, tz=settings.timezone
+            )
+            found.extend(page)
+            if cursor is None:
+                break
+    if fmt == "json":
+        _json_out(found)
+    else:
+        console.print(flags_table(found))
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+
+def purge() -> None:
+    """Apply the retention rules: old raw events, expired held events, old derived data."""
+    from jobs.retention import run_purge
+
+    settings = _settings()
+    policy = _policy(settings)
+    with _sessions(settings) as factory:
+        report = run_purge(factory, policy=policy, now=datetime.now(UTC), tz=settings.timezone)
+    table = Table(title="Retention purge", caption=report.note)
+    table.add_column("table")
+    table.add_column("rows removed", justify="right")
+    table.add_column("cutoff")
+    for name, (count, cutoff) in report.removed.items():
+        table.add_row(name, f"{count:,}", cutoff)
+    console.print(table)
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def demo(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="Database URL (default: a fresh ./rollcall-demo.db)."),
+    ] = None,
+    officers: Annotated[int, typer.Option("--officers", min=20, help="Force size.")] = 150,
+) -> None:
+    """Build a synthetic force, import it, run the nightly job over a month and show the results.
+
+    Uses a fresh SQLite file ./rollcall-demo.db (not ROLLCALL_DATABASE_URL), unless --database
+    names another database.
+    """
+    from jobs.demo import DEMO_DATABASE_URL, run_demo
+    from store.db import transaction
+    from store.reports import compliance_rows, officer_report
+
+    settings = _settings()
+    policy = _policy(settings)
+    url = database or DEMO_DATABASE_URL
+    console.rule("[bold]Rollcall demo")
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("nightly job", total=None, visible=False)
+
+        def on_step(text: str) -> None:
+            progress.console.print(f"[green]✓[/] {text}")
+
+        def on_day(d: Any) -> None:
+            progress.update(task, visible=True, total=31)
+            progress.advance(task)
+
+        result = run_demo(
+            policy=policy,
+            tz=settings.timezone,
+            database_url=url,
+            officers=officers,
+            on_step=on_step,
+            on_day=on_day,
+        )
+    counts = result.nightly.counts()
+    console.print(
+        f"[green]✓[/] nightly job over {len(result.nightly.days)} days: "
+        f"{counts['daily']:,} officer-days, {counts['flags_raised']:,} flags raised "
+        f"(run {result.nightly.run_id}, {result.seconds['nightly']:.0f} s)"
+    )
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    with factory() as session:
+        rows = compliance_rows(session, result.first, result.last, unit=result.unit, policy=policy)
+    console.rule("[bold]What HR looks at first")
+    console.print(
+        compliance_table(
+            rows, policy, f"Office attendance {result.first} to {result.last}, unit {result.unit}"
+        )
+    )
+    console.rule("[bold]What an investigator looks at first")
+    with transaction(factory) as session:
+        report = officer_report(
+            session,
+            result.officer_id,
+            result.first,
+            result.last,
+            include_misconduct=True,
+            tz=settings.timezone,
+        )
+        assert report is not None
+        _audit_cli_read(
+            session,
+            result.officer_id,
+            {"from": result.first.isoformat(), "to": result.last.isoformat(), "demo": True},
+            None,
+        )
+    engine.dispose()
+    days, flag_table = officer_tables(report)
+    console.print(days)
+    console.print(flag_table)
+    console.rule("[bold]Next")
+    env = f"ROLLCALL_DATABASE_URL={url}"
+    console.print(
+        "Everything above came from the demo database "
+        f"[bold]{url}[/]. To explore it:\n"
+        f"  {env} rollcall report compliance --from {result.first} --to {result.last}\n"
+        f"  {env} rollcall report officer {result.officer_id} --from {result.first} "
+        f"--to {result.last}\n"
+        f"  {env} rollcall flags --status open\n"
+        "Start the API on it and get a token:\n"
+        f"  export {env} ROLLCALL_JWT_SECRET=dev-secret-change-me\n"
+        "  rollcall serve &\n"
+        "  TOKEN=$(rollcall token --role hr --sub you)\n"
+        '  curl -H "Authorization: Bearer $TOKEN" '
+        f"'http://127.0.0.1:8000/v1/compliance?from={result.first}&to={result.last}'\n"
+        "OpenAPI docs: http://127.0.0.1:8000/docs"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add the report and job commands to the ``rollcall`` application."""
+    app.command("nightly")(nightly)
+    app.add_typer(report_app, name="report")
+    app.command("flags")(flags)
+    app.command("purge")(purge)
+    app.command("demo")(demo)

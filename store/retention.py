@@ -1,0 +1,164 @@
+"""Retention deletes: old ping partitions dropped, the rest deleted in short committed slices."""
+
+# These are entry-point helpers (like store.ingest.ingest_file): each commits its own short
+# transactions, so a purge never holds long locks while the API is serving.
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, exists, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import is_postgres, transaction
+from store.models import (
+    DailyResult,
+    Flag,
+    FlagReview,
+    JobRun,
+    MaskedCount,
+    Ping,
+    RecomputeMark,
+    Swipe,
+)
+
+_BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
+_SLICE = timedelta(hours=6)
+_ID_CHUNK = 5_000
+
+
+def _parse_pg_instant(value: str) -> datetime:
+    # pg_get_expr gives e.g. '2026-10-24 00:00:00+00'
+    fixed = value.replace(" ", "T")
+    if re.search(r"[+-]\d\d$", fixed):
+        fixed += ":00"
+    return datetime.fromisoformat(fixed)
+
+
+def ping_partitions(session: Session) -> list[tuple[str, datetime, datetime]]:
+    """The partitions of ``pings`` (PostgreSQL) as (name, lower, upper bound), oldest first."""
+    rows = session.execute(
+        text(
+            "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'pings'::regclass"
+        )
+    ).all()
+    out: list[tuple[str, datetime, datetime]] = []
+    for name, bound in rows:
+        match = _BOUND.search(bound or "")
+        if match is None:
+            continue  # a DEFAULT partition: handled by the row deletes
+        out.append((name, _parse_pg_instant(match.group(1)), _parse_pg_instant(match.group(2))))
+    return sorted(out, key=lambda p: p[1])
+
+
+def drop_old_ping_partitions(factory: sessionmaker[Session], cutoff: datetime) -> tuple[int, int]:
+    """Detach and drop every ``pings`` partition wholly older than ``cutoff`` (PostgreSQL only).
+
+    Each partition is counted, detached CONCURRENTLY (no lock on the parent beyond a brief one)
+    and dropped. Returns (partitions dropped, rows they held). SQLite: (0, 0).
+    """
+    with factory() as session:
+        if not is_postgres(session):
+            return 0, 0
+        old = [(n, lo, hi) for n, lo, hi in ping_partitions(session) if hi <= cutoff]
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+    dropped = rows = 0
+    for name, _, _ in old:
+        quoted = '"' + name.replace('"', '""') + '"'
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            count = conn.execute(text(f"SELECT count(*) FROM {quoted}")).scalar_one()
+            try:
+                conn.execute(text(f"ALTER TABLE pings DETACH PARTITION {quoted} CONCURRENTLY"))
+            except Exception:  # noqa: BLE001 - e.g. a default partition exists: plain detach
+                conn.execute(text(f"ALTER TABLE pings DETACH PARTITION {quoted}"))
+            conn.execute(text(f"DROP TABLE {quoted}"))
+        dropped += 1
+        rows += int(count)
+    return dropped, rows
+
+
+def _delete_before(factory: sessionmaker[Session], model: Any, cutoff: datetime) -> int:
+    """Delete rows of an event table with ts < cutoff, oldest first, a few hours per transaction."""
+    with factory() as session:
+        oldest = session.execute(select(func.min(model.ts))).scalar()
+    if oldest is None or oldest >= cutoff:
+        return 0
+    removed = 0
+    lo = oldest
+    while lo < cutoff:
+        hi = min(lo + _SLICE, cutoff)
+        with transaction(factory) as session:
+            result = session.execute(delete(model).where(model.ts >= lo, model.ts < hi))
+            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        lo = hi
+    return removed
+
+
+def purge_raw(factory: sessionmaker[Session], cutoff: datetime) -> dict[str, int]:
+    """Remove stored pings and swipes older than ``cutoff``: whole old partitions are dropped, the
+    boundary partition (and SQLite) is deleted from in slices. Returns rows removed per table."""
+    partitions, partition_rows = drop_old_ping_partitions(factory, cutoff)
+    pings = partition_rows + _delete_before(factory, Ping, cutoff)
+    swipes = _delete_before(factory, Swipe, cutoff)
+    return {"pings": pings, "ping_partitions_dropped": partitions, "swipes": swipes}
+
+
+def _delete_ids(factory: sessionmaker[Session], model: Any, key: Any, ids: list[Any]) -> int:
+    removed = 0
+    for i in range(0, len(ids), _ID_CHUNK):
+        with transaction(factory) as session:
+            result = session.execute(delete(model).where(key.in_(ids[i : i + _ID_CHUNK])))
+            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return removed
+
+
+def purge_derived(
+    factory: sessionmaker[Session], cutoff_day: date, cutoff: datetime
+) -> dict[str, int]:
+    """Remove derived data older than the retention period.
+
+    Daily results, flags (with their reviews), recompute marks and masked counts dated before
+    ``cutoff_day``; job runs started before ``cutoff`` that no remaining daily result refers to.
+    Returns rows removed per table. The audit log is not touched here (see jobs.retention).
+    """
+    out: dict[str, int] = {}
+    with factory() as session:
+        old_flags = list(session.scalars(select(Flag.flag_id).where(Flag.day < cutoff_day)))
+    with factory() as session:
+        review_ids = list(
+            session.scalars(
+                select(FlagReview.review_id).where(
+                    FlagReview.flag_id.in_(select(Flag.flag_id).where(Flag.day < cutoff_day))
+                )
+            )
+        )
+    out["flag_reviews"] = _delete_ids(factory, FlagReview, FlagReview.review_id, review_ids)
+    out["flags"] = _delete_ids(factory, Flag, Flag.flag_id, old_flags)
+    day = None
+    removed = 0
+    with factory() as session:
+        day = session.execute(select(func.min(DailyResult.day))).scalar()
+    while day is not None and day < cutoff_day:
+        with transaction(factory) as session:
+            result = session.execute(delete(DailyResult).where(DailyResult.day == day))
+            removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        with factory() as session:
+            day = session.execute(
+                select(func.min(DailyResult.day)).where(DailyResult.day > day)
+            ).scalar()
+    out["daily_results"] = removed
+    with transaction(factory) as session:
+        result = session.execute(delete(RecomputeMark).where(RecomputeMark.day < cutoff_day))
+        out["recompute_marks"] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        result = session.execute(delete(MaskedCount).where(MaskedCount.day < cutoff_day))
+        out["masked_counts"] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        referenced = exists().where(DailyResult.run_id == JobRun.run_id)
+        result = session.execute(
+            delete(JobRun).where(and_(JobRun.started_at < cutoff, ~referenced))
+        )
+        out["job_runs"] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return out
