@@ -24,13 +24,13 @@ class Finding:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` with datetimes and dates as ISO 8601 strings and floats rounded to 0.1."""
+    """``value`` with datetimes and dates as ISO 8601 strings and floats rounded to 3 places."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        return round(value, 1)
+        return round(value, 3)
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -13,7 +13,11 @@ ON_DUTY_KINDS = ("duty", "overtime", "training")
 OFF_DUTY_KINDS = ("leave", "sick", "rest")
 SHIFT_KINDS = ON_DUTY_KINDS + OFF_DUTY_KINDS
 
-WINDOW_SCHEMA = {"officer_id": pl.Utf8, "start_at": INSTANT, "end_at": INSTANT}
+WINDOW_SCHEMA: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "start_at": INSTANT,
+    "end_at": INSTANT,
+}
 
 
 class DutyStatus(StrEnum):

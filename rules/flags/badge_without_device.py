@@ -86,10 +86,10 @@ def detect(ctx: FlagContext) -> list[Finding]:
                 "reader_id": r["reader_id"],
                 "direction": r["direction"],
                 "fix_before_at": ctx.local(r["f_ts_before"]),
-                "fix_before_distance_m": r["dist_before_m"],
+                "fix_before_distance_m": round(r["dist_before_m"]),
                 "fix_before_accuracy_m": r["f_acc_before"],
                 "fix_after_at": ctx.local(r["f_ts_after"]),
-                "fix_after_distance_m": r["dist_after_m"],
+                "fix_after_distance_m": round(r["dist_after_m"]),
                 "fix_after_accuracy_m": r["f_acc_after"],
             }
             for r in rows.head(MAX_SWIPES).iter_rows(named=True)

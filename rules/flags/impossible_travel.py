@@ -119,16 +119,16 @@ def detect(ctx: FlagContext) -> list[Finding]:
                 "from_at": ctx.local(r["ts"]),
                 "to_at": ctx.local(r["ts_b"]),
                 "seconds": r["secs"],
-                "distance_m": r["dist_m"],
-                "speed_kmh": r["speed_kmh"] if r["secs"] > 0 else None,
+                "distance_m": round(r["dist_m"]),
+                "speed_kmh": round(r["speed_kmh"], 1) if r["secs"] > 0 else None,
                 "from_accuracy_m": r["acc"],
                 "to_accuracy_m": r["acc_b"],
                 "from_source": r["source"],
                 "to_source": r["source_b"],
                 "from_station_id": r["station_id"],
                 "to_station_id": r["station_id_b"],
-                "from_confirmed_within_m": r["conf_a_m"],
-                "to_confirmed_within_m": r["conf_b_m"],
+                "from_confirmed_within_m": round(r["conf_a_m"]),
+                "to_confirmed_within_m": round(r["conf_b_m"]),
             }
             for r in rows.head(MAX_JUMPS).iter_rows(named=True)
         ]
