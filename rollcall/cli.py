@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -105,7 +104,9 @@ def import_(
     header.
     """
     if kind not in FILE_KINDS:
-        err_console.print(f"[red]error:[/] unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}")
+        err_console.print(
+            f"[red]error:[/] unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}"
+        )
         raise typer.Exit(2)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
@@ -128,7 +129,12 @@ def import_(
 
         try:
             report = ingest_file(
-                factory, kind, file, tz=settings.timezone, policy=policy, now=now,
+                factory,
+                kind,
+                file,
+                tz=settings.timezone,
+                policy=policy,
+                now=now,
                 progress=on_progress,
             )
         except ImportFileError as exc:
@@ -159,4 +165,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

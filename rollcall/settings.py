@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     @classmethod
     def _supported_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("ROLLCALL_DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
+            raise ValueError(
+                "ROLLCALL_DATABASE_URL must be sqlite:///... or postgresql+psycopg://..."
+            )
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value

@@ -15,7 +15,10 @@ from store.load import PING_COLUMNS, SWIPE_COLUMNS, insert_events
 from store.models import HeldPing, HeldSwipe
 from store.roster import load_shifts
 
-_HELD = {"pings": (HeldPing, PING_COLUMNS), "swipes": (HeldSwipe, SWIPE_COLUMNS)}
+_HELD: dict[str, tuple[type[HeldPing] | type[HeldSwipe], tuple[str, ...]]] = {
+    "pings": (HeldPing, PING_COLUMNS),
+    "swipes": (HeldSwipe, SWIPE_COLUMNS),
+}
 
 
 def _held_frame(
@@ -69,11 +72,12 @@ def promote_held(
         held = _held_frame(session, kind, officer_ids)
         if held.is_empty():
             continue
-        lo, hi = held["ts"].min(), held["ts"].max()
+        lo: datetime = held["ts"].min()  # type: ignore[assignment]
+        hi: datetime = held["ts"].max()  # type: ignore[assignment]
         shifts = load_shifts(
             session,
-            start=lo - timedelta(days=1),  # type: ignore[operator]
-            end=hi + timedelta(days=1),  # type: ignore[operator]
+            start=lo - timedelta(days=1),
+            end=hi + timedelta(days=1),
             officer_ids=held["officer_id"].unique().to_list(),
         )
         status = duty_status(

@@ -212,10 +212,15 @@ def _ingest_roster(
         session.execute(insert(ShiftVersion), versions)
     session.flush()
     if marks:
-        days = pl.DataFrame(
-            [(o, s) for o, s in marks], schema={"officer_id": pl.Utf8, "ts": pl.Datetime("us", "UTC")},
-            orient="row",
-        ).select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
+        days = (
+            pl.DataFrame(
+                [(o, s) for o, s in marks],
+                schema={"officer_id": pl.Utf8, "ts": pl.Datetime("us", "UTC")},
+                orient="row",
+            )
+            .select("officer_id", day=local_date(pl.col("ts"), tz))
+            .unique()
+        )
         for officer_id, day in days.iter_rows():
             stmt = _dialect_insert(session, RecomputeMark).values(
                 officer_id=officer_id, day=day, marked_at=now, reason="roster change"
@@ -226,9 +231,7 @@ def _ingest_roster(
                     set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
                 )
             )
-        promote_held(
-            session, policy=policy, now=now, tz=tz, officer_ids={o for o, _ in marks}
-        )
+        promote_held(session, policy=policy, now=now, tz=tz, officer_ids={o for o, _ in marks})
     return len(versions), same
 
 
@@ -265,7 +268,11 @@ def _ingest_events(
     if kind == "swipes" and rows.height:
         known = set(session.execute(select(StationRow.station_id)).scalars())
         bad_station = rows.filter(~pl.col("station_id").is_in(sorted(known)))
-        rejected.append(_reject(bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id"))))
+        rejected.append(
+            _reject(
+                bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id"))
+            )
+        )
         rows = rows.filter(pl.col("station_id").is_in(sorted(known)))
     counts = dict.fromkeys(OUTCOMES, 0)
     if rows.height:
@@ -333,7 +340,11 @@ def ingest_frame(
     first, repeats, conflicts = dedupe(kind, checked.good)
     rejections = [
         checked.errors,
-        _reject(conflicts, KINDS[kind].key[-1], "same key as an earlier row of this batch with other values"),
+        _reject(
+            conflicts,
+            KINDS[kind].key[-1],
+            "same key as an earlier row of this batch with other values",
+        ),
     ]
     report.counts["duplicate"] += repeats.height
     if kind in _REFERENCE:
@@ -432,7 +443,9 @@ def ingest_file(
     """
     path = Path(path)
     if kind not in FILE_KINDS:
-        raise ImportFileError(path, f"unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}")
+        raise ImportFileError(
+            path, f"unknown kind {kind!r}; expected one of {', '.join(FILE_KINDS)}"
+        )
     if not path.is_file():
         raise ImportFileError(path, "no such file")
     if path.stat().st_size == 0:
@@ -448,14 +461,22 @@ def ingest_file(
     if kind == "stations":
         report = _import_geojson(factory, path, now)
     else:
-        batches = _parquet_batches(path) if path.suffix.lower() == ".parquet" else _csv_batches(path)
+        batches = (
+            _parquet_batches(path) if path.suffix.lower() == ".parquet" else _csv_batches(path)
+        )
         size, offset, read_bytes = path.stat().st_size, 0, 0
         for frame in batches:
             try:
                 with transaction(factory) as session:
                     part = ingest_frame(
-                        session, kind, frame, tz=tz, policy=policy, now=now,
-                        row_offset=offset, count_masked=seen is None,
+                        session,
+                        kind,
+                        frame,
+                        tz=tz,
+                        policy=policy,
+                        now=now,
+                        row_offset=offset,
+                        count_masked=seen is None,
                     )
             except MissingColumnsError as exc:
                 raise ImportFileError(path, str(exc)) from exc
@@ -469,7 +490,10 @@ def ingest_file(
     with transaction(factory) as session:
         session.add(
             ImportRecord(
-                kind=kind, file_name=path.name, sha256=digest, imported_at=now,
+                kind=kind,
+                file_name=path.name,
+                sha256=digest,
+                imported_at=now,
                 counts=dict(report.counts),
             )
         )

@@ -13,7 +13,17 @@ from sqlalchemy.orm import Session
 
 from store.db import is_postgres
 
-PING_COLUMNS = ("device_id", "ts", "officer_id", "lat", "lon", "accuracy_m", "source", "is_mock", "h3_cell")
+PING_COLUMNS = (
+    "device_id",
+    "ts",
+    "officer_id",
+    "lat",
+    "lon",
+    "accuracy_m",
+    "source",
+    "is_mock",
+    "h3_cell",
+)
 SWIPE_COLUMNS = ("badge_id", "ts", "reader_id", "officer_id", "station_id", "direction", "granted")
 EVENT_COLUMNS = {
     "pings": PING_COLUMNS,
@@ -68,7 +78,8 @@ def insert_events(session: Session, table: str, frame: pl.DataFrame) -> int:
     columns = EVENT_COLUMNS[table]
     if frame.is_empty():
         return 0
-    data = _as_epoch_us(frame.select(columns), columns)
+    # Time order keeps both the (ts, ...) key and the (officer_id, ts) index growing at the edge.
+    data = frame.select(columns).sort("ts")
     if table == "pings":
         ensure_ping_partitions(
             session, frame.select(pl.col("ts").dt.date().unique()).to_series().to_list()
@@ -76,10 +87,74 @@ def insert_events(session: Session, table: str, frame: pl.DataFrame) -> int:
     session.flush()
     if is_postgres(session):
         return _insert_pg(session, table, columns, data)
-    return _insert_sqlite(session, table, columns, data)
+    return _insert_sqlite(session, table, columns, _as_epoch_us(data, columns))
+
+
+_KEYS = {
+    "pings": ("device_id", "ts"),
+    "held_pings": ("device_id", "ts"),
+    "swipes": ("badge_id", "ts", "reader_id"),
+    "held_swipes": ("badge_id", "ts", "reader_id"),
+}
+
+
+def _stored_keys(cur: Any, table: str, data: pl.DataFrame) -> pl.DataFrame:
+    """Keys of ``data`` already in ``table`` (one range query over the batch's time span)."""
+    key = _KEYS[table]
+    item = key[0]
+    lo, hi = data["ts_us"].min(), data["ts_us"].max()
+    cur.execute(
+        f"SELECT {', '.join(key[:1])}, (extract(epoch from ts) * 1000000)::bigint AS ts"
+        f"{', ' + key[2] if len(key) > 2 else ''} FROM {table} "
+        "WHERE ts BETWEEN timestamptz 'epoch' + %s * interval '1 microsecond' "
+        "AND timestamptz 'epoch' + %s * interval '1 microsecond' AND " + item + " = ANY(%s)",
+        (lo, hi, data[item].unique().to_list()),
+    )
+    rows = cur.fetchall()
+    schema = {("ts_us" if c == "ts" else c): (pl.Int64 if c == "ts" else pl.Utf8) for c in key}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _insert_pg(session: Session, table: str, columns: Sequence[str], data: pl.DataFrame) -> int:
+    """COPY straight into the table when none of the keys is stored yet (checked first), falling
+    back to COPY into a staging table and INSERT ... ON CONFLICT DO NOTHING when some are, or when
+    a concurrent writer stores one of them in between."""
+    import psycopg
+
+    conn = _driver(session)
+    col_list = ", ".join(columns)
+    keys = ["ts_us" if c == "ts" else c for c in _KEYS[table]]
+    data = data.with_columns(ts_us=pl.col("ts").dt.epoch("us"))
+    with conn.cursor() as cur:
+        new = data.join(_stored_keys(cur, table, data), on=keys, how="anti").drop("ts_us")
+        if new.is_empty():
+            return 0
+        text_instants = new.with_columns(
+            [
+                pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+                for c in columns
+                if c in INSTANT_COLUMNS
+            ]
+        )
+        try:
+            with conn.transaction():
+                _copy(cur, table, col_list, text_instants)
+            return new.height
+        except psycopg.errors.UniqueViolation:
+            pass
+    return _insert_pg_staged(session, table, columns, _as_epoch_us(new, columns))
+
+
+def _copy(cur: Any, table: str, col_list: str, data: pl.DataFrame) -> None:
+    buffer = io.BytesIO()
+    data.write_csv(buffer, include_header=False, null_value="")
+    with cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getbuffer())
+
+
+def _insert_pg_staged(
+    session: Session, table: str, columns: Sequence[str], data: pl.DataFrame
+) -> int:
     conn = _driver(session)
     staging = f"_stage_{table}"
     col_list = ", ".join(columns)
@@ -95,10 +170,7 @@ def _insert_pg(session: Session, table: str, columns: Sequence[str], data: pl.Da
             for c in columns:
                 if c in INSTANT_COLUMNS:
                     cur.execute(f"ALTER TABLE {staging} ALTER COLUMN {c} TYPE bigint USING NULL")
-        buffer = io.BytesIO()
-        data.write_csv(buffer, include_header=False, null_value="")
-        with cur.copy(f"COPY {staging} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+        _copy(cur, staging, col_list, data)
         cur.execute(
             f"INSERT INTO {table} ({col_list}) SELECT {select_list} FROM {staging} "
             "ON CONFLICT DO NOTHING"

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
 )
@@ -153,9 +154,10 @@ class OvertimeClaim(Base):
 class Ping(Base):
     """An on-duty device fix. Partitioned by UTC day on PostgreSQL (tens of millions of rows a day).
 
-    ``h3_cell`` is the H3 cell at geo.cells.STORE_RESOLUTION (12). The primary key serves
-    idempotent ingest; (officer_id, ts) serves "one officer, one day"; the day partition (or the
-    ts index on SQLite) serves "one day, everyone".
+    ``h3_cell`` is the H3 cell at geo.cells.STORE_RESOLUTION (12). The primary key (ts, device_id)
+    serves idempotent ingest and "one day, everyone" (with the day partition on PostgreSQL; on
+    SQLite the table is clustered on it, WITHOUT ROWID); (officer_id, ts) serves "one officer,
+    one day". Rows arrive roughly in time order, so both indexes grow at their right edge.
     """
 
     __tablename__ = "pings"
@@ -171,9 +173,9 @@ class Ping(Base):
     h3_cell: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
+        PrimaryKeyConstraint("ts", "device_id"),
         Index("ix_pings_officer_ts", "officer_id", "ts"),
-        Index("ix_pings_ts", "ts").ddl_if(dialect="sqlite"),
-        {"postgresql_partition_by": "RANGE (ts)"},
+        {"postgresql_partition_by": "RANGE (ts)", "sqlite_with_rowid": False},
     )
 
 

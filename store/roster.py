@@ -12,21 +12,21 @@ from sqlalchemy.orm import Session
 from rules.clock import INSTANT
 from store.models import BadgeAssignment, DeviceAssignment, Shift, ShiftVersion
 
-SHIFT_SCHEMA = {
-    "shift_id": pl.Utf8,
-    "officer_id": pl.Utf8,
+SHIFT_SCHEMA: dict[str, pl.DataType] = {
+    "shift_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
     "start_at": INSTANT,
     "end_at": INSTANT,
-    "kind": pl.Utf8,
-    "station_id": pl.Utf8,
-    "declared_location": pl.Utf8,
+    "kind": pl.Utf8(),
+    "station_id": pl.Utf8(),
+    "declared_location": pl.Utf8(),
     "created_at": INSTANT,
     "updated_at": INSTANT,
-    "version": pl.Int64,
+    "version": pl.Int64(),
 }
-ASSIGNMENT_SCHEMA = {
-    "item_id": pl.Utf8,
-    "officer_id": pl.Utf8,
+ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
+    "item_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
     "valid_from": INSTANT,
     "valid_to": INSTANT,
 }
@@ -77,9 +77,7 @@ def load_assignments(session: Session, kind: str) -> pl.DataFrame:
     valid_from, valid_to (null: still assigned)."""
     model = DeviceAssignment if kind == "devices" else BadgeAssignment
     key = model.device_id if model is DeviceAssignment else model.badge_id  # type: ignore[union-attr]
-    rows = session.execute(
-        select(key, model.officer_id, model.valid_from, model.valid_to)
-    ).all()
+    rows = session.execute(select(key, model.officer_id, model.valid_from, model.valid_to)).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=ASSIGNMENT_SCHEMA, orient="row")
 
 

@@ -68,9 +68,9 @@ def upsert_station(
 def load_stations(session: Session) -> list[Station]:
     """Every stored station as a geo Station (geometry in lng/lat order)."""
     rows = session.execute(
-        select(StationRow.station_id, StationRow.name, StationRow.borough, StationRow.geom).order_by(
-            StationRow.station_id
-        )
+        select(
+            StationRow.station_id, StationRow.name, StationRow.borough, StationRow.geom
+        ).order_by(StationRow.station_id)
     ).all()
     return [
         Station(station_id=r[0], name=r[1], borough=r[2], geometry=_from_db(r[3])) for r in rows

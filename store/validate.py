@@ -195,9 +195,7 @@ def _typed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]:
             .when(pl.col("t").is_in(FALSE_WORDS))
             .then(False)
             .otherwise(None),
-            e=pl.when(
-                pl.col("t").is_not_null() & ~pl.col("t").is_in(TRUE_WORDS + FALSE_WORDS)
-            )
+            e=pl.when(pl.col("t").is_not_null() & ~pl.col("t").is_in(TRUE_WORDS + FALSE_WORDS))
             .then(pl.lit("not true/false"))
             .otherwise(pl.lit(None, pl.Utf8)),
         )
@@ -318,10 +316,10 @@ def dedupe(kind_name: str, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     if kind_name == "roster":
         last = good.unique(subset=key, keep="last", maintain_order=True)
         return last, good.join(last.select("_row"), on="_row", how="anti"), good.clear()
-    first = good.unique(subset=key, keep="first", maintain_order=True)
-    rest = good.join(first.select("_row"), on="_row", how="anti")
-    if rest.is_empty():
-        return first, rest, rest
+    is_first = good.select(pl.struct(key).is_first_distinct()).to_series()
+    if is_first.all():
+        return good, good.clear(), good.clear()
+    first, rest = good.filter(is_first), good.filter(~is_first)
     matched = rest.join(first.select(values), on=values, how="semi", nulls_equal=True)
     conflicts = rest.join(matched.select("_row"), on="_row", how="anti")
     return first, matched, conflicts

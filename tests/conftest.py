@@ -98,9 +98,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(
-    backend: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[str]:
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database of ``backend`` for this test alone (committed writes allowed)."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")

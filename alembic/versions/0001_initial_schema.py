@@ -202,13 +202,11 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=8), nullable=True),
         sa.Column("is_mock", sa.Boolean(), nullable=False),
         sa.Column("h3_cell", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("device_id", "ts", name=op.f("pk_pings")),
+        sa.PrimaryKeyConstraint("ts", "device_id", name=op.f("pk_pings")),
         postgresql_partition_by="RANGE (ts)",
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_pings_officer_ts", "pings", ["officer_id", "ts"], unique=False)
-    if not is_pg:
-        # PostgreSQL serves "one day, everyone" from the day partition instead.
-        op.create_index("ix_pings_ts", "pings", ["ts"], unique=False)
     op.create_table(
         "recompute_marks",
         sa.Column("officer_id", sa.String(length=64), nullable=False),
@@ -365,8 +363,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_shift_versions_officer_id"), table_name="shift_versions")
     op.drop_table("shift_versions")
     op.drop_table("recompute_marks")
-    if op.get_bind().dialect.name != "postgresql":
-        op.drop_index("ix_pings_ts", table_name="pings")
     op.drop_index("ix_pings_officer_ts", table_name="pings")
     op.drop_table("pings")
     op.drop_index("ix_overtime_officer_start", table_name="overtime_claims")

@@ -24,7 +24,13 @@ STATION = {
     "geometry": {
         "type": "Polygon",
         "coordinates": [
-            [[-0.1250, 51.5080], [-0.1241, 51.5080], [-0.1241, 51.5085], [-0.1250, 51.5085], [-0.1250, 51.5080]]
+            [
+                [-0.1250, 51.5080],
+                [-0.1241, 51.5080],
+                [-0.1241, 51.5085],
+                [-0.1250, 51.5085],
+                [-0.1250, 51.5080],
+            ]
         ],
     },
 }
@@ -68,9 +74,16 @@ class World:
         )
 
     def load_reference(self) -> None:
-        stations = self.write("stations.geojson", json.dumps({"type": "FeatureCollection", "features": [STATION]}))
+        stations = self.write(
+            "stations.geojson", json.dumps({"type": "FeatureCollection", "features": [STATION]})
+        )
         ingest_file(self.factory, "stations", stations, tz=TZ, policy=self.policy, now=NOW)
-        for kind, text in (("officers", OFFICERS), ("devices", DEVICES), ("badges", BADGES), ("roster", ROSTER)):
+        for kind, text in (
+            ("officers", OFFICERS),
+            ("devices", DEVICES),
+            ("badges", BADGES),
+            ("roster", ROSTER),
+        ):
             report = self.load(kind, f"{kind}.csv", text)
             assert report.counts["rejected"] == 0, report.errors
 

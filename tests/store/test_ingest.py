@@ -16,8 +16,14 @@ from tests.store.ingest_helpers import NOW, STATION, STATION_LAT, STATION_LON, W
 HEADER = "device_id,ts,lat,lon,accuracy_m,source,is_mock\n"
 
 
-def ping(ts: str, device: str = "D1", lat: float = STATION_LAT, lon: float = STATION_LON,
-         accuracy: str = "8", source: str = "gps") -> str:
+def ping(
+    ts: str,
+    device: str = "D1",
+    lat: float = STATION_LAT,
+    lon: float = STATION_LON,
+    accuracy: str = "8",
+    source: str = "gps",
+) -> str:
     return f"{device},{ts},{lat},{lon},{accuracy},{source},false\n"
 
 
@@ -64,7 +70,9 @@ def test_on_duty_kept_off_duty_masked_unrostered_held(world: World) -> None:
 
 
 def test_reimport_of_the_same_file_changes_nothing(world: World) -> None:
-    text = HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T11:00:00+01:00", device="D2")
+    text = (
+        HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T11:00:00+01:00", device="D2")
+    )
     first = world.load("pings", "pings.csv", text)
     second = world.load("pings", "pings.csv", text)
     assert first.counts["accepted"] == 1
@@ -84,7 +92,11 @@ def test_missing_required_column_names_it(world: World) -> None:
 
 
 def test_wrong_type_is_reported_and_the_rest_loads(world: World) -> None:
-    text = HEADER + ping("2026-10-24T12:00:00+01:00") + "D1,2026-10-24T12:01:00+01:00,north,-0.12,8,gps,false\n"
+    text = (
+        HEADER
+        + ping("2026-10-24T12:00:00+01:00")
+        + "D1,2026-10-24T12:01:00+01:00,north,-0.12,8,gps,false\n"
+    )
     report = world.load("pings", "pings.csv", text)
     assert only_error(report.errors) == (2, "lat", "not a number")
     assert report.counts["accepted"] == 1
@@ -107,18 +119,24 @@ def test_latitude_out_of_range(world: World) -> None:
 
 
 def test_longitude_out_of_range(world: World) -> None:
-    report = world.load("pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", lon=-181.0))
+    report = world.load(
+        "pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", lon=-181.0)
+    )
     assert only_error(report.errors) == (1, "lon", "longitude outside -180..180")
 
 
 def test_nan_coordinate(world: World) -> None:
-    report = world.load("pings", "pings.csv", HEADER + "D1,2026-10-24T12:00:00+01:00,NaN,-0.12,8,gps,false\n")
+    report = world.load(
+        "pings", "pings.csv", HEADER + "D1,2026-10-24T12:00:00+01:00,NaN,-0.12,8,gps,false\n"
+    )
     assert only_error(report.errors) == (1, "lat", "not a number")
 
 
 def test_swapped_coordinates(world: World) -> None:
     report = world.load(
-        "pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", lat=STATION_LON, lon=STATION_LAT)
+        "pings",
+        "pings.csv",
+        HEADER + ping("2026-10-24T12:00:00+01:00", lat=STATION_LON, lon=STATION_LAT),
     )
     row, column, reason = only_error(report.errors)
     assert (row, column) == (1, "lat")
@@ -127,19 +145,33 @@ def test_swapped_coordinates(world: World) -> None:
 
 @pytest.mark.parametrize("accuracy", ["0", "-3"])
 def test_accuracy_zero_or_negative(world: World, accuracy: str) -> None:
-    report = world.load("pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", accuracy=accuracy))
+    report = world.load(
+        "pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", accuracy=accuracy)
+    )
     assert only_error(report.errors) == (1, "accuracy_m", "must be greater than 0 metres")
 
 
 def test_unknown_device(world: World) -> None:
-    report = world.load("pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", device="D9"))
-    assert only_error(report.errors) == (1, "device_id", "device D9 is not assigned to any officer at this time")
+    report = world.load(
+        "pings", "pings.csv", HEADER + ping("2026-10-24T12:00:00+01:00", device="D9")
+    )
+    assert only_error(report.errors) == (
+        1,
+        "device_id",
+        "device D9 is not assigned to any officer at this time",
+    )
 
 
 def test_device_not_assigned_at_that_time(world: World) -> None:
     # D2's assignment to O2 ended at 12:00 UTC.
-    report = world.load("pings", "pings.csv", HEADER + ping("2026-10-24T13:30:00+01:00", device="D2"))
-    assert only_error(report.errors) == (1, "device_id", "device D2 is not assigned to any officer at this time")
+    report = world.load(
+        "pings", "pings.csv", HEADER + ping("2026-10-24T13:30:00+01:00", device="D2")
+    )
+    assert only_error(report.errors) == (
+        1,
+        "device_id",
+        "device D2 is not assigned to any officer at this time",
+    )
 
 
 def test_duplicate_rows_within_a_file(world: World) -> None:
@@ -148,13 +180,21 @@ def test_duplicate_rows_within_a_file(world: World) -> None:
     report = world.load("pings", "pings.csv", HEADER + row + row + conflicting)
     assert report.counts["accepted"] == 1
     assert report.counts["duplicate"] == 1
-    assert only_error(report.errors) == (3, "ts", "same key as an earlier row of this batch with other values")
+    assert only_error(report.errors) == (
+        3,
+        "ts",
+        "same key as an earlier row of this batch with other values",
+    )
     assert world.count("pings") == 1
 
 
 def test_duplicate_rows_across_files(world: World) -> None:
     world.load("pings", "a.csv", HEADER + ping("2026-10-24T12:00:00+01:00"))
-    report = world.load("pings", "b.csv", HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T12:05:00+01:00"))
+    report = world.load(
+        "pings",
+        "b.csv",
+        HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T12:05:00+01:00"),
+    )
     assert report.counts == {"accepted": 1, "duplicate": 1, "masked": 0, "held": 0, "rejected": 0}
     assert world.count("pings") == 2
 
@@ -163,7 +203,9 @@ def test_local_time_in_spring_forward_gap(world: World) -> None:
     report = world.load("pings", "pings.csv", HEADER + ping("2026-03-29T01:30:00"))
     row, column, reason = only_error(report.errors)
     assert (row, column) == (1, "ts")
-    assert reason == "local time does not exist in Europe/London (clocks skip it); give a UTC offset"
+    assert (
+        reason == "local time does not exist in Europe/London (clocks skip it); give a UTC offset"
+    )
 
 
 def test_local_time_in_repeated_autumn_hour(world: World) -> None:
@@ -183,7 +225,13 @@ def test_self_intersecting_station_polygon(world: World) -> None:
     bowtie = json.loads(json.dumps(STATION))
     bowtie["properties"]["station_id"] = "ST2"
     bowtie["geometry"]["coordinates"] = [
-        [[-0.1250, 51.5080], [-0.1241, 51.5085], [-0.1241, 51.5080], [-0.1250, 51.5085], [-0.1250, 51.5080]]
+        [
+            [-0.1250, 51.5080],
+            [-0.1241, 51.5085],
+            [-0.1241, 51.5080],
+            [-0.1250, 51.5085],
+            [-0.1250, 51.5080],
+        ]
     ]
     good = json.loads(json.dumps(STATION))
     good["properties"]["station_id"] = "ST3"
@@ -191,13 +239,16 @@ def test_self_intersecting_station_polygon(world: World) -> None:
     report = world.load("stations", "stations.geojson", json.dumps(doc))
     row, column, reason = only_error(report.errors)
     assert (row, column) == (1, "geometry")
-    assert reason.startswith("station ST2: ") and "self-intersection" in reason.lower()
+    assert reason.startswith("station ST2: ")
+    assert "self-intersection" in reason.lower()
     assert report.counts["accepted"] == 1
     assert world.count("stations") == 2
 
 
 def test_shift_ending_before_it_starts(world: World) -> None:
-    text = "shift_id,officer_id,start,end,kind\nS9,O1,2026-10-26T16:00:00Z,2026-10-26T08:00:00Z,duty\n"
+    text = (
+        "shift_id,officer_id,start,end,kind\nS9,O1,2026-10-26T16:00:00Z,2026-10-26T08:00:00Z,duty\n"
+    )
     report = world.load("roster", "roster.csv", text)
     assert only_error(report.errors) == (1, "end", "ends at or before its start")
 
@@ -205,12 +256,18 @@ def test_shift_ending_before_it_starts(world: World) -> None:
 def test_unknown_shift_kind(world: World) -> None:
     text = "shift_id,officer_id,start,end,kind\nS9,O1,2026-10-26T08:00:00Z,2026-10-26T16:00:00Z,holiday\n"
     report = world.load("roster", "roster.csv", text)
-    assert only_error(report.errors) == (1, "kind", "must be one of duty, overtime, training, leave, sick, rest")
+    assert only_error(report.errors) == (
+        1,
+        "kind",
+        "must be one of duty, overtime, training, leave, sick, rest",
+    )
 
 
 def test_roster_edit_keeps_every_version(world: World) -> None:
-    edit = "shift_id,officer_id,start,end,kind,station_id,declared_location,created_at,updated_at\n" \
+    edit = (
+        "shift_id,officer_id,start,end,kind,station_id,declared_location,created_at,updated_at\n"
         "S1,O1,2026-10-24T08:00:00+01:00,2026-10-24T18:00:00+01:00,duty,ST1,office,2026-10-01T09:00:00Z,2026-10-24T19:00:00Z\n"
+    )
     report = world.load("roster", "roster2.csv", edit)
     assert report.counts["accepted"] == 1
     assert world.count("shift_versions") == 3
@@ -231,7 +288,10 @@ def test_parquet_loads_like_csv(world: World, tmp_path: Path) -> None:
     frame = pl.DataFrame(
         {
             "device_id": ["D1", "D1"],
-            "ts": [datetime(2026, 10, 24, 11, 0, tzinfo=UTC), datetime(2026, 10, 24, 11, 1, tzinfo=UTC)],
+            "ts": [
+                datetime(2026, 10, 24, 11, 0, tzinfo=UTC),
+                datetime(2026, 10, 24, 11, 1, tzinfo=UTC),
+            ],
             "lat": [STATION_LAT, 91.0],
             "lon": [STATION_LON, STATION_LON],
             "accuracy_m": [5.0, 5.0],
@@ -250,12 +310,14 @@ def test_parquet_loads_like_csv(world: World, tmp_path: Path) -> None:
 
 
 def test_swipes_resolve_badges_and_mask(world: World) -> None:
-    text = "badge_id,ts,station_id,reader_id,direction,granted\n" \
-        "B1,2026-10-24T08:02:00+01:00,ST1,R1,in,true\n" \
-        "B1,2026-10-24T08:02:00+01:00,ST1,R1,in,true\n" \
-        "B1,2026-10-22T08:02:00+01:00,ST1,R1,in,true\n" \
-        "B1,2026-10-24T09:00:00+01:00,ST9,R1,in,true\n" \
+    text = (
+        "badge_id,ts,station_id,reader_id,direction,granted\n"
+        "B1,2026-10-24T08:02:00+01:00,ST1,R1,in,true\n"
+        "B1,2026-10-24T08:02:00+01:00,ST1,R1,in,true\n"
+        "B1,2026-10-22T08:02:00+01:00,ST1,R1,in,true\n"
+        "B1,2026-10-24T09:00:00+01:00,ST9,R1,in,true\n"
         "B7,2026-10-24T09:00:00+01:00,ST1,R1,in,true\n"
+    )
     report = world.load("swipes", "swipes.csv", text)
     assert report.counts == {"accepted": 1, "duplicate": 1, "masked": 1, "held": 0, "rejected": 2}
     assert [(e.row, e.column, e.reason) for e in report.errors] == [

@@ -1,0 +1,45 @@
+# Rollcall: `make demo` and `make test` work on a fresh machine with nothing else done first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+
+.PHONY: install demo test test-fast lint bench postgis clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced  ## create .venv from the lock file (runtime and test dependencies)
+
+demo: install  ## build a synthetic force in ./rollcall-demo.db, run everything on it, print what users see
+	$(BIN)/rollcall demo
+
+postgis:  ## make sure a PostgreSQL server with PostGIS is reachable (installs and starts it if needed)
+	bash .ci/ensure-postgis.sh
+
+test: install postgis  ## the whole suite, on SQLite and on PostgreSQL/PostGIS
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+test-fast: install  ## the suite without the slow tests
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"
+
+lint: install  ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install postgis  ## the benchmarks in bench/ (each prints its figures and one JSON line)
+	for b in bench/import_pings.py bench/geofence.py bench/accuracy.py bench/nightly.py bench/ingest.py; do \
+		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache rollcall-demo.db
