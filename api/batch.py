@@ -56,6 +56,19 @@ def parse_batch(kind: str, body: bytes) -> ParsedBatch:
             f"a batch holds at most {MAX_ITEMS:,} items; this one has {len(items):,}: split it"
         )
     names = KINDS[kind].names
+    if all(type(item) is dict for item in items):
+        try:
+            # Fast path (about 10x): Polars turns numbers and booleans into the same text as _text.
+            frame = pl.from_dicts(items, schema=dict.fromkeys(names, pl.Utf8), strict=False)
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            pass  # an array or object somewhere: find it item by item below
+        else:
+            return ParsedBatch(frame=frame, positions=list(range(len(items))), total=len(items))
+    return _parse_items(items, names)
+
+
+def _parse_items(items: list[Any], names: list[str]) -> ParsedBatch:
+    """Item by item, reporting items that are not objects and values that are not scalars."""
     columns: dict[str, list[str | None]] = {n: [] for n in names}
     positions: list[int] = []
     errors: list[tuple[int, str | None, str]] = []

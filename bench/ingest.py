@@ -1,0 +1,381 @@
+"""Load test of `rollcall serve` on PostgreSQL: ingest throughput, idempotence, report latency.
+
+Creates a throw-away database, seeds a force (46,000 officers, a month of daily results, devices
+and shifts for the ping senders), starts `rollcall serve` on 127.0.0.1, and then:
+
+1. 4 concurrent senders POST 5,000-fix batches for 60 s (every fix new): fixes/s accepted and
+   batch latency percentiles;
+2. for a further period every batch is sent twice, the second copy by another sender at about
+   the same time: nothing may be doubled;
+3. the stored ping count must equal the accepted count;
+4. GET /v1/compliance for every officer over a month, and one officer's month of attendance.
+
+Every loop is bounded in count and time. The last line printed is ONE JSON object of figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import polars as pl
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.auth import issue_token  # noqa: E402
+from rules.policy import load_policy  # noqa: E402
+from store.db import make_engine, session_factory, transaction  # noqa: E402
+from store.ingest import ingest_frame  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from store.results import replace_daily  # noqa: E402
+
+SECRET = "bench-secret-" + uuid.uuid4().hex
+TZ = "Europe/London"
+CENTRE = (51.5074, -0.1278)  # lat, lon
+STATION = {
+    "type": "Feature",
+    "properties": {"station_id": "ST1", "name": "Bench Station", "borough": "Westminster"},
+    "geometry": {"type": "Polygon", "coordinates": [[[-0.1250, 51.5080], [-0.1241, 51.5080],
+                 [-0.1241, 51.5085], [-0.1250, 51.5085], [-0.1250, 51.5080]]]},
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]})
+
+
+def seed(url: str, *, officers: int, ping_officers: int, month: date) -> dict[str, Any]:
+    """Officers, devices and shifts for the senders, and a month of daily results for everyone."""
+    policy, now = load_policy(), datetime.now(UTC)
+    engine = make_engine(url)
+    upgrade(engine)
+    factory = session_factory(engine)
+    t0 = time.perf_counter()
+    with transaction(factory) as session:
+        from store.stations import upsert_station
+
+        upsert_station(session, STATION, now=now)
+        ids = [f"O{i:06d}" for i in range(officers)]
+        ingest_frame(session, "officers", _frame([
+            {"officer_id": o, "unit": f"Unit {i % 40}", "office_based": "true"}
+            for i, o in enumerate(ids)]), tz=TZ, policy=policy, now=now)
+        ingest_frame(session, "devices", _frame([
+            {"device_id": f"D{i:06d}", "officer_id": ids[i], "valid_from": "2026-01-01T00:00:00Z"}
+            for i in range(ping_officers)]), tz=TZ, policy=policy, now=now)
+        start, end = now - timedelta(hours=4), now + timedelta(hours=4)
+        ingest_frame(session, "roster", _frame([
+            {"shift_id": f"BENCH-{i}", "officer_id": ids[i], "start": start.isoformat(),
+             "end": end.isoformat(), "kind": "duty", "station_id": "ST1",
+             "declared_location": "office"} for i in range(ping_officers)]),
+            tz=TZ, policy=policy, now=now)
+        # Pre-create the day partitions the load will write (store.load creates them on demand,
+        # but two first writers of a new day can race on CREATE TABLE: see the report).
+        from store.load import ensure_ping_partitions
+
+        base = now - timedelta(hours=3)
+        ensure_ping_partitions(session, sorted({(base + timedelta(hours=h)).date()
+                                                for h in range(0, 7)}))
+    log(f"seeded officers, devices, shifts in {time.perf_counter() - t0:.1f}s")
+    t0 = time.perf_counter()
+    days = [month + timedelta(days=d) for d in range(30)]
+    n = len(ids)
+    for day in days:
+        weekend = day.weekday() >= 5
+        daily = pl.DataFrame({
+            "officer_id": ids,
+            "date": [day] * n,
+            "expected_office": [not weekend] * n,
+            "declared_location": [None if weekend else "office"] * n,
+            "verified_presence_minutes": [0.0 if weekend else float(200 + (i % 300))
+                                          for i in range(n)],
+            "verified_office_day": [(not weekend) and (200 + (i % 300)) >= 240 for i in range(n)],
+            "evidence": ["adequate"] * n,
+            "policy_version": [policy.version] * n,
+        })
+        with transaction(factory) as session:
+            replace_daily(session, day, daily, run_id=None, now=now)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("ANALYZE"))
+    log(f"seeded {n * len(days):,} daily results in {time.perf_counter() - t0:.1f}s")
+    engine.dispose()
+    return {"officers": n, "days": len(days), "base": now - timedelta(hours=3)}
+
+
+class Sender(threading.Thread):
+    """Sends batches from a shared queue until the deadline or the queue is empty."""
+
+    def __init__(self, base_url: str, token: str, jobs: queue.Queue[bytes | None],
+                 deadline: float) -> None:
+        super().__init__(daemon=True)
+        self.client = httpx.Client(base_url=base_url, timeout=30.0,
+                                   headers={"Authorization": f"Bearer {token}",
+                                            "Content-Type": "application/json"})
+        self.jobs, self.deadline = jobs, deadline
+        self.latencies: list[float] = []
+        self.counts = dict.fromkeys(("accepted", "duplicate", "masked", "held", "rejected"), 0)
+        self.errors = 0
+        self.error_kinds: dict[str, int] = {}
+        self.sent = 0
+
+    def run(self) -> None:
+        while time.perf_counter() < self.deadline:
+            try:
+                body = self.jobs.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if body is None:
+                break
+            t0 = time.perf_counter()
+            try:
+                r = self.client.post("/v1/pings", content=body)
+            except httpx.HTTPError as exc:
+                self.errors += 1
+                kind = type(exc).__name__
+                self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+                continue
+            self.latencies.append(time.perf_counter() - t0)
+            self.sent += 1
+            if r.status_code != 200:
+                self.errors += 1
+                kind = str(r.status_code)
+                self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+                continue
+            result = r.json()
+            for key in self.counts:
+                self.counts[key] += int(result[key])
+        self.client.close()
+
+
+class Producer(threading.Thread):
+    """Builds batches of new fixes (unique (device_id, ts)), optionally queueing each twice."""
+
+    def __init__(self, jobs: queue.Queue[bytes | None], *, devices: int, batch: int,
+                 base: datetime, start_seq: int, max_batches: int, twice: bool,
+                 deadline: float) -> None:
+        super().__init__(daemon=True)
+        self.jobs, self.devices, self.batch = jobs, devices, batch
+        self.base, self.seq, self.max_batches = base, start_seq, max_batches
+        self.twice, self.deadline = twice, deadline
+        self.made = 0
+
+    def run(self) -> None:
+        lat0, lon0 = CENTRE
+        while self.made < self.max_batches and time.perf_counter() < self.deadline:
+            items = []
+            for _ in range(self.batch):
+                s = self.seq
+                self.seq += 1
+                ts = self.base + timedelta(milliseconds=s)
+                items.append({
+                    "device_id": f"D{s % self.devices:06d}",
+                    "ts": ts.isoformat(),
+                    "lat": lat0 + ((s * 7919) % 2000 - 1000) * 1e-5,
+                    "lon": lon0 + ((s * 104729) % 2000 - 1000) * 1e-5,
+                    "accuracy_m": float(5 + s % 40),
+                    "source": "gps",
+                    "is_mock": False,
+                })
+            body = orjson.dumps({"pings": items})
+            for _ in range(2 if self.twice else 1):
+                while time.perf_counter() < self.deadline:
+                    try:
+                        self.jobs.put(body, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+            self.made += 1
+
+
+def load_phase(base_url: str, token: str, *, senders: int, seconds: float, batch: int,
+               devices: int, base: datetime, start_seq: int, twice: bool) -> dict[str, Any]:
+    jobs: queue.Queue[bytes | None] = queue.Queue(maxsize=senders * 2)
+    started = time.perf_counter()
+    deadline = started + seconds
+    max_batches = int(seconds * 40) + 1  # bounded even if the server is unrealistically fast
+    producer = Producer(jobs, devices=devices, batch=batch, base=base, start_seq=start_seq,
+                        max_batches=max_batches, twice=twice, deadline=deadline)
+    workers = [Sender(base_url, token, jobs, deadline) for _ in range(senders)]
+    producer.start()
+    for w in workers:
+        w.start()
+    producer.join(seconds + 5)
+    for w in workers:
+        w.join(seconds + 35)
+    elapsed = time.perf_counter() - started
+    latencies = [x for w in workers for x in w.latencies]
+    counts = {k: sum(w.counts[k] for w in workers) for k in workers[0].counts}
+    return {
+        "seconds": round(elapsed, 2),
+        "batches": sum(w.sent for w in workers),
+        "batches_made": producer.made,
+        "errors": sum(w.errors for w in workers),
+        "error_kinds": {k: sum(w.error_kinds.get(k, 0) for w in workers)
+                        for k in {k for w in workers for k in w.error_kinds}},
+        "counts": counts,
+        "fixes_per_s_accepted": round(counts["accepted"] / elapsed, 1),
+        "items_per_s_processed": round(sum(counts.values()) / elapsed, 1),
+        "p50_batch_s": round(pct(latencies, 0.50) or 0.0, 4),
+        "p99_batch_s": round(pct(latencies, 0.99) or 0.0, 4),
+        "max_batch_s": round(max(latencies, default=0.0), 4),
+        "next_seq": producer.seq,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pg-admin-url", default=os.environ.get(
+        "ROLLCALL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--dup-seconds", type=float, default=20.0)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--officers", type=int, default=46_000)
+    parser.add_argument("--ping-officers", type=int, default=2_000)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--server-log", default=os.devnull, help="file for the server's logs")
+    args = parser.parse_args()
+
+    name = f"rollcall_bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT",
+                        poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = args.pg_admin_url.rsplit("/", 1)[0] + "/" + name
+    server: subprocess.Popen[bytes] | None = None
+    figures: dict[str, Any] = {"bench": "ingest", "backend": "postgresql",
+                               "senders": args.senders, "batch": args.batch,
+                               "workers": args.workers}
+    try:
+        month = date(2026, 10, 1)
+        info = seed(url, officers=args.officers, ping_officers=args.ping_officers, month=month)
+        port = free_port()
+        server_log = open(args.server_log, "wb")  # noqa: SIM115 - closed with the server
+        env = {**os.environ, "ROLLCALL_DATABASE_URL": url, "ROLLCALL_JWT_SECRET": SECRET,
+               "ROLLCALL_LOG_LEVEL": "WARNING", "ROLLCALL_TIMEZONE": TZ}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "rollcall.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", str(args.workers)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base_url}/readyz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("server did not become ready")
+        ingest = issue_token(SECRET, role="ingest", sub="bench")
+        log(f"load phase: {args.senders} senders x {args.batch} fixes for {args.seconds:.0f}s")
+        unique = load_phase(base_url, ingest, senders=args.senders, seconds=args.seconds,
+                            batch=args.batch, devices=args.ping_officers, base=info["base"],
+                            start_seq=0, twice=False)
+        log(f"load: {unique}")
+        log(f"duplicate phase: every batch sent twice for {args.dup_seconds:.0f}s")
+        twice = load_phase(base_url, ingest, senders=args.senders, seconds=args.dup_seconds,
+                           batch=args.batch, devices=args.ping_officers, base=info["base"],
+                           start_seq=unique["next_seq"], twice=True)
+        log(f"twice: {twice}")
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            stored = int(conn.execute(sa.text("SELECT count(*) FROM pings")).scalar_one())
+        engine.dispose()
+        accepted = unique["counts"]["accepted"] + twice["counts"]["accepted"]
+
+        hr = {"Authorization": f"Bearer {issue_token(SECRET, role='hr', sub='bench-hr')}"}
+        month_params = {"from": month.isoformat(), "to": (month + timedelta(days=29)).isoformat()}
+        with httpx.Client(base_url=base_url, timeout=60.0, headers=hr) as client:
+            compliance = []
+            rows = 0
+            for _ in range(5):
+                t0 = time.perf_counter()
+                r = client.get("/v1/compliance", params=month_params)
+                compliance.append(time.perf_counter() - t0)
+                r.raise_for_status()
+                rows = len(r.json()["rows"])
+            officer = []
+            for i in range(200):
+                t0 = time.perf_counter()
+                r = client.get(f"/v1/officers/O{(i * 211) % args.officers:06d}/attendance",
+                               params=month_params)
+                officer.append(time.perf_counter() - t0)
+                r.raise_for_status()
+        figures.update({
+            "load_seconds": unique["seconds"],
+            "fixes_per_s_accepted": unique["fixes_per_s_accepted"],
+            "p50_batch_s": unique["p50_batch_s"],
+            "p99_batch_s": unique["p99_batch_s"],
+            "batches": unique["batches"],
+            "errors": unique["errors"] + twice["errors"],
+            "twice_phase": {k: twice[k] for k in ("seconds", "batches", "counts",
+                                                   "p99_batch_s", "items_per_s_processed")},
+            "accepted_total": accepted,
+            "stored_pings": stored,
+            "stored_equals_accepted": stored == accepted,
+            "doubled_in_twice_phase": twice["counts"]["accepted"] * 2 != sum(
+                twice["counts"][k] for k in ("accepted", "duplicate")),
+            "compliance_officers": rows,
+            "compliance_month_s_median": round(pct(compliance, 0.5) or 0.0, 3),
+            "compliance_month_s_max": round(max(compliance), 3),
+            "officer_month_ms_p50": round((pct(officer, 0.5) or 0.0) * 1000, 1),
+            "officer_month_ms_p95": round((pct(officer, 0.95) or 0.0) * 1000, 1),
+        })
+        figures["targets_met"] = {
+            "fixes_per_s>=50000": figures["fixes_per_s_accepted"] >= 50_000,
+            "p99_batch<1s": figures["p99_batch_s"] < 1.0,
+            "zero_errors": figures["errors"] == 0,
+            "stored==accepted": figures["stored_equals_accepted"],
+            "compliance<2s": figures["compliance_month_s_max"] < 2.0,
+            "officer_month_p95<50ms": figures["officer_month_ms_p95"] < 50.0,
+        }
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if not args.keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    print(orjson.dumps(figures).decode(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
