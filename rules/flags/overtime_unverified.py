@@ -22,7 +22,8 @@ def assess(ctx: FlagContext) -> pl.DataFrame:
     raised when either (a) the device decided at least check_min_coverage of the claim (it placed
     the officer away from the station, or reported simulated fixes), or (b) no on-duty shift covers
     at least check_min_coverage of the claim, so the roster itself gives the claimed time no duty
-    to verify. A silent device inside rostered time (neither (a) nor (b)) is never raised.
+    to verify, while the officer's device and badge did report on duty that day (at least
+    evidence_min_events events): a day with no data at all never raises anything. A silent device inside rostered time (neither (a) nor (b)) is never raised.
     """
     claims = ctx.overtime.filter(pl.col("end_at") > pl.col("start_at"))
     if claims.is_empty():
@@ -79,7 +80,16 @@ def assess(ctx: FlagContext) -> pl.DataFrame:
     elsewhere = pl.col("station_id").is_not_null() & (
         pl.col("decided") >= share * pl.col("q_minutes")
     )
-    unrostered = pl.col("uncovered_minutes") >= share * pl.col("q_minutes")
+    active = ctx.daily.select(
+        "officer_id",
+        device_active=(pl.col("n_fixes") + pl.col("n_swipes")) >= ctx.policy.evidence_min_events,
+    )
+    frame = frame.join(active, on="officer_id", how="left").with_columns(
+        pl.col("device_active").fill_null(False)
+    )
+    unrostered = pl.col("device_active") & (
+        pl.col("uncovered_minutes") >= share * pl.col("q_minutes")
+    )
     return frame.with_columns(
         raised=~supported & (elsewhere | unrostered),
         reason=pl.when(elsewhere).then(pl.lit("elsewhere")).otherwise(pl.lit("unrostered")),
