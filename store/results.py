@@ -84,20 +84,28 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
         yield items[i : i + size]
 
 
+def _stable(value: Any) -> Any:
+    """Floats rounded to 1e-6: sums of the same durations in another order (another partitioning
+    of the officers) differ in the last bits, and stored results must not."""
+    return round(value, 6) if isinstance(value, float) else value
+
+
 def _daily_records(
     daily: pl.DataFrame, *, run_id: int | None, now: datetime
 ) -> list[dict[str, Any]]:
     extra = [c for c in daily.columns if c not in DAILY_COLUMNS]
     records: list[dict[str, Any]] = []
     for row in daily.iter_rows(named=True):
-        details = {k: row[k] for k in extra if row[k] is not None}
+        details = {k: _stable(row[k]) for k in extra if row[k] is not None}
         records.append(
             {
                 "officer_id": row["officer_id"],
                 "day": row["date"],
                 "expected_office": bool(row["expected_office"]),
                 "declared_location": row["declared_location"],
-                "verified_presence_minutes": float(row["verified_presence_minutes"] or 0.0),
+                "verified_presence_minutes": _stable(
+                    float(row["verified_presence_minutes"] or 0.0)
+                ),
                 "verified_office_day": bool(row["verified_office_day"]),
                 "evidence": row["evidence"],
                 "policy_version": row["policy_version"],

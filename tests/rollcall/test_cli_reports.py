@@ -1,0 +1,150 @@
+"""The report and job commands end to end: nightly, report compliance|officer|days, flags, purge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from rollcall.cli import app
+from rollcall.settings import get_settings
+from store.audit import entries
+from tests.jobs.conftest import factory, policy, small_force  # noqa: F401 - fixtures
+
+PERIOD = ["--from", "2026-10-24", "--to", "2026-10-26"]
+
+
+@pytest.fixture
+def cli(
+    db_url: str,
+    factory: sessionmaker[Session],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_reports(cli: CliRunner, factory: sessionmaker[Session], tmp_path: Path) -> None:  # noqa: F811
+    """One nightly run, then every report on it (the nightly run dominates the cost)."""
+    result = cli.invoke(app, ["nightly", "--date", "2026-10-24", "--to", "2026-10-26"])
+    assert result.exit_code == 0, result.output
+    assert "Nightly results" in result.output
+    check_compliance(cli)
+    check_officer_report(cli, factory)
+    check_days_export(cli, tmp_path)
+    check_flags(cli)
+
+
+def check_compliance(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows
+    assert set(rows[0]) >= {
+        "officer_id",
+        "unit",
+        "expected_office_days",
+        "declared_office_days",
+        "verified_office_days",
+        "verified_office_share",
+        "meets_policy",
+        "insufficient_evidence_days",
+    }
+    unit = rows[0]["unit"]
+    only = json.loads(
+        cli.invoke(
+            app, ["report", "compliance", *PERIOD, "--unit", unit, "--format", "json"]
+        ).stdout
+    )
+    assert {r["unit"] for r in only} == {unit}
+    csv_out = cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "csv"]).stdout
+    assert csv_out.splitlines()[0].startswith("officer_id,unit,")
+    assert len(csv_out.splitlines()) == len(rows) + 1
+    table = cli.invoke(app, ["report", "compliance", *PERIOD])
+    assert table.exit_code == 0
+    assert "officers" in table.stdout
+    assert "%" in table.stdout
+
+
+def check_officer_report(cli: CliRunner, factory: sessionmaker[Session]) -> None:  # noqa: F811
+    result = cli.invoke(
+        app, ["report", "officer", "O00011", *PERIOD, "--format", "json", "--case-ref", "PSD-1"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [d["date"] for d in report["days"]] == ["2026-10-24", "2026-10-25", "2026-10-26"]
+    assert set(report["days"][0]) == {
+        "date",
+        "expected_office",
+        "declared_location",
+        "verified_presence_minutes",
+        "verified_office_day",
+        "evidence",
+    }
+    assert "MOCK_LOCATION" in {f["code"] for f in report["flags"]}
+    assert '"lat"' not in result.stdout
+    with factory() as s:
+        audited, _ = entries(s, officer_id="O00011")
+    assert [(e.role, e.action, e.case_ref) for e in audited] == [
+        ("cli", "read.attendance", "PSD-1")
+    ]
+    assert cli.invoke(app, ["report", "officer", "O00011", *PERIOD]).exit_code == 0
+    missing = cli.invoke(app, ["report", "officer", "NOPE", *PERIOD])
+    assert missing.exit_code == 1
+
+
+def check_days_export(cli: CliRunner, tmp_path: Path) -> None:
+    as_json = json.loads(cli.invoke(app, ["report", "days", *PERIOD, "--format", "json"]).stdout)
+    out = tmp_path / "days.parquet"
+    result = cli.invoke(
+        app, ["report", "days", *PERIOD, "--format", "parquet", "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert frame.height == len(as_json)
+    assert set(as_json[0]) == {
+        "officer_id",
+        "date",
+        "expected_office",
+        "declared_location",
+        "verified_presence_minutes",
+        "verified_office_day",
+        "evidence",
+    }
+    csv_out = cli.invoke(app, ["report", "days", *PERIOD]).stdout
+    assert len(csv_out.splitlines()) == len(as_json) + 1
+    assert cli.invoke(app, ["report", "days", *PERIOD, "--format", "parquet"]).exit_code == 2
+
+
+def check_flags(cli: CliRunner) -> None:
+    every = json.loads(cli.invoke(app, ["flags", "--format", "json"]).stdout)
+    assert isinstance(every, list)
+    assert every
+    assert set(every[0]) >= {"flag_id", "officer_id", "code", "date", "status", "evidence"}
+    mock = json.loads(
+        cli.invoke(app, ["flags", "--code", "MOCK_LOCATION", "--format", "json"]).stdout
+    )
+    assert mock
+    assert {f["code"] for f in mock} == {"MOCK_LOCATION"}
+    assert cli.invoke(app, ["flags", "--status", "open"]).exit_code == 0
+
+
+def test_bad_input_and_purge(cli: CliRunner) -> None:
+    assert (
+        cli.invoke(
+            app, ["report", "compliance", "--from", "yesterday", "--to", "2026-10-26"]
+        ).exit_code
+        == 2
+    )
+    assert cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "xml"]).exit_code == 2
+    assert cli.invoke(app, ["nightly", "--date", "2026-10-26", "--to", "2026-10-24"]).exit_code == 2
+    purge = cli.invoke(app, ["purge"])
+    assert purge.exit_code == 0, purge.output
+    assert "daily_results" in purge.stdout
