@@ -239,6 +239,25 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
     correct = days.filter(pl.col("verified_office_day") == pl.col("true_office_day")).height
     day_acc = _ratio(correct, days.height)
     wrong_days = days.filter(pl.col("verified_office_day") != pl.col("true_office_day"))
+    both = days.filter(pl.col("evidence") == "adequate")
+    both_acc = _ratio(
+        both.filter(pl.col("verified_office_day") == pl.col("true_office_day")).height, both.height
+    )
+    presence_err = (
+        pl.col("verified_presence_minutes").fill_null(0.0) - pl.col("true_presence_minutes")
+    ).abs()
+    presence_mae = float(days.select(presence_err.mean()).item() or 0.0)
+    wrong_kinds = dict(
+        wrong_days.group_by(
+            pl.when(pl.col("evidence") == "insufficient_evidence")
+            .then(pl.lit("engine graded insufficient"))
+            .when(pl.col("true_office_day"))
+            .then(pl.lit("missed office day"))
+            .otherwise(pl.lit("phantom office day"))
+        )
+        .len()
+        .iter_rows()
+    )
     evidence = truth.filter(pl.col("expected_office")).join(
         result.daily.select("officer_id", "date", "evidence"), on=["officer_id", "date"], how="left"
     )
@@ -297,6 +316,9 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
         )
         .head(8)
         .rows(),
+        "office_day_accuracy_both_adequate": both_acc,
+        "office_day_error_kinds": wrong_kinds,
+        "presence_mae_minutes": presence_mae,
         "evidence_agreement": evidence_agree,
         "share_mae_points": share_mae,
         "rule_agreement": rule_agree,
@@ -326,6 +348,13 @@ def report(label: str, s: dict[str, Any]) -> str:
     lines = [f"== {label} =="]
     checks = [
         ("office-day accuracy (adequate days)", s["office_day_accuracy"], ">=", 0.98),
+        (
+            "  same, days the engine graded adequate",
+            s["office_day_accuracy_both_adequate"],
+            "",
+            None,
+        ),
+        ("presence MAE (minutes, adequate days)", s["presence_mae_minutes"], "", None),
         ("office share MAE (points)", s["share_mae_points"], "<=", 2.0),
         ("80% rule agreement", s["rule_agreement"], "", None),
         ("evidence grade agreement", s["evidence_agreement"], "", None),
@@ -354,6 +383,8 @@ def report(label: str, s: dict[str, Any]) -> str:
             lines.append(f"  false positives {code}: {c['false_positives']}")
         if c["missed"]:
             lines.append(f"  missed {code}: {c['missed']}")
+    if s["office_day_error_kinds"]:
+        lines.append(f"  office-day errors by kind: {s['office_day_error_kinds']}")
     for row in s["office_day_errors"]:
         lines.append(f"  office-day error: {row}")
     if s["honest_flagged"]:
@@ -367,6 +398,9 @@ def report(label: str, s: dict[str, Any]) -> str:
 def _summary(s: dict[str, Any]) -> dict[str, Any]:
     return {
         "office_day_accuracy": s["office_day_accuracy"],
+        "office_day_accuracy_both_adequate": s["office_day_accuracy_both_adequate"],
+        "office_day_error_kinds": s["office_day_error_kinds"],
+        "presence_mae_minutes": round(s["presence_mae_minutes"], 1),
         "share_mae_points": round(s["share_mae_points"], 3),
         "rule_agreement": s["rule_agreement"],
         "precision": s["precision"],
