@@ -13,6 +13,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from geo.cells import STORE_RESOLUTION
+from geo.lookup import PlanarGrid
 from geo.project import LocalFrame, segment_distance_m
 
 CORE: int = 0  # the cell lies wholly inside the fence: no geometry test needed
@@ -91,6 +92,59 @@ def cell_geometry(
     )
 
 
+def classify_cells(
+    geom_deg: MultiPolygon,
+    frame: LocalFrame,
+    near_m: float,
+    keys: npt.NDArray[np.uint64],
+    centre_lng: FloatArray,
+    centre_lat: FloatArray,
+    radius_m: FloatArray,
+) -> StationCover:
+    """Classify candidate cells of one fence by their bounding discs.
+
+    ``keys`` identify the cells (H3 indexes or grid keys), ``centre_*`` are their centres in
+    degrees and ``radius_m`` the radius (metres, in ``frame``) of a disc around the centre that
+    holds every point the lookup assigns to the cell. With d the centre's distance to the fence
+    boundary: d <= r is BOUNDARY; otherwise the whole cell is on one side, CORE if the centre is
+    inside, NEAR if outside with d - r <= near_m; other cells are dropped (every point of them is
+    farther than near_m). The segments kept for a cell are those whose centre distance is within
+    2r of the nearest one: for any point p of the disc, its nearest segment s* has
+    d(c, s*) - r <= d(p, s*) <= d(p, s_min) <= d_min + r, so s* is kept and the distance
+    computed from the kept segments is exact.
+    """
+    geom_m = frame.geometry_to_m(geom_deg)
+    cx, cy = frame.to_xy(centre_lng, centre_lat)
+    ax, ay, bx, by = ring_segments_m(geom_m)
+    dist = segment_distance_m(
+        cx[:, None], cy[:, None], ax[None, :], ay[None, :], bx[None, :], by[None, :]
+    )
+    d_min = dist.min(axis=1)
+    inside = shapely.contains_xy(geom_deg, centre_lng, centre_lat)
+    boundary = d_min <= radius_m
+    core = ~boundary & inside
+    near = ~boundary & ~inside & (d_min - radius_m <= near_m)
+    keep = boundary | core | near
+    cls = np.where(boundary, BOUNDARY, np.where(core, CORE, NEAR)).astype(np.int8)
+
+    dist = dist[keep]
+    limit = d_min[keep] + 2.0 * radius_m[keep]
+    seg_mask = dist <= limit[:, None]
+    seg_count = seg_mask.sum(axis=1).astype(np.int64)
+    seg_local = np.nonzero(seg_mask)[1].astype(np.int64)
+    seg_start = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
+    return StationCover(
+        cells=keys[keep],
+        cell_class=cls[keep],
+        centre_lng=centre_lng[keep],
+        centre_lat=centre_lat[keep],
+        radius_m=radius_m[keep],
+        seg_start=seg_start,
+        seg_count=seg_count,
+        seg_local=seg_local,
+    )
+
+
 def cover_station(
     geom_deg: MultiPolygon,
     frame: LocalFrame,
@@ -99,16 +153,12 @@ def cover_station(
 ) -> StationCover:
     """The H3 cover of one fence (``geom_deg`` in (lng, lat) degrees, ``frame`` its metric frame).
 
-    A cell is bounded by the disc around its centre of radius r = circumradius + CELL_SLACK_M
-    (metres). With d the centre's distance to the fence's boundary: d <= r is BOUNDARY; otherwise
-    the whole cell is on one side, CORE if the centre is inside, NEAR if outside with d - r <=
-    near_m; other cells are dropped (every point of them is farther than near_m). For each cell the
-    segments kept are those whose centre distance is within 2r of the nearest one: they include the
-    nearest segment of every point in the cell, so the distance computed from them is exact.
+    Candidates are the cells whose centres lie within near_m + CANDIDATE_PAD_M of the fence (so
+    every cell with a point within near_m); each cell's disc is its circumradius (from its
+    vertices) plus CELL_SLACK_M. See classify_cells for the classes and segments.
     """
     geom_m = frame.geometry_to_m(geom_deg)
-    zone_m = geom_m.buffer(near_m + CANDIDATE_PAD_M)
-    zone_deg = frame.geometry_to_deg(zone_m)
+    zone_deg = frame.geometry_to_deg(geom_m.buffer(near_m + CANDIDATE_PAD_M))
     cells = np.array(sorted(set(candidate_cells(zone_deg, resolution))), dtype=np.uint64)
     c_lng, c_lat, v_lng, v_lat, offsets = cell_geometry(cells)
     cx, cy = frame.to_xy(c_lng, c_lat)
@@ -118,32 +168,28 @@ def cover_station(
     radius = np.maximum.reduceat(vertex_r, offsets[:-1]) + CELL_SLACK_M
     if len(radius) and float(radius.max()) >= CANDIDATE_PAD_M:
         raise ValueError(f"H3 cell radius {radius.max():.1f} m exceeds the candidate pad")
+    return classify_cells(geom_deg, frame, near_m, cells, c_lng, c_lat, radius)
 
-    ax, ay, bx, by = ring_segments_m(geom_m)
-    dist = segment_distance_m(
-        cx[:, None], cy[:, None], ax[None, :], ay[None, :], bx[None, :], by[None, :]
-    )
-    d_min = dist.min(axis=1)
-    inside = shapely.contains_xy(geom_deg, c_lng, c_lat)
-    boundary = d_min <= radius
-    core = ~boundary & inside
-    near = ~boundary & ~inside & (d_min - radius <= near_m)
-    keep = boundary | core | near
-    cls = np.where(boundary, BOUNDARY, np.where(core, CORE, NEAR)).astype(np.int8)
 
-    dist = dist[keep]
-    limit = d_min[keep] + 2.0 * radius[keep]
-    seg_mask = dist <= limit[:, None]
-    seg_count = seg_mask.sum(axis=1).astype(np.int64)
-    seg_local = np.nonzero(seg_mask)[1].astype(np.int64)
-    seg_start = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
-    return StationCover(
-        cells=cells[keep],
-        cell_class=cls[keep],
-        centre_lng=c_lng[keep],
-        centre_lat=c_lat[keep],
-        radius_m=radius[keep],
-        seg_start=seg_start,
-        seg_count=seg_count,
-        seg_local=seg_local,
+def grid_cover_station(
+    geom_deg: MultiPolygon, frame: LocalFrame, near_m: float, grid: PlanarGrid
+) -> StationCover:
+    """The cover of one fence by the cells of a planar (lng, lat) grid (keys: grid.key).
+
+    Candidates are all grid cells meeting the bounding box of the fence buffered by near_m; each
+    cell's disc is its half-diagonal in ``frame`` plus CELL_SLACK_M (which also absorbs the
+    rounding of the grid's floor arithmetic). See classify_cells for classes and segments.
+    """
+    geom_m = frame.geometry_to_m(geom_deg)
+    min_x, min_y, max_x, max_y = frame.geometry_to_deg(geom_m.buffer(near_m)).bounds
+    ix0, iy0 = grid.index(min_x, min_y)
+    ix1, iy1 = grid.index(max_x, max_y)
+    mesh_x, mesh_y = np.meshgrid(np.arange(ix0, ix1 + 1), np.arange(iy0, iy1 + 1))
+    ix, iy = mesh_x.ravel(), mesh_y.ravel()
+    c_lng = grid.lng_min + (ix + 0.5).astype(np.float64) / grid.inv_dlng
+    c_lat = grid.lat_min + (iy + 0.5).astype(np.float64) / grid.inv_dlat
+    half_diag = 0.5 * float(
+        np.hypot(frame.m_per_deg_lng / grid.inv_dlng, frame.m_per_deg_lat / grid.inv_dlat)
     )
+    radius = np.full(len(ix), half_diag + CELL_SLACK_M)
+    return classify_cells(geom_deg, frame, near_m, grid.key(ix, iy), c_lng, c_lat, radius)

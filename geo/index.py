@@ -15,9 +15,17 @@ from shapely.geometry import MultiPolygon
 
 from geo import errors_model
 from geo.cells import STORE_RESOLUTION, cell_expr
-from geo.cover import CORE, cover_station, ring_segments_m
+from geo.cover import (
+    BOUNDARY,
+    CORE,
+    StationCover,
+    cover_station,
+    grid_cover_station,
+    ring_segments_m,
+)
 from geo.fences import Station
-from geo.project import LocalFrame, metres_per_degree, segment_distance_m
+from geo.lookup import CellTable, PlanarGrid
+from geo.project import LocalFrame, metres_per_degree
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -26,40 +34,61 @@ DEFAULT_NEAR_M = 100.0
 # Inside points get a boundary distance of at most -INSIDE_EPS_M, so "inside" is exactly
 # "boundary_distance_m < 0" even for a point a rounding error away from the edge.
 INSIDE_EPS_M = 1e-9
-# Grid prefilter cell (metres, at least twice the largest H3 cell radius); bounded in count.
-GRID_CELL_M = 32.0
-GRID_MAX_CELLS = 1 << 26
-# Hash prefilter for stored cells: a 2^HASH_BITS-entry bitmap of multiplicative hashes.
-HASH_BITS = 24
-HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+# Planar grid cell (metres) for the raw-coordinate path; its coarse bitmap cells are twice this.
+FINE_CELL_M = 16.0
+# Points per chunk in the distance kernel (about 6 segments each: temporaries of ~300 kB).
+DISTANCE_CHUNK = 131072
 
 
 @dataclass(frozen=True)
-class _Grid:
-    """A bitmap over (lng, lat) degrees marking where any indexed H3 cell may be (border: False)."""
+class _CoverTable:
+    """One cover (H3 or planar grid) of all stations, as lookup arrays.
 
-    lng_min: float
-    lat_min: float
-    inv_dlng: float
-    inv_dlat: float
-    nx: int
-    ny: int
-    bits: npt.NDArray[np.bool_]
+    ``table`` maps a cell key to a row r; the cell's entries (one per station whose cover holds
+    it, ordered by station code) are ``entry_*[start[r]:start[r] + count[r]]``; an entry's
+    segments are ``seg_list[seg_start:seg_start + seg_count]`` (global segment numbers).
+    """
 
-    def candidates(self, lng: FloatArray, lat: FloatArray) -> IntArray:
-        """Indices of points that fall in a marked grid cell; NaN and far-away points never do."""
-        with np.errstate(invalid="ignore"):
-            ix = ((lng - self.lng_min) * self.inv_dlng).astype(np.int32)
-            iy = ((lat - self.lat_min) * self.inv_dlat).astype(np.int32)
-        np.clip(ix, 0, self.nx - 1, out=ix)
-        np.clip(iy, 0, self.ny - 1, out=iy)
-        iy *= np.int32(self.nx)
-        iy += ix
-        return np.flatnonzero(self.bits[iy])
+    table: CellTable
+    start: IntArray
+    count: IntArray
+    single: bool
+    entry_station: npt.NDArray[np.int32]
+    entry_class: npt.NDArray[np.int8]
+    entry_seg_start: IntArray
+    entry_seg_count: IntArray
+    seg_list: npt.NDArray[np.int32]
+    cells: npt.NDArray[np.uint64]
 
-
-def _hash(cells: npt.NDArray[np.uint64]) -> IntArray:
-    return ((cells * HASH_MULT) >> np.uint64(64 - HASH_BITS)).view(np.int64)
+    @classmethod
+    def from_covers(cls, covers: list[StationCover], seg_base: list[int]) -> _CoverTable:
+        """Merge per-station covers (station code = list position) into one table."""
+        cells = np.concatenate([c.cells for c in covers] + [np.zeros(0, dtype=np.uint64)])
+        station = np.concatenate(
+            [np.full(len(c.cells), i, dtype=np.int32) for i, c in enumerate(covers)]
+            + [np.zeros(0, dtype=np.int32)]
+        )
+        cls_ = np.concatenate([c.cell_class for c in covers] + [np.zeros(0, dtype=np.int8)])
+        seg_count = np.concatenate([c.seg_count for c in covers] + [np.zeros(0, dtype=np.int64)])
+        seg_flat = np.concatenate(
+            [c.seg_local + base for c, base in zip(covers, seg_base, strict=True)]
+            + [np.zeros(0, dtype=np.int64)]
+        )
+        seg_start = np.cumsum(seg_count) - seg_count
+        order = np.lexsort((station, cells))
+        unique, start, count = np.unique(cells[order], return_index=True, return_counts=True)
+        return cls(
+            table=CellTable(unique),
+            start=start.astype(np.int64),
+            count=count.astype(np.int64),
+            single=bool(np.all(count == 1)),
+            entry_station=station[order],
+            entry_class=cls_[order],
+            entry_seg_start=seg_start[order].astype(np.int64),
+            entry_seg_count=seg_count[order].astype(np.int64),
+            seg_list=seg_flat.astype(np.int32),
+            cells=unique,
+        )
 
 
 class StationIndex:
@@ -68,13 +97,14 @@ class StationIndex:
     Semantics: a fix is *inside* a fence when shapely's ``contains`` holds for the point (lng, lat)
     against the fence (buffered by its ``buffer_m``): points exactly on an edge are outside, points
     in a hole are outside. Build once, classify many times; the object is read-only afterwards.
+
+    Two covers share one set of fence segments: the H3 cover at STORE_RESOLUTION, used when fixes
+    carry their stored cell, and a cover by a planar lng/lat grid of about FINE_CELL_M, used from
+    raw coordinates after a coarse bitmap of the same grid has discarded fixes far from every
+    station (so no H3 is computed there). Both are exact, so the two paths agree bit for bit.
     """
 
-    def __init__(
-        self,
-        stations: Sequence[Station],
-        near_m: float,
-    ) -> None:
+    def __init__(self, stations: Sequence[Station], near_m: float) -> None:
         """Use StationIndex.build."""
         if not (math.isfinite(near_m) and near_m >= 0.0):
             raise ValueError(f"near_m must be a finite number of metres >= 0, got {near_m}")
@@ -87,52 +117,52 @@ class StationIndex:
         self.station_ids: list[str] = ids
         n = len(ordered)
         self.geometries = np.empty(n, dtype=object)
-        self._origin_lng = np.zeros(n)
-        self._origin_lat = np.zeros(n)
-        self._kx = np.ones(n)
-        self._ky = np.ones(n)
-        self._area_m2 = np.zeros(n)
+        frames: list[LocalFrame] = []
         seg_parts: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
-        entries: list[tuple[npt.NDArray[np.uint64], IntArray, npt.NDArray[np.int8], IntArray]] = []
-        seg_lists: list[IntArray] = []
-        grid_pts: list[tuple[FloatArray, FloatArray, FloatArray]] = []
-        seg_base = 0
+        seg_base: list[int] = []
+        zone_bounds: list[tuple[float, float, float, float]] = []
         for code, station in enumerate(ordered):
             geom_deg, frame = _effective_geometry(station)
             self.geometries[code] = geom_deg
-            self._origin_lng[code] = frame.lng0
-            self._origin_lat[code] = frame.lat0
-            self._kx[code] = frame.m_per_deg_lng
-            self._ky[code] = frame.m_per_deg_lat
+            frames.append(frame)
             geom_m = frame.geometry_to_m(geom_deg)
-            self._area_m2[code] = geom_m.area
+            seg_base.append(sum(len(p[0]) for p in seg_parts))
             seg_parts.append(ring_segments_m(geom_m))
-            cover = cover_station(geom_deg, frame, self.near_m)
-            entries.append(
-                (
-                    cover.cells,
-                    np.full(len(cover.cells), code, dtype=np.int64),
-                    cover.cell_class,
-                    cover.seg_count,
-                )
-            )
-            seg_lists.append(cover.seg_local + seg_base)
-            seg_base += len(seg_parts[-1][0])
-            grid_pts.append(
-                (
-                    cover.centre_lng,
-                    cover.centre_lat,
-                    cover.radius_m / frame.m_per_deg_lng,
-                )
-            )
+            zone_bounds.append(frame.geometry_to_deg(geom_m.buffer(near_m + 50.0)).bounds)
+        self._origin_lng = np.array([f.lng0 for f in frames], dtype=np.float64)
+        self._origin_lat = np.array([f.lat0 for f in frames], dtype=np.float64)
+        self._kx = np.array([f.m_per_deg_lng for f in frames], dtype=np.float64)
+        self._ky = np.array([f.m_per_deg_lat for f in frames], dtype=np.float64)
+        self._area_m2 = np.array(
+            [f.geometry_to_m(g).area for f, g in zip(frames, self.geometries, strict=True)],
+            dtype=np.float64,
+        )
         shapely.prepare(self.geometries)
-        self._seg = tuple(
+        ax, ay, bx, by = (
             np.concatenate([p[i] for p in seg_parts]) if n else np.zeros(0) for i in range(4)
         )
-        self._build_table(entries, seg_lists)
-        self._build_grid(grid_pts)
-        self._bitmap = np.zeros(1 << HASH_BITS, dtype=np.bool_)
-        self._bitmap[_hash(self._table_cells)] = True
+        dx, dy = bx - ax, by - ay
+        len2 = dx * dx + dy * dy
+        inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+        self._seg = (ax, ay, dx, dy, inv_len2)
+
+        self._h3 = _CoverTable.from_covers(
+            [
+                cover_station(g, f, self.near_m)
+                for g, f in zip(self.geometries, frames, strict=True)
+            ],
+            seg_base,
+        )
+        self._grid = _planar_grid(zone_bounds)
+        self._planar = _CoverTable.from_covers(
+            [
+                grid_cover_station(g, f, self.near_m, self._grid)
+                for g, f in zip(self.geometries, frames, strict=True)
+            ],
+            seg_base,
+        )
+        self._grid.mark(self._planar.cells)
+        self._views = _name_views(ids)
 
     @classmethod
     def build(cls, stations: Sequence[Station], near_m: float = DEFAULT_NEAR_M) -> StationIndex:
@@ -144,131 +174,116 @@ class StationIndex:
         """
         return cls(stations, near_m)
 
-    # ---- build helpers -------------------------------------------------------------------
-
-    def _build_table(
-        self,
-        entries: list[tuple[npt.NDArray[np.uint64], IntArray, npt.NDArray[np.int8], IntArray]],
-        seg_lists: list[IntArray],
-    ) -> None:
-        if entries:
-            cells = np.concatenate([e[0] for e in entries])
-            station = np.concatenate([e[1] for e in entries])
-            cls_ = np.concatenate([e[2] for e in entries])
-            seg_count = np.concatenate([e[3] for e in entries])
-            seg_flat = np.concatenate(seg_lists)
-        else:
-            cells = np.zeros(0, dtype=np.uint64)
-            station = np.zeros(0, dtype=np.int64)
-            cls_ = np.zeros(0, dtype=np.int8)
-            seg_count = np.zeros(0, dtype=np.int64)
-            seg_flat = np.zeros(0, dtype=np.int64)
-        seg_start = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
-        order = np.lexsort((station, cells))
-        self._entry_station = station[order].astype(np.int32)
-        self._entry_class = cls_[order]
-        self._entry_seg_start = seg_start[order]
-        self._entry_seg_count = seg_count[order]
-        self._seg_list = seg_flat.astype(np.int32)
-        sorted_cells = cells[order]
-        self._table_cells, self._table_start, counts = np.unique(
-            sorted_cells, return_index=True, return_counts=True
-        )
-        self._table_count = counts.astype(np.int64)
-        self._table_start = self._table_start.astype(np.int64)
-
-    def _build_grid(self, pts: list[tuple[FloatArray, FloatArray, FloatArray]]) -> None:
-        if not pts or sum(len(p[0]) for p in pts) == 0:
-            self._grid = _Grid(0.0, 0.0, 1.0, 1.0, 1, 1, np.zeros(1, dtype=np.bool_))
-            return
-        lng = np.concatenate([p[0] for p in pts])
-        lat = np.concatenate([p[1] for p in pts])
-        r_lng = np.concatenate([p[2] for p in pts])
-        lat_top = float(np.max(np.abs(lat)))
-        kx, ky = metres_per_degree(lat_top)
-        r_lat = r_lng * kx / ky
-        cell_m = max(GRID_CELL_M, 2.0 * float(np.max(r_lng)) * kx * 1.01)
-        while True:
-            dlng, dlat = cell_m / kx, cell_m / ky
-            lng_min = float(np.min(lng - r_lng)) - 2 * dlng
-            lat_min = float(np.min(lat - r_lat)) - 2 * dlat
-            nx = int((float(np.max(lng + r_lng)) - lng_min) / dlng) + 3
-            ny = int((float(np.max(lat + r_lat)) - lat_min) / dlat) + 3
-            if nx * ny <= GRID_MAX_CELLS:
-                break
-            cell_m *= 2.0
-        bits = np.zeros((ny, nx), dtype=np.bool_)
-        ix0 = ((lng - r_lng - lng_min) / dlng).astype(np.int64)
-        ix1 = ((lng + r_lng - lng_min) / dlng).astype(np.int64)
-        iy0 = ((lat - r_lat - lat_min) / dlat).astype(np.int64)
-        iy1 = ((lat + r_lat - lat_min) / dlat).astype(np.int64)
-        for iy in (iy0, iy1):
-            for ix in (ix0, ix1):
-                bits[iy, ix] = True
-        self._grid = _Grid(lng_min, lat_min, 1.0 / dlng, 1.0 / dlat, nx, ny, bits.ravel())
-
     # ---- classification -------------------------------------------------------------------
 
     def _resolve(
-        self, cells: npt.NDArray[np.uint64], lng: FloatArray, lat: FloatArray
-    ) -> tuple[npt.NDArray[np.int32], FloatArray]:
-        """For fixes already in cells ``cells``: the chosen station code (-1: none) and the
-        signed boundary distance (metres, negative inside; NaN when no station)."""
-        m = len(cells)
-        code = np.full(m, -1, dtype=np.int32)
-        signed = np.full(m, np.nan)
-        if m == 0 or len(self._table_cells) == 0:
-            return code, signed
-        pos = np.searchsorted(self._table_cells, cells)
-        np.minimum(pos, len(self._table_cells) - 1, out=pos)
-        hit = np.flatnonzero(self._table_cells[pos] == cells)
+        self, cover: _CoverTable, cells: npt.NDArray[np.uint64], lng: FloatArray, lat: FloatArray
+    ) -> tuple[IntArray, npt.NDArray[np.int32], FloatArray]:
+        """Stations of fixes whose cells in ``cover`` are ``cells`` (positions in degrees).
+
+        Returns (which, code, signed): the indices of the fixes that get a station, its code
+        and the signed boundary distance in metres (negative inside).
+        """
+        none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0))
+        if len(cells) == 0 or len(cover.cells) == 0:
+            return none
+        row = cover.table.find(cells)
+        hit = np.flatnonzero(row >= 0)
         if len(hit) == 0:
-            return code, signed
-        t = pos[hit]
-        cnt = self._table_count[t]
-        pair_fix = np.repeat(hit, cnt)
-        pair_entry = _expand(self._table_start[t], cnt)
-        st = self._entry_station[pair_entry]
-        cls_ = self._entry_class[pair_entry]
+            return none
+        row = row[hit]
+        if cover.single:
+            pair_fix, pair_entry = hit, cover.start[row]
+        else:
+            cnt = cover.count[row]
+            pair_fix = np.repeat(hit, cnt)
+            pair_entry = _expand(cover.start[row], cnt)
+        st = cover.entry_station[pair_entry]
+        cls_ = cover.entry_class[pair_entry]
         p_lng = lng[pair_fix]
         p_lat = lat[pair_fix]
-        x = (p_lng - self._origin_lng[st]) * self._kx[st]
-        y = (p_lat - self._origin_lat[st]) * self._ky[st]
-
-        s_cnt = self._entry_seg_count[pair_entry]
-        seg = self._seg_list[_expand(self._entry_seg_start[pair_entry], s_cnt)]
-        owner = np.repeat(np.arange(len(pair_entry)), s_cnt)
-        ax, ay, bx, by = self._seg
-        d_all = segment_distance_m(x[owner], y[owner], ax[seg], ay[seg], bx[seg], by[seg])
-        starts = np.concatenate([[0], np.cumsum(s_cnt)[:-1]])
-        d = np.minimum.reduceat(d_all, starts)
+        x = p_lng - self._origin_lng[st]
+        x *= self._kx[st]
+        y = p_lat - self._origin_lat[st]
+        y *= self._ky[st]
+        d = self._distance(cover, x, y, pair_entry)
 
         inside = cls_ == CORE
-        b = np.flatnonzero(cls_ != CORE)
-        b = b[cls_[b] != 2]
+        b = np.flatnonzero(cls_ == BOUNDARY)
         if len(b):
             inside[b] = shapely.contains_xy(self.geometries[st[b]], p_lng[b], p_lat[b])
-        dist_signed = np.where(inside, -np.maximum(d, INSIDE_EPS_M), d)
-        valid = np.flatnonzero((inside | (d <= self.near_m)) & np.isfinite(d))
-        if len(valid) == 0:
-            return code, signed
-        # Preference: inside beats outside; among insides the nearer centroid (the frame origin);
-        # among outsides the nearer boundary; ties by station code (station_id order).
-        key = np.where(inside, np.hypot(x, y) - 1e12, d)[valid]
-        pf = pair_fix[valid]
-        order = np.lexsort((st[valid], key, pf))
-        pf_sorted = pf[order]
-        first = np.ones(len(order), dtype=np.bool_)
-        first[1:] = pf_sorted[1:] != pf_sorted[:-1]
-        chosen = valid[order[first]]
-        code[pair_fix[chosen]] = st[chosen]
-        signed[pair_fix[chosen]] = dist_signed[chosen]
-        return code, signed
+        valid = (d <= self.near_m) | inside
+        valid &= np.isfinite(d)
+        valid_idx = np.flatnonzero(valid)
+        pf = pair_fix[valid_idx]
+        dup = pf[1:] == pf[:-1]  # pairs of one fix are adjacent (pair_fix is sorted)
+        if dup.any():
+            # Several stations for one fix. Inside beats outside; among insides the nearer
+            # centroid (the frame origin); among outsides the nearer boundary; then station_id.
+            multi = np.zeros(len(pf), dtype=np.bool_)
+            multi[1:] |= dup
+            multi[:-1] |= dup
+            sub = valid_idx[multi]
+            key = np.where(inside[sub], np.hypot(x[sub], y[sub]) - 1e12, d[sub])
+            order = np.lexsort((st[sub], key, pair_fix[sub]))
+            sub_pf = pair_fix[sub][order]
+            first = np.ones(len(order), dtype=np.bool_)
+            first[1:] = sub_pf[1:] != sub_pf[:-1]
+            valid_idx = np.concatenate([valid_idx[~multi], sub[order[first]]])
+        chosen_d = d[valid_idx]
+        chosen_in = inside[valid_idx]
+        signed = np.where(chosen_in, -np.maximum(chosen_d, INSIDE_EPS_M), chosen_d)
+        return pair_fix[valid_idx], st[valid_idx], signed
 
-    def _cells_for(
+    def _distance(
+        self, cover: _CoverTable, x: FloatArray, y: FloatArray, entry: IntArray
+    ) -> FloatArray:
+        """Distance (metres) from points (x, y in their station's frame) to the fence boundary,
+        over the segments the cover kept for each point's cell (exact: see geo.cover).
+
+        Works in chunks of DISTANCE_CHUNK points so the temporaries stay in cache."""
+        out = np.empty(len(x))
+        for lo in range(0, len(x), DISTANCE_CHUNK):
+            hi = min(lo + DISTANCE_CHUNK, len(x))
+            out[lo:hi] = self._distance_chunk(cover, x[lo:hi], y[lo:hi], entry[lo:hi])
+        return out
+
+    def _distance_chunk(
+        self, cover: _CoverTable, x: FloatArray, y: FloatArray, entry: IntArray
+    ) -> FloatArray:
+        count = cover.entry_seg_count[entry]
+        seg = cover.seg_list[_expand(cover.entry_seg_start[entry], count)]
+        owner = np.repeat(np.arange(len(entry)), count)
+        ax, ay, dx, dy, inv_len2 = self._seg
+        qx = x[owner]
+        qx -= ax[seg]
+        qy = y[owner]
+        qy -= ay[seg]
+        sdx = dx[seg]
+        sdy = dy[seg]
+        t = qx * sdx
+        t += qy * sdy
+        t *= inv_len2[seg]
+        np.clip(t, 0.0, 1.0, out=t)
+        sdx *= t
+        qx -= sdx
+        sdy *= t
+        qy -= sdy
+        qx *= qx
+        qy *= qy
+        qx += qy
+        starts = np.cumsum(count) - count
+        d2 = np.minimum.reduceat(qx, starts) if len(starts) else qx
+        return np.sqrt(d2)
+
+    def _candidates(
         self, fixes: pl.DataFrame, lng: FloatArray, lat: FloatArray
-    ) -> tuple[IntArray, npt.NDArray[np.uint64]]:
-        """Candidate row indices and their STORE_RESOLUTION cells (stored or computed)."""
+    ) -> tuple[_CoverTable, IntArray, npt.NDArray[np.uint64]]:
+        """The cover to use, candidate row indices and their cell keys in that cover.
+
+        With an ``h3_cell`` column: the H3 cover, stored cells (null ones computed from lat/lon)
+        prefiltered by the hash bitmap. Without: the planar cover, prefiltered by its bitmap.
+        """
         if "h3_cell" in fixes.columns:
             col = fixes["h3_cell"]
             if col.dtype != pl.UInt64:
@@ -278,10 +293,10 @@ class StationIndex:
             if missing is not None and len(missing):
                 cells = cells.copy()
                 cells[missing] = _h3(lng[missing], lat[missing])
-            cand = np.flatnonzero(self._bitmap[_hash(cells)])
-            return cand, cells[cand]
-        cand = self._grid.candidates(lng, lat)
-        return cand, _h3(lng[cand], lat[cand])
+            cand = self._h3.table.maybe(cells)
+            return self._h3, cand, cells[cand]
+        cand, keys = self._grid.candidates(lng, lat)
+        return self._planar, cand, keys
 
     def classify(self, fixes: pl.DataFrame) -> pl.DataFrame:
         """Attribute each fix to a station, with its signed boundary distance and p_inside.
@@ -300,14 +315,11 @@ class StationIndex:
         n = fixes.height
         lat = _floats(fixes["lat"])
         lng = _floats(fixes["lon"])
-        cand, cand_cells = self._cells_for(fixes, lng, lat)
-        code_c, signed_c = self._resolve(cand_cells, lng[cand], lat[cand])
-        has = np.flatnonzero(code_c >= 0)
-        rows = cand[has]
-        codes = code_c[has]
-        dist = signed_c[has]
+        cover, cand, keys = self._candidates(fixes, lng, lat)
+        which, codes, dist = self._resolve(cover, keys, lng[cand], lat[cand])
+        rows = cand[which]
         p = self._p_inside(fixes, rows, codes, dist)
-        return fixes.with_columns(_assemble(n, rows, codes, dist, p, self.station_ids))
+        return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))
 
     def _p_inside(
         self, fixes: pl.DataFrame, rows: IntArray, codes: npt.NDArray[np.int32], dist: FloatArray
@@ -344,6 +356,42 @@ class StationIndex:
         inside = (out["boundary_distance_m"].fill_null(1.0) < 0).to_numpy()
         result: npt.NDArray[np.object_] = np.where(inside, ids, np.array(None, dtype=object))
         return result
+
+    def cell_classes(self, cells: npt.NDArray[np.uint64] | pl.Series) -> pl.DataFrame:
+        """Cell-level lookup, no coordinates: for each STORE_RESOLUTION H3 cell (UInt64; 0 or
+        null: none) the station whose cover holds it and the cell's class for that station.
+
+        Returns ``station_id`` (Utf8, null when the cell is farther than near_m from every fence)
+        and ``cell_class`` (Utf8: "core" = wholly inside, "boundary" = needs the point test,
+        "near" = wholly outside but within near_m; null with no station). When several stations'
+        covers hold the cell, core beats boundary beats near, then station_id order. This is the
+        cheap question a stored cell can answer alone; ``classify`` gives the exact answer.
+        """
+        if isinstance(cells, pl.Series):
+            cells = cells.cast(pl.UInt64).fill_null(0).to_numpy()
+        cells = np.ascontiguousarray(cells, dtype=np.uint64)
+        n = len(cells)
+        cover = self._h3
+        cand = cover.table.maybe(cells)
+        row = cover.table.find(cells[cand])
+        hit = row >= 0
+        rows = cand[hit]
+        # Entries of a cell are sorted by station code; pick the best class among them.
+        first = cover.start[row[hit]]
+        best = first.copy()
+        if not cover.single:
+            cnt = cover.count[row[hit]]
+            for k in range(1, int(cnt.max(initial=1))):
+                more = np.flatnonzero(cnt > k)
+                better = cover.entry_class[first[more] + k] < cover.entry_class[best[more]]
+                best[more[better]] = first[more[better]] + k
+        validity = _validity(n, rows)
+        return pl.DataFrame(
+            [
+                _strings("station_id", n, validity, rows, cover.entry_station[best], self._views),
+                _strings("cell_class", n, validity, rows, cover.entry_class[best], _CLASS_VIEWS),
+            ]
+        )
 
     def station_centroids(self) -> pl.DataFrame:
         """``station_id``, ``lat``, ``lon``: each fence's area centroid in degrees (buffered)."""
@@ -404,15 +452,28 @@ class StationIndex:
         names = np.array(["core", "boundary", "near"])
         return pl.DataFrame(
             {
-                "h3_cell": pl.Series(
-                    np.repeat(self._table_cells, self._table_count), dtype=pl.UInt64
-                ),
+                "h3_cell": pl.Series(np.repeat(self._h3.cells, self._h3.count), dtype=pl.UInt64),
                 "station_id": pl.Series(
-                    np.array(self.station_ids, dtype=object)[self._entry_station], dtype=pl.Utf8
+                    np.array(self.station_ids, dtype=object)[self._h3.entry_station], dtype=pl.Utf8
                 ),
-                "cell_class": pl.Series(names[self._entry_class], dtype=pl.Utf8),
+                "cell_class": pl.Series(names[self._h3.entry_class], dtype=pl.Utf8),
             }
         )
+
+
+def _planar_grid(zone_bounds: list[tuple[float, float, float, float]]) -> PlanarGrid:
+    """The planar grid spanning every station's zone, with fine cells of about FINE_CELL_M."""
+    if not zone_bounds:
+        return PlanarGrid.spanning((0.0, 0.0, 1.0, 1.0), 1.0, 1.0)
+    b = np.array(zone_bounds)
+    bounds = (
+        float(b[:, 0].min()),
+        float(b[:, 1].min()),
+        float(b[:, 2].max()),
+        float(b[:, 3].max()),
+    )
+    kx, ky = metres_per_degree((bounds[1] + bounds[3]) / 2)
+    return PlanarGrid.spanning(bounds, FINE_CELL_M / kx, FINE_CELL_M / ky)
 
 
 def _effective_geometry(station: Station) -> tuple[MultiPolygon, LocalFrame]:
@@ -460,28 +521,79 @@ def _h3(lng: FloatArray, lat: FloatArray) -> npt.NDArray[np.uint64]:
     return out.fill_null(0).to_numpy().astype(np.uint64, copy=False)
 
 
+def _name_views(names: list[str]) -> tuple[npt.NDArray[np.complex128], bytes]:
+    """Arrow string-view entries (16 bytes, viewed as complex128) for each name, and the data
+    buffer for names longer than 12 bytes (shorter ones are stored inline in the view)."""
+    views = np.zeros((len(names), 16), dtype=np.uint8)
+    data = bytearray()
+    for i, name in enumerate(names):
+        raw = name.encode()
+        views[i, :4] = np.frombuffer(np.int32(len(raw)).tobytes(), dtype=np.uint8)
+        if len(raw) <= 12:
+            views[i, 4 : 4 + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            views[i, 4:8] = np.frombuffer(raw[:4], dtype=np.uint8)
+            views[i, 8:12] = 0  # buffer index
+            views[i, 12:16] = np.frombuffer(np.int32(len(data)).tobytes(), dtype=np.uint8)
+            data += raw
+    return views.view(np.complex128).ravel(), bytes(data)
+
+
+_CLASS_VIEWS = _name_views(["core", "boundary", "near"])  # indexed by geo.cover's class codes
+
+
+def _validity(n: int, rows: IntArray) -> tuple[pa.Buffer, int]:
+    """An Arrow validity bitmap for ``n`` rows, valid exactly at ``rows``, and the null count."""
+    valid = np.zeros(n, dtype=np.bool_)
+    valid[rows] = True
+    return pa.py_buffer(np.packbits(valid, bitorder="little")), n - len(rows)
+
+
+def _strings(
+    name: str,
+    n: int,
+    validity: tuple[pa.Buffer, int],
+    rows: IntArray,
+    codes: npt.NDArray[np.integer],
+    views: tuple[npt.NDArray[np.complex128], bytes],
+) -> pl.Series:
+    """A Utf8 column: ``views`` entry ``codes[i]`` at ``rows[i]``, null elsewhere.
+
+    Built as Arrow string-view buffers that Polars adopts without copying: the columns are
+    mostly null, and a generic string build would cost more than the classification.
+    """
+    buffer, null_count = validity
+    name_views, name_data = views
+    entries = np.zeros(n, dtype=np.complex128)
+    entries[rows] = name_views[codes]
+    array = pa.Array.from_buffers(
+        pa.string_view(),
+        n,
+        [buffer, pa.py_buffer(entries), pa.py_buffer(name_data)],
+        null_count=null_count,
+    )
+    return pl.Series(name, array)
+
+
 def _assemble(
     n: int,
     rows: IntArray,
     codes: npt.NDArray[np.int32],
     dist: FloatArray,
     p: FloatArray,
-    names: list[str],
+    views: tuple[npt.NDArray[np.complex128], bytes],
 ) -> list[pl.Series]:
-    """The three output columns for ``n`` rows, set at ``rows`` and null/0 elsewhere."""
-    code_all = np.full(n, -1, dtype=np.int32)
-    code_all[rows] = codes
-    mask = code_all < 0
+    """The three output columns for ``n`` rows, set at ``rows`` and null (p: 0) elsewhere."""
+    validity = _validity(n, rows)
     dist_all = np.zeros(n)
     dist_all[rows] = dist
+    distance = pa.Array.from_buffers(
+        pa.float64(), n, [validity[0], pa.py_buffer(dist_all)], null_count=validity[1]
+    )
     p_all = np.zeros(n)
     p_all[rows] = p
-    dictionary = pa.DictionaryArray.from_arrays(
-        pa.array(code_all, mask=mask), pa.array(names, type=pa.string())
-    )
-    station = pl.Series("station_id", dictionary.cast(pa.large_string()))
     return [
-        station,
-        pl.Series("boundary_distance_m", pa.array(dist_all, mask=mask)),
+        _strings("station_id", n, validity, rows, codes, views),
+        pl.Series("boundary_distance_m", distance),
         pl.Series("p_inside", p_all),
     ]
