@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -238,17 +239,26 @@ def _ingest_roster(
 # --- events ------------------------------------------------------------------------------------
 
 
-def _ingest_events(
+@dataclass
+class PreparedEvents:
+    """A batch of pings or swipes checked and sorted into on duty, held and masked, not yet stored."""
+
+    kind: str
+    report: IngestReport
+    on: pl.DataFrame
+    held: pl.DataFrame
+    masked: pl.DataFrame
+
+
+def _prepare_events(
     session: Session,
     kind: str,
     rows: pl.DataFrame,
     *,
-    tz: str,
     policy: Policy,
     now: datetime,
-    count_masked: bool,
-) -> tuple[dict[str, int], pl.DataFrame]:
-    """Resolve officers, mask, hold and store pings or swipes; returns (counts, rejections)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Resolve officers and classify duty status (reads only); returns (on, held, masked, rejections)."""
     item = "device_id" if kind == "pings" else "badge_id"
     assignments = load_assignments(session, "devices" if kind == "pings" else "badges")
     rows = rows.with_columns(officer_id=resolve_officers(rows, assignments, item))
@@ -266,15 +276,14 @@ def _ingest_events(
     ]
     rows = rows.filter(pl.col("officer_id").is_not_null())
     if kind == "swipes" and rows.height:
-        known = set(session.execute(select(StationRow.station_id)).scalars())
-        bad_station = rows.filter(~pl.col("station_id").is_in(sorted(known)))
+        known = sorted(set(session.execute(select(StationRow.station_id)).scalars()))
+        bad_station = rows.filter(~pl.col("station_id").is_in(known))
         rejected.append(
             _reject(
                 bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id"))
             )
         )
-        rows = rows.filter(pl.col("station_id").is_in(sorted(known)))
-    counts = dict.fromkeys(OUTCOMES, 0)
+        rows = rows.filter(pl.col("station_id").is_in(known))
     if rows.height:
         span = rows.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
         shifts = load_shifts(
@@ -291,22 +300,71 @@ def _ingest_events(
             now=now,
         )
         rows = rows.with_columns(_status=status)
-        if kind == "pings":
-            rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
-        on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
-        held = rows.filter(pl.col("_status") == DutyStatus.HELD.value).with_columns(
-            held_at=pl.lit(now).cast(pl.Datetime("us", "UTC"))
-        )
-        masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value)
-        inserted = insert_events(session, kind, on)
-        held_inserted = insert_events(session, f"held_{kind}", held)
-        counts["accepted"] = inserted
-        counts["held"] = held_inserted
-        counts["duplicate"] = (on.height - inserted) + (held.height - held_inserted)
-        counts["masked"] = masked.height
-        if count_masked:
-            _count_masked(session, masked, "ping" if kind == "pings" else "swipe", tz)
-    return counts, pl.concat(rejected)
+    else:
+        rows = rows.with_columns(_status=pl.lit(None, pl.Utf8))
+    if kind == "pings":
+        rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
+    on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+    held = rows.filter(pl.col("_status") == DutyStatus.HELD.value).with_columns(
+        held_at=pl.lit(now).cast(pl.Datetime("us", "UTC"))
+    )
+    masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select("ts")
+    return on, held, masked, pl.concat(rejected)
+
+
+def prepare_batch(
+    session: Session,
+    kind: str,
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    row_offset: int = 0,
+) -> PreparedEvents:
+    """Validate a batch of pings or swipes and decide each one's fate, reading but not writing.
+
+    Raises MissingColumnsError when a required column is absent.
+    """
+    report = IngestReport(kind)
+    frame = frame.with_row_index("_row", offset=row_offset + 1)
+    checked = validate(kind, frame, tz=tz)
+    first, repeats, conflicts = dedupe(kind, checked.good)
+    report.counts["duplicate"] += repeats.height
+    on, held, masked, rejected = _prepare_events(session, kind, first, policy=policy, now=now)
+    _record_rejections(report, [checked.errors, _conflicts(kind, conflicts), rejected], row_offset)
+    return PreparedEvents(kind, report, on, held, masked)
+
+
+def write_batch(
+    session: Session, prepared: PreparedEvents, *, tz: str, count_masked: bool = True
+) -> IngestReport:
+    """Store a prepared batch: on-duty events, held events, and the masked count. Only flushes."""
+    kind, report = prepared.kind, prepared.report
+    inserted = insert_events(session, kind, prepared.on)
+    held_inserted = insert_events(session, f"held_{kind}", prepared.held)
+    report.counts["accepted"] += inserted
+    report.counts["held"] += held_inserted
+    report.counts["duplicate"] += (prepared.on.height - inserted) + (
+        prepared.held.height - held_inserted
+    )
+    report.counts["masked"] += prepared.masked.height
+    if count_masked:
+        _count_masked(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
+    session.flush()
+    return report
+
+
+def _conflicts(kind: str, conflicts: pl.DataFrame) -> pl.DataFrame:
+    return _reject(
+        conflicts, KINDS[kind].key[-1], "same key as an earlier row of this batch with other values"
+    )
+
+
+def _record_rejections(report: IngestReport, parts: list[pl.DataFrame], row_offset: int) -> None:
+    errors = pl.concat([r.cast({"_row": pl.UInt32}) for r in parts]).sort("_row", "column")
+    report.counts["rejected"] = errors["_row"].n_unique()
+    report.errors = _errors_from(errors, row_offset)
 
 
 # --- public entry points -----------------------------------------------------------------------
@@ -332,39 +390,25 @@ def ingest_frame(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    report = IngestReport(kind)
     if frame.is_empty():
-        return report
+        return IngestReport(kind)
+    if kind in ("pings", "swipes"):
+        prepared = prepare_batch(
+            session, kind, frame, tz=tz, policy=policy, now=now, row_offset=row_offset
+        )
+        return write_batch(session, prepared, tz=tz, count_masked=count_masked)
+    report = IngestReport(kind)
     frame = frame.with_row_index("_row", offset=row_offset + 1)
     checked = validate(kind, frame, tz=tz)
     first, repeats, conflicts = dedupe(kind, checked.good)
-    rejections = [
-        checked.errors,
-        _reject(
-            conflicts,
-            KINDS[kind].key[-1],
-            "same key as an earlier row of this batch with other values",
-        ),
-    ]
     report.counts["duplicate"] += repeats.height
-    if kind in _REFERENCE:
-        accepted, same = _upsert_reference(session, kind, first, now)
-        report.counts["accepted"] += accepted
-        report.counts["duplicate"] += same
-    elif kind == "roster":
+    if kind == "roster":
         accepted, same = _ingest_roster(session, first, tz=tz, policy=policy, now=now)
-        report.counts["accepted"] += accepted
-        report.counts["duplicate"] += same
     else:
-        counts, rejected = _ingest_events(
-            session, kind, first, tz=tz, policy=policy, now=now, count_masked=count_masked
-        )
-        for key, value in counts.items():
-            report.counts[key] += value
-        rejections.append(rejected)
-    errors = pl.concat([r.cast({"_row": pl.UInt32}) for r in rejections]).sort("_row", "column")
-    report.counts["rejected"] = errors["_row"].n_unique()
-    report.errors = _errors_from(errors, row_offset)
+        accepted, same = _upsert_reference(session, kind, first, now)
+    report.counts["accepted"] += accepted
+    report.counts["duplicate"] += same
+    _record_rejections(report, [checked.errors, _conflicts(kind, conflicts)], row_offset)
     session.flush()
     return report
 
@@ -425,6 +469,94 @@ def _parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
         yield pl.from_arrow(batch)  # type: ignore[misc]
 
 
+BatchResults = Iterator[tuple[int, IngestReport]]
+
+
+def _record_batches(
+    factory: sessionmaker[Session],
+    kind: str,
+    batches: Iterator[pl.DataFrame],
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    count_masked: bool,
+) -> BatchResults:
+    """Reference kinds and the roster: one transaction per batch, in order."""
+    offset = 0
+    for frame in batches:
+        with transaction(factory) as session:
+            part = ingest_frame(
+                session,
+                kind,
+                frame,
+                tz=tz,
+                policy=policy,
+                now=now,
+                row_offset=offset,
+                count_masked=count_masked,
+            )
+        offset += frame.height
+        yield frame.height, part
+
+
+def _prepare_in_own_session(
+    factory: sessionmaker[Session],
+    kind: str,
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    row_offset: int,
+) -> PreparedEvents:
+    with factory() as session, session.begin():
+        return prepare_batch(
+            session, kind, frame, tz=tz, policy=policy, now=now, row_offset=row_offset
+        )
+
+
+def _event_batches(
+    factory: sessionmaker[Session],
+    kind: str,
+    batches: Iterator[pl.DataFrame],
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    count_masked: bool,
+) -> BatchResults:
+    """Pings and swipes, pipelined: batch N+1 is validated and classified on a worker thread
+    while batch N is written; each write is its own transaction, in file order."""
+    offset = 0
+    pending: tuple[Future[PreparedEvents], int] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollcall-prepare") as pool:
+        for frame in batches:
+            future = pool.submit(
+                _prepare_in_own_session,
+                factory,
+                kind,
+                frame,
+                tz=tz,
+                policy=policy,
+                now=now,
+                row_offset=offset,
+            )
+            offset += frame.height
+            if pending is not None:
+                yield pending[1], _write_prepared(factory, pending[0].result(), tz, count_masked)
+            pending = (future, frame.height)
+        if pending is not None:
+            yield pending[1], _write_prepared(factory, pending[0].result(), tz, count_masked)
+
+
+def _write_prepared(
+    factory: sessionmaker[Session], prepared: PreparedEvents, tz: str, count_masked: bool
+) -> IngestReport:
+    with transaction(factory) as session:
+        return write_batch(session, prepared, tz=tz, count_masked=count_masked)
+
+
 def ingest_file(
     factory: sessionmaker[Session],
     kind: str,
@@ -464,27 +596,20 @@ def ingest_file(
         batches = (
             _parquet_batches(path) if path.suffix.lower() == ".parquet" else _csv_batches(path)
         )
-        size, offset, read_bytes = path.stat().st_size, 0, 0
-        for frame in batches:
-            try:
-                with transaction(factory) as session:
-                    part = ingest_frame(
-                        session,
-                        kind,
-                        frame,
-                        tz=tz,
-                        policy=policy,
-                        now=now,
-                        row_offset=offset,
-                        count_masked=seen is None,
-                    )
-            except MissingColumnsError as exc:
-                raise ImportFileError(path, str(exc)) from exc
-            report.merge(part)
-            offset += frame.height
-            read_bytes += BATCH_BYTES
-            if progress is not None:
-                progress(offset, min(1.0, read_bytes / size))
+        size = path.stat().st_size
+        step = _event_batches if kind in ("pings", "swipes") else _record_batches
+        offset, blocks = 0, 0
+        try:
+            for height, part in step(
+                factory, kind, batches, tz=tz, policy=policy, now=now, count_masked=seen is None
+            ):
+                report.merge(part)
+                offset += height
+                blocks += 1
+                if progress is not None:
+                    progress(offset, min(1.0, blocks * BATCH_BYTES / size))
+        except MissingColumnsError as exc:
+            raise ImportFileError(path, str(exc)) from exc
         if offset == 0:
             raise ImportFileError(path, "file has a header row but no data rows")
     with transaction(factory) as session:
