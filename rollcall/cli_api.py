@@ -49,7 +49,10 @@ def serve(
     common = {"host": host, "port": port, "log_config": None, "access_log": False,
               "server_header": False, "proxy_headers": False}
     if workers > 1:
+        # Workers import Polars, H3 and GeoAlchemy (several seconds on a busy host): the default
+        # 5 s health check would kill and respawn them forever.
         uvicorn.run("api.app:app_from_environment", factory=True, workers=workers,
+                    timeout_worker_healthcheck=60,
                     **common)  # type: ignore[arg-type]
     else:
         uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
