@@ -72,7 +72,7 @@ def free_port() -> int:
 
 
 def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]})
+    return pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.Utf8))
 
 
 def seed(url: str, *, officers: int, ping_officers: int, month: date) -> dict[str, Any]:

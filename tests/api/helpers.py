@@ -18,7 +18,7 @@ from store.models import DailyResult, Flag
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient as TestClient
 
 SECRET = "rollcall-test-secret-0123456789abcdef"
 TZ = "Europe/London"
@@ -90,7 +90,8 @@ def seed_reference(api: Api) -> None:
             report = ingest_frame(session, kind, _frame(rows), tz=TZ, policy=policy, now=now)
             assert report.counts["rejected"] == 0, report.errors
     r = api.client.put("/v1/roster", json={"shifts": SHIFTS}, headers=api.headers("admin"))
-    assert r.status_code == 200 and r.json()["rejected"] == 0, r.text
+    assert r.status_code == 200, r.text
+    assert r.json()["rejected"] == 0, r.text
 
 
 def seed_results(api: Api) -> dict[str, str]:

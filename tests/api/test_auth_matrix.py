@@ -42,7 +42,8 @@ OPEN = ["/healthz", "/readyz", "/metrics"]
 
 def _call(api: Api, method: str, path: str, query: dict[str, str], body: Any,
           headers: dict[str, str]) -> int:
-    return api.client.request(method, path, params=query, json=body, headers=headers).status_code
+    response = api.client.request(method, path, params=query, json=body, headers=headers)
+    return int(response.status_code)
 
 
 def _b64(data: dict[str, Any]) -> str:

@@ -38,13 +38,18 @@ def test_pings_outcomes_and_idempotence(api: Api) -> None:
         "accepted": 2, "duplicate": 1, "masked": 1, "held": 1, "rejected": 4}
     assert [(e["index"], e["field"]) for e in body["errors"]] == [
         (5, "accuracy_m"), (6, "ts"), (7, "lat"), (8, None)]
-    assert "-0.05" not in r.text and "51.555" not in r.text and "D2" not in r.text
+    assert "-0.05" not in r.text
+    assert "51.555" not in r.text
+    assert "D2" not in r.text
     assert r.headers["x-request-id"]
-    assert _count(api, Ping) == 2 and _count(api, HeldPing) == 1
+    assert _count(api, Ping) == 2
+    assert _count(api, HeldPing) == 1
 
     again = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
-    assert again.json()["accepted"] == 0 and again.json()["duplicate"] == 4
-    assert _count(api, Ping) == 2 and _count(api, HeldPing) == 1
+    assert again.json()["accepted"] == 0
+    assert again.json()["duplicate"] == 4
+    assert _count(api, Ping) == 2
+    assert _count(api, HeldPing) == 1
 
 
 def test_swipes_and_roster_upsert(api: Api) -> None:
@@ -55,26 +60,31 @@ def test_swipes_and_roster_upsert(api: Api) -> None:
                                                                "ts": "2026-10-05T09:00:00Z"}]},
                         headers=api.headers("ingest"))
     assert r.status_code == 200, r.text
-    assert r.json()["accepted"] == 1 and r.json()["errors"][0]["field"] == "station_id"
+    assert r.json()["accepted"] == 1
+    assert r.json()["errors"][0]["field"] == "station_id"
     assert _count(api, Swipe) == 1
     shift = {"shift_id": "S9", "officer_id": "O1", "start": "2026-10-07T08:00:00+01:00",
              "end": "2026-10-07T16:00:00+01:00", "kind": "duty"}
     first = api.client.put("/v1/roster", json={"shifts": [shift]}, headers=api.headers("ingest"))
     same = api.client.put("/v1/roster", json={"shifts": [shift]}, headers=api.headers("admin"))
-    assert first.json()["accepted"] == 1 and same.json()["duplicate"] == 1
+    assert first.json()["accepted"] == 1
+    assert same.json()["duplicate"] == 1
 
 
 def test_batch_limits(api: Api) -> None:
     headers = api.headers("ingest")
     big = {"pings": [{"device_id": "D1"}] * 10_001}
     r = api.client.post("/v1/pings", json=big, headers=headers)
-    assert r.status_code == 413 and "10,000" in r.json()["error"]["message"]
+    assert r.status_code == 413
+    assert "10,000" in r.json()["error"]["message"]
     huge = b'{"pings": [' + b" " * (17 << 20) + b"]}"
     r = api.client.post("/v1/pings", content=huge,
                         headers={**headers, "content-type": "application/json"})
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
     r = api.client.post("/v1/pings", content=b"{nope", headers=headers)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "bad_request"
     r = api.client.post("/v1/pings", json={"swipes": []}, headers=headers)
     assert r.status_code == 422
 
@@ -90,8 +100,10 @@ def test_database_error_stores_nothing(api: Api, monkeypatch: pytest.MonkeyPatch
     r = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
     assert r.status_code == 503
     error = r.json()["error"]
-    assert error["code"] == "database_unavailable" and "nothing was stored" in error["message"]
-    assert "SQL" not in r.text and "51.5" not in r.text
+    assert error["code"] == "database_unavailable"
+    assert "nothing was stored" in error["message"]
+    assert "SQL" not in r.text
+    assert "51.5" not in r.text
     assert error["request_id"] == r.headers["x-request-id"]
     assert _count(api, Ping) == 0
 
@@ -101,7 +113,8 @@ def test_station_validation(api: Api) -> None:
     bad = {"type": "Feature", "properties": {"name": "Bad"},
            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}}
     r = api.client.put("/v1/stations/ST9", json=bad, headers=admin)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_geofence"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_geofence"
     other = {"type": "Feature", "properties": {"station_id": "ST8", "name": "x"},
              "geometry": bad["geometry"]}
     r = api.client.put("/v1/stations/ST9", json=other, headers=admin)

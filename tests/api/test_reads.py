@@ -85,15 +85,20 @@ def test_timeline_is_on_duty_only_and_never_coordinates(world: Api) -> None:
         "O1", "2026-10-05T00:00:00+01:00", "2026-10-06T00:00:00+01:00")
     events = body["events"]
     types = [e["type"] for e in events]
-    assert types[0] == "off_duty" and types[-1] == "off_duty"
-    assert "shift_start" in types and "shift_end" in types and "swipe" in types
-    assert "presence" in types and "away" in types
+    assert types[0] == "off_duty"
+    assert types[-1] == "off_duty"
+    assert "shift_start" in types
+    assert "shift_end" in types
+    assert "swipe" in types
+    assert "presence" in types
+    assert "away" in types
     assert [e["start"] for e in events] == sorted(e["start"] for e in events)
     for event in events:
         if event["type"] == "off_duty":
             assert set(event) == {"type", "start", "end"}
         else:
-            assert event["source"]["system"] and event["source"]["id"]
+            assert event["source"]["system"]
+            assert event["source"]["id"]
     start = next(e for e in events if e["type"] == "shift_start")
     assert start["source"] == {"system": "roster", "id": "S1"}
     assert next(e for e in events if e["type"] == "presence")["station_id"] == "ST1"

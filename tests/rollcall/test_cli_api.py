@@ -31,8 +31,10 @@ def _fresh_settings() -> Iterator[None]:
 
 def test_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLCALL_JWT_SECRET", SECRET)
-    result = runner.invoke(app, ["token", "--role", "officer", "--sub", "pc1",
-                                 "--officer-id", "O1", "--ttl-minutes", "5"])
+    result = runner.invoke(
+        app,
+        ["token", "--role", "officer", "--sub", "pc1", "--officer-id", "O1", "--ttl-minutes", "5"],
+    )
     assert result.exit_code == 0, result.output
     claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
     assert (claims["role"], claims["sub"], claims["officer_id"]) == ("officer", "pc1", "O1")
@@ -52,8 +54,7 @@ def test_audit_verify(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
     with transaction(session_factory(engine)) as session:
         for i in range(3):
-            audit.append(session, actor="a", role="auditor", action="read.audit",
-                         detail={"i": i})
+            audit.append(session, actor="a", role="auditor", action="read.audit", detail={"i": i})
     ok = runner.invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "3 entries" in ok.stdout
@@ -66,9 +67,14 @@ def test_audit_verify(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPat
 
 def test_timeline_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLCALL_JWT_SECRET", SECRET)
-    document = {"timeline": {"officer_id": "O1", "from": "a", "to": "b", "events": []},
-                "exported_at": "t", "exported_by": "det", "role": "investigator",
-                "case_ref": "C1", "request_id": "r"}
+    document = {
+        "timeline": {"officer_id": "O1", "from": "a", "to": "b", "events": []},
+        "exported_at": "t",
+        "exported_by": "det",
+        "role": "investigator",
+        "case_ref": "C1",
+        "request_id": "r",
+    }
     path = tmp_path / "export.json"
     path.write_text(json.dumps(signing.sign(document, SECRET), indent=2), encoding="utf-8")
     good = runner.invoke(app, ["timeline", "verify", str(path)])

@@ -19,7 +19,7 @@ POLICY = load_policy()
 
 
 def _load(session: Session, kind: str, rows: list[dict[str, str]]) -> None:
-    frame = pl.DataFrame(rows, schema={k: pl.Utf8 for k in rows[0]})
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.Utf8))
     report = ingest_frame(session, kind, frame, tz=TZ, policy=POLICY, now=NOW)
     assert report.counts["rejected"] == 0, report.errors
 
