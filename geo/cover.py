@@ -45,6 +45,7 @@ class StationCover:
     centre_lng: FloatArray
     centre_lat: FloatArray
     radius_m: FloatArray
+    centre_distance_m: FloatArray
     seg_start: IntArray
     seg_count: IntArray
     seg_local: IntArray
@@ -139,6 +140,7 @@ def classify_cells(
         centre_lng=centre_lng[keep],
         centre_lat=centre_lat[keep],
         radius_m=radius_m[keep],
+        centre_distance_m=d_min[keep],
         seg_start=seg_start,
         seg_count=seg_count,
         seg_local=seg_local,

@@ -55,6 +55,7 @@ class _CoverTable:
     single: bool
     entry_station: npt.NDArray[np.int32]
     entry_class: npt.NDArray[np.int8]
+    entry_centre_m: FloatArray
     entry_seg_start: IntArray
     entry_seg_count: IntArray
     seg_list: npt.NDArray[np.int32]
@@ -69,6 +70,7 @@ class _CoverTable:
             + [np.zeros(0, dtype=np.int32)]
         )
         cls_ = np.concatenate([c.cell_class for c in covers] + [np.zeros(0, dtype=np.int8)])
+        centre = np.concatenate([c.centre_distance_m for c in covers] + [np.zeros(0)])
         seg_count = np.concatenate([c.seg_count for c in covers] + [np.zeros(0, dtype=np.int64)])
         seg_flat = np.concatenate(
             [c.seg_local + base for c, base in zip(covers, seg_base, strict=True)]
@@ -84,6 +86,7 @@ class _CoverTable:
             single=bool(np.all(count == 1)),
             entry_station=station[order],
             entry_class=cls_[order],
+            entry_centre_m=centre[order],
             entry_seg_start=seg_start[order].astype(np.int64),
             entry_seg_count=seg_count[order].astype(np.int64),
             seg_list=seg_flat.astype(np.int32),
@@ -364,7 +367,8 @@ class StationIndex:
         Returns ``station_id`` (Utf8, null when the cell is farther than near_m from every fence)
         and ``cell_class`` (Utf8: "core" = wholly inside, "boundary" = needs the point test,
         "near" = wholly outside but within near_m; null with no station). When several stations'
-        covers hold the cell, core beats boundary beats near, then station_id order. This is the
+        covers hold the cell, core beats boundary beats near, then the station whose boundary is
+        nearest the cell's centre, then station_id order. This is the
         cheap question a stored cell can answer alone; ``classify`` gives the exact answer.
         """
         if isinstance(cells, pl.Series):
@@ -376,14 +380,16 @@ class StationIndex:
         row = cover.table.find(cells[cand])
         hit = row >= 0
         rows = cand[hit]
-        # Entries of a cell are sorted by station code; pick the best class among them.
+        # A cell's entries are sorted by station code; keep the best class, then the station
+        # whose boundary is nearest the cell's centre (a strict < keeps the lower code on ties).
         first = cover.start[row[hit]]
         best = first.copy()
         if not cover.single:
+            rank = cover.entry_class * 1e9 + cover.entry_centre_m
             cnt = cover.count[row[hit]]
             for k in range(1, int(cnt.max(initial=1))):
                 more = np.flatnonzero(cnt > k)
-                better = cover.entry_class[first[more] + k] < cover.entry_class[best[more]]
+                better = rank[first[more] + k] < rank[best[more]]
                 best[more[better]] = first[more[better]] + k
         validity = _validity(n, rows)
         return pl.DataFrame(

@@ -359,3 +359,47 @@ def test_property_assignment_equals_shapely_contains(
     got = StationIndex.build([station]).station_at(lat, lon)
     expected = np.where(shapely.contains_xy(station.geometry, lon, lat), "P", np.array(None))
     assert np.array_equal(got, expected)
+
+
+def test_long_and_unicode_station_ids_survive_the_output_columns() -> None:
+    long_id = "MET-WESTMINSTER-CHARING-CROSS-0001"
+    stations = [
+        Station(long_id, "Charing Cross", None, A.geometry),
+        Station("Bß-ü", "Bravo", None, B.geometry),
+    ]
+    out = StationIndex.build(stations).classify(fixes([at(10, 10), at(420, 20), at(9e3, 0)]))
+    assert out["station_id"].to_list() == [long_id, "Bß-ü", None]
+    assert out.filter(pl.col("station_id") == long_id).height == 1
+
+
+def test_cell_classes_from_stored_cells_alone() -> None:
+    big = Station("D", "Delta", None, deg(box(1000, 0, 1400, 400)))
+    index = StationIndex.build([A, B, C, big])
+    pts = [at(1200, 200), at(50, -40), at(150, 140), at(370, 20), at(150, -150), at(0, 0)]
+    frame = fixes(pts).with_columns(h3_cell=cell_expr())
+    got = index.cell_classes(frame["h3_cell"])
+    assert got.columns == ["station_id", "cell_class"]
+    rows = got.rows()
+    assert rows[0] == ("D", "core")  # 200 m from every edge
+    assert rows[1] == ("A", "near")  # 40 m south of A, 50 m from C
+    assert rows[2] == ("C", "near")
+    assert rows[3] == ("B", "near")
+    assert rows[4] == (None, None)
+    assert rows[5] == ("A", "boundary")
+    assert index.cell_classes(np.array([0], dtype=np.uint64)).rows() == [(None, None)]
+
+
+def test_paths_agree_when_covers_overlap() -> None:
+    # Stations 60-120 m apart share near cells: cells with several entries on both paths.
+    stations = random_stations(30, seed=8, area=ForceArea(-0.14, 51.49, -0.10, 51.52))
+    index = StationIndex.build(stations)
+    rng = np.random.default_rng(9)
+    lat, lon = points_near_edges(rng, stations, 30_000, max_offset_m=60.0)
+    frame = pl.DataFrame({"lat": lat, "lon": lon}).with_columns(h3_cell=cell_expr())
+    cols = ["station_id", "boundary_distance_m", "p_inside"]
+    assert (
+        index.classify(frame)
+        .select(cols)
+        .equals(index.classify(frame.drop("h3_cell")).select(cols))
+    )
+    assert not index._h3.single  # the case under test really has shared cells
