@@ -181,14 +181,22 @@ def verify_chain(session: Session, *, expect_head: tuple[int, str] | None = None
     for entry in _iter_chain(session):
         seq = int(entry.seq)
         if seq != expected_seq:
-            return ChainReport(count, head_seq, prev, expected_seq, f"entry {expected_seq} is missing")
+            return ChainReport(
+                count, head_seq, prev, expected_seq, f"entry {expected_seq} is missing"
+            )
         if entry.prev_hash != prev:
-            return ChainReport(count, head_seq, prev, seq, "prev_hash does not match the entry before")
+            return ChainReport(
+                count, head_seq, prev, seq, "prev_hash does not match the entry before"
+            )
         if entry_hash(prev, entry) != entry.hash:
-            return ChainReport(count, head_seq, prev, seq, "hash does not match the entry's content")
+            return ChainReport(
+                count, head_seq, prev, seq, "hash does not match the entry's content"
+            )
         if expect_head is not None and seq == expect_head[0]:
             if entry.hash != expect_head[1]:
-                return ChainReport(count, head_seq, prev, seq, "hash differs from the expected head")
+                return ChainReport(
+                    count, head_seq, prev, seq, "hash differs from the expected head"
+                )
             seen_expected_head = True
         prev, head_seq, count, expected_seq = entry.hash, seq, count + 1, seq + 1
     if not seen_expected_head and expect_head is not None:

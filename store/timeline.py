@@ -38,7 +38,14 @@ SWIPE_SCHEMA: dict[str, pl.DataType] = {
     "granted": pl.Boolean(),
 }
 # Events at the same instant are listed in this order (a shift opens before what happens in it).
-_TYPE_ORDER = {"off_duty": 0, "shift_start": 1, "swipe": 2, "presence": 3, "away": 4, "shift_end": 5}
+_TYPE_ORDER = {
+    "off_duty": 0,
+    "shift_start": 1,
+    "swipe": 2,
+    "presence": 3,
+    "away": 4,
+    "shift_end": 5,
+}
 
 
 @dataclass(frozen=True)
@@ -133,11 +140,15 @@ def _segments(records: OnDutyRecords, policy: Policy, tz: str, session: Session)
         stations = load_stations(session)
         if stations:
             fixes = StationIndex.build(stations, near_m=100.0).classify(fixes)
-    shifts = records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
+    shifts = (
+        records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
+    )
     return presence_segments(fixes, records.swipes, shifts, policy, tz)
 
 
-def _event(type_: str, start: datetime, end: datetime | None, tz: str, **rest: Any) -> dict[str, Any]:
+def _event(
+    type_: str, start: datetime, end: datetime | None, tz: str, **rest: Any
+) -> dict[str, Any]:
     event: dict[str, Any] = {"type": type_, "start": iso_local(start, tz)}
     if end is not None:
         event["end"] = iso_local(end, tz)
@@ -172,11 +183,13 @@ def build_timeline(
         }
         source = {"system": "roster", "id": shift["shift_id"]}
         if start <= shift["start_at"] < end:
-            events.append(_event("shift_start", shift["start_at"], None, tz, source=source,
-                                 evidence=evidence))
+            events.append(
+                _event("shift_start", shift["start_at"], None, tz, source=source, evidence=evidence)
+            )
         if start <= shift["end_at"] < end:
-            events.append(_event("shift_end", shift["end_at"], None, tz, source=source,
-                                 evidence=evidence))
+            events.append(
+                _event("shift_end", shift["end_at"], None, tz, source=source, evidence=evidence)
+            )
     for sw in records.swipes.iter_rows(named=True):
         events.append(
             _event(
@@ -196,7 +209,9 @@ def build_timeline(
         )
     if records.windows.height and (records.fixes.height or records.swipes.height):
         segments = _segments(records, policy, tz, session)
-        for seg in segments.filter(pl.col("kind").is_in(["presence", "away"])).iter_rows(named=True):
+        for seg in segments.filter(pl.col("kind").is_in(["presence", "away"])).iter_rows(
+            named=True
+        ):
             seg_start, seg_end = max(seg["start_at"], start), min(seg["end_at"], end)
             if seg_end <= seg_start:
                 continue
@@ -207,14 +222,31 @@ def build_timeline(
             }
             source = {"system": "rollcall.presence", "id": f"{officer_id}/{iso_local(seg_start)}"}
             if seg["kind"] == "presence":
-                events.append(_event("presence", seg_start, seg_end, tz,
-                                     station_id=seg["station_id"], source=source,
-                                     evidence=evidence))
+                events.append(
+                    _event(
+                        "presence",
+                        seg_start,
+                        seg_end,
+                        tz,
+                        station_id=seg["station_id"],
+                        source=source,
+                        evidence=evidence,
+                    )
+                )
             else:
                 cell = _timeline_cell(seg["h3_cell"], policy.timeline_cell_resolution)
-                events.append(_event("away", seg_start, seg_end, tz, h3_cell=cell,
-                                     h3_resolution=policy.timeline_cell_resolution,
-                                     source=source, evidence=evidence))
+                events.append(
+                    _event(
+                        "away",
+                        seg_start,
+                        seg_end,
+                        tz,
+                        h3_cell=cell,
+                        h3_resolution=policy.timeline_cell_resolution,
+                        source=source,
+                        evidence=evidence,
+                    )
+                )
     cursor = start
     for win in records.windows.sort("start_at").iter_rows(named=True):
         if win["start_at"] > cursor:
