@@ -10,20 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
+from rules.schemas import SHIFTS
 from store.models import BadgeAssignment, DeviceAssignment, Shift, ShiftVersion
 
-SHIFT_SCHEMA: dict[str, pl.DataType] = {
-    "shift_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "kind": pl.Utf8(),
-    "station_id": pl.Utf8(),
-    "declared_location": pl.Utf8(),
-    "created_at": INSTANT,
-    "updated_at": INSTANT,
-    "version": pl.Int64(),
-}
+SHIFT_SCHEMA: dict[str, pl.DataType] = {**SHIFTS, "version": pl.Int64()}
 ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Utf8(),
     "officer_id": pl.Utf8(),
