@@ -278,6 +278,7 @@ def main() -> None:
     figures: dict[str, Any] = {"bench": "ingest", "backend": "postgresql",
                                "senders": args.senders, "batch": args.batch,
                                "workers": args.workers}
+    figures["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         month = date(2026, 10, 1)
         info = seed(url, officers=args.officers, ping_officers=args.ping_officers, month=month)
@@ -355,6 +356,7 @@ def main() -> None:
             "officer_month_ms_p50": round((pct(officer, 0.5) or 0.0) * 1000, 1),
             "officer_month_ms_p95": round((pct(officer, 0.95) or 0.0) * 1000, 1),
         })
+        figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         figures["targets_met"] = {
             "fixes_per_s>=50000": figures["fixes_per_s_accepted"] >= 50_000,
             "p99_batch<1s": figures["p99_batch_s"] < 1.0,

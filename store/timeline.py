@@ -11,11 +11,14 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.index import StationIndex
 from rules.clock import INSTANT, iso_local
+from rules.engine import presence_segments
 from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
 from rules.policy import Policy
 from store.models import Officer, Ping, Swipe
 from store.roster import load_shifts
+from store.stations import load_stations
 
 FIX_SCHEMA: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -131,10 +134,6 @@ def _timeline_cell(cell: int | None, resolution: int) -> str | None:
 
 def _segments(records: OnDutyRecords, policy: Policy, tz: str, session: Session) -> pl.DataFrame:
     """Presence, away and unknown segments from the rules engine (fixes classified by geo first)."""
-    from geo.index import StationIndex
-    from rules.engine import presence_segments
-    from store.stations import load_stations
-
     fixes = records.fixes
     if fixes.height:
         stations = load_stations(session)
