@@ -16,11 +16,11 @@ BADGE_IN = 0  # granted swipe with direction "in": the officer entered the stati
 INSIDE = 1  # a fix placing the officer inside station_id, or a granted swipe of unknown direction
 BADGE_OUT = 2  # granted swipe with direction "out": the officer left the station at ts
 AWAY = 3  # a precise fix clearly outside every station
-NEUTRAL = 4  # decides nothing: imprecise, ambiguous, outlier, or a denied swipe
+NEUTRAL = 4  # decides nothing: imprecise, ambiguous, outlier, or a denied swipe (never emitted)
 MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, never presence
 
 FAR_M = 1.0e6  # boundary distance used when geo found no station near a fix
-
+SOURCE_NAMES = ("gps", "wifi", "cell", "fused")
 SOURCE_BITS: dict[str, int] = {
     "gps": 1,
     "wifi": 2,
@@ -29,6 +29,7 @@ SOURCE_BITS: dict[str, int] = {
     "unknown": 16,
     "badge": 32,
 }
+SATELLITE_BITS = SOURCE_BITS["gps"] | SOURCE_BITS["fused"] | SOURCE_BITS["unknown"]
 
 EVENTS: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -42,48 +43,79 @@ EVENTS: dict[str, pl.DataType] = {
 }
 
 
-def _source_bits(source: pl.Expr) -> pl.Expr:
-    """The SOURCE_BITS bit of a fix's source (null or unrecognised: "unknown")."""
-    return (
-        source.str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(
-            {k: v for k, v in SOURCE_BITS.items() if k != "badge"},
-            default=SOURCE_BITS["unknown"],
-            return_dtype=pl.UInt8,
-        )
-        .fill_null(SOURCE_BITS["unknown"])
-    )
+def source_bits(source: pl.Series) -> pl.Series:
+    """The SOURCE_BITS bit of each fix's source (null or unrecognised: "unknown"), UInt8.
+
+    Exact lower-case names are matched with cheap comparisons; only when some value is not an
+    exact name is the whole column trimmed and lower-cased (case and spaces are then ignored).
+    """
+    frame = pl.DataFrame({"s": source.cast(pl.Utf8)})
+
+    def by_name(col: pl.Expr) -> pl.Expr:
+        expr: pl.Expr = pl.lit(None, dtype=pl.UInt8)
+        for name in reversed(SOURCE_NAMES):
+            expr = (
+                pl.when(col == name).then(pl.lit(SOURCE_BITS[name], dtype=pl.UInt8)).otherwise(expr)
+            )
+        return expr
+
+    exact = frame.select(by_name(pl.col("s")).alias("b"))["b"]
+    dirty = (exact.is_null() & frame["s"].is_not_null()).any()
+    if dirty:
+        exact = frame.select(by_name(pl.col("s").str.strip_chars().str.to_lowercase()).alias("b"))[
+            "b"
+        ]
+    return exact.fill_null(SOURCE_BITS["unknown"]).alias("src_bits")
 
 
-def effective_accuracy(accuracy: pl.Expr, source: pl.Expr) -> pl.Expr:
-    """accuracy_m where valid (> 0), else geo's conservative default for the source (metres)."""
-    default = (
-        source.str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(
-            DEFAULT_ACCURACY_M, default=DEFAULT_ACCURACY_M["unknown"], return_dtype=pl.Float64
+def effective_accuracy(accuracy: pl.Expr, bits: pl.Expr) -> pl.Expr:
+    """accuracy_m where valid (> 0), else geo's conservative default for the source (metres).
+
+    ``bits`` is the SOURCE_BITS column of :func:`source_bits`.
+    """
+    default: pl.Expr = pl.lit(DEFAULT_ACCURACY_M["unknown"])
+    for name in SOURCE_NAMES:
+        default = (
+            pl.when(bits == SOURCE_BITS[name])
+            .then(pl.lit(DEFAULT_ACCURACY_M[name]))
+            .otherwise(default)
         )
-        .fill_null(DEFAULT_ACCURACY_M["unknown"])
-    )
     return pl.when(accuracy > 0).then(accuracy).otherwise(default)
 
 
-def smoothed_distance(policy: Policy) -> pl.Expr:
-    """Median signed boundary distance (metres) of the smooth_fixes usable fixes around each row.
+def _near(col: str | pl.Expr, n: int) -> pl.Expr:
+    """Value ``n`` rows away (negative: below) in the same window (rows sorted by window, time)."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    return pl.when(pl.col("win_id").shift(n) == pl.col("win_id")).then(expr.shift(n))
 
-    Rows must be usable fixes sorted by (win_id, ts); the window never crosses an on-duty window.
-    A null distance (no station near) counts as FAR_M. The median ignores one or two wild fixes
-    (multipath jumps whose reported accuracy is too small) and averages Wi-Fi scatter.
+
+def _med3(a: pl.Expr, b: pl.Expr, c: pl.Expr) -> pl.Expr:
+    """Element-wise median of three."""
+    return pl.max_horizontal(pl.min_horizontal(a, b), pl.min_horizontal(pl.max_horizontal(a, b), c))
+
+
+def smoothed_distance(policy: Policy) -> pl.Expr:
+    """Median signed boundary distance (metres) of the smooth_fixes fixes centred on each row.
+
+    Rows must be usable fixes sorted by (win_id, ts); the window never crosses an on-duty window:
+    near a window's edge the missing neighbours are mirrored from the other side (and, with no
+    neighbour at all, the fix stands alone). A null distance (no station near) counts as FAR_M.
+    The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose reported
+    accuracy is too small, and Wi-Fi scatter across a station wall.
     """
-    half = policy.smooth_fixes // 2
-    dist = pl.col("boundary_distance_m").fill_null(FAR_M)
-    parts = (
-        [dist]
-        + [_prev(dist, k) for k in range(1, half + 1)]
-        + [_prev(dist, -k) for k in range(1, half + 1)]
-    )
-    return pl.concat_list(parts).list.median()
+    own = pl.col("boundary_distance_m").fill_null(FAR_M)
+    if policy.smooth_fixes == 1:
+        return own
+    p1, n1 = _near(own, 1), _near(own, -1)
+    p1, n1 = p1.fill_null(n1).fill_null(own), n1.fill_null(p1).fill_null(own)
+    if policy.smooth_fixes == 3:
+        return _med3(p1, own, n1)
+    p2, n2 = _near(own, 2), _near(own, -2)
+    p2, n2 = p2.fill_null(n2).fill_null(p1), n2.fill_null(p2).fill_null(n1)
+    # median of five: drop the least and the greatest of four, then the median of three
+    lo = pl.max_horizontal(pl.min_horizontal(p2, p1), pl.min_horizontal(n1, n2))
+    hi = pl.min_horizontal(pl.max_horizontal(p2, p1), pl.max_horizontal(n1, n2))
+    return _med3(lo, hi, own)
 
 
 def fix_type(policy: Policy) -> pl.Expr:
@@ -91,9 +123,9 @@ def fix_type(policy: Policy) -> pl.Expr:
 
     INSIDE: the smoothed distance is at most inside_max_distance_m, the fix itself is not clearly
     outside (below away_min_distance_m), it names a station and its accuracy is at most
-    inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at least
-    away_min_distance_m, its own distance is at least its accuracy, and its accuracy is at most
-    away_max_accuracy_m. Anything else is NEUTRAL.
+    inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
+    least away_min_distance_m, its own distance is at least its accuracy, and its accuracy is at
+    most away_max_accuracy_m. Anything else is NEUTRAL.
     """
     own = pl.col("boundary_distance_m").fill_null(FAR_M)
     inside = (
@@ -119,28 +151,27 @@ def fix_type(policy: Policy) -> pl.Expr:
 
 
 def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """On-duty, window-tagged fixes as EVENTS rows.
+    """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
-    Mock fixes become MOCK events (never presence). Fixes too imprecise to say anything
-    (accuracy above both limits) are NEUTRAL and take no part in smoothing. Away events carry the
-    coarse H3 cell at policy.timeline_cell_resolution, never coordinates.
+    Mock fixes become MOCK events (never presence). Fixes less precise than both accuracy limits
+    take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
+    events carry the coarse H3 cell at policy.timeline_cell_resolution, never coordinates.
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
-    frame = fixes.with_columns(
-        acc=effective_accuracy(pl.col("accuracy_m"), pl.col("source")),
+    frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
+        acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
-    ).with_columns(usable=~pl.col("mock") & (pl.col("acc") <= worst))
+    )
     usable = (
-        frame.filter(pl.col("usable"))
-        .sort("win_id", "ts", "boundary_distance_m", "acc", nulls_last=True)
+        frame.filter(~pl.col("mock") & (pl.col("acc") <= worst))
         .with_columns(med_d=smoothed_distance(policy))
         .with_columns(etype=fix_type(policy))
+        .filter(pl.col("etype") != NEUTRAL)
     )
-    rest = frame.filter(~pl.col("usable")).with_columns(
-        med_d=pl.lit(None, dtype=pl.Float64),
-        etype=pl.when(pl.col("mock")).then(pl.lit(MOCK)).otherwise(pl.lit(NEUTRAL)).cast(pl.UInt8),
+    mocks = frame.filter(pl.col("mock")).with_columns(
+        med_d=pl.lit(None, dtype=pl.Float64), etype=pl.lit(MOCK, dtype=pl.UInt8)
     )
-    both = pl.concat([usable, rest], how="vertical")
+    both = pl.concat([usable, mocks], how="vertical")
     return both.select(
         "officer_id",
         "win_id",
@@ -151,98 +182,79 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
             cell_expr("lat", "lon", policy.timeline_cell_resolution)
         ),
         is_fix=pl.lit(True),
-        src_bits=_source_bits(pl.col("source")),
+        src_bits="src_bits",
     ).cast(EVENTS)  # type: ignore[arg-type]
 
 
 def swipe_events(swipes: pl.DataFrame) -> pl.DataFrame:
-    """On-duty, window-tagged swipes as EVENTS rows.
+    """Decisive events of on-duty, window-tagged swipes.
 
-    A granted "in" swipe is BADGE_IN (an anchor), "out" is BADGE_OUT, any other direction is a point
-    INSIDE. A denied swipe, or one without a station, is NEUTRAL (someone was at a door, no more).
+    A granted "in" swipe is BADGE_IN (an anchor), "out" is BADGE_OUT, any other direction is a
+    point INSIDE. A denied swipe, or one without a station, decides nothing and is not returned.
     """
     direction = pl.col("direction").str.strip_chars().str.to_lowercase()
     usable = pl.col("granted").fill_null(False) & pl.col("station_id").is_not_null()
     etype = (
-        pl.when(~usable)
-        .then(pl.lit(NEUTRAL))
-        .when(direction == "in")
+        pl.when(direction == "in")
         .then(pl.lit(BADGE_IN))
         .when(direction == "out")
         .then(pl.lit(BADGE_OUT))
         .otherwise(pl.lit(INSIDE))
         .cast(pl.UInt8)
     )
-    return swipes.select(
-        "officer_id",
-        "win_id",
-        "ts",
-        etype=etype,
-        station_id=pl.when(usable).then(pl.col("station_id")),
-        h3_cell=pl.lit(None, dtype=pl.UInt64),
-        is_fix=pl.lit(False),
-        src_bits=pl.lit(SOURCE_BITS["badge"], dtype=pl.UInt8),
-    ).cast(EVENTS)  # type: ignore[arg-type]
-
-
-def _prev(col: str | pl.Expr, n: int = 1) -> pl.Expr:
-    """Value ``n`` rows up in the same window (rows sorted by window then time), else null."""
-    expr = pl.col(col) if isinstance(col, str) else col
-    return pl.when(pl.col("win_id").shift(n) == pl.col("win_id")).then(expr.shift(n))
+    return (
+        swipes.filter(usable)
+        .select(
+            "officer_id",
+            "win_id",
+            "ts",
+            etype=etype,
+            station_id="station_id",
+            h3_cell=pl.lit(None, dtype=pl.UInt64),
+            is_fix=pl.lit(False),
+            src_bits=pl.lit(SOURCE_BITS["badge"], dtype=pl.UInt8),
+        )
+        .cast(EVENTS)  # type: ignore[arg-type]
+    )
 
 
 def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """Turn lone contradicting fixes into NEUTRAL: one odd fix proves nothing.
+    """Remove lone contradicting fixes: one odd fix proves nothing.
 
-    Among decisive events (not NEUTRAL) sorted by window and time, a fix whose previous and next
-    decisive events agree with each other (same station, or both away) and disagree with it, with
-    at most outlier_span_minutes between them, is an outlier: a multipath jump out of a station, or
-    a neighbour's fix pulled onto one. ``events`` must be sorted by (win_id, ts, etype, ...).
+    Among decisive events sorted by window and time, a fix whose previous and next events agree
+    with each other (same station, both away, or both mock) and disagree with it, with at most
+    outlier_span_minutes between them, is an outlier: a multipath jump out of a station, or a
+    neighbour's fix pulled onto one.
     """
     span = timedelta(minutes=policy.outlier_span_minutes)
-    decisive = events.with_row_index("_row").filter(
-        pl.col("etype").is_in([BADGE_IN, INSIDE, BADGE_OUT, AWAY])
-    )
     state = (
-        pl.when(pl.col("etype") == AWAY).then(pl.lit("\x00away")).otherwise(pl.col("station_id"))
+        pl.when(pl.col("etype") == AWAY)
+        .then(pl.lit("\x00away"))
+        .when(pl.col("etype") == MOCK)
+        .then(pl.lit("\x00mock"))
+        .otherwise(pl.col("station_id"))
     )
-    flagged = decisive.with_columns(_state=state).with_columns(
-        _p_state=_prev("_state"),
-        _n_state=_prev("_state", -1),
-        _p_ts=_prev("ts"),
-        _n_ts=_prev("ts", -1),
+    flagged = events.with_columns(_state=state).with_columns(
+        _p_state=_near("_state", 1),
+        _n_state=_near("_state", -1),
+        _span=_near("ts", -1) - _near("ts", 1),
     )
-    outliers = flagged.filter(
+    outlier = (
         pl.col("is_fix")
         & pl.col("etype").is_in([INSIDE, AWAY])
         & (pl.col("_p_state") == pl.col("_n_state"))
         & (pl.col("_p_state") != pl.col("_state"))
-        & ((pl.col("_n_ts") - pl.col("_p_ts")) <= span)
-    )["_row"]
-    return (
-        events.with_row_index("_row")
-        .with_columns(
-            etype=pl.when(pl.col("_row").is_in(outliers.implode()))
-            .then(pl.lit(NEUTRAL, dtype=pl.UInt8))
-            .otherwise(pl.col("etype")),
-        )
-        .with_columns(
-            station_id=pl.when(pl.col("etype") == NEUTRAL)
-            .then(pl.lit(None, dtype=pl.Utf8))
-            .otherwise(pl.col("station_id")),
-            h3_cell=pl.when(pl.col("etype") == NEUTRAL)
-            .then(pl.lit(None, dtype=pl.UInt64))
-            .otherwise(pl.col("h3_cell")),
-        )
-        .drop("_row")
-    )
+        & (pl.col("_span") <= span)
+    ).fill_null(False)
+    return flagged.filter(~outlier).select(list(EVENTS))
 
 
 def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """Every on-duty event of the window-tagged ``fixes`` and ``swipes``, classified, no outliers.
+    """Decisive events of the window-tagged on-duty ``fixes`` and ``swipes``, outliers removed.
 
-    Sorted by (win_id, ts, etype, station_id, h3_cell, src_bits): a total order on the values, so
-    input row order never changes a result.
+    ``fixes`` must be sorted by (win_id, ts) (rules.onduty returns them so). The result is sorted
+    by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order on the values,
+    so input row order never changes a result.
     """
     events = pl.concat([fix_events(fixes, policy), swipe_events(swipes)], how="vertical")
     events = events.sort(

@@ -49,11 +49,15 @@ def duty_windows(shifts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 
 def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (officer_id, ts), all on duty, with the ``win_id`` of the window holding each."""
+    """On-duty ``events`` sorted by (officer_id, ts), with the ``win_id`` of the window holding each.
+
+    Order is kept. Relies on polars' as-of join by group, which needs each officer's rows sorted
+    by time (not a global time sort), so no re-sort of millions of rows is needed.
+    """
     if events.is_empty():
         return events.with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
-    tagged = events.sort("ts").join_asof(
-        windows.select("officer_id", "win_id", "win_start").sort("win_start"),
+    tagged = events.join_asof(
+        windows.select("officer_id", "win_id", "win_start"),
         left_on="ts",
         right_on="win_start",
         by="officer_id",
@@ -63,10 +67,44 @@ def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
     return tagged.drop("win_start")
 
 
+def in_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.Series:
+    """For events sorted by (officer_id, ts): inside one of ``windows`` (ends inclusive)?
+
+    ``windows`` (officer_id, start_at, end_at) must be disjoint per officer. Same answer as
+    rules.masking.covered without its global re-sort (tests check they agree).
+    """
+    if events.is_empty() or windows.is_empty():
+        return pl.Series("covered", [False] * events.height, dtype=pl.Boolean)
+    joined = events.select("officer_id", "ts").join_asof(
+        windows.select("officer_id", "start_at", "end_at").sort("officer_id", "start_at"),
+        left_on="ts",
+        right_on="start_at",
+        by="officer_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return joined.select(
+        covered=(pl.col("end_at").is_not_null() & (pl.col("ts") <= pl.col("end_at"))).fill_null(
+            False
+        )
+    )["covered"]
+
+
+def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` sorted by (officer_id, ts), ties broken by the ``ties`` columns (nulls last).
+
+    Done once per evaluation so that results never depend on input row order; cheap when the
+    store already returns rows in this order.
+    """
+    return frame.sort("officer_id", "ts", *ties, nulls_last=True)
+
+
 def mask_off_duty(
     fixes: pl.DataFrame, swipes: pl.DataFrame, shifts: pl.DataFrame, policy: Policy
 ) -> OnDuty:
     """Keep only fixes and swipes inside an on-duty window (ends inclusive); count the rest.
+
+    ``fixes`` and ``swipes`` must be sorted by (officer_id, ts) (see :func:`sort_events`).
 
     Uses rules.masking (the same rule the store applies at import), so nothing computed later can
     see an off-duty event. Leave, sick and rest shifts open no window: their events are masked.
@@ -75,6 +113,7 @@ def mask_off_duty(
     merged = windows.select("officer_id", start_at="win_start", end_at="win_end")
     keep_fix = covered(fixes, merged)
     keep_swipe = covered(swipes, merged)
+    # fixes and swipes arrive sorted by (officer_id, ts); filtering keeps that order
     on_fixes = fixes.filter(keep_fix)
     on_swipes = swipes.filter(keep_swipe)
     return OnDuty(

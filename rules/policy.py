@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,7 +34,7 @@ class Policy(BaseModel):
     timeline_cell_resolution: int = Field(ge=0, le=15)
 
     # Presence (rules/evidence.py, rules/presence.py).
-    smooth_fixes: int = Field(ge=1, le=99)
+    smooth_fixes: Literal[1, 3, 5]
     inside_max_distance_m: float
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
@@ -58,14 +58,12 @@ class Policy(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
-        """Cross-key checks: a fix cannot be both inside and away evidence; smoothing is centred."""
+        """Cross-key check: a fix cannot be both inside and away evidence."""
         if self.inside_max_distance_m >= self.away_min_distance_m:
             raise ValueError(
                 f"inside_max_distance_m ({self.inside_max_distance_m}) must be below "
                 f"away_min_distance_m ({self.away_min_distance_m})"
             )
-        if self.smooth_fixes % 2 == 0:
-            raise ValueError(f"smooth_fixes ({self.smooth_fixes}) must be odd")
         return self
 
     @property

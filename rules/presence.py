@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import AWAY, BADGE_IN, BADGE_OUT, MOCK, NEUTRAL, SOURCE_BITS
+from rules.evidence import AWAY, BADGE_IN, BADGE_OUT, MOCK, SOURCE_BITS
 from rules.policy import Policy
 from rules.schemas import PRESENCE
 
@@ -47,20 +47,21 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
       entry swipe for none of the time before it, an exit swipe for none after it);
     - the last event of an anchored stay speaks up to the end of the window's last shift;
     - nothing crosses an away fix, an exit swipe or another station.
-    ``events`` must be sorted as rules.evidence.evidence_events returns them.
+    ``events`` must be sorted as rules.evidence.evidence_events returns them, and ``windows``
+    be rules.onduty.duty_windows (win_id = row number).
     """
     bridge = timedelta(minutes=policy.bridge_max_minutes)
     edge = timedelta(minutes=policy.edge_credit_minutes)
     anchor_max = timedelta(hours=policy.badge_anchor_max_hours)
-    dec = (
-        events.filter(pl.col("etype") != NEUTRAL)
-        .join(windows.select("win_id", "win_start", "win_end", "core_end"), on="win_id")
-        .sort(
-            "win_id", "ts", "etype", "station_id", "h3_cell", "src_bits", "is_fix", nulls_last=True
-        )
-    )
-    if dec.is_empty():
+    if events.is_empty():
         return pl.DataFrame(schema=SEGMENTS)
+    # windows are numbered 0..n-1 in order, so a gather finds each event's window bounds
+    ids = events["win_id"].cast(pl.Int64)
+    dec = events.with_columns(
+        win_start=windows["win_start"].gather(ids),
+        win_end=windows["win_end"].gather(ids),
+        core_end=windows["core_end"].gather(ids),
+    )
     is_away = pl.col("etype") == AWAY
     is_mock = pl.col("etype") == MOCK
     dec = dec.with_columns(
@@ -144,9 +145,8 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         start_at=pl.col("ts") - head,
         end_at=pl.min_horizontal(pl.col("ts") + tail, pl.col("win_end")),
     )
-    seg = seg.with_columns(
-        start_at=pl.max_horizontal(pl.col("start_at"), pl.col("win_start")),
-    ).sort("win_id", "start_at", "ts", "etype", nulls_last=True)
+    # starts never decrease within a window (a head is at most half the gap before it)
+    seg = seg.with_columns(start_at=pl.max_horizontal(pl.col("start_at"), pl.col("win_start")))
     key_changed = (
         (pl.col("kind") != _near("kind", 1))
         | (pl.col("station_id").ne_missing(_near("station_id", 1)))

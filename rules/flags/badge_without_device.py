@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import effective_accuracy
+from rules.evidence import effective_accuracy, source_bits
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
@@ -33,15 +33,15 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         return pl.DataFrame()
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
-    ).sort("ts")
+    ).sort("officer_id", "ts")
+    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"]))
     good = (
-        ctx.fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("source")))
+        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
             ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
         )
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
-        .sort("f_ts")
-    )
+    )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
     out = swipes
     for side, strategy in (("before", "backward"), ("after", "forward")):
         part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc")})
@@ -77,8 +77,8 @@ def detect(ctx: FlagContext) -> list[Finding]:
         return []
     policy = ctx.policy
     findings: list[Finding] = []
-    for officer in found["officer_id"].unique().sort().to_list():
-        rows = found.filter(pl.col("officer_id") == officer)
+    groups = found.partition_by("officer_id", as_dict=True, maintain_order=True)
+    for (officer,), rows in sorted(groups.items(), key=lambda kv: str(kv[0][0])):
         listed = [
             {
                 "swipe_at": ctx.local(r["ts"]),

@@ -57,6 +57,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
         )
         .sort("officer_id", "start_at")
     )
+    by_officer = presence.partition_by("officer_id", as_dict=True, maintain_order=True)
     findings: list[Finding] = []
     for row in rows.iter_rows(named=True):
         officer = row["officer_id"]
@@ -68,7 +69,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
                 "n_fixes": seg["n_fixes"],
                 "n_swipes": seg["n_swipes"],
             }
-            for seg in presence.filter(pl.col("officer_id") == officer)
+            for seg in by_officer.get((officer,), presence.clear())
             .head(MAX_INTERVALS)
             .iter_rows(named=True)
         ]
