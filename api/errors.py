@@ -148,7 +148,8 @@ async def _domain_error(request: Request, exc: Exception) -> JsonResponse:
         # Never the exception text: a database error carries SQL and parameters (coordinates).
         log.error("request failed", extra={"error_type": type(exc).__name__,
                                            "request_id": request_id_of(request)})
-    return error_response(status, code, message or str(exc), request_id_of(request))
+    retry = {"Retry-After": "1"} if status == 503 else None
+    return error_response(status, code, message or str(exc), request_id_of(request), None, retry)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JsonResponse:

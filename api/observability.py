@@ -111,12 +111,17 @@ class RequestMiddleware:
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500, "started": False}
-        id_header = (b"x-request-id", request_id.encode("latin-1"))
+        # Every response: its request id; people's data must never sit in a shared cache.
+        extra_headers = [
+            (b"x-request-id", request_id.encode("latin-1")),
+            (b"cache-control", b"no-store"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"], status["started"] = message["status"], True
-                message["headers"] = [*message.get("headers", []), id_header]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         async def reply(code: int, err: str, text: str) -> None:

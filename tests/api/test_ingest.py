@@ -99,6 +99,7 @@ def test_database_error_stores_nothing(api: Api, monkeypatch: pytest.MonkeyPatch
     batch = {"pings": [api.ping("2026-10-05T09:00:00+01:00", INSIDE)]}
     r = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
     assert r.status_code == 503
+    assert r.headers["retry-after"] == "1"
     error = r.json()["error"]
     assert error["code"] == "database_unavailable"
     assert "nothing was stored" in error["message"]

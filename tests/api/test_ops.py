@@ -39,6 +39,7 @@ def test_request_id_and_error_shape(api: Api, caplog: pytest.LogCaptureFixture) 
         r = api.client.get("/v1/nothing-here", headers={"X-Request-ID": "req-123"})
     assert r.status_code == 404
     assert r.headers["x-request-id"] == "req-123"
+    assert r.headers["cache-control"] == "no-store"
     assert r.json() == {"error": {"code": "not_found", "message": "Not Found",
                                   "request_id": "req-123"}}
     line = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == "req-123")
