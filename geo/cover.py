@@ -27,6 +27,8 @@ CELL_SLACK_M = 0.05
 # Extra buffer (metres) for collecting candidate cells by centre: must exceed any cell's
 # circumradius (about 10.7 m at resolution 12); checked at build.
 CANDIDATE_PAD_M = 30.0
+# Each cell's disc is cut into SUBDIVIDE x SUBDIVIDE parts to prune its candidate segments.
+SUBDIVIDE = 2
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -109,10 +111,8 @@ def classify_cells(
     holds every point the lookup assigns to the cell. With d the centre's distance to the fence
     boundary: d <= r is BOUNDARY; otherwise the whole cell is on one side, CORE if the centre is
     inside, NEAR if outside with d - r <= near_m; other cells are dropped (every point of them is
-    farther than near_m). The segments kept for a cell are those whose centre distance is within
-    2r of the nearest one: for any point p of the disc, its nearest segment s* has
-    d(c, s*) - r <= d(p, s*) <= d(p, s_min) <= d_min + r, so s* is kept and the distance
-    computed from the kept segments is exact.
+    farther than near_m). The segments kept for a cell are those that can be nearest to some
+    point of its disc (see _nearest_candidates), so the distance computed from them is exact.
     """
     geom_m = frame.geometry_to_m(geom_deg)
     cx, cy = frame.to_xy(centre_lng, centre_lat)
@@ -128,9 +128,7 @@ def classify_cells(
     keep = boundary | core | near
     cls = np.where(boundary, BOUNDARY, np.where(core, CORE, NEAR)).astype(np.int8)
 
-    dist = dist[keep]
-    limit = d_min[keep] + 2.0 * radius_m[keep]
-    seg_mask = dist <= limit[:, None]
+    seg_mask = _nearest_candidates(cx[keep], cy[keep], radius_m[keep], (ax, ay, bx, by), SUBDIVIDE)
     seg_count = seg_mask.sum(axis=1).astype(np.int64)
     seg_local = np.nonzero(seg_mask)[1].astype(np.int64)
     seg_start = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
@@ -147,6 +145,34 @@ def classify_cells(
     )
 
 
+def _nearest_candidates(
+    cx: FloatArray,
+    cy: FloatArray,
+    radius_m: FloatArray,
+    segments: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    k: int,
+) -> npt.NDArray[np.bool_]:
+    """Which segments (columns) can be nearest to some point of each disc (rows), in metres.
+
+    The disc's bounding square is cut into k x k sub-squares, each inside a sub-disc of radius
+    rho (its half-diagonal) around its centre q. For a point p of a sub-disc whose nearest
+    segment is s*: d(q, s*) - rho <= d(p, s*) <= d(p, s_min) <= d(q, s_min) + rho, so
+    d(q, s*) <= d_min(q) + 2 rho. Keeping, per disc, the union over its sub-discs of the
+    segments passing that test therefore never drops a nearest segment.
+    """
+    ax, ay, bx, by = segments
+    rho = radius_m * np.sqrt(2.0) / k
+    keep = np.zeros((len(cx), len(ax)), dtype=np.bool_)
+    steps = (np.arange(k) + 0.5) / k * 2.0 - 1.0
+    for u in steps:
+        for v in steps:
+            qx = (cx + u * radius_m)[:, None]
+            qy = (cy + v * radius_m)[:, None]
+            d = segment_distance_m(qx, qy, ax[None, :], ay[None, :], bx[None, :], by[None, :])
+            keep |= d <= (d.min(axis=1) + 2.0 * rho)[:, None]
+    return keep
+
+
 def cover_station(
     geom_deg: MultiPolygon,
     frame: LocalFrame,
@@ -155,22 +181,53 @@ def cover_station(
 ) -> StationCover:
     """The H3 cover of one fence (``geom_deg`` in (lng, lat) degrees, ``frame`` its metric frame).
 
+    See cover_stations, which does the same for many fences at once (faster).
+    """
+    return cover_stations([geom_deg], [frame], near_m, resolution)[0]
+
+
+def cover_stations(
+    geoms_deg: list[MultiPolygon],
+    frames: list[LocalFrame],
+    near_m: float,
+    resolution: int = STORE_RESOLUTION,
+) -> list[StationCover]:
+    """The H3 covers of many fences ((lng, lat) degrees, each with its metric frame).
+
     Candidates are the cells whose centres lie within near_m + CANDIDATE_PAD_M of the fence (so
     every cell with a point within near_m); each cell's disc is its circumradius (from its
-    vertices) plus CELL_SLACK_M. See classify_cells for the classes and segments.
+    vertices, in the fence's frame) plus CELL_SLACK_M. See classify_cells for classes and
+    segments. Cell centres and vertices come from one vectorised H3 call for all fences.
     """
-    geom_m = frame.geometry_to_m(geom_deg)
-    zone_deg = frame.geometry_to_deg(geom_m.buffer(near_m + CANDIDATE_PAD_M))
-    cells = np.array(sorted(set(candidate_cells(zone_deg, resolution))), dtype=np.uint64)
-    c_lng, c_lat, v_lng, v_lat, offsets = cell_geometry(cells)
-    cx, cy = frame.to_xy(c_lng, c_lat)
-    vx, vy = frame.to_xy(v_lng, v_lat)
-    owner = np.repeat(np.arange(len(cells)), np.diff(offsets))
-    vertex_r = np.hypot(vx - cx[owner], vy - cy[owner])
-    radius = np.maximum.reduceat(vertex_r, offsets[:-1]) + CELL_SLACK_M
-    if len(radius) and float(radius.max()) >= CANDIDATE_PAD_M:
-        raise ValueError(f"H3 cell radius {radius.max():.1f} m exceeds the candidate pad")
-    return classify_cells(geom_deg, frame, near_m, cells, c_lng, c_lat, radius)
+    per_station = []
+    for geom_deg, frame in zip(geoms_deg, frames, strict=True):
+        zone_m = frame.geometry_to_m(geom_deg).buffer(near_m + CANDIDATE_PAD_M)
+        found = candidate_cells(frame.geometry_to_deg(zone_m), resolution)
+        per_station.append(np.unique(np.array(found, dtype=np.uint64)))
+    if not per_station:
+        return []
+    all_cells = np.concatenate(per_station)
+    c_lng, c_lat, v_lng, v_lat, offsets = cell_geometry(all_cells)
+    covers = []
+    first = 0
+    for geom_deg, frame, cells in zip(geoms_deg, frames, per_station, strict=True):
+        last = first + len(cells)
+        lo, hi = int(offsets[first]), int(offsets[last])
+        cx, cy = frame.to_xy(c_lng[first:last], c_lat[first:last])
+        vx, vy = frame.to_xy(v_lng[lo:hi], v_lat[lo:hi])
+        local = offsets[first : last + 1] - lo
+        owner = np.repeat(np.arange(len(cells)), np.diff(local))
+        vertex_r = np.hypot(vx - cx[owner], vy - cy[owner])
+        radius = np.maximum.reduceat(vertex_r, local[:-1]) + CELL_SLACK_M
+        if float(radius.max()) >= CANDIDATE_PAD_M:
+            raise ValueError(f"H3 cell radius {radius.max():.1f} m exceeds the candidate pad")
+        covers.append(
+            classify_cells(
+                geom_deg, frame, near_m, cells, c_lng[first:last], c_lat[first:last], radius
+            )
+        )
+        first = last
+    return covers
 
 
 def grid_cover_station(

@@ -19,7 +19,7 @@ from geo.cover import (
     BOUNDARY,
     CORE,
     StationCover,
-    cover_station,
+    cover_stations,
     grid_cover_station,
     ring_segments_m,
 )
@@ -34,8 +34,8 @@ DEFAULT_NEAR_M = 100.0
 # Inside points get a boundary distance of at most -INSIDE_EPS_M, so "inside" is exactly
 # "boundary_distance_m < 0" even for a point a rounding error away from the edge.
 INSIDE_EPS_M = 1e-9
-# Planar grid cell (metres) for the raw-coordinate path; its coarse bitmap cells are twice this.
-FINE_CELL_M = 16.0
+# Planar grid cell (metres) for the raw-coordinate path; coarse bitmap cells are 4x this a side.
+FINE_CELL_M = 8.0
 # Points per chunk in the distance kernel (about 6 segments each: temporaries of ~300 kB).
 DISTANCE_CHUNK = 131072
 
@@ -150,11 +150,7 @@ class StationIndex:
         self._seg = (ax, ay, dx, dy, inv_len2)
 
         self._h3 = _CoverTable.from_covers(
-            [
-                cover_station(g, f, self.near_m)
-                for g, f in zip(self.geometries, frames, strict=True)
-            ],
-            seg_base,
+            cover_stations(list(self.geometries), frames, self.near_m), seg_base
         )
         self._grid = _planar_grid(zone_bounds)
         self._planar = _CoverTable.from_covers(

@@ -39,7 +39,7 @@ class PlanarGrid:
     ny: int
     bits: npt.NDArray[np.bool_]
 
-    COARSE_SHIFT = 1  # coarse cell = 2 x 2 fine cells
+    COARSE_SHIFT = 2  # a coarse cell is 4 x 4 fine cells
 
     @classmethod
     def spanning(
@@ -81,9 +81,10 @@ class PlanarGrid:
         """Mark the coarse cells holding fine cells ``keys`` (in place)."""
         k = keys.astype(np.int64) - 1
         ix, iy = k % self.nx, k // self.nx
-        if len(k) and (ix.min() < 1 << self.COARSE_SHIFT or iy.min() < 1 << self.COARSE_SHIFT):
-            raise ValueError("a keyed cell lies on the grid's border")
-        if len(k) and (ix.max() >= self.nx - 2 or iy.max() >= self.ny - 2):
+        c = 1 << self.COARSE_SHIFT
+        if len(k) and (
+            min(ix.min(), iy.min()) < c or ix.max() >= self.nx - c or iy.max() >= self.ny - c
+        ):
             raise ValueError("a keyed cell lies on the grid's border")
         s = self.COARSE_SHIFT
         self.bits[(iy >> s) * (self.nx >> s) + (ix >> s)] = True
@@ -120,7 +121,8 @@ class CellTable:
     def __init__(self, cells: CellArray) -> None:
         """Index unique, non-zero ``cells``; row i of the table is cells[i]."""
         cells = np.ascontiguousarray(cells, dtype=np.uint64)
-        if len(np.unique(cells)) != len(cells) or np.any(cells == 0):
+        ordered = cells if np.all(cells[1:] > cells[:-1]) else np.sort(cells)
+        if np.any(ordered[1:] == ordered[:-1]) or np.any(cells == 0):
             raise ValueError("cells must be unique and non-zero")
         self.bits = max(10, int(np.ceil(np.log2(max(len(cells), 1) * 4))))
         size = 1 << self.bits

@@ -52,8 +52,9 @@ def test_planar_grid_keys_match_its_scalar_index_and_bitmap() -> None:
 def test_planar_grid_never_returns_outside_or_nan_points() -> None:
     grid = PlanarGrid.spanning((-0.2, 51.4, 0.0, 51.6), 0.0002, 0.00015)
     grid.bits[:] = True  # even with everything marked...
-    grid.bits.reshape(grid.ny // 2, grid.nx // 2)[[0, -1], :] = False
-    grid.bits.reshape(grid.ny // 2, grid.nx // 2)[:, [0, -1]] = False
+    c = 1 << PlanarGrid.COARSE_SHIFT
+    grid.bits.reshape(grid.ny // c, grid.nx // c)[[0, -1], :] = False
+    grid.bits.reshape(grid.ny // c, grid.nx // c)[:, [0, -1]] = False
     lng = np.array([np.nan, -0.1, 179.0, -179.0, -0.1, -0.1])
     lat = np.array([51.5, np.nan, 51.5, 51.5, 89.0, -89.0])
     cand, _ = grid.candidates(lng, lat)
