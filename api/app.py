@@ -45,14 +45,19 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
     CORS is off: no browser origin is trusted.
     """
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url, pool_size=8, max_overflow=8) if \
-        settings.database_url.startswith("postgresql") else make_engine(settings.database_url)
+    # Configuration errors (key, policy) surface before any connection is made.
+    verifier = TokenVerifier(settings)
+    policy = policy or load_policy(settings.policy)
+    if settings.database_url.startswith("postgresql"):
+        engine = make_engine(settings.database_url, pool_size=8, max_overflow=8)
+    else:
+        engine = make_engine(settings.database_url)
     state = AppState(
         settings=settings,
         engine=engine,
         factory=session_factory(engine),
-        policy=policy or load_policy(settings.policy),
-        verifier=TokenVerifier(settings),
+        policy=policy,
+        verifier=verifier,
         metrics=Metrics(),
     )
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.errors import Unauthenticated
 from rollcall.settings import Settings
@@ -62,7 +64,13 @@ class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self._key: Any
         if settings.jwt_public_key:
-            self._key = _public_key(settings.jwt_public_key)
+            pem = _public_key(settings.jwt_public_key)
+            try:  # fail at start-up, not on every request
+                self._key = serialization.load_pem_public_key(pem.encode("ascii"))
+            except (ValueError, TypeError) as exc:
+                raise TokenConfigError("ROLLCALL_JWT_PUBLIC_KEY is not a PEM public key") from exc
+            if not isinstance(self._key, rsa.RSAPublicKey):
+                raise TokenConfigError("ROLLCALL_JWT_PUBLIC_KEY must be an RSA key (RS256)")
             self._algorithms = ["RS256"]
         else:
             self._key = settings.jwt_secret.get_secret_value()

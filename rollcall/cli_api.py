@@ -55,7 +55,15 @@ def serve(
                     timeout_worker_healthcheck=60,
                     **common)  # type: ignore[arg-type]
     else:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        from api.auth import TokenConfigError
+        from rules.policy import PolicyError
+
+        try:
+            app = create_app(settings)
+        except (TokenConfigError, PolicyError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
 
 
 def token(

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.app import create_app
-from api.auth import issue_token
+from api.auth import TokenConfigError, issue_token
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, STATION, TZ, Api, TestClient
 
@@ -129,3 +129,9 @@ def test_rs256_mode_refuses_hs256(rs256: tuple[TestClient, Any]) -> None:
     assert client.get("/v1/audit", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     hs = issue_token(SECRET, role="auditor", sub="a")
     assert client.get("/v1/audit", headers={"Authorization": f"Bearer {hs}"}).status_code == 401
+
+
+def test_a_bad_public_key_fails_at_start_up(db_url: str) -> None:
+    settings = Settings(database_url=db_url, jwt_public_key="-----BEGIN PUBLIC KEY-----\nnope")
+    with pytest.raises(TokenConfigError):
+        create_app(settings)
