@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -111,6 +112,7 @@ def test_day_range_spans_neighbours() -> None:
 def test_load_day(session: Session) -> None:
     _seed(session)
     frames = load_day(session, DAY, "Europe/London")
+    frames = replace(frames, fixes=frames.fixes.sort("ts"))
     assert frames.fixes.schema == pl.Schema(FIXES)
     assert frames.swipes.schema == pl.Schema(SWIPES)
     assert frames.fixes["ts"].to_list() == [T0, T0 + timedelta(minutes=30)]
