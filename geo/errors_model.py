@@ -39,14 +39,15 @@ def source_codes(source: pl.Series | None, n: int) -> npt.NDArray[np.int8]:
     if source is None:
         return np.full(n, UNKNOWN_SOURCE, dtype=np.int8)
     mapping = {name: i for i, name in enumerate(SOURCES)}
-    codes = (
-        source.cast(pl.Utf8)
-        .str.strip_chars()
-        .str.to_lowercase()
-        .replace_strict(mapping, default=UNKNOWN_SOURCE, return_dtype=pl.Int8)
-        .fill_null(UNKNOWN_SOURCE)
-    )
-    return codes.to_numpy().astype(np.int8, copy=False)
+    text = source.cast(pl.Utf8)
+    # Fast path: exact lower-case values; only the rest are trimmed and lower-cased.
+    codes = text.replace_strict(mapping, default=None, return_dtype=pl.Int8)
+    odd = codes.is_null() & text.is_not_null()
+    if odd.any():
+        cleaned = text.filter(odd).str.strip_chars().str.to_lowercase()
+        fixed = cleaned.replace_strict(mapping, default=UNKNOWN_SOURCE, return_dtype=pl.Int8)
+        codes = codes.scatter(np.flatnonzero(odd.to_numpy()), fixed)
+    return codes.fill_null(UNKNOWN_SOURCE).to_numpy().astype(np.int8, copy=False)
 
 
 def effective_accuracy_m(accuracy_m: FloatArray, source_code: npt.NDArray[np.int8]) -> FloatArray:

@@ -420,7 +420,10 @@ class StationIndex:
         lat = np.asarray(lat, dtype=np.float64)
         lng = np.asarray(lon, dtype=np.float64)
         lookup = {sid: i for i, sid in enumerate(self.station_ids)}
-        codes = np.array([lookup.get(s, -1) if s is not None else -1 for s in station_ids])
+        ids = pl.Series(np.asarray(station_ids, dtype=object), dtype=pl.Utf8, strict=False)
+        codes = (
+            ids.replace_strict(lookup, default=-1, return_dtype=pl.Int64).fill_null(-1).to_numpy()
+        )
         out = np.full(len(lat), np.nan)
         ok = np.flatnonzero((codes >= 0) & np.isfinite(lat) & np.isfinite(lng))
         if len(ok) == 0:

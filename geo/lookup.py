@@ -90,22 +90,29 @@ class PlanarGrid:
         self.bits[(iy >> s) * (self.nx >> s) + (ix >> s)] = True
 
     def candidates(self, lng: FloatArray, lat: FloatArray) -> tuple[IntArray, CellArray]:
-        """Indices of points (degrees) in a marked coarse cell, and their fine-cell keys."""
+        """Indices of points (degrees) in a marked coarse cell, and their fine-cell keys.
+
+        The coarse index is trunc(offset * inv / 2^COARSE_SHIFT); scaling by a power of two is
+        exact, so it always equals the fine index shifted right, as ``mark`` assumes. Negative
+        or NaN offsets wrap to huge unsigned values and are clamped onto the unmarked border.
+        """
+        s = self.COARSE_SHIFT
+        ncx, ncy = self.nx >> s, self.ny >> s
         with np.errstate(invalid="ignore"):
             fx = lng - self.lng_min
-            fx *= self.inv_dlng
-            ix = fx.astype(np.int32)
+            fx *= self.inv_dlng / (1 << s)
+            cx = fx.astype(np.int32).view(np.uint32)
             fy = lat - self.lat_min
-            fy *= self.inv_dlat
-            iy = fy.astype(np.int32)
-        np.clip(ix, 0, self.nx - 1, out=ix)
-        np.clip(iy, 0, self.ny - 1, out=iy)
-        s = self.COARSE_SHIFT
-        flat = iy >> s
-        flat *= np.int32(self.nx >> s)
-        flat += ix >> s
-        cand = np.flatnonzero(self.bits[flat])
-        return cand, self.key(ix[cand], iy[cand])
+            fy *= self.inv_dlat / (1 << s)
+            cy = fy.astype(np.int32).view(np.uint32)
+        np.minimum(cx, np.uint32(ncx - 1), out=cx)
+        np.minimum(cy, np.uint32(ncy - 1), out=cy)
+        cy *= np.uint32(ncx)
+        cy += cx
+        cand = np.flatnonzero(self.bits[cy])
+        ix = ((lng[cand] - self.lng_min) * self.inv_dlng).astype(np.int64)
+        iy = ((lat[cand] - self.lat_min) * self.inv_dlat).astype(np.int64)
+        return cand, self.key(ix, iy)
 
 
 class CellTable:
