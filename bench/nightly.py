@@ -1,0 +1,453 @@
+"""Benchmark of the nightly job for one day of a large force, per stage, against geopandas sjoin.
+
+Usage: .venv/bin/python bench/nightly.py [--officers 5000,20000,46000] [--backends postgres,sqlite]
+
+One force of the largest size is generated once (fixtures.synth, on-duty fixes only); each
+backend is loaded incrementally with the officers of each size (bench's own COPY / executemany,
+outside every timing), and after each increment the nightly job for the day runs in a fresh
+subprocess (so its peak RSS is its own). Per stage: load (store -> frames), classify (geo),
+presence and flags (rules; the split is measured by replaying the engine's two halves on the same
+frames), write (store), and the end-to-end job time. The same day's fixes are also classified with
+geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import polars as pl  # noqa: E402
+
+DAY = date(2026, 10, 21)
+TZ = "Europe/London"
+PG_ADMIN = os.environ.get(
+    "ROLLCALL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def log(msg: str) -> None:
+    sys.stderr.write(f"[{datetime.now(UTC):%H:%M:%S}] {msg}\n")
+    sys.stderr.flush()
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+
+def generate(officers: int, fixes_interval_s: int, seed: int) -> Any:
+    from fixtures.synth import generate_force
+    from geo.cells import cells
+
+    force = generate_force(
+        seed, officers, DAY, 1, tz=TZ, fixes_interval_s=fixes_interval_s, only_on_duty=True
+    )
+    force.pings = force.pings.with_columns(h3_cell=cells(force.pings))
+    return force
+
+
+def officer_rank(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_n=pl.col("officer_id").str.slice(1).cast(pl.Int64))
+
+
+def subset(frame: pl.DataFrame, lo: int, hi: int) -> pl.DataFrame:
+    """Rows of officers O{lo+1}..O{hi} (generator ids are O00001...)."""
+    return officer_rank(frame).filter((pl.col("_n") > lo) & (pl.col("_n") <= hi)).drop("_n")
+
+
+def create_database(backend: str, workdir: Path) -> str:
+    import sqlalchemy as sa
+
+    from store.db import make_engine
+    from store.migrate import upgrade
+
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'bench.db'}"
+    else:
+        name = f"rollcall_bench_{os.getpid()}"
+        admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def drop_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    from store.db import make_engine
+
+    if url.startswith("sqlite"):
+        return
+    name = url.rsplit("/", 1)[1]
+    admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _copy_pg(conn: Any, table: str, frame: pl.DataFrame) -> None:
+    out = frame.with_columns(
+        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime)
+    )
+    buffer = io.BytesIO()
+    out.write_csv(buffer, include_header=False, null_value="")
+    with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)") as copy,
+    ):
+        copy.write(buffer.getbuffer())
+
+
+def _insert_sqlite(conn: Any, table: str, frame: pl.DataFrame) -> None:
+    out = frame.with_columns(
+        pl.col(c).dt.epoch("us") for c, t in frame.schema.items() if isinstance(t, pl.Datetime)
+    )
+    marks = ", ".join("?" for _ in out.columns)
+    conn.executemany(
+        f"INSERT INTO {table} ({', '.join(out.columns)}) VALUES ({marks})", out.iter_rows()
+    )
+
+
+def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[str, int]:
+    """Load the officers lo+1..hi of ``force`` (their shifts, claims, fixes, swipes) directly."""
+    from store.db import make_engine, session_factory
+    from store.load import ensure_ping_partitions
+    from store.stations import upsert_station
+
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    now = datetime.now(UTC)
+    if first:
+        with factory.begin() as s:
+            for feature in force.stations_geojson["features"]:
+                upsert_station(s, feature, now=now)
+            ensure_ping_partitions(s, [DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)])
+    officers = subset(force.officers, lo, hi).select(
+        "officer_id",
+        "display_name",
+        "rank",
+        "unit",
+        "home_station_id",
+        "office_based",
+        updated_at=pl.lit(now),
+    )
+    roster = subset(force.roster, lo, hi)
+    shifts = roster.select(
+        "shift_id",
+        "officer_id",
+        start_at="start",
+        end_at="end",
+        kind="kind",
+        station_id="station_id",
+        declared_location="declared_location",
+        created_at="created_at",
+        updated_at="updated_at",
+        version=pl.lit(1),
+        recorded_at=pl.lit(now),
+    ).unique("shift_id", keep="last")
+    overtime = subset(force.overtime, lo, hi).select(
+        "claim_id",
+        "officer_id",
+        start_at="start",
+        end_at="end",
+        station_id="station_id",
+        submitted_at="submitted_at",
+    )
+    pings = (
+        subset(force.pings, lo, hi)
+        .select(
+            "device_id",
+            "ts",
+            "officer_id",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "source",
+            pl.col("is_mock").fill_null(False),
+            "h3_cell",
+        )
+        .unique(["device_id", "ts"])
+    )
+    swipes = (
+        subset(force.swipes, lo, hi)
+        .select(
+            "badge_id",
+            "ts",
+            reader_id=pl.col("reader_id").fill_null(""),
+            officer_id="officer_id",
+            station_id="station_id",
+            direction=pl.col("direction").fill_null("unknown"),
+            granted=pl.col("granted").fill_null(True),
+        )
+        .unique(["badge_id", "ts", "reader_id"])
+    )
+    tables = {
+        "officers": officers,
+        "shifts": shifts,
+        "shift_versions": shifts,
+        "overtime_claims": overtime,
+        "pings": pings,
+        "swipes": swipes,
+    }
+    with engine.connect() as sa_conn:
+        raw = sa_conn.connection.driver_connection
+        if url.startswith("sqlite"):
+            raw.execute("PRAGMA synchronous=OFF")
+        for table, frame in tables.items():
+            if frame.height:
+                if url.startswith("sqlite"):
+                    _insert_sqlite(raw, table, frame)
+                else:
+                    _copy_pg(raw, table, frame)
+        raw.commit()
+        if not url.startswith("sqlite"):
+            raw.autocommit = True
+            raw.execute("ANALYZE")
+    engine.dispose()
+    return {k: v.height for k, v in tables.items() if k != "shift_versions"}
+
+
+# ---- measurement (runs in a fresh subprocess) ---------------------------------------------
+
+
+def measure(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
+    """Run the nightly job for DAY and replay its stages; returns the figures."""
+    from jobs.nightly import DayReport, run_nightly
+    from rules.policy import load_policy
+    from store.db import make_engine, session_factory
+
+    policy = load_policy()
+    engine = make_engine(url)
+    factory = session_factory(engine)
+    reports: list[DayReport] = []
+    t0 = time.perf_counter()
+    run_nightly(factory, DAY, DAY, policy=policy, tz=TZ, on_day=reports.append)
+    job_s = time.perf_counter() - t0
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    day = reports[0]
+    out: dict[str, Any] = {
+        "job_s": round(job_s, 2),
+        "peak_rss_gb": round(peak_gb, 2),
+        "fixes": day.fixes,
+        "swipes": day.swipes,
+        "shifts": day.shifts,
+        "daily_rows": day.daily_rows,
+        "findings": day.findings,
+        "stages_s": {k: round(v, 2) for k, v in day.timings.items()},
+    }
+    if split:
+        out["stages_s"].update(split_presence_flags(factory, policy))
+    if sjoin:
+        out["geopandas"] = geopandas_sjoin(factory)
+    engine.dispose()
+    return out
+
+
+def split_presence_flags(factory: Any, policy: Any) -> dict[str, float]:
+    """Replay rules.engine.evaluate_day in its two halves (presence+daily, then flags), timed."""
+    from geo.index import StationIndex
+    from rules.clock import local_date
+    from rules.daily import daily_results, day_windows
+    from rules.engine import DAY_RULES
+    from rules.evidence import evidence_events
+    from rules.flags.context import FlagContext
+    from rules.onduty import mask_off_duty
+    from rules.presence import all_segments
+    from rules.schemas import FIXES, OVERTIME, SHIFT_HISTORY, SHIFTS, STATIONS, SWIPES, conform
+    from store.dayload import load_day
+    from store.stations import load_stations
+
+    with factory() as s:
+        frames = load_day(s, DAY, TZ)
+        index = StationIndex.build(load_stations(s))
+    classified = index.classify(frames.fixes)
+    t0 = time.perf_counter()
+    fixes = conform(classified, FIXES, "fixes")
+    swipes = conform(frames.swipes, SWIPES, "swipes")
+    shifts = conform(frames.shifts, SHIFTS, "shifts")
+    history = conform(frames.shift_history, SHIFT_HISTORY, "shift_history")
+    overtime = conform(frames.overtime, OVERTIME, "overtime")
+    stations = conform(index.station_centroids(), STATIONS, "stations")
+    on = mask_off_duty(fixes, swipes, shifts, policy)
+    events = evidence_events(on.fixes, on.swipes, policy)
+    segments = all_segments(events, on.windows, policy)
+    windows_today = day_windows(shifts, DAY, TZ, policy)
+    claims = overtime.filter(local_date(pl.col("start_at"), TZ) == DAY)
+    daily = daily_results(DAY, TZ, shifts, claims, segments, on.fixes, on.swipes, policy)
+    t1 = time.perf_counter()
+    ctx = FlagContext(
+        day=DAY,
+        tz=TZ,
+        policy=policy,
+        daily=daily,
+        segments=segments,
+        day_windows=windows_today,
+        shifts=shifts,
+        shift_history=history,
+        fixes=on.fixes,
+        swipes=on.swipes,
+        overtime=claims,
+        stations=stations,
+        windows=on.windows,
+    )
+    for rule in DAY_RULES:
+        rule(ctx)
+    t2 = time.perf_counter()
+    return {"presence_replay": round(t1 - t0, 2), "flags_replay": round(t2 - t1, 2)}
+
+
+def geopandas_sjoin(factory: Any) -> dict[str, Any]:
+    """The same day's fixes against the same fences with geopandas (points within polygons)."""
+    import geopandas as gpd
+
+    from store.dayload import day_range, load_fixes
+    from store.stations import load_stations
+
+    with factory() as s:
+        lo, hi = day_range(DAY, TZ)
+        fixes = load_fixes(s, lo, hi)
+        stations = load_stations(s)
+    polys = gpd.GeoDataFrame(
+        {"station_id": [st.station_id for st in stations]},
+        geometry=[st.geometry for st in stations],
+        crs="EPSG:4326",
+    )
+    t0 = time.perf_counter()
+    points = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(fixes["lon"].to_numpy(), fixes["lat"].to_numpy()),
+        crs="EPSG:4326",
+    )
+    t1 = time.perf_counter()
+    joined = gpd.sjoin(points, polys, how="left", predicate="within")
+    t2 = time.perf_counter()
+    return {
+        "points_s": round(t1 - t0, 2),
+        "sjoin_s": round(t2 - t1, 2),
+        "total_s": round(t2 - t0, 2),
+        "inside": int(joined["station_id"].notna().sum()),
+        "note": "exact point-in-polygon only: no accuracy model, no near-boundary distances",
+    }
+
+
+# ---- driver -------------------------------------------------------------------------------
+
+
+def run_measure_subprocess(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--measure", url]
+    cmd += (["--sjoin"] if sjoin else []) + (["--split"] if split else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        return {"error": f"measure failed (exit {proc.returncode})"}
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--officers", default="5000,20000,46000")
+    parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument(
+        "--fixes-interval-s",
+        type=int,
+        default=60,
+        help="a fix every N s on duty (60: the target's rate; see jobs/README.md on volume)",
+    )
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--no-sjoin", action="store_true")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--sjoin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--split", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--split-all",
+        action="store_true",
+        help="replay presence/flags separately at every size (default: the smallest only)",
+    )
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.sjoin, args.split)))
+        return 0
+    sizes = sorted(int(x) for x in args.officers.split(","))
+    backends = [b for b in args.backends.split(",") if b]
+    started = time.perf_counter()
+    log(
+        f"generating {sizes[-1]:,} officers, one day, a fix every {args.fixes_interval_s} s on duty"
+    )
+    t = time.perf_counter()
+    force = generate(sizes[-1], args.fixes_interval_s, args.seed)
+    gen_s = time.perf_counter() - t
+    log(
+        f"generated in {gen_s:.0f} s: {force.pings.height:,} fixes, {force.swipes.height:,} swipes,"
+        f" {force.roster.height:,} shifts"
+    )
+    figures: dict[str, Any] = {
+        "day": DAY.isoformat(),
+        "fixes_interval_s": args.fixes_interval_s,
+        "generate_s": round(gen_s, 1),
+        "cpus": os.cpu_count(),
+        "targets": {"postgres_job_s": 60, "sqlite_job_s": 90, "peak_rss_gb": 8},
+        "runs": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="rollcall-bench-") as tmp:
+        for backend in backends:
+            url = create_database(backend, Path(tmp))
+            runs: list[dict[str, Any]] = []
+            previous = 0
+            try:
+                for size in sizes:
+                    t = time.perf_counter()
+                    counts = load_increment(url, force, previous, size, first=previous == 0)
+                    load_s = time.perf_counter() - t
+                    log(
+                        f"{backend}: loaded officers {previous + 1}..{size} in {load_s:.0f} s {counts}"
+                    )
+                    previous = size
+                    split = args.split_all or size == sizes[0]
+                    result = run_measure_subprocess(url, sjoin=not args.no_sjoin, split=split)
+                    result.update(officers=size, bulk_load_s=round(load_s, 1))
+                    log(f"{backend} {size:,}: {json.dumps(result)}")
+                    runs.append(result)
+            finally:
+                drop_database(url)
+            figures["runs"][backend] = runs
+    for backend, runs in figures["runs"].items():
+        ok = [r for r in runs if "job_s" in r]
+        if len(ok) >= 2:
+            per_k = [r["job_s"] / r["officers"] * 1000 for r in ok]
+            figures.setdefault("seconds_per_1000_officers", {})[backend] = [
+                round(x, 2) for x in per_k
+            ]
+        biggest = ok[-1] if ok else None
+        target = figures["targets"][f"{backend}_job_s"]
+        if biggest is not None:
+            figures.setdefault("meets_target", {})[backend] = {
+                "officers": biggest["officers"],
+                "job_s": biggest["job_s"],
+                "job_target_s": target,
+                "time_ok": biggest["job_s"] <= target,
+                "memory_ok": biggest["peak_rss_gb"] < 8,
+            }
+    figures["bench_total_s"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
