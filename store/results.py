@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import polars as pl
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
+from store.db import is_postgres
 from store.models import DailyResult, Flag, JobRun, RecomputeMark
+from store.types import to_epoch_us
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 DAILY_COLUMNS = (
@@ -139,10 +142,63 @@ def replace_daily(
             session.execute(stmt.where(DailyResult.officer_id.in_(chunk)))
     rows = daily.filter(pl.col("date") == day)
     records = _daily_records(rows, run_id=run_id, now=now)
-    for chunk in _chunks(records):
-        session.execute(insert(DailyResult), list(chunk))
     session.flush()
+    _bulk_insert_daily(session, records)
     return len(records)
+
+
+_DAILY_INSERT_COLUMNS = (
+    "officer_id",
+    "day",
+    "expected_office",
+    "declared_location",
+    "verified_presence_minutes",
+    "verified_office_day",
+    "evidence",
+    "policy_version",
+    "run_id",
+    "computed_at",
+    "details",
+)
+
+
+def _bulk_insert_daily(session: Session, records: list[dict[str, Any]]) -> None:
+    """Insert daily rows through the driver in the session's transaction (COPY on PostgreSQL,
+    executemany on SQLite): tens of thousands of rows a day, too many for ORM inserts."""
+    if not records:
+        return
+    raw: Any = session.connection().connection.driver_connection
+    cols = ", ".join(_DAILY_INSERT_COLUMNS)
+    if is_postgres(session):
+        with raw.cursor() as cur, cur.copy(f"COPY daily_results ({cols}) FROM STDIN") as copy:
+            for r in records:
+                copy.write_row(
+                    tuple(
+                        orjson.dumps(r[c]).decode() if c == "details" and r[c] is not None else r[c]
+                        for c in _DAILY_INSERT_COLUMNS
+                    )
+                )
+        return
+    marks = ", ".join("?" for _ in _DAILY_INSERT_COLUMNS)
+    raw.executemany(
+        f"INSERT INTO daily_results ({cols}) VALUES ({marks})",
+        [
+            (
+                r["officer_id"],
+                r["day"].isoformat(),
+                int(r["expected_office"]),
+                r["declared_location"],
+                r["verified_presence_minutes"],
+                int(r["verified_office_day"]),
+                r["evidence"],
+                r["policy_version"],
+                r["run_id"],
+                to_epoch_us(r["computed_at"]),
+                orjson.dumps(r["details"]).decode() if r["details"] is not None else None,
+            )
+            for r in records
+        ],
+    )
 
 
 def sync_flags(
