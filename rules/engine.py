@@ -73,6 +73,30 @@ class DayOutcome:
     findings: list[Finding]
 
 
+def relevant_windows(
+    windows: pl.DataFrame, day_windows: pl.DataFrame, claims: pl.DataFrame
+) -> pl.Series:
+    """Ids of the on-duty windows a day's results can depend on: those overlapping the day's
+    on-duty windows or its overtime claims. Work on the rest of the widened input is skipped
+    (it cannot change the day's results: segments never cross a window)."""
+    interest = pl.concat(
+        [
+            day_windows.select("officer_id", "start_at", "end_at"),
+            claims.select("officer_id", "start_at", "end_at"),
+        ]
+    )
+    hits = (
+        windows.join(interest, on="officer_id")
+        .filter(
+            (pl.col("win_start") <= pl.col("end_at")) & (pl.col("win_end") >= pl.col("start_at"))
+        )
+        .select("win_id")
+        .unique()
+        .sort("win_id")
+    )
+    return hits["win_id"]
+
+
 def presence_segments(
     fixes: pl.DataFrame,
     swipes: pl.DataFrame,
@@ -93,7 +117,7 @@ def presence_segments(
     shifts = conform(shifts, SHIFTS, "shifts")
     on = mask_off_duty(fixes, swipes, shifts, policy)
     events = evidence_events(on.fixes, on.swipes, policy)
-    return public_segments(all_segments(events, on.windows, policy))
+    return public_segments(all_segments(events, on.windows, on.windows, policy))
 
 
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
@@ -115,11 +139,16 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     conform(inputs.officers, OFFICERS, "officers")
 
     on = mask_off_duty(fixes, swipes, shifts, policy)
-    events = evidence_events(on.fixes, on.swipes, policy)
-    segments = all_segments(events, on.windows, policy)
     windows_today = day_windows(shifts, inputs.day, tz, policy)
     claims = overtime.filter(local_date(pl.col("start_at"), tz) == inputs.day)
-    daily = daily_results(inputs.day, tz, shifts, claims, segments, on.fixes, on.swipes, policy)
+    keep = relevant_windows(on.windows, windows_today, claims)
+    on_fixes = on.fixes.filter(pl.col("win_id").is_in(keep.implode()))
+    on_swipes = on.swipes.filter(pl.col("win_id").is_in(keep.implode()))
+    events = evidence_events(on_fixes, on_swipes, policy)
+    segments = all_segments(
+        events, on.windows.filter(pl.col("win_id").is_in(keep.implode())), on.windows, policy
+    )
+    daily = daily_results(inputs.day, tz, shifts, claims, segments, on_fixes, on_swipes, policy)
     ctx = FlagContext(
         day=inputs.day,
         tz=tz,
@@ -129,8 +158,8 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
         day_windows=windows_today,
         shifts=shifts,
         shift_history=history,
-        fixes=on.fixes,
-        swipes=on.swipes,
+        fixes=on_fixes,
+        swipes=on_swipes,
         overtime=claims,
         stations=stations,
         windows=on.windows,

@@ -94,28 +94,38 @@ def _med3(a: pl.Expr, b: pl.Expr, c: pl.Expr) -> pl.Expr:
     return pl.max_horizontal(pl.min_horizontal(a, b), pl.min_horizontal(pl.max_horizontal(a, b), c))
 
 
-def smoothed_distance(policy: Policy) -> pl.Expr:
+def smoothed_distance(frame: pl.DataFrame, policy: Policy) -> pl.Series:
     """Median signed boundary distance (metres) of the smooth_fixes fixes centred on each row.
 
-    Rows must be usable fixes sorted by (win_id, ts); the window never crosses an on-duty window:
-    near a window's edge the missing neighbours are mirrored from the other side (and, with no
-    neighbour at all, the fix stands alone). A null distance (no station near) counts as FAR_M.
-    The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose reported
-    accuracy is too small, and Wi-Fi scatter across a station wall.
+    ``frame`` holds usable fixes sorted by (win_id, ts); the window never crosses an on-duty
+    window: near a window's edge the missing neighbours are mirrored from the other side (and,
+    with no neighbour at all, the fix stands alone). A null distance (no station near) counts as
+    FAR_M. The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose
+    reported accuracy is too small, and Wi-Fi scatter across a station wall.
     """
-    own = pl.col("boundary_distance_m").fill_null(FAR_M)
+    own = pl.col("d")
+    work = frame.select("win_id", d=pl.col("boundary_distance_m").fill_null(FAR_M))
     if policy.smooth_fixes == 1:
-        return own
-    p1, n1 = _near(own, 1), _near(own, -1)
-    p1, n1 = p1.fill_null(n1).fill_null(own), n1.fill_null(p1).fill_null(own)
+        return work["d"].alias("med_d")
+    work = work.with_columns(
+        p1=_near(own, 1), n1=_near(own, -1), p2=_near(own, 2), n2=_near(own, -2)
+    )
+    work = work.with_columns(
+        p1=pl.col("p1").fill_null(pl.col("n1")).fill_null(own),
+        n1=pl.col("n1").fill_null(pl.col("p1")).fill_null(own),
+    )
     if policy.smooth_fixes == 3:
-        return _med3(p1, own, n1)
-    p2, n2 = _near(own, 2), _near(own, -2)
-    p2, n2 = p2.fill_null(n2).fill_null(p1), n2.fill_null(p2).fill_null(n1)
+        return work.select(med_d=_med3(pl.col("p1"), own, pl.col("n1")))["med_d"]
+    work = work.with_columns(
+        p2=pl.col("p2").fill_null(pl.col("n2")).fill_null(pl.col("p1")),
+        n2=pl.col("n2").fill_null(pl.col("p2")).fill_null(pl.col("n1")),
+    )
     # median of five: drop the least and the greatest of four, then the median of three
-    lo = pl.max_horizontal(pl.min_horizontal(p2, p1), pl.min_horizontal(n1, n2))
-    hi = pl.min_horizontal(pl.max_horizontal(p2, p1), pl.max_horizontal(n1, n2))
-    return _med3(lo, hi, own)
+    work = work.with_columns(
+        lo=pl.max_horizontal(pl.min_horizontal("p2", "p1"), pl.min_horizontal("n1", "n2")),
+        hi=pl.min_horizontal(pl.max_horizontal("p2", "p1"), pl.max_horizontal("n1", "n2")),
+    )
+    return work.select(med_d=_med3(pl.col("lo"), pl.col("hi"), own))["med_d"]
 
 
 def fix_type(policy: Policy) -> pl.Expr:
@@ -162,9 +172,9 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
+    usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst))
     usable = (
-        frame.filter(~pl.col("mock") & (pl.col("acc") <= worst))
-        .with_columns(med_d=smoothed_distance(policy))
+        usable.with_columns(smoothed_distance(usable, policy))
         .with_columns(etype=fix_type(policy))
         .filter(pl.col("etype") != NEUTRAL)
     )

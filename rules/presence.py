@@ -221,13 +221,17 @@ def unknown_segments(decided: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFra
     ).cast(SEGMENTS)  # type: ignore[arg-type]
 
 
-def all_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """Presence, away and unknown segments covering every on-duty window exactly, sorted.
+def all_segments(
+    events: pl.DataFrame, covering: pl.DataFrame, windows: pl.DataFrame, policy: Policy
+) -> pl.DataFrame:
+    """Presence, away and unknown segments covering each window of ``covering`` exactly, sorted.
 
-    Columns SEGMENTS (PRESENCE plus win_id). Sorted by (officer_id, start_at).
+    ``windows`` is every on-duty window (rules.onduty.duty_windows, win_id = row number);
+    ``covering`` the subset to cover (events outside it must not be given). Columns SEGMENTS
+    (PRESENCE plus win_id). Sorted by (officer_id, start_at).
     """
     decided = decided_segments(events, windows, policy)
-    unknown = unknown_segments(decided, windows)
+    unknown = unknown_segments(decided, covering)
     return pl.concat([decided, unknown], how="vertical").sort(
         "officer_id", "start_at", "kind", "station_id", "h3_cell", nulls_last=True
     )

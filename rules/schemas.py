@@ -117,8 +117,11 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> p
 
     A missing column that is nullable by contract is added as nulls; ``is_mock`` and ``granted``
     default to False when absent; any other missing column raises SchemaError naming it.
-    Datetime columns in another unit or zone are converted to Datetime(us, UTC).
+    Datetime columns in another unit or zone are converted to Datetime(us, UTC). A frame with
+    no columns at all (``pl.DataFrame()``) is read as empty.
     """
+    if frame.width == 0:
+        return empty(schema)
     optional = {
         "accuracy_m",
         "source",
