@@ -83,12 +83,13 @@ def run_demo(
     tz: str,
     database_url: str = DEMO_DATABASE_URL,
     officers: int = 150,
+    days: int = DEMO_DAYS,
     on_step: Callable[[str], None] | None = None,
     on_day: Callable[[DayReport], None] | None = None,
 ) -> DemoResult:
     """Build the demo database at ``database_url`` (an SQLite file is recreated from nothing).
 
-    Generates ``officers`` officers over October 2026 (fixtures.synth, seeded), imports the files
+    Generates ``officers`` officers over ``days`` days from 2026-10-01 (default: October 2026) (fixtures.synth, seeded), imports the files
     (store.ingest), runs the nightly job over the month and picks what to show.
     """
     from store.reports import list_flags
@@ -106,7 +107,7 @@ def run_demo(
     step(f"schema created in {database_url}")
     from fixtures.synth import generate_force
 
-    force = generate_force(DEMO_SEED, officers, DEMO_START, DEMO_DAYS, tz=tz)
+    force = generate_force(DEMO_SEED, officers, DEMO_START, days, tz=tz)
     first, last = force.period
     seconds["generate"] = perf_counter() - t
     step(

@@ -484,6 +484,9 @@ def demo(
         typer.Option("--database", help="Database URL (default: a fresh ./rollcall-demo.db)."),
     ] = None,
     officers: Annotated[int, typer.Option("--officers", min=20, help="Force size.")] = 150,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="Days from 2026-10-01 (31: October).")
+    ] = 31,
 ) -> None:
     """Build a synthetic force, import it, run the nightly job over a month and show the results.
 
@@ -512,7 +515,7 @@ def demo(
             progress.console.print(f"[green]✓[/] {text}")
 
         def on_day(d: Any) -> None:
-            progress.update(task, visible=True, total=31)
+            progress.update(task, visible=True, total=days)
             progress.advance(task)
 
         result = run_demo(
@@ -520,6 +523,7 @@ def demo(
             tz=settings.timezone,
             database_url=url,
             officers=officers,
+            days=days,
             on_step=on_step,
             on_day=on_day,
         )
@@ -557,8 +561,8 @@ def demo(
             None,
         )
     engine.dispose()
-    days, flag_table = officer_tables(report)
-    console.print(days)
+    days_table, flag_table = officer_tables(report)
+    console.print(days_table)
     console.print(flag_table)
     console.rule("[bold]Next")
     env = f"ROLLCALL_DATABASE_URL={url}"
