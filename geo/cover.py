@@ -103,6 +103,7 @@ def classify_cells(
     centre_lng: FloatArray,
     centre_lat: FloatArray,
     radius_m: FloatArray,
+    segments: bool = True,
 ) -> StationCover:
     """Classify candidate cells of one fence by their bounding discs.
 
@@ -111,8 +112,9 @@ def classify_cells(
     holds every point the lookup assigns to the cell. With d the centre's distance to the fence
     boundary: d <= r is BOUNDARY; otherwise the whole cell is on one side, CORE if the centre is
     inside, NEAR if outside with d - r <= near_m; other cells are dropped (every point of them is
-    farther than near_m). The segments kept for a cell are those that can be nearest to some
-    point of its disc (see _nearest_candidates), so the distance computed from them is exact.
+    farther than near_m). With ``segments``, the segments kept for a cell are those that can be
+    nearest to some point of its disc (see _nearest_candidates), so the distance computed from
+    them is exact; without, no segments are kept (a cover used only for lookups).
     """
     geom_m = frame.geometry_to_m(geom_deg)
     cx, cy = frame.to_xy(centre_lng, centre_lat)
@@ -128,7 +130,12 @@ def classify_cells(
     keep = boundary | core | near
     cls = np.where(boundary, BOUNDARY, np.where(core, CORE, NEAR)).astype(np.int8)
 
-    seg_mask = _nearest_candidates(cx[keep], cy[keep], radius_m[keep], (ax, ay, bx, by), SUBDIVIDE)
+    if segments:
+        seg_mask = _nearest_candidates(
+            cx[keep], cy[keep], radius_m[keep], (ax, ay, bx, by), SUBDIVIDE
+        )
+    else:
+        seg_mask = np.zeros((int(keep.sum()), len(ax)), dtype=np.bool_)
     seg_count = seg_mask.sum(axis=1).astype(np.int64)
     seg_local = np.nonzero(seg_mask)[1].astype(np.int64)
     seg_start = np.concatenate([[0], np.cumsum(seg_count)[:-1]]).astype(np.int64)
@@ -191,6 +198,7 @@ def cover_stations(
     frames: list[LocalFrame],
     near_m: float,
     resolution: int = STORE_RESOLUTION,
+    segments: bool = True,
 ) -> list[StationCover]:
     """The H3 covers of many fences ((lng, lat) degrees, each with its metric frame).
 
@@ -223,7 +231,14 @@ def cover_stations(
             raise ValueError(f"H3 cell radius {radius.max():.1f} m exceeds the candidate pad")
         covers.append(
             classify_cells(
-                geom_deg, frame, near_m, cells, c_lng[first:last], c_lat[first:last], radius
+                geom_deg,
+                frame,
+                near_m,
+                cells,
+                c_lng[first:last],
+                c_lat[first:last],
+                radius,
+                segments,
             )
         )
         first = last

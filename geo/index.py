@@ -101,10 +101,12 @@ class StationIndex:
     against the fence (buffered by its ``buffer_m``): points exactly on an edge are outside, points
     in a hole are outside. Build once, classify many times; the object is read-only afterwards.
 
-    Two covers share one set of fence segments: the H3 cover at STORE_RESOLUTION, used when fixes
-    carry their stored cell, and a cover by a planar lng/lat grid of about FINE_CELL_M, used from
-    raw coordinates after a coarse bitmap of the same grid has discarded fixes far from every
-    station (so no H3 is computed there). Both are exact, so the two paths agree bit for bit.
+    Two covers: the H3 cover at STORE_RESOLUTION (core/boundary/near cells of every fence), which
+    answers cell-only questions (cell_classes) and prefilters fixes that carry their stored cell;
+    and a finer cover by a planar lng/lat grid of FINE_CELL_M cells, with the fence segments
+    that can be nearest in each cell, which does the exact work for fixes near a station on
+    both paths. From raw coordinates, a coarse bitmap of that grid is the prefilter, so no H3
+    cell is computed per fix.
     """
 
     def __init__(self, stations: Sequence[Station], near_m: float) -> None:
@@ -150,7 +152,7 @@ class StationIndex:
         self._seg = (ax, ay, dx, dy, inv_len2)
 
         self._h3 = _CoverTable.from_covers(
-            cover_stations(list(self.geometries), frames, self.near_m), seg_base
+            cover_stations(list(self.geometries), frames, self.near_m, segments=False), seg_base
         )
         self._grid = _planar_grid(zone_bounds)
         self._planar = _CoverTable.from_covers(
@@ -277,25 +279,27 @@ class StationIndex:
 
     def _candidates(
         self, fixes: pl.DataFrame, lng: FloatArray, lat: FloatArray
-    ) -> tuple[_CoverTable, IntArray, npt.NDArray[np.uint64]]:
-        """The cover to use, candidate row indices and their cell keys in that cover.
+    ) -> tuple[IntArray, npt.NDArray[np.uint64]]:
+        """Candidate row indices and their planar-cover keys (the exact work is the same on
+        both paths, so they agree bit for bit).
 
-        With an ``h3_cell`` column: the H3 cover, stored cells (null ones computed from lat/lon)
-        prefiltered by the hash bitmap. Without: the planar cover, prefiltered by its bitmap.
+        With an ``h3_cell`` column the stored cells are the prefilter: a fix whose cell is not in
+        the H3 cover is farther than near_m from every fence (null cells are computed from
+        lat/lon). Without it, the planar grid's coarse bitmap is the prefilter.
         """
-        if "h3_cell" in fixes.columns:
-            col = fixes["h3_cell"]
-            if col.dtype != pl.UInt64:
-                col = col.cast(pl.UInt64, strict=False)
-            missing = np.flatnonzero(col.is_null().to_numpy()) if col.null_count() else None
-            cells = col.fill_null(0).to_numpy()
-            if missing is not None and len(missing):
-                cells = cells.copy()
-                cells[missing] = _h3(lng[missing], lat[missing])
-            cand = self._h3.table.maybe(cells)
-            return self._h3, cand, cells[cand]
-        cand, keys = self._grid.candidates(lng, lat)
-        return self._planar, cand, keys
+        if "h3_cell" not in fixes.columns:
+            return self._grid.candidates(lng, lat)
+        col = fixes["h3_cell"]
+        if col.dtype != pl.UInt64:
+            col = col.cast(pl.UInt64, strict=False)
+        if col.null_count():
+            missing = np.flatnonzero(col.is_null().to_numpy())
+            cells = col.fill_null(0).to_numpy().copy()
+            cells[missing] = _h3(lng[missing], lat[missing])
+        else:
+            cells = col.to_numpy()
+        cand = self._h3.table.maybe(cells)
+        return cand, self._grid.keys(lng[cand], lat[cand])
 
     def classify(self, fixes: pl.DataFrame) -> pl.DataFrame:
         """Attribute each fix to a station, with its signed boundary distance and p_inside.
@@ -314,8 +318,8 @@ class StationIndex:
         n = fixes.height
         lat = _floats(fixes["lat"])
         lng = _floats(fixes["lon"])
-        cover, cand, keys = self._candidates(fixes, lng, lat)
-        which, codes, dist = self._resolve(cover, keys, lng[cand], lat[cand])
+        cand, keys = self._candidates(fixes, lng, lat)
+        which, codes, dist = self._resolve(self._planar, keys, lng[cand], lat[cand])
         rows = cand[which]
         p = self._p_inside(fixes, rows, codes, dist)
         return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))

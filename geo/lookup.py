@@ -114,6 +114,16 @@ class PlanarGrid:
         iy = ((lat[cand] - self.lat_min) * self.inv_dlat).astype(np.int64)
         return cand, self.key(ix, iy)
 
+    def keys(self, lng: FloatArray, lat: FloatArray) -> CellArray:
+        """Fine-cell keys of points (degrees); 0 (never a key) outside the grid or for NaN."""
+        with np.errstate(invalid="ignore"):
+            fx = (lng - self.lng_min) * self.inv_dlng
+            fy = (lat - self.lat_min) * self.inv_dlat
+            inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
+        ix = np.where(inside, fx, 0.0).astype(np.int64)
+        iy = np.where(inside, fy, 0.0).astype(np.int64)
+        return np.where(inside, self.key(ix, iy), np.uint64(0))
+
 
 class CellTable:
     """An open-addressing hash table from H3 cell (uint64, never 0) to a row number, in numpy.

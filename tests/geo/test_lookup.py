@@ -61,3 +61,12 @@ def test_planar_grid_never_returns_outside_or_nan_points() -> None:
     assert cand.tolist() == []
     with pytest.raises(ValueError, match="border"):
         grid.mark(grid.key(np.array([0]), np.array([5])))
+
+
+def test_planar_grid_keys_are_zero_outside_the_grid() -> None:
+    grid = PlanarGrid.spanning((-0.2, 51.4, 0.0, 51.6), 0.0002, 0.00015)
+    lng = np.array([-0.1, np.nan, 5.0, -0.1])
+    lat = np.array([51.5, 51.5, 51.5, -51.5])
+    keys = grid.keys(lng, lat)
+    ix, iy = grid.index(-0.1, 51.5)
+    assert keys.tolist() == [int(grid.key(np.array([ix]), np.array([iy]))[0]), 0, 0, 0]
