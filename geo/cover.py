@@ -1,4 +1,4 @@
-"""H3 cover of a station fence: cells within near_m, split into core, boundary and near."""
+"""Covers of station fences (H3 or planar grid): cells within near_m as core, boundary, near."""
 
 from __future__ import annotations
 

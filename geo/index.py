@@ -1,4 +1,4 @@
-"""Station index: classify fixes against station fences via a grid prefilter and an H3 cover."""
+"""Station index: classify fixes against station fences with a bitmap prefilter and exact covers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ DEFAULT_NEAR_M = 100.0
 INSIDE_EPS_M = 1e-9
 # Planar grid cell (metres) for the raw-coordinate path; coarse bitmap cells are 4x this a side.
 FINE_CELL_M = 8.0
-# Points per chunk in the distance kernel (about 6 segments each: temporaries of ~300 kB).
+# Points per chunk in the distance kernel (bounds the temporaries: ~3 segments a point).
 DISTANCE_CHUNK = 131072
 
 
@@ -307,8 +307,10 @@ class StationIndex:
         Input columns: ``lat``, ``lon`` (degrees WGS84); optional ``accuracy_m`` (metres, 68%
         radius; null, <= 0 or non-finite: the source's default), ``source`` (gps/wifi/cell/fused,
         else unknown), ``is_mock`` (null = false) and ``h3_cell`` (UInt64 at STORE_RESOLUTION
-        computed by geo.cells from the same lat/lon; when present it is used instead of computing
-        cells, and a null cell is computed). Returns the input (same rows and order, all columns)
+        computed by geo.cells from the same lat/lon; when present it decides which fixes are far
+        from every station without looking at coordinates, and a null cell is computed; a cell
+        that does not match lat/lon gives undefined results). The answer does not depend on
+        whether ``h3_cell`` is given. Returns the input (same rows and order, all columns)
         plus ``station_id`` (Utf8: the station whose fence contains the fix, the nearer centroid
         if several do; else the station with the nearest boundary within near_m; else null),
         ``boundary_distance_m`` (Float64, metres to that station's boundary, < 0 exactly when
