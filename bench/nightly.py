@@ -6,8 +6,8 @@ One force of the largest size is generated once (fixtures.synth, on-duty fixes o
 backend is loaded incrementally with the officers of each size (bench's own COPY / executemany,
 outside every timing), and after each increment the nightly job for the day runs in a fresh
 subprocess (so its peak RSS is its own). Per stage: load (store -> frames), classify (geo),
-presence and flags (rules; the split is measured by replaying the engine's two halves on the same
-frames), write (store), and the end-to-end job time. The same day's fixes are also classified with
+presence and flags (rules: each flag rule is wrapped with a timer, presence is the rest of the
+engine), write (store), and the end-to-end job time. The same day's fixes are also classified with
 geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout.
 """
 
@@ -185,6 +185,7 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
             "h3_cell",
         )
         .unique(["device_id", "ts"])
+        .sort("ts")  # devices upload roughly in time order
     )
     swipes = (
         subset(force.swipes, lo, hi)
@@ -198,6 +199,7 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
             granted=pl.col("granted").fill_null(True),
         )
         .unique(["badge_id", "ts", "reader_id"])
+        .sort("ts")
     )
     tables = {
         "officers": officers,
@@ -228,7 +230,27 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
 # ---- measurement (runs in a fresh subprocess) ---------------------------------------------
 
 
-def measure(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
+def time_flag_rules() -> list[float]:
+    """Wrap each day flag rule of rules.engine so its time is summed (presence = the rest)."""
+    import rules.engine as engine
+
+    total = [0.0]
+
+    def timed(rule: Any) -> Any:
+        def run(ctx: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return rule(ctx)
+            finally:
+                total[0] += time.perf_counter() - t
+
+        return run
+
+    engine.DAY_RULES = tuple(timed(r) for r in engine.DAY_RULES)
+    return total
+
+
+def measure(url: str, sjoin: bool) -> dict[str, Any]:
     """Run the nightly job for DAY and replay its stages; returns the figures."""
     from jobs.nightly import DayReport, run_nightly
     from rules.policy import load_policy
@@ -238,6 +260,7 @@ def measure(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
     engine = make_engine(url)
     factory = session_factory(engine)
     reports: list[DayReport] = []
+    flag_seconds = time_flag_rules()
     t0 = time.perf_counter()
     run_nightly(factory, DAY, DAY, policy=policy, tz=TZ, on_day=reports.append)
     job_s = time.perf_counter() - t0
@@ -253,65 +276,13 @@ def measure(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
         "findings": day.findings,
         "stages_s": {k: round(v, 2) for k, v in day.timings.items()},
     }
-    if split:
-        out["stages_s"].update(split_presence_flags(factory, policy))
+    evaluate = out["stages_s"].get("evaluate", 0.0)
+    out["stages_s"]["flags"] = round(flag_seconds[0], 2)
+    out["stages_s"]["presence"] = round(evaluate - flag_seconds[0], 2)
     if sjoin:
         out["geopandas"] = geopandas_sjoin(factory)
     engine.dispose()
     return out
-
-
-def split_presence_flags(factory: Any, policy: Any) -> dict[str, float]:
-    """Replay rules.engine.evaluate_day in its two halves (presence+daily, then flags), timed."""
-    from geo.index import StationIndex
-    from rules.clock import local_date
-    from rules.daily import daily_results, day_windows
-    from rules.engine import DAY_RULES
-    from rules.evidence import evidence_events
-    from rules.flags.context import FlagContext
-    from rules.onduty import mask_off_duty
-    from rules.presence import all_segments
-    from rules.schemas import FIXES, OVERTIME, SHIFT_HISTORY, SHIFTS, STATIONS, SWIPES, conform
-    from store.dayload import load_day
-    from store.stations import load_stations
-
-    with factory() as s:
-        frames = load_day(s, DAY, TZ)
-        index = StationIndex.build(load_stations(s))
-    classified = index.classify(frames.fixes)
-    t0 = time.perf_counter()
-    fixes = conform(classified, FIXES, "fixes")
-    swipes = conform(frames.swipes, SWIPES, "swipes")
-    shifts = conform(frames.shifts, SHIFTS, "shifts")
-    history = conform(frames.shift_history, SHIFT_HISTORY, "shift_history")
-    overtime = conform(frames.overtime, OVERTIME, "overtime")
-    stations = conform(index.station_centroids(), STATIONS, "stations")
-    on = mask_off_duty(fixes, swipes, shifts, policy)
-    events = evidence_events(on.fixes, on.swipes, policy)
-    segments = all_segments(events, on.windows, policy)
-    windows_today = day_windows(shifts, DAY, TZ, policy)
-    claims = overtime.filter(local_date(pl.col("start_at"), TZ) == DAY)
-    daily = daily_results(DAY, TZ, shifts, claims, segments, on.fixes, on.swipes, policy)
-    t1 = time.perf_counter()
-    ctx = FlagContext(
-        day=DAY,
-        tz=TZ,
-        policy=policy,
-        daily=daily,
-        segments=segments,
-        day_windows=windows_today,
-        shifts=shifts,
-        shift_history=history,
-        fixes=on.fixes,
-        swipes=on.swipes,
-        overtime=claims,
-        stations=stations,
-        windows=on.windows,
-    )
-    for rule in DAY_RULES:
-        rule(ctx)
-    t2 = time.perf_counter()
-    return {"presence_replay": round(t1 - t0, 2), "flags_replay": round(t2 - t1, 2)}
 
 
 def geopandas_sjoin(factory: Any) -> dict[str, Any]:
@@ -350,9 +321,8 @@ def geopandas_sjoin(factory: Any) -> dict[str, Any]:
 # ---- driver -------------------------------------------------------------------------------
 
 
-def run_measure_subprocess(url: str, sjoin: bool, split: bool) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--measure", url]
-    cmd += (["--sjoin"] if sjoin else []) + (["--split"] if split else [])
+def run_measure_subprocess(url: str, sjoin: bool) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--measure", url] + (["--sjoin"] if sjoin else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
@@ -374,15 +344,9 @@ def main() -> int:
     parser.add_argument("--no-sjoin", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--sjoin", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--split", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--split-all",
-        action="store_true",
-        help="replay presence/flags separately at every size (default: the smallest only)",
-    )
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.sjoin, args.split)))
+        print(json.dumps(measure(args.measure, args.sjoin)))
         return 0
     sizes = sorted(int(x) for x in args.officers.split(","))
     backends = [b for b in args.backends.split(",") if b]
@@ -419,8 +383,7 @@ def main() -> int:
                         f"{backend}: loaded officers {previous + 1}..{size} in {load_s:.0f} s {counts}"
                     )
                     previous = size
-                    split = args.split_all or size == sizes[0]
-                    result = run_measure_subprocess(url, sjoin=not args.no_sjoin, split=split)
+                    result = run_measure_subprocess(url, sjoin=not args.no_sjoin)
                     result.update(officers=size, bulk_load_s=round(load_s, 1))
                     log(f"{backend} {size:,}: {json.dumps(result)}")
                     runs.append(result)
