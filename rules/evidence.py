@@ -134,8 +134,9 @@ def fix_type(policy: Policy) -> pl.Expr:
     INSIDE: the smoothed distance is at most inside_max_distance_m, the fix itself is not clearly
     outside (below away_min_distance_m), it names a station and its accuracy is at most
     inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
-    least away_min_distance_m, its own distance is at least its accuracy, and its accuracy is at
-    most away_max_accuracy_m. Anything else is NEUTRAL.
+    least away_min_distance_m, its own distance is at least away_accuracy_factor times its accuracy
+    (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), and its accuracy is
+    at most away_max_accuracy_m. Anything else is NEUTRAL.
     """
     own = pl.col("boundary_distance_m").fill_null(FAR_M)
     inside = (
@@ -147,7 +148,7 @@ def fix_type(policy: Policy) -> pl.Expr:
     away = (
         (pl.col("med_d") >= policy.away_min_distance_m)
         & (own >= policy.away_min_distance_m)
-        & (own >= pl.col("acc"))
+        & (own >= policy.away_accuracy_factor * pl.col("acc"))
         & (pl.col("acc") <= policy.away_max_accuracy_m)
     )
     return (

@@ -38,6 +38,7 @@ class Policy(BaseModel):
     inside_max_distance_m: float
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
+    away_accuracy_factor: float = Field(ge=0.0)
     away_max_accuracy_m: float = Field(gt=0.0)
     bridge_max_minutes: int = Field(ge=0, le=24 * 60)
     edge_credit_minutes: int = Field(ge=0, le=24 * 60)
@@ -49,6 +50,7 @@ class Policy(BaseModel):
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)
     badge_far_m: float = Field(gt=0.0)
     flag_fix_max_accuracy_m: float = Field(gt=0.0)
+    badge_fix_max_accuracy_m: float = Field(gt=0.0)
     travel_min_distance_m: float = Field(ge=0.0)
     travel_confirm_share: float = Field(gt=0.0, lt=0.5)
     travel_confirm_minutes: int = Field(gt=0, le=24 * 60)

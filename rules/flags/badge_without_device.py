@@ -20,7 +20,7 @@ MAX_SWIPES = 10
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
-    Precise: not mock, accuracy (reported or geo's default) at most flag_fix_max_accuracy_m. Each
+    Precise: not mock, accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
     badge_far_m from the swiped station's centroid after subtracting its accuracy. One fix alone
     (before or after) proves nothing; a silent device never raises this.
@@ -38,7 +38,7 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
+            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
         )
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
@@ -109,7 +109,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
             "thresholds": {
                 "badge_far_m": policy.badge_far_m,
                 "badge_device_window_minutes": policy.badge_device_window_minutes,
-                "flag_fix_max_accuracy_m": policy.flag_fix_max_accuracy_m,
+                "badge_fix_max_accuracy_m": policy.badge_fix_max_accuracy_m,
             },
         }
         key = tuple(sorted({(r["station_id"], r["ts"]) for r in rows.iter_rows(named=True)}))

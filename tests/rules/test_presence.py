@@ -127,7 +127,7 @@ def test_denied_swipe_is_no_presence() -> None:
 
 def test_neighbour_within_200_m_with_multipath_fixes_is_never_present() -> None:
     home = [
-        fix("o1", t, where="near", metres=60, accuracy_m=40, source="wifi")
+        fix("o1", t, where="near", metres=150, accuracy_m=40, source="wifi")
         for t in every(at(DAY, 8), at(DAY, 16), 5)
     ]
     # two multipath fixes pulled onto the station, each reported at 5 m accuracy
