@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from api import signing
 from api.auth import Principal, Role
@@ -153,7 +154,7 @@ def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
 
 def _timeline(
     officer_id: str, start_text: str, end_text: str, case_ref: str | None, purpose: str | None,
-    *, session: SessionDep, state: AppState, caller: Principal, request_id: str, action: str,
+    *, session: Session, state: AppState, caller: Principal, request_id: str, action: str,
 ) -> tuple[dict[str, object], str | None]:
     ensure_subject(caller, officer_id)
     case_ref = require_case_ref(caller, case_ref)
