@@ -85,9 +85,11 @@ def p_inside(signed_distance_m: FloatArray, sigma: FloatArray, area_m2: FloatArr
 
     ``signed_distance_m``: the fix's distance to the fence boundary, negative inside. ``sigma``:
     per-axis standard deviation in metres (> 0). ``area_m2``: the fence's area. The estimate is
-    the half-plane value Phi(-d / sigma) (exact for a straight boundary, good while sigma is small
-    next to the fence) capped by area / (2 pi sigma^2), a strict upper bound since the density
-    never exceeds 1 / (2 pi sigma^2); so a 1 km cell fix is never "inside" a 50 m station.
+    the half-plane value Phi(-d / sigma) (exact for a straight boundary, fair while sigma is small
+    next to the fence, wrong near corners: 0.5 at a right-angle vertex where the truth is 0.25;
+    geo/README.md gives measured errors) capped by area / (2 pi sigma^2), a strict upper bound
+    since the density never exceeds 1 / (2 pi sigma^2); so a 1 km cell fix is never "inside" a
+    50 m station.
     Result in [0, 1]; NaN distance gives 0.
     """
     half_plane = normal_cdf(-signed_distance_m / sigma)
