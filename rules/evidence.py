@@ -131,7 +131,9 @@ def smoothed_distance(frame: pl.DataFrame, policy: Policy) -> pl.Series:
 def fix_type(policy: Policy) -> pl.Expr:
     """Classify a usable fix (columns ``acc``, ``med_d``, ``boundary_distance_m``, ``station_id``).
 
-    INSIDE: the smoothed distance is at most inside_max_distance_m, the fix itself is not clearly
+    INSIDE: the smoothed distance is at most inside_accuracy_share of the fix's accuracy, but never
+    less than inside_max_distance_m nor more than inside_cap_m (the median of five noisy fixes
+    of someone inside scatters by about a third of their accuracy), the fix itself is not clearly
     outside (below away_min_distance_m), it names a station and its accuracy is at most
     inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
     least away_min_distance_m, its own distance is at least away_accuracy_factor times its accuracy
@@ -139,8 +141,11 @@ def fix_type(policy: Policy) -> pl.Expr:
     at most away_max_accuracy_m. Anything else is NEUTRAL.
     """
     own = pl.col("boundary_distance_m").fill_null(FAR_M)
+    inside_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
+        policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.inside_cap_m)
+    )
     inside = (
-        (pl.col("med_d") <= policy.inside_max_distance_m)
+        (pl.col("med_d") <= inside_limit)
         & (own < policy.away_min_distance_m)
         & pl.col("station_id").is_not_null()
         & (pl.col("acc") <= policy.inside_max_accuracy_m)

@@ -35,7 +35,9 @@ class Policy(BaseModel):
 
     # Presence (rules/evidence.py, rules/presence.py).
     smooth_fixes: Literal[1, 3, 5]
+    inside_accuracy_share: float = Field(ge=0.0)
     inside_max_distance_m: float
+    inside_cap_m: float
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
     away_accuracy_factor: float = Field(ge=0.0)
@@ -61,11 +63,12 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""
-        if self.inside_max_distance_m >= self.away_min_distance_m:
-            raise ValueError(
-                f"inside_max_distance_m ({self.inside_max_distance_m}) must be below "
-                f"away_min_distance_m ({self.away_min_distance_m})"
-            )
+        for key in ("inside_max_distance_m", "inside_cap_m"):
+            if getattr(self, key) >= self.away_min_distance_m:
+                raise ValueError(
+                    f"{key} ({getattr(self, key)}) must be below "
+                    f"away_min_distance_m ({self.away_min_distance_m})"
+                )
         return self
 
     @property
