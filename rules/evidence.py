@@ -19,7 +19,6 @@ AWAY = 3  # a precise fix clearly outside every station
 NEUTRAL = 4  # decides nothing: imprecise, ambiguous, outlier, or a denied swipe (never emitted)
 MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, never presence
 
-FAR_M = 1.0e6  # boundary distance used when geo found no station near a fix
 SOURCE_NAMES = ("gps", "wifi", "cell", "fused")
 SOURCE_BITS: dict[str, int] = {
     "gps": 1,
@@ -100,11 +99,14 @@ def smoothed_distance(frame: pl.DataFrame, policy: Policy) -> pl.Series:
     ``frame`` holds usable fixes sorted by (win_id, ts); the window never crosses an on-duty
     window: near a window's edge the missing neighbours are mirrored from the other side (and,
     with no neighbour at all, the fix stands alone). A null distance (no station near) counts as
-    FAR_M. The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose
+    policy.unmatched_distance_m (geo attributes every fix within its near_m of a station, so a
+    fix without one is at least that far, and no more is known). The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose
     reported accuracy is too small, and Wi-Fi scatter across a station wall.
     """
     own = pl.col("d")
-    work = frame.select("win_id", d=pl.col("boundary_distance_m").fill_null(FAR_M))
+    work = frame.select(
+        "win_id", d=pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m)
+    )
     if policy.smooth_fixes == 1:
         return work["d"].alias("med_d")
     work = work.with_columns(
@@ -140,7 +142,7 @@ def fix_type(policy: Policy) -> pl.Expr:
     (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), and its accuracy is
     at most away_max_accuracy_m. Anything else is NEUTRAL.
     """
-    own = pl.col("boundary_distance_m").fill_null(FAR_M)
+    own = pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m)
     inside_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
         policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.inside_cap_m)
     )

@@ -41,6 +41,7 @@ class Policy(BaseModel):
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
     away_accuracy_factor: float = Field(ge=0.0)
+    unmatched_distance_m: float = Field(gt=0.0)
     away_max_accuracy_m: float = Field(gt=0.0)
     bridge_max_minutes: int = Field(ge=0, le=24 * 60)
     edge_credit_minutes: int = Field(ge=0, le=24 * 60)
@@ -69,6 +70,11 @@ class Policy(BaseModel):
                     f"{key} ({getattr(self, key)}) must be below "
                     f"away_min_distance_m ({self.away_min_distance_m})"
                 )
+        if self.unmatched_distance_m < self.away_min_distance_m:
+            raise ValueError(
+                f"unmatched_distance_m ({self.unmatched_distance_m}) must be at least "
+                f"away_min_distance_m ({self.away_min_distance_m})"
+            )
         return self
 
     @property

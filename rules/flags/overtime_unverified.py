@@ -19,8 +19,8 @@ def assess(ctx: FlagContext) -> pl.DataFrame:
     the claim (for a field claim, with no station: any decided on-duty location evidence, presence
     or away, covering that share). Staying a few minutes into the claim is not support. A claim
     without support is
-    raised when either (a) the device decided at least check_min_coverage of the claim (it placed
-    the officer away from the station, or reported simulated fixes), or (b) no on-duty shift covers
+    raised when either (a) the device placed the officer away from every station (or reported
+    simulated fixes) for at least check_min_coverage of the claim, or (b) no on-duty shift covers
     at least check_min_coverage of the claim, so the roster itself gives the claimed time no duty
     to verify, while the officer's device and badge did report on duty that day (at least
     evidence_min_events events): a day with no data at all never raises anything. A silent device inside rostered time (neither (a) nor (b)) is never raised.
@@ -78,7 +78,7 @@ def assess(ctx: FlagContext) -> pl.DataFrame:
     )
     supported = pl.col("presence_at_station") >= ctx.policy.support_share * pl.col("q_minutes")
     elsewhere = pl.col("station_id").is_not_null() & (
-        pl.col("decided") >= share * pl.col("q_minutes")
+        pl.col("away_minutes") + pl.col("mock_minutes") >= share * pl.col("q_minutes")
     )
     active = ctx.daily.select(
         "officer_id",

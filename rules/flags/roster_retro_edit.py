@@ -71,8 +71,9 @@ def detect(ctx: FlagContext) -> list[Finding]:
     """Findings for late on-duty roster time at a station that presence evidence does not support.
 
     Only office-declared (or station-rostered, undeclared) shifts can be contradicted: for remote
-    and field shifts, being away from stations is expected. Raised when the evidence decides at
-    least check_min_coverage of the added time and station presence covers less than
+    and field shifts, being away from stations is expected. Raised when the device placed the
+    officer away from every station (or reported simulated fixes) for at least
+    check_min_coverage of the added time and station presence covers less than
     support_share of it. A silent device (data missing or already purged) raises nothing: a late
     but unsupported-by-data entry is not suspicion.
     """
@@ -106,8 +107,11 @@ def detect(ctx: FlagContext) -> list[Finding]:
         presence = float(parts["presence_minutes"].sum())
         away = float(parts["away_minutes"].sum())
         mock = float(parts["mock_minutes"].sum())
-        decided = presence + away + mock
-        if decided < policy.check_min_coverage * total or presence >= policy.support_share * total:
+        elsewhere = away + mock
+        if (
+            elsewhere < policy.check_min_coverage * total
+            or presence >= policy.support_share * total
+        ):
             continue
         late_at = r["created_at"] if r["created_late"] else r["updated_at"]
         what = "created" if r["created_late"] else "changed"
