@@ -193,3 +193,22 @@ def test_presence_outcome_holds_only_the_days_windows() -> None:
     assert out.presence.select("kind", "start_at", "end_at").rows() == [
         ("unknown", at(DAY, 7, 30), at(DAY, 16, 30))
     ]
+
+
+def test_data_of_other_days_changes_nothing() -> None:
+    rows = shifts(
+        shift("s0", "o1", at(DAY - timedelta(days=1), 8), at(DAY - timedelta(days=1), 16)),
+        shift("s1", "o1", at(DAY, 8), at(DAY, 16)),
+        shift("s2", "o1", at(DAY + timedelta(days=1), 8), at(DAY + timedelta(days=1), 16)),
+    )
+    today = [fix("o1", t) for t in every(at(DAY, 8), at(DAY, 16), 10)]
+    others = [
+        fix("o1", t + timedelta(days=k), where="far", metres=4000)
+        for k in (-1, 1)
+        for t in every(at(DAY, 8), at(DAY, 16), 10)
+    ]
+    alone = evaluate_day(day_inputs(DAY, rows, fixes(today)), POLICY)
+    with_others = evaluate_day(day_inputs(DAY, rows, fixes(today + others)), POLICY)
+    assert alone.daily.equals(with_others.daily)
+    assert alone.presence.equals(with_others.presence)
+    assert alone.findings == with_others.findings

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from rules.masking import DutyStatus, covered, duty_status, merge_intervals, on_duty_windows
-from rules.onduty import duty_windows, mask_off_duty
+from rules.onduty import duty_windows, in_windows, mask_off_duty
 from rules.policy import load_policy
 from tests.rules.rules_builders import at, fix, fixes, shift, shifts, swipe, swipes
 
@@ -119,3 +119,19 @@ def test_nothing_on_duty_masks_everything() -> None:
     on = mask_off_duty(fx, swipes([swipe("o1", at(DAY, 12))]), rows, POLICY)
     assert (on.fixes.height, on.swipes.height, on.masked_fixes, on.masked_swipes) == (0, 0, 1, 1)
     assert on.windows.height == 0
+
+
+def test_in_windows_agrees_with_masking_covered_on_sorted_events() -> None:
+    windows = pl.DataFrame(
+        {
+            "officer_id": ["o1", "o1", "o2"],
+            "start_at": [at(DAY, 8), at(DAY, 18), at(DAY, 9)],
+            "end_at": [at(DAY, 12), at(DAY, 20), at(DAY, 10)],
+        }
+    )
+    times = [at(DAY, h, m) for h in range(6, 22) for m in (0, 30)]
+    events = pl.DataFrame(
+        {"officer_id": ["o1"] * len(times) + ["o2"] * len(times), "ts": times + times}
+    ).sort("officer_id", "ts")
+    assert in_windows(events, windows).to_list() == covered(events, windows).to_list()
+    assert in_windows(events, windows).sum() == 9 + 5 + 3

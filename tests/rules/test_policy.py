@@ -60,7 +60,7 @@ def test_inconsistent_distances_are_rejected(tmp_path: Path) -> None:
         load_policy(bad)
 
 
-def test_even_smoothing_window_is_rejected(tmp_path: Path) -> None:
+def test_smoothing_window_other_than_1_3_5_is_rejected(tmp_path: Path) -> None:
     bad = tmp_path / "p.yaml"
     bad.write_text("smooth_fixes: 4\n", encoding="utf-8")
     with pytest.raises(PolicyError, match="smooth_fixes"):
@@ -79,3 +79,10 @@ def test_override_from_environment_changes_version(
     assert changed.edge_credit_minutes == default.edge_credit_minutes
     assert changed.version != default.version
     assert load_policy(DEFAULT_POLICY_PATH).version == default.version
+
+
+def test_unmatched_distance_below_away_distance_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("unmatched_distance_m: 40\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="unmatched_distance_m"):
+        load_policy(bad)

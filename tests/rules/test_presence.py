@@ -7,6 +7,7 @@ from datetime import date, datetime
 import polars as pl
 
 from rules.engine import presence_segments
+from rules.evidence import source_bits
 from rules.policy import load_policy
 from tests.rules.rules_builders import at, every, fix, fixes, shift, shifts, swipe, swipes
 
@@ -182,3 +183,29 @@ def test_cell_positions_and_mock_fixes_are_never_presence() -> None:
 def test_off_duty_fixes_make_no_segment() -> None:
     fx = fixes([fix("o1", t) for t in every(at(DAY, 17), at(DAY, 20), 10)])
     assert segs(fx) == [("unknown", at(DAY, 7, 30), at(DAY, 16, 30))]
+
+
+def test_cafe_60_m_from_the_wall_with_noisy_wifi_is_never_presence() -> None:
+    pattern = [60.0, 35.0, 85.0, 48.0, 70.0]  # Wi-Fi scatter around a cafe 60 m from the wall
+    times = every(at(DAY, 8), at(DAY, 16), 4)
+    fx = fixes(
+        [
+            fix(
+                "o1",
+                t,
+                where="near",
+                accuracy_m=60,
+                source="wifi",
+                boundary_distance_m=pattern[i % 5],
+            )
+            for i, t in enumerate(times)
+        ]
+    )
+    rows = segs(fx)
+    assert minutes(rows, "presence") == 0
+    assert rows == [("unknown", at(DAY, 7, 30), at(DAY, 16, 30))]  # too close to call away
+
+
+def test_unlabelled_and_oddly_written_sources_are_read() -> None:
+    bits = source_bits(pl.Series(["gps", " WiFi", None, "satellite", "cell"]))
+    assert bits.to_list() == [1, 2, 16, 16, 4]
