@@ -80,7 +80,10 @@ def daily_results(
     - evidence: "adequate" when presence reaches the threshold, or when it could not reach it even
       if every unknown minute were presence and the day has at least evidence_min_events on-duty
       fixes or swipes; otherwise "insufficient_evidence" (always so with no on-duty shift).
-    ``segments`` are rules.presence.all_segments; ``on_fixes``/``on_swipes`` are already masked.
+    Extra columns: on_duty_minutes (the day's grace-widened on-duty windows), away_minutes,
+    unknown_minutes, mock_minutes (simulated fixes: decided, never presence), n_fixes (on-duty
+    fixes, mock included) and n_swipes. ``segments`` are rules.presence.all_segments;
+    ``on_fixes``/``on_swipes`` are already masked and sorted by (officer_id, ts).
     """
     threshold = policy.office_day_min_hours * 60.0
     todays = day_shifts(shifts, day, tz)
