@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from api.auth import Principal
 from api.batch import merge_report, parse_batch
 from api.deps import (
     ON_COMMIT,
@@ -64,7 +65,7 @@ SHIFT_EXAMPLE = {"shifts": [{"shift_id": "S123", "officer_id": "O-0001",
 
 
 def _ingest(
-    kind: str, body: bytes, session: Session, state: AppState, caller: Any, request_id: str
+    kind: str, body: bytes, session: Session, state: AppState, caller: Principal, request_id: str
 ) -> BatchResult:
     parsed = parse_batch(kind, body)
     report = IngestReport(kind)

@@ -75,3 +75,18 @@ def test_openapi_is_complete(api: Api) -> None:
     body = doc["paths"]["/v1/pings"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/PingBatch"}
     assert body["example"]["pings"]
+
+
+def test_logs_hold_no_coordinates_or_tokens(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    headers = api.headers("ingest")
+    token = headers["Authorization"].split()[1]
+    with caplog.at_level(logging.DEBUG):
+        api.client.post("/v1/pings", json={"pings": [api.ping("2026-10-05T09:00:00Z",
+                                                              (51.51234, -0.14321))]},
+                        headers=headers)
+        api.client.get("/v1/flags", headers={"Authorization": "Bearer " + token + "x"})
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "request" in text
+    assert "51.51234" not in text
+    assert "-0.14321" not in text
+    assert token not in text
