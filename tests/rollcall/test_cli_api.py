@@ -90,3 +90,11 @@ def test_timeline_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     get_settings.cache_clear()
     path.write_text(json.dumps(signing.sign(document, SECRET)), encoding="utf-8")
     assert runner.invoke(app, ["timeline", "verify", str(path)]).exit_code == 1
+
+
+def test_serve_refuses_a_bad_public_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ROLLCALL_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("ROLLCALL_JWT_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----\nnot a key")
+    result = runner.invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "ROLLCALL_JWT_PUBLIC_KEY" in result.output
