@@ -96,7 +96,16 @@ def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
     Done once per evaluation so that results never depend on input row order; cheap when the
     store already returns rows in this order.
     """
-    return frame.sort("officer_id", "ts", *ties, nulls_last=True)
+    ordered = frame.sort("officer_id", "ts", nulls_last=True, maintain_order=True)
+    tied = ordered.select(
+        (
+            (pl.col("officer_id") == pl.col("officer_id").shift(1))
+            & (pl.col("ts") == pl.col("ts").shift(1))
+        ).any()
+    ).item()
+    if not tied:  # the usual case: the tie-breakers cannot change the order, skip that sort
+        return ordered
+    return ordered.sort("officer_id", "ts", *ties, nulls_last=True)
 
 
 def mask_off_duty(
