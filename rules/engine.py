@@ -21,7 +21,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
-from rules.onduty import mask_off_duty, sort_events
+from rules.onduty import mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
 from rules.schemas import (
@@ -34,10 +34,6 @@ from rules.schemas import (
     SWIPES,
     conform,
 )
-
-# Tie-breakers after (officer_id, ts): every column, so equal instants never depend on row order.
-FIX_TIES = tuple(c for c in FIXES if c not in ("officer_id", "ts"))
-SWIPE_TIES = tuple(c for c in SWIPES if c not in ("officer_id", "ts"))
 
 DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
     declared_office.detect,
@@ -112,8 +108,8 @@ def presence_segments(
     segments are instants and do not depend on it.
     """
     del tz
-    fixes = sort_events(conform(fixes, FIXES, "fixes"), FIX_TIES)
-    swipes = sort_events(conform(swipes, SWIPES, "swipes"), SWIPE_TIES)
+    fixes = conform(fixes, FIXES, "fixes")
+    swipes = conform(swipes, SWIPES, "swipes")
     shifts = conform(shifts, SHIFTS, "shifts")
     on = mask_off_duty(fixes, swipes, shifts, policy)
     events = evidence_events(on.fixes, on.swipes, policy)
@@ -130,8 +126,8 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     segments clipped to the day's on-duty windows.
     """
     tz = inputs.tz
-    fixes = sort_events(conform(inputs.fixes, FIXES, "fixes"), FIX_TIES)
-    swipes = sort_events(conform(inputs.swipes, SWIPES, "swipes"), SWIPE_TIES)
+    fixes = conform(inputs.fixes, FIXES, "fixes")
+    swipes = conform(inputs.swipes, SWIPES, "swipes")
     shifts = conform(inputs.shifts, SHIFTS, "shifts")
     history = conform(inputs.shift_history, SHIFT_HISTORY, "shift_history")
     overtime = conform(inputs.overtime, OVERTIME, "overtime")

@@ -108,12 +108,19 @@ def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
     return ordered.sort("officer_id", "ts", *ties, nulls_last=True)
 
 
+def _ties(frame: pl.DataFrame) -> tuple[str, ...]:
+    """Every column but officer_id and ts, in frame order: the tie-breakers of a total order."""
+    return tuple(c for c in frame.columns if c not in ("officer_id", "ts"))
+
+
 def mask_off_duty(
     fixes: pl.DataFrame, swipes: pl.DataFrame, shifts: pl.DataFrame, policy: Policy
 ) -> OnDuty:
     """Keep only fixes and swipes inside an on-duty window (ends inclusive); count the rest.
 
-    ``fixes`` and ``swipes`` must be sorted by (officer_id, ts) (see :func:`sort_events`).
+    Input rows may come in any order; the kept rows are returned sorted by (officer_id, ts) with
+    every other column as tie-breaker (:func:`sort_events`), so nothing later depends on the
+    input order, and only on-duty rows pay for the sort.
 
     Uses rules.masking (the same rule the store applies at import), so nothing computed later can
     see an off-duty event. Leave, sick and rest shifts open no window: their events are masked.
@@ -122,9 +129,8 @@ def mask_off_duty(
     merged = windows.select("officer_id", start_at="win_start", end_at="win_end")
     keep_fix = covered(fixes, merged)
     keep_swipe = covered(swipes, merged)
-    # fixes and swipes arrive sorted by (officer_id, ts); filtering keeps that order
-    on_fixes = fixes.filter(keep_fix)
-    on_swipes = swipes.filter(keep_swipe)
+    on_fixes = sort_events(fixes.filter(keep_fix), _ties(fixes))
+    on_swipes = sort_events(swipes.filter(keep_swipe), _ties(swipes))
     return OnDuty(
         fixes=tag_windows(on_fixes, windows),
         swipes=tag_windows(on_swipes, windows),
