@@ -28,8 +28,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with the batch bodies (parsed by hand for speed) in components."""
     if app.openapi_schema is not None:
         return app.openapi_schema
-    doc = get_openapi(title=app.title, version=app.version, description=app.description,
-                      routes=app.routes)
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     _, defs = models_json_schema(
         [(m, "validation") for m in (PingBatch, SwipeBatch, ShiftBatch)],
         ref_template="#/components/schemas/{model}",
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
         description=(
             "Verified on-duty attendance. Bearer JWT (sub, role, exp; officer_id for officer "
             "tokens). Every read of a person's data and every change is written to a "
-            "hash-chained audit log. Errors: {\"error\": {code, message, request_id, details?}}."
+            'hash-chained audit log. Errors: {"error": {code, message, request_id, details?}}.'
         ),
         lifespan=lifespan,
     )

@@ -100,9 +100,7 @@ IngestCaller = Annotated[Principal, Depends(require(Role.INGEST))]
 RosterCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.INGEST))]
 AdminCaller = Annotated[Principal, Depends(require(Role.ADMIN))]
 HrCaller = Annotated[Principal, Depends(require(Role.HR))]
-PersonReader = Annotated[
-    Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))
-]
+PersonReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))]
 TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
 FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
 Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]

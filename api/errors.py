@@ -101,8 +101,11 @@ STATUS_MAP: dict[type[Exception], tuple[int, str, str | None]] = {
     GeofenceError: (422, "invalid_geofence", None),
     FlagNotFoundError: (404, "not_found", "no such flag"),
     ReviewConflictError: (409, "conflict", None),
-    DBAPIError: (503, "database_unavailable",
-                 "the database could not complete the request; nothing was stored, retry later"),
+    DBAPIError: (
+        503,
+        "database_unavailable",
+        "the database could not complete the request; nothing was stored, retry later",
+    ),
     SQLAlchemyError: (500, "internal_error", "internal error; nothing was stored"),
 }
 
@@ -146,8 +149,10 @@ async def _domain_error(request: Request, exc: Exception) -> JsonResponse:
     status, code, message = _lookup(exc)
     if status >= 500:
         # Never the exception text: a database error carries SQL and parameters (coordinates).
-        log.error("request failed", extra={"error_type": type(exc).__name__,
-                                           "request_id": request_id_of(request)})
+        log.error(
+            "request failed",
+            extra={"error_type": type(exc).__name__, "request_id": request_id_of(request)},
+        )
     retry = {"Retry-After": "1"} if status == 503 else None
     return error_response(status, code, message or str(exc), request_id_of(request), None, retry)
 
@@ -156,8 +161,11 @@ async def _validation_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
     # Only where and why: the rejected input itself is never echoed back.
     details = [
-        {"loc": [str(p) for p in err.get("loc", ())], "msg": err.get("msg", ""),
-         "type": err.get("type", "")}
+        {
+            "loc": [str(p) for p in err.get("loc", ())],
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
     return error_response(422, "invalid", "the request is invalid", request_id_of(request), details)
@@ -165,11 +173,21 @@ async def _validation_error(request: Request, exc: Exception) -> JsonResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated",
-             403: "forbidden", 413: "payload_too_large"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthenticated",
+        403: "forbidden",
+        413: "payload_too_large",
+    }
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return error_response(exc.status_code, codes.get(exc.status_code, "error"), message,
-                          request_id_of(request), headers=getattr(exc, "headers", None))
+    return error_response(
+        exc.status_code,
+        codes.get(exc.status_code, "error"),
+        message,
+        request_id_of(request),
+        headers=getattr(exc, "headers", None),
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -32,16 +32,23 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "rollcall_http_requests", "HTTP requests by route template and status",
-            ["method", "route", "status"], registry=self.registry,
+            "rollcall_http_requests",
+            "HTTP requests by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "rollcall_http_request_duration_seconds", "HTTP request latency by route template",
-            ["method", "route"], buckets=_LATENCY_BUCKETS, registry=self.registry,
+            "rollcall_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.ingest = Counter(
-            "rollcall_ingest_items", "Ingested items by kind and outcome",
-            ["kind", "outcome"], registry=self.registry,
+            "rollcall_ingest_items",
+            "Ingested items by kind and outcome",
+            ["kind", "outcome"],
+            registry=self.registry,
         )
 
 
@@ -125,10 +132,16 @@ class RequestMiddleware:
             await send(message)
 
         async def reply(code: int, err: str, text: str) -> None:
-            await send_wrapper({"type": "http.response.start", "status": code,
-                                "headers": [(b"content-type", b"application/json")]})
-            await send_wrapper({"type": "http.response.body",
-                                "body": _error_body(code, err, text, request_id)})
+            await send_wrapper(
+                {
+                    "type": "http.response.start",
+                    "status": code,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send_wrapper(
+                {"type": "http.response.body", "body": _error_body(code, err, text, request_id)}
+            )
 
         limit = self.max_body_bytes
         too_large = f"request body larger than {limit} bytes"
@@ -153,8 +166,10 @@ class RequestMiddleware:
             if not status["started"]:
                 await reply(413, "payload_too_large", too_large)
         except Exception as exc:  # noqa: BLE001 - the boundary: nothing unhandled leaves as a trace
-            log.error("unhandled error", extra={"error_type": type(exc).__name__,
-                                                "request_id": request_id})
+            log.error(
+                "unhandled error",
+                extra={"error_type": type(exc).__name__, "request_id": request_id},
+            )
             if not status["started"]:
                 await reply(500, "internal_error", "internal error")
         finally:

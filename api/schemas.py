@@ -109,8 +109,14 @@ class BatchResult(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"accepted": 4990, "duplicate": 3, "masked": 4, "held": 2, "rejected": 1,
-                 "errors": [{"index": 17, "field": "ts", "reason": "not an ISO 8601 timestamp"}]}
+                {
+                    "accepted": 4990,
+                    "duplicate": 3,
+                    "masked": 4,
+                    "held": 2,
+                    "rejected": 1,
+                    "errors": [{"index": 17, "field": "ts", "reason": "not an ISO 8601 timestamp"}],
+                }
             ]
         }
     )
@@ -233,7 +239,9 @@ class ExportSignature(BaseModel):
 
     alg: Literal["HMAC-SHA256"]
     key_id: str = Field(examples=["k-3fa1c2d4e5f6"])
-    value: str = Field(examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"])
+    value: str = Field(
+        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    )
 
 
 class ExportDocument(BaseModel):

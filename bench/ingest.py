@@ -49,8 +49,18 @@ CENTRE = (51.5074, -0.1278)  # lat, lon
 STATION = {
     "type": "Feature",
     "properties": {"station_id": "ST1", "name": "Bench Station", "borough": "Westminster"},
-    "geometry": {"type": "Polygon", "coordinates": [[[-0.1250, 51.5080], [-0.1241, 51.5080],
-                 [-0.1241, 51.5085], [-0.1250, 51.5085], [-0.1250, 51.5080]]]},
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [-0.1250, 51.5080],
+                [-0.1241, 51.5080],
+                [-0.1241, 51.5085],
+                [-0.1250, 51.5085],
+                [-0.1250, 51.5080],
+            ]
+        ],
+    },
 }
 
 
@@ -87,42 +97,88 @@ def seed(url: str, *, officers: int, ping_officers: int, month: date) -> dict[st
 
         upsert_station(session, STATION, now=now)
         ids = [f"O{i:06d}" for i in range(officers)]
-        ingest_frame(session, "officers", _frame([
-            {"officer_id": o, "unit": f"Unit {i % 40}", "office_based": "true"}
-            for i, o in enumerate(ids)]), tz=TZ, policy=policy, now=now)
-        ingest_frame(session, "devices", _frame([
-            {"device_id": f"D{i:06d}", "officer_id": ids[i], "valid_from": "2026-01-01T00:00:00Z"}
-            for i in range(ping_officers)]), tz=TZ, policy=policy, now=now)
+        ingest_frame(
+            session,
+            "officers",
+            _frame(
+                [
+                    {"officer_id": o, "unit": f"Unit {i % 40}", "office_based": "true"}
+                    for i, o in enumerate(ids)
+                ]
+            ),
+            tz=TZ,
+            policy=policy,
+            now=now,
+        )
+        ingest_frame(
+            session,
+            "devices",
+            _frame(
+                [
+                    {
+                        "device_id": f"D{i:06d}",
+                        "officer_id": ids[i],
+                        "valid_from": "2026-01-01T00:00:00Z",
+                    }
+                    for i in range(ping_officers)
+                ]
+            ),
+            tz=TZ,
+            policy=policy,
+            now=now,
+        )
         start, end = now - timedelta(hours=4), now + timedelta(hours=4)
-        ingest_frame(session, "roster", _frame([
-            {"shift_id": f"BENCH-{i}", "officer_id": ids[i], "start": start.isoformat(),
-             "end": end.isoformat(), "kind": "duty", "station_id": "ST1",
-             "declared_location": "office"} for i in range(ping_officers)]),
-            tz=TZ, policy=policy, now=now)
+        ingest_frame(
+            session,
+            "roster",
+            _frame(
+                [
+                    {
+                        "shift_id": f"BENCH-{i}",
+                        "officer_id": ids[i],
+                        "start": start.isoformat(),
+                        "end": end.isoformat(),
+                        "kind": "duty",
+                        "station_id": "ST1",
+                        "declared_location": "office",
+                    }
+                    for i in range(ping_officers)
+                ]
+            ),
+            tz=TZ,
+            policy=policy,
+            now=now,
+        )
         # Pre-create the day partitions the load will write (store.load creates them on demand,
         # but two first writers of a new day can race on CREATE TABLE: see the report).
         from store.load import ensure_ping_partitions
 
         base = now - timedelta(hours=3)
-        ensure_ping_partitions(session, sorted({(base + timedelta(hours=h)).date()
-                                                for h in range(0, 7)}))
+        ensure_ping_partitions(
+            session, sorted({(base + timedelta(hours=h)).date() for h in range(0, 7)})
+        )
     log(f"seeded officers, devices, shifts in {time.perf_counter() - t0:.1f}s")
     t0 = time.perf_counter()
     days = [month + timedelta(days=d) for d in range(30)]
     n = len(ids)
     for day in days:
         weekend = day.weekday() >= 5
-        daily = pl.DataFrame({
-            "officer_id": ids,
-            "date": [day] * n,
-            "expected_office": [not weekend] * n,
-            "declared_location": [None if weekend else "office"] * n,
-            "verified_presence_minutes": [0.0 if weekend else float(200 + (i % 300))
-                                          for i in range(n)],
-            "verified_office_day": [(not weekend) and (200 + (i % 300)) >= 240 for i in range(n)],
-            "evidence": ["adequate"] * n,
-            "policy_version": [policy.version] * n,
-        })
+        daily = pl.DataFrame(
+            {
+                "officer_id": ids,
+                "date": [day] * n,
+                "expected_office": [not weekend] * n,
+                "declared_location": [None if weekend else "office"] * n,
+                "verified_presence_minutes": [
+                    0.0 if weekend else float(200 + (i % 300)) for i in range(n)
+                ],
+                "verified_office_day": [
+                    (not weekend) and (200 + (i % 300)) >= 240 for i in range(n)
+                ],
+                "evidence": ["adequate"] * n,
+                "policy_version": [policy.version] * n,
+            }
+        )
         with transaction(factory) as session:
             replace_daily(session, day, daily, run_id=None, now=now)
     with engine.begin() as conn:
@@ -136,12 +192,15 @@ def seed(url: str, *, officers: int, ping_officers: int, month: date) -> dict[st
 class Sender(threading.Thread):
     """Sends batches from a shared queue until the deadline or the queue is empty."""
 
-    def __init__(self, base_url: str, token: str, jobs: queue.Queue[bytes | None],
-                 deadline: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, jobs: queue.Queue[bytes | None], deadline: float
+    ) -> None:
         super().__init__(daemon=True)
-        self.client = httpx.Client(base_url=base_url, timeout=30.0,
-                                   headers={"Authorization": f"Bearer {token}",
-                                            "Content-Type": "application/json"})
+        self.client = httpx.Client(
+            base_url=base_url,
+            timeout=30.0,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
         self.jobs, self.deadline = jobs, deadline
         self.latencies: list[float] = []
         self.counts = dict.fromkeys(("accepted", "duplicate", "masked", "held", "rejected"), 0)
@@ -183,9 +242,18 @@ class Sender(threading.Thread):
 class Producer(threading.Thread):
     """Builds batches of new fixes (unique (device_id, ts)), optionally queueing each twice."""
 
-    def __init__(self, jobs: queue.Queue[bytes | None], *, devices: int, batch: int,
-                 base: datetime, start_seq: int, max_batches: int, twice: bool,
-                 deadline: float) -> None:
+    def __init__(
+        self,
+        jobs: queue.Queue[bytes | None],
+        *,
+        devices: int,
+        batch: int,
+        base: datetime,
+        start_seq: int,
+        max_batches: int,
+        twice: bool,
+        deadline: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.jobs, self.devices, self.batch = jobs, devices, batch
         self.base, self.seq, self.max_batches = base, start_seq, max_batches
@@ -200,15 +268,17 @@ class Producer(threading.Thread):
                 s = self.seq
                 self.seq += 1
                 ts = self.base + timedelta(milliseconds=s)
-                items.append({
-                    "device_id": f"D{s % self.devices:06d}",
-                    "ts": ts.isoformat(),
-                    "lat": lat0 + ((s * 7919) % 2000 - 1000) * 1e-5,
-                    "lon": lon0 + ((s * 104729) % 2000 - 1000) * 1e-5,
-                    "accuracy_m": float(5 + s % 40),
-                    "source": "gps",
-                    "is_mock": False,
-                })
+                items.append(
+                    {
+                        "device_id": f"D{s % self.devices:06d}",
+                        "ts": ts.isoformat(),
+                        "lat": lat0 + ((s * 7919) % 2000 - 1000) * 1e-5,
+                        "lon": lon0 + ((s * 104729) % 2000 - 1000) * 1e-5,
+                        "accuracy_m": float(5 + s % 40),
+                        "source": "gps",
+                        "is_mock": False,
+                    }
+                )
             body = orjson.dumps({"pings": items})
             for _ in range(2 if self.twice else 1):
                 while time.perf_counter() < self.deadline:
@@ -220,14 +290,32 @@ class Producer(threading.Thread):
             self.made += 1
 
 
-def load_phase(base_url: str, token: str, *, senders: int, seconds: float, batch: int,
-               devices: int, base: datetime, start_seq: int, twice: bool) -> dict[str, Any]:
+def load_phase(
+    base_url: str,
+    token: str,
+    *,
+    senders: int,
+    seconds: float,
+    batch: int,
+    devices: int,
+    base: datetime,
+    start_seq: int,
+    twice: bool,
+) -> dict[str, Any]:
     jobs: queue.Queue[bytes | None] = queue.Queue(maxsize=senders * 2)
     started = time.perf_counter()
     deadline = started + seconds
     max_batches = int(seconds * 40) + 1  # bounded even if the server is unrealistically fast
-    producer = Producer(jobs, devices=devices, batch=batch, base=base, start_seq=start_seq,
-                        max_batches=max_batches, twice=twice, deadline=deadline)
+    producer = Producer(
+        jobs,
+        devices=devices,
+        batch=batch,
+        base=base,
+        start_seq=start_seq,
+        max_batches=max_batches,
+        twice=twice,
+        deadline=deadline,
+    )
     workers = [Sender(base_url, token, jobs, deadline) for _ in range(senders)]
     producer.start()
     for w in workers:
@@ -243,8 +331,10 @@ def load_phase(base_url: str, token: str, *, senders: int, seconds: float, batch
         "batches": sum(w.sent for w in workers),
         "batches_made": producer.made,
         "errors": sum(w.errors for w in workers),
-        "error_kinds": {k: sum(w.error_kinds.get(k, 0) for w in workers)
-                        for k in {k for w in workers for k in w.error_kinds}},
+        "error_kinds": {
+            k: sum(w.error_kinds.get(k, 0) for w in workers)
+            for k in {k for w in workers for k in w.error_kinds}
+        },
         "counts": counts,
         "fixes_per_s_accepted": round(counts["accepted"] / elapsed, 1),
         "items_per_s_processed": round(sum(counts.values()) / elapsed, 1),
@@ -258,8 +348,12 @@ def load_phase(base_url: str, token: str, *, senders: int, seconds: float, batch
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pg-admin-url", default=os.environ.get(
-        "ROLLCALL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get(
+            "ROLLCALL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--dup-seconds", type=float, default=20.0)
     parser.add_argument("--senders", type=int, default=4)
@@ -272,27 +366,48 @@ def main() -> None:
     args = parser.parse_args()
 
     name = f"rollcall_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT",
-                        poolclass=sa.pool.NullPool)
+    admin = make_engine(args.pg_admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = args.pg_admin_url.rsplit("/", 1)[0] + "/" + name
     server: subprocess.Popen[bytes] | None = None
-    figures: dict[str, Any] = {"bench": "ingest", "backend": "postgresql",
-                               "senders": args.senders, "batch": args.batch,
-                               "workers": args.workers}
+    figures: dict[str, Any] = {
+        "bench": "ingest",
+        "backend": "postgresql",
+        "senders": args.senders,
+        "batch": args.batch,
+        "workers": args.workers,
+    }
     figures["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     try:
         month = date(2026, 10, 1)
         info = seed(url, officers=args.officers, ping_officers=args.ping_officers, month=month)
         port = free_port()
         server_log = open(args.server_log, "wb")  # noqa: SIM115 - closed with the server
-        env = {**os.environ, "ROLLCALL_DATABASE_URL": url, "ROLLCALL_JWT_SECRET": SECRET,
-               "ROLLCALL_LOG_LEVEL": "WARNING", "ROLLCALL_TIMEZONE": TZ}
+        env = {
+            **os.environ,
+            "ROLLCALL_DATABASE_URL": url,
+            "ROLLCALL_JWT_SECRET": SECRET,
+            "ROLLCALL_LOG_LEVEL": "WARNING",
+            "ROLLCALL_TIMEZONE": TZ,
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "rollcall.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(args.workers)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=server_log,
+            [
+                sys.executable,
+                "-m",
+                "rollcall.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
         )
         base_url = f"http://127.0.0.1:{port}"
         for _ in range(120):
@@ -306,14 +421,30 @@ def main() -> None:
             raise RuntimeError("server did not become ready")
         ingest = issue_token(SECRET, role="ingest", sub="bench")
         log(f"load phase: {args.senders} senders x {args.batch} fixes for {args.seconds:.0f}s")
-        unique = load_phase(base_url, ingest, senders=args.senders, seconds=args.seconds,
-                            batch=args.batch, devices=args.ping_officers, base=info["base"],
-                            start_seq=0, twice=False)
+        unique = load_phase(
+            base_url,
+            ingest,
+            senders=args.senders,
+            seconds=args.seconds,
+            batch=args.batch,
+            devices=args.ping_officers,
+            base=info["base"],
+            start_seq=0,
+            twice=False,
+        )
         log(f"load: {unique}")
         log(f"duplicate phase: every batch sent twice for {args.dup_seconds:.0f}s")
-        twice = load_phase(base_url, ingest, senders=args.senders, seconds=args.dup_seconds,
-                           batch=args.batch, devices=args.ping_officers, base=info["base"],
-                           start_seq=unique["next_seq"], twice=True)
+        twice = load_phase(
+            base_url,
+            ingest,
+            senders=args.senders,
+            seconds=args.dup_seconds,
+            batch=args.batch,
+            devices=args.ping_officers,
+            base=info["base"],
+            start_seq=unique["next_seq"],
+            twice=True,
+        )
         log(f"twice: {twice}")
         engine = make_engine(url)
         with engine.connect() as conn:
@@ -335,33 +466,44 @@ def main() -> None:
             officer = []
             for i in range(200):
                 t0 = time.perf_counter()
-                r = client.get(f"/v1/officers/O{(i * 211) % args.officers:06d}/attendance",
-                               params=month_params)
+                r = client.get(
+                    f"/v1/officers/O{(i * 211) % args.officers:06d}/attendance", params=month_params
+                )
                 officer.append(time.perf_counter() - t0)
                 r.raise_for_status()
-        figures.update({
-            "load_seconds": unique["seconds"],
-            "fixes_per_s_accepted": unique["fixes_per_s_accepted"],
-            "p50_batch_s": unique["p50_batch_s"],
-            "p99_batch_s": unique["p99_batch_s"],
-            "batches": unique["batches"],
-            "errors": unique["errors"] + twice["errors"],
-            "twice_phase": {k: twice[k] for k in ("seconds", "batches", "counts",
-                                                   "p99_batch_s", "items_per_s_processed")},
-            "accepted_total": accepted,
-            "stored_pings": stored,
-            "stored_equals_accepted": stored == accepted,
-            # Each distinct batch accepted exactly once, every other copy a duplicate.
-            "twice_phase_exactly_once": (
-                twice["counts"]["accepted"] == twice["distinct_batches_stored"] * args.batch
-                and sum(twice["counts"].values()) == twice["batches"] * args.batch
-            ),
-            "compliance_officers": rows,
-            "compliance_month_s_median": round(pct(compliance, 0.5) or 0.0, 3),
-            "compliance_month_s_max": round(max(compliance), 3),
-            "officer_month_ms_p50": round((pct(officer, 0.5) or 0.0) * 1000, 1),
-            "officer_month_ms_p95": round((pct(officer, 0.95) or 0.0) * 1000, 1),
-        })
+        figures.update(
+            {
+                "load_seconds": unique["seconds"],
+                "fixes_per_s_accepted": unique["fixes_per_s_accepted"],
+                "p50_batch_s": unique["p50_batch_s"],
+                "p99_batch_s": unique["p99_batch_s"],
+                "batches": unique["batches"],
+                "errors": unique["errors"] + twice["errors"],
+                "twice_phase": {
+                    k: twice[k]
+                    for k in (
+                        "seconds",
+                        "batches",
+                        "counts",
+                        "p99_batch_s",
+                        "items_per_s_processed",
+                    )
+                },
+                "accepted_total": accepted,
+                "stored_pings": stored,
+                "stored_equals_accepted": stored == accepted,
+                # Each distinct batch accepted exactly once, every other copy a duplicate.
+                "twice_phase_exactly_once": (
+                    twice["counts"]["accepted"] == twice["distinct_batches_stored"] * args.batch
+                    and sum(twice["counts"].values()) == twice["batches"] * args.batch
+                ),
+                "compliance_officers": rows,
+                "compliance_month_s_median": round(pct(compliance, 0.5) or 0.0, 3),
+                "compliance_month_s_max": round(max(compliance), 3),
+                "officer_month_ms_p50": round((pct(officer, 0.5) or 0.0) * 1000, 1),
+                "officer_month_ms_p95": round((pct(officer, 0.95) or 0.0) * 1000, 1),
+            }
+        )
         figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
         figures["targets_met"] = {
             "fixes_per_s>=50000": figures["fixes_per_s_accepted"] >= 50_000,

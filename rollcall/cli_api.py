@@ -32,6 +32,7 @@ def serve(
 ) -> None:
     """Run the HTTP API (uvicorn). Logs are JSON lines on stderr with request ids."""
     import uvicorn
+    from fastapi import FastAPI
 
     from api.app import create_app
     from api.observability import configure_logging
@@ -39,31 +40,42 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_level)
     if not settings.jwt_secret.get_secret_value() and not settings.jwt_public_key:
-        typer.echo("warning: neither ROLLCALL_JWT_SECRET nor ROLLCALL_JWT_PUBLIC_KEY is set: "
-                   "every authenticated request will be refused", err=True)
+        typer.echo(
+            "warning: neither ROLLCALL_JWT_SECRET nor ROLLCALL_JWT_PUBLIC_KEY is set: "
+            "every authenticated request will be refused",
+            err=True,
+        )
     try:
         if not ipaddress.ip_address(host).is_loopback:
             typer.echo(f"warning: listening on {host}, not loopback: put TLS in front", err=True)
     except ValueError:
         pass
-    common = {"host": host, "port": port, "log_config": None, "access_log": False,
-              "server_header": False, "proxy_headers": False}
-    if workers > 1:
+    from api.auth import TokenConfigError, TokenVerifier
+    from rules.policy import PolicyError, load_policy
+
+    try:  # configuration errors stop here, in the parent, naming the setting
+        TokenVerifier(settings)
+        load_policy(settings.policy)
+        target: FastAPI | str = (
+            create_app(settings) if workers == 1 else "api.app:app_from_environment"
+        )
+    except (TokenConfigError, PolicyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(
+        target,
+        host=host,
+        port=port,
+        factory=workers > 1,
+        workers=workers,
         # Workers import Polars, H3 and GeoAlchemy (several seconds on a busy host): the default
         # 5 s health check would kill and respawn them forever.
-        uvicorn.run("api.app:app_from_environment", factory=True, workers=workers,
-                    timeout_worker_healthcheck=60,
-                    **common)  # type: ignore[arg-type]
-    else:
-        from api.auth import TokenConfigError
-        from rules.policy import PolicyError
-
-        try:
-            app = create_app(settings)
-        except (TokenConfigError, PolicyError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        timeout_worker_healthcheck=60,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+    )
 
 
 def token(
@@ -77,8 +89,13 @@ def token(
 
     settings = _settings()
     try:
-        text = issue_token(settings.jwt_secret.get_secret_value(), role=role, sub=sub,
-                           officer_id=officer_id, ttl=timedelta(minutes=ttl_minutes))
+        text = issue_token(
+            settings.jwt_secret.get_secret_value(),
+            role=role,
+            sub=sub,
+            officer_id=officer_id,
+            ttl=timedelta(minutes=ttl_minutes),
+        )
     except TokenConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -118,11 +135,15 @@ def audit_verify(
     finally:
         engine.dispose()
     if not report.ok:
-        typer.echo(f"audit log BROKEN at seq {report.first_bad_seq}: {report.reason} "
-                   f"({report.entries} entries verified before it)", err=True)
+        typer.echo(
+            f"audit log BROKEN at seq {report.first_bad_seq}: {report.reason} "
+            f"({report.entries} entries verified before it)",
+            err=True,
+        )
         raise typer.Exit(1)
-    typer.echo(f"audit log intact: {report.entries} entries; head {report.head_seq}:"
-               f"{report.head_hash}")
+    typer.echo(
+        f"audit log intact: {report.entries} entries; head {report.head_seq}:{report.head_hash}"
+    )
 
 
 timeline_app = typer.Typer(help="Signed timeline exports.", no_args_is_help=True)
@@ -151,10 +172,12 @@ def timeline_verify(
         raise typer.Exit(1)
     doc = signed["document"]
     timeline = doc.get("timeline", {})
-    typer.echo(f"{file}: {reason}: officer {timeline.get('officer_id')} "
-               f"{timeline.get('from')}..{timeline.get('to')}, exported by "
-               f"{doc.get('exported_by')} at {doc.get('exported_at')} "
-               f"for case {doc.get('case_ref')}")
+    typer.echo(
+        f"{file}: {reason}: officer {timeline.get('officer_id')} "
+        f"{timeline.get('from')}..{timeline.get('to')}, exported by "
+        f"{doc.get('exported_by')} at {doc.get('exported_at')} "
+        f"for case {doc.get('case_ref')}"
+    )
 
 
 def register(app: typer.Typer) -> None:

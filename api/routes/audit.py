@@ -44,18 +44,39 @@ def get_audit(
     except TimeParseError as exc:
         raise BadRequest("since/until must be ISO 8601 instants") from exc
     page, next_after = audit.entries(
-        session, actor=actor, officer_id=officer_id, action=action, since=since_at,
-        until=until_at, after_seq=after, limit=limit,
+        session,
+        actor=actor,
+        officer_id=officer_id,
+        action=action,
+        since=since_at,
+        until=until_at,
+        after_seq=after,
+        limit=limit,
     )
     out = [
         AuditEntryOut(
-            seq=e.seq, at=iso_local(e.at, tz), actor=e.actor, role=e.role, action=e.action,
-            officer_id=e.officer_id, case_ref=e.case_ref, purpose=e.purpose,
-            request_id=e.request_id, detail=e.detail, prev_hash=e.prev_hash, hash=e.hash,
+            seq=e.seq,
+            at=iso_local(e.at, tz),
+            actor=e.actor,
+            role=e.role,
+            action=e.action,
+            officer_id=e.officer_id,
+            case_ref=e.case_ref,
+            purpose=e.purpose,
+            request_id=e.request_id,
+            detail=e.detail,
+            prev_hash=e.prev_hash,
+            hash=e.hash,
         )
         for e in page
     ]
-    record(session, caller, request_id, "read.audit", officer_id=officer_id,
-           purpose=check_ref(purpose, "purpose"),
-           detail={"actor": actor, "action": action, "after": after, "returned": len(out)})
+    record(
+        session,
+        caller,
+        request_id,
+        "read.audit",
+        officer_id=officer_id,
+        purpose=check_ref(purpose, "purpose"),
+        detail={"actor": actor, "action": action, "after": after, "returned": len(out)},
+    )
     return AuditPage(entries=out, next_after=next_after)

@@ -46,13 +46,31 @@ def get_flags(
             ensure_subject(caller, officer_id)
         officer_id = caller.officer_id
     flags, cursor = list_flags(
-        session, status=status, code=code, officer_id=officer_id, misconduct=misconduct,
-        after=after, limit=limit, tz=state.settings.timezone,
+        session,
+        status=status,
+        code=code,
+        officer_id=officer_id,
+        misconduct=misconduct,
+        after=after,
+        limit=limit,
+        tz=state.settings.timezone,
     )
-    record(session, caller, request_id, "read.flags", officer_id=officer_id,
-           case_ref=check_ref(case_ref, "case_ref"), purpose=check_ref(purpose, "purpose"),
-           detail={"status": status, "code": code, "misconduct": misconduct,
-                   "returned": len(flags), "officers": sorted({f["officer_id"] for f in flags})})
+    record(
+        session,
+        caller,
+        request_id,
+        "read.flags",
+        officer_id=officer_id,
+        case_ref=check_ref(case_ref, "case_ref"),
+        purpose=check_ref(purpose, "purpose"),
+        detail={
+            "status": status,
+            "code": code,
+            "misconduct": misconduct,
+            "returned": len(flags),
+            "officers": sorted({f["officer_id"] for f in flags}),
+        },
+    )
     return FlagPage(flags=[FlagOut.model_validate(f) for f in flags], next_cursor=cursor)
 
 
@@ -73,21 +91,42 @@ def patch_flag(
     """Move a flag between open, under_review, dismissed and substantiated. ``expected_status``
     guards against two reviewers deciding at once (409 when the flag has moved)."""
     outcome = review_flag(
-        session, flag_id, to_status=change.status, note=change.note, actor=caller.sub,
-        role=caller.role.value, now=datetime.now(UTC), expected_status=change.expected_status,
+        session,
+        flag_id,
+        to_status=change.status,
+        note=change.note,
+        actor=caller.sub,
+        role=caller.role.value,
+        now=datetime.now(UTC),
+        expected_status=change.expected_status,
     )
     review = outcome.review
-    record(session, caller, request_id, "flag.review", officer_id=outcome.flag.officer_id,
-           case_ref=check_ref(change.case_ref, "case_ref"),
-           detail={"flag_id": flag_id,
-                   "from": review.from_status if review else outcome.flag.status,
-                   "to": outcome.flag.status, "changed": review is not None})
+    record(
+        session,
+        caller,
+        request_id,
+        "flag.review",
+        officer_id=outcome.flag.officer_id,
+        case_ref=check_ref(change.case_ref, "case_ref"),
+        detail={
+            "flag_id": flag_id,
+            "from": review.from_status if review else outcome.flag.status,
+            "to": outcome.flag.status,
+            "changed": review is not None,
+        },
+    )
     tz = state.settings.timezone
     return FlagReviewResult(
         flag=FlagOut.model_validate(flag_dict(outcome.flag, tz)),
-        review=None if review is None else ReviewOut(
-            review_id=review.review_id, at=iso_local(review.at, tz), actor=review.actor,
-            role=review.role, from_status=review.from_status, to_status=review.to_status,
+        review=None
+        if review is None
+        else ReviewOut(
+            review_id=review.review_id,
+            at=iso_local(review.at, tz),
+            actor=review.actor,
+            role=review.role,
+            from_status=review.from_status,
+            to_status=review.to_status,
             note=review.note,
         ),
     )

@@ -52,16 +52,44 @@ def _body_doc(model: str, example: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-PING_EXAMPLE = {"pings": [{"device_id": "D-1001", "ts": "2026-10-05T09:14:03+01:00",
-                           "lat": 51.5007, "lon": -0.1246, "accuracy_m": 12.0,
-                           "source": "gps", "is_mock": False}]}
-SWIPE_EXAMPLE = {"swipes": [{"badge_id": "B-2001", "ts": "2026-10-05T08:58:41+01:00",
-                             "station_id": "ST-01", "reader_id": "R-01-A", "direction": "in",
-                             "granted": True}]}
-SHIFT_EXAMPLE = {"shifts": [{"shift_id": "S123", "officer_id": "O-0001",
-                             "start": "2026-10-05T08:00:00+01:00",
-                             "end": "2026-10-05T16:00:00+01:00", "kind": "duty",
-                             "station_id": "ST-01", "declared_location": "office"}]}
+PING_EXAMPLE = {
+    "pings": [
+        {
+            "device_id": "D-1001",
+            "ts": "2026-10-05T09:14:03+01:00",
+            "lat": 51.5007,
+            "lon": -0.1246,
+            "accuracy_m": 12.0,
+            "source": "gps",
+            "is_mock": False,
+        }
+    ]
+}
+SWIPE_EXAMPLE = {
+    "swipes": [
+        {
+            "badge_id": "B-2001",
+            "ts": "2026-10-05T08:58:41+01:00",
+            "station_id": "ST-01",
+            "reader_id": "R-01-A",
+            "direction": "in",
+            "granted": True,
+        }
+    ]
+}
+SHIFT_EXAMPLE = {
+    "shifts": [
+        {
+            "shift_id": "S123",
+            "officer_id": "O-0001",
+            "start": "2026-10-05T08:00:00+01:00",
+            "end": "2026-10-05T16:00:00+01:00",
+            "kind": "duty",
+            "station_id": "ST-01",
+            "declared_location": "office",
+        }
+    ]
+}
 
 
 def _ingest(
@@ -71,7 +99,11 @@ def _ingest(
     report = IngestReport(kind)
     if parsed.frame.height:
         report = ingest_frame(
-            session, kind, parsed.frame, tz=state.settings.timezone, policy=state.policy,
+            session,
+            kind,
+            parsed.frame,
+            tz=state.settings.timezone,
+            policy=state.policy,
             now=datetime.now(UTC),
         )
     result = merge_report(parsed, report)
@@ -95,7 +127,10 @@ def _ingest(
     summary="Store a batch of device fixes",
 )
 def post_pings(
-    body: RawBody, session: SessionDep, state: StateDep, caller: IngestCaller,
+    body: RawBody,
+    session: SessionDep,
+    state: StateDep,
+    caller: IngestCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 fixes. Idempotent on (device_id, ts). Off-duty fixes are masked (counted
@@ -111,7 +146,10 @@ def post_pings(
     summary="Store a batch of badge swipes",
 )
 def post_swipes(
-    body: RawBody, session: SessionDep, state: StateDep, caller: IngestCaller,
+    body: RawBody,
+    session: SessionDep,
+    state: StateDep,
+    caller: IngestCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 swipes. Idempotent on (badge_id, ts, reader_id); masking as for pings."""
@@ -126,7 +164,10 @@ def post_swipes(
     summary="Upsert a batch of shifts",
 )
 def put_roster(
-    body: RawBody, session: SessionDep, state: StateDep, caller: RosterCaller,
+    body: RawBody,
+    session: SessionDep,
+    state: StateDep,
+    caller: RosterCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 shifts, upserted by shift_id; every version is kept. Held events the new
@@ -143,13 +184,22 @@ class StationFeature(BaseModel):
             "examples": [
                 {
                     "type": "Feature",
-                    "properties": {"station_id": "ST-01", "name": "Charing Cross",
-                                   "borough": "Westminster"},
+                    "properties": {
+                        "station_id": "ST-01",
+                        "name": "Charing Cross",
+                        "borough": "Westminster",
+                    },
                     "geometry": {
                         "type": "Polygon",
-                        "coordinates": [[[-0.1250, 51.5090], [-0.1240, 51.5090],
-                                         [-0.1240, 51.5096], [-0.1250, 51.5096],
-                                         [-0.1250, 51.5090]]],
+                        "coordinates": [
+                            [
+                                [-0.1250, 51.5090],
+                                [-0.1240, 51.5090],
+                                [-0.1240, 51.5096],
+                                [-0.1250, 51.5096],
+                                [-0.1250, 51.5090],
+                            ]
+                        ],
                     },
                 }
             ]
@@ -182,6 +232,11 @@ def put_station(
         raise Unprocessable("properties.station_id differs from the station_id in the path")
     doc["properties"] = props
     stored_id, changed = upsert_station(session, doc, now=datetime.now(UTC))
-    record(session, caller, request_id, "station.put",
-           detail={"station_id": stored_id, "changed": changed})
+    record(
+        session,
+        caller,
+        request_id,
+        "station.put",
+        detail={"station_id": stored_id, "changed": changed},
+    )
     return StationResult(station_id=stored_id, changed=changed)

@@ -40,8 +40,9 @@ def readyz(state: StateDep) -> Response:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
-                     "description": "Prometheus text exposition"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"}
+    },
     summary="Prometheus metrics",
 )
 def metrics(state: StateDep) -> Response:

@@ -44,8 +44,11 @@ FromDate = Annotated[date, Query(alias="from", description="First local day (YYY
 ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
 CaseRef = Annotated[
     str | None,
-    Query(max_length=100, description="Case reference (required for investigators)",
-          examples=["CASE-2026-0042"]),
+    Query(
+        max_length=100,
+        description="Case reference (required for investigators)",
+        examples=["CASE-2026-0042"],
+    ),
 ]
 Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
 
@@ -129,15 +132,30 @@ def get_attendance(
     case_ref = require_case_ref(caller, case_ref)
     _period(start, end, MAX_REPORT_DAYS)
     report = officer_report(
-        session, officer_id, start, end,
-        include_misconduct=caller.role is not Role.HR, tz=state.settings.timezone,
+        session,
+        officer_id,
+        start,
+        end,
+        include_misconduct=caller.role is not Role.HR,
+        tz=state.settings.timezone,
     )
     if report is None:
         raise NotFound("no such officer")
-    record(session, caller, request_id, "read.attendance", officer_id=officer_id,
-           case_ref=case_ref, purpose=check_ref(purpose, "purpose"),
-           detail={"from": start.isoformat(), "to": end.isoformat(),
-                   "days": len(report["days"]), "flags": len(report["flags"])})
+    record(
+        session,
+        caller,
+        request_id,
+        "read.attendance",
+        officer_id=officer_id,
+        case_ref=case_ref,
+        purpose=check_ref(purpose, "purpose"),
+        detail={
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "days": len(report["days"]),
+            "flags": len(report["flags"]),
+        },
+    )
     return OfficerReport.model_validate(report)
 
 
@@ -153,8 +171,17 @@ def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
 
 
 def _timeline(
-    officer_id: str, start_text: str, end_text: str, case_ref: str | None, purpose: str | None,
-    *, session: Session, state: AppState, caller: Principal, request_id: str, action: str,
+    officer_id: str,
+    start_text: str,
+    end_text: str,
+    case_ref: str | None,
+    purpose: str | None,
+    *,
+    session: Session,
+    state: AppState,
+    caller: Principal,
+    request_id: str,
+    action: str,
 ) -> tuple[dict[str, object], str | None]:
     ensure_subject(caller, officer_id)
     case_ref = require_case_ref(caller, case_ref)
@@ -168,20 +195,36 @@ def _timeline(
     if not officer_exists(session, officer_id):
         raise NotFound("no such officer")
     timeline = build_timeline(session, officer_id, start, end, policy=state.policy, tz=tz)
-    record(session, caller, request_id, action, officer_id=officer_id, case_ref=case_ref,
-           purpose=check_ref(purpose, "purpose"),
-           detail={"from": timeline["from"], "to": timeline["to"],
-                   "events": len(timeline["events"])})
+    record(
+        session,
+        caller,
+        request_id,
+        action,
+        officer_id=officer_id,
+        case_ref=case_ref,
+        purpose=check_ref(purpose, "purpose"),
+        detail={"from": timeline["from"], "to": timeline["to"], "events": len(timeline["events"])},
+    )
     return timeline, case_ref
 
 
 TimeFrom = Annotated[
-    str, Query(alias="from", max_length=40, description="Local day or ISO 8601 instant",
-               examples=["2026-10-05"])
+    str,
+    Query(
+        alias="from",
+        max_length=40,
+        description="Local day or ISO 8601 instant",
+        examples=["2026-10-05"],
+    ),
 ]
 TimeTo = Annotated[
-    str, Query(alias="to", max_length=40, description="Local day (inclusive) or instant (exclusive)",
-               examples=["2026-10-05"])
+    str,
+    Query(
+        alias="to",
+        max_length=40,
+        description="Local day (inclusive) or instant (exclusive)",
+        examples=["2026-10-05"],
+    ),
 ]
 
 
@@ -205,9 +248,18 @@ def get_timeline(
 ) -> Timeline:
     """On-duty events only, in time order: shift starts and ends, swipes, presence at a station,
     away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days."""
-    timeline, _ = _timeline(officer_id, start, end, case_ref, purpose, session=session,
-                            state=state, caller=caller, request_id=request_id,
-                            action="read.timeline")
+    timeline, _ = _timeline(
+        officer_id,
+        start,
+        end,
+        case_ref,
+        purpose,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+        action="read.timeline",
+    )
     return Timeline.model_validate(timeline)
 
 
@@ -233,9 +285,18 @@ def export_timeline(
     secret = state.settings.jwt_secret.get_secret_value()
     if not secret:
         raise Unavailable("exports cannot be signed: ROLLCALL_JWT_SECRET is not set")
-    timeline, case_ref = _timeline(officer_id, start, end, case_ref, purpose, session=session,
-                                   state=state, caller=caller, request_id=request_id,
-                                   action="export.timeline")
+    timeline, case_ref = _timeline(
+        officer_id,
+        start,
+        end,
+        case_ref,
+        purpose,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+        action="export.timeline",
+    )
     document = {
         "timeline": timeline,
         "exported_at": iso_local(datetime.now(UTC), state.settings.timezone),

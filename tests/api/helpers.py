@@ -29,19 +29,38 @@ STATION = {
     "properties": {"station_id": "ST1", "name": "Charing Cross", "borough": "Westminster"},
     "geometry": {
         "type": "Polygon",
-        "coordinates": [[[-0.1250, 51.5080], [-0.1241, 51.5080], [-0.1241, 51.5085],
-                         [-0.1250, 51.5085], [-0.1250, 51.5080]]],
+        "coordinates": [
+            [
+                [-0.1250, 51.5080],
+                [-0.1241, 51.5080],
+                [-0.1241, 51.5085],
+                [-0.1250, 51.5085],
+                [-0.1250, 51.5080],
+            ]
+        ],
     },
 }
 INSIDE = (51.50825, -0.12455)  # lat, lon inside ST1
 FAR = (51.5550, -0.0500)  # lat, lon about 7 km away
 
 SHIFTS = [
-    {"shift_id": "S1", "officer_id": "O1", "start": "2026-10-05T08:00:00+01:00",
-     "end": "2026-10-05T16:00:00+01:00", "kind": "duty", "station_id": "ST1",
-     "declared_location": "office", "created_at": "2026-09-20T09:00:00Z"},
-    {"shift_id": "S2", "officer_id": "O2", "start": "2026-10-05T00:00:00+01:00",
-     "end": "2026-10-06T00:00:00+01:00", "kind": "rest"},
+    {
+        "shift_id": "S1",
+        "officer_id": "O1",
+        "start": "2026-10-05T08:00:00+01:00",
+        "end": "2026-10-05T16:00:00+01:00",
+        "kind": "duty",
+        "station_id": "ST1",
+        "declared_location": "office",
+        "created_at": "2026-09-20T09:00:00Z",
+    },
+    {
+        "shift_id": "S2",
+        "officer_id": "O2",
+        "start": "2026-10-05T00:00:00+01:00",
+        "end": "2026-10-06T00:00:00+01:00",
+        "kind": "rest",
+    },
 ]
 
 
@@ -52,15 +71,25 @@ class Api:
     client: TestClient
     factory: sessionmaker[Session]
 
-    def headers(self, role: str, officer_id: str | None = None, sub: str | None = None,
-                **claims: Any) -> dict[str, str]:
+    def headers(
+        self, role: str, officer_id: str | None = None, sub: str | None = None, **claims: Any
+    ) -> dict[str, str]:
         token = issue_token(SECRET, role=role, sub=sub or f"{role}-user", officer_id=officer_id)
         return {"Authorization": f"Bearer {token}"}
 
-    def ping(self, ts: str, where: tuple[float, float], device: str = "D1",
-             **extra: Any) -> dict[str, Any]:
-        return {"device_id": device, "ts": ts, "lat": where[0], "lon": where[1],
-                "accuracy_m": 10.0, "source": "gps", "is_mock": False, **extra}
+    def ping(
+        self, ts: str, where: tuple[float, float], device: str = "D1", **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "device_id": device,
+            "ts": ts,
+            "lat": where[0],
+            "lon": where[1],
+            "accuracy_m": 10.0,
+            "source": "gps",
+            "is_mock": False,
+            **extra,
+        }
 
 
 def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:
@@ -75,17 +104,26 @@ def seed_reference(api: Api) -> None:
     with transaction(api.factory) as session:
         for kind, rows in {
             "officers": [
-                {"officer_id": "O1", "display_name": "Alex Smith", "unit": "Unit A",
-                 "office_based": "true"},
-                {"officer_id": "O2", "display_name": "Sam Jones", "unit": "Unit B",
-                 "office_based": "true"},
+                {
+                    "officer_id": "O1",
+                    "display_name": "Alex Smith",
+                    "unit": "Unit A",
+                    "office_based": "true",
+                },
+                {
+                    "officer_id": "O2",
+                    "display_name": "Sam Jones",
+                    "unit": "Unit B",
+                    "office_based": "true",
+                },
             ],
             "devices": [
                 {"device_id": "D1", "officer_id": "O1", "valid_from": "2026-01-01T00:00:00Z"},
                 {"device_id": "D2", "officer_id": "O2", "valid_from": "2026-01-01T00:00:00Z"},
             ],
-            "badges": [{"badge_id": "B1", "officer_id": "O1",
-                        "valid_from": "2026-01-01T00:00:00Z"}],
+            "badges": [
+                {"badge_id": "B1", "officer_id": "O1", "valid_from": "2026-01-01T00:00:00Z"}
+            ],
         }.items():
             report = ingest_frame(session, kind, _frame(rows), tz=TZ, policy=policy, now=now)
             assert report.counts["rejected"] == 0, report.errors
@@ -100,21 +138,42 @@ def seed_results(api: Api) -> dict[str, str]:
     flags = {"mock": "f-mock-0001", "share": "f-share-0001", "o2": "f-o2-0001"}
     with transaction(api.factory) as session:
         for offset in range(3):
-            session.add(DailyResult(
-                officer_id="O1", day=DAY + timedelta(days=offset), expected_office=True,
-                declared_location="office", verified_presence_minutes=60.0 if offset else 420.0,
-                verified_office_day=offset == 0, evidence="adequate", policy_version="p-test",
-                run_id=None, computed_at=now, details=None,
-            ))
+            session.add(
+                DailyResult(
+                    officer_id="O1",
+                    day=DAY + timedelta(days=offset),
+                    expected_office=True,
+                    declared_location="office",
+                    verified_presence_minutes=60.0 if offset else 420.0,
+                    verified_office_day=offset == 0,
+                    evidence="adequate",
+                    policy_version="p-test",
+                    run_id=None,
+                    computed_at=now,
+                    details=None,
+                )
+            )
         for key, officer, code, misconduct in (
             ("mock", "O1", "MOCK_LOCATION", True),
             ("share", "O1", "BELOW_OFFICE_SHARE", False),
             ("o2", "O2", "IMPOSSIBLE_TRAVEL", True),
         ):
-            session.add(Flag(
-                flag_id=flags[key], fingerprint=f"fp-{key}", officer_id=officer, code=code,
-                day=DAY, status="open", misconduct=misconduct, summary=f"{code} on {DAY}",
-                evidence={"threshold": 3, "events": 4}, rule_version="r1",
-                policy_version="p-test", raised_at=now, last_seen_at=now, withdrawn_at=None,
-            ))
+            session.add(
+                Flag(
+                    flag_id=flags[key],
+                    fingerprint=f"fp-{key}",
+                    officer_id=officer,
+                    code=code,
+                    day=DAY,
+                    status="open",
+                    misconduct=misconduct,
+                    summary=f"{code} on {DAY}",
+                    evidence={"threshold": 3, "events": 4},
+                    rule_version="r1",
+                    policy_version="p-test",
+                    raised_at=now,
+                    last_seen_at=now,
+                    withdrawn_at=None,
+                )
+            )
     return flags

@@ -33,15 +33,21 @@ ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
     ("GET", "/v1/officers/O1/timeline", CASE, None, {"investigator", "officer"}),
     ("GET", "/v1/officers/O1/timeline/export", CASE, None, {"investigator", "officer"}),
     ("GET", "/v1/flags", {}, None, {"investigator", "officer"}),
-    ("PATCH", "/v1/flags/f-share-0001", {}, {"status": "under_review", "note": "n"},
-     {"investigator"}),
+    (
+        "PATCH",
+        "/v1/flags/f-share-0001",
+        {},
+        {"status": "under_review", "note": "n"},
+        {"investigator"},
+    ),
     ("GET", "/v1/audit", {}, None, {"auditor"}),
 ]
 OPEN = ["/healthz", "/readyz", "/metrics"]
 
 
-def _call(api: Api, method: str, path: str, query: dict[str, str], body: Any,
-          headers: dict[str, str]) -> int:
+def _call(
+    api: Api, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]
+) -> int:
     response = api.client.request(method, path, params=query, json=body, headers=headers)
     return int(response.status_code)
 
@@ -52,19 +58,26 @@ def _b64(data: dict[str, Any]) -> str:
 
 def _bad_tokens() -> dict[str, str]:
     now = datetime.now(UTC)
-    claims = {"sub": "mallory", "role": "auditor", "exp": int((now + timedelta(hours=1)).timestamp())}
+    claims = {
+        "sub": "mallory",
+        "role": "auditor",
+        "exp": int((now + timedelta(hours=1)).timestamp()),
+    }
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return {
-        "expired": issue_token(SECRET, role="auditor", sub="x", ttl=timedelta(minutes=1),
-                               now=now - timedelta(hours=2)),
-        "wrong signature": issue_token("another-secret-0123456789abcdefghij", role="auditor",
-                                       sub="x"),
+        "expired": issue_token(
+            SECRET, role="auditor", sub="x", ttl=timedelta(minutes=1), now=now - timedelta(hours=2)
+        ),
+        "wrong signature": issue_token(
+            "another-secret-0123456789abcdefghij", role="auditor", sub="x"
+        ),
         "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
         "rs256 when hs256 is configured": jwt.encode(claims, rsa_key, algorithm="RS256"),
         "unknown role": jwt.encode({**claims, "role": "superuser"}, SECRET, algorithm="HS256"),
         "no exp": jwt.encode({"sub": "x", "role": "auditor"}, SECRET, algorithm="HS256"),
-        "officer without officer_id": jwt.encode({**claims, "role": "officer"}, SECRET,
-                                                 algorithm="HS256"),
+        "officer without officer_id": jwt.encode(
+            {**claims, "role": "officer"}, SECRET, algorithm="HS256"
+        ),
         "garbage": "not.a.token",
     }
 
@@ -94,8 +107,11 @@ def test_every_endpoint_for_every_role(world: Api) -> None:
 
 def test_officer_token_for_another_officer(world: Api) -> None:
     other = world.headers("officer", "O2")
-    for path in ("/v1/officers/O1/attendance", "/v1/officers/O1/timeline",
-                 "/v1/officers/O1/timeline/export"):
+    for path in (
+        "/v1/officers/O1/attendance",
+        "/v1/officers/O1/timeline",
+        "/v1/officers/O1/timeline/export",
+    ):
         r = world.client.get(path, params=DAYS, headers=other)
         assert r.status_code == 403, path
         assert r.json()["error"]["code"] == "forbidden"
@@ -115,8 +131,11 @@ def test_401_says_bearer(api: Api) -> None:
 @pytest.fixture
 def rs256(db_url: str) -> Iterator[tuple[TestClient, Any]]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     settings = Settings(database_url=db_url, jwt_secret=SECRET, jwt_public_key=pem, timezone=TZ)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client, key

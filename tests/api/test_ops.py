@@ -14,10 +14,14 @@ from tests.api.helpers import Api, TestClient
 def test_health_ready_and_metrics(api: Api) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
     assert api.client.get("/readyz").json() == {"status": "ready"}
-    api.client.get("/v1/officers/O1/attendance", params={"from": "2026-10-01", "to": "2026-10-02"},
-                   headers=api.headers("hr"))
-    api.client.post("/v1/pings", json={"pings": [{"device_id": "X"}]},
-                    headers=api.headers("ingest"))
+    api.client.get(
+        "/v1/officers/O1/attendance",
+        params={"from": "2026-10-01", "to": "2026-10-02"},
+        headers=api.headers("hr"),
+    )
+    api.client.post(
+        "/v1/pings", json={"pings": [{"device_id": "X"}]}, headers=api.headers("ingest")
+    )
     text = api.client.get("/metrics").text
     assert 'route="/v1/officers/{officer_id}/attendance"' in text
     assert "rollcall_http_request_duration_seconds_bucket" in text
@@ -26,8 +30,9 @@ def test_health_ready_and_metrics(api: Api) -> None:
 
 
 def test_readyz_when_the_database_is_gone() -> None:
-    app = create_app(Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
-                              jwt_secret="s" * 40))
+    app = create_app(
+        Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", jwt_secret="s" * 40)
+    )
     with TestClient(app) as client:
         r = client.get("/readyz")
     assert r.status_code == 503
@@ -40,31 +45,46 @@ def test_request_id_and_error_shape(api: Api, caplog: pytest.LogCaptureFixture) 
     assert r.status_code == 404
     assert r.headers["x-request-id"] == "req-123"
     assert r.headers["cache-control"] == "no-store"
-    assert r.json() == {"error": {"code": "not_found", "message": "Not Found",
-                                  "request_id": "req-123"}}
+    assert r.json() == {
+        "error": {"code": "not_found", "message": "Not Found", "request_id": "req-123"}
+    }
     line = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == "req-123")
     assert line.__dict__["status"] == 404
     evil = api.client.get("/healthz", headers={"X-Request-ID": "x" * 200})
     assert evil.headers["x-request-id"] != "x" * 200
-    invalid = api.client.get("/v1/compliance", params={"from": "nope", "to": "2026-01-01"},
-                             headers=api.headers("hr"))
+    invalid = api.client.get(
+        "/v1/compliance", params={"from": "nope", "to": "2026-01-01"}, headers=api.headers("hr")
+    )
     assert invalid.status_code == 422
     assert "nope" not in invalid.text
 
 
 def test_cors_is_off(api: Api) -> None:
-    r = api.client.options("/v1/flags", headers={"Origin": "https://evil.example",
-                                                 "Access-Control-Request-Method": "GET"})
+    r = api.client.options(
+        "/v1/flags",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in r.headers
 
 
 def test_openapi_is_complete(api: Api) -> None:
     doc = api.client.get("/openapi.json").json()
-    expected = {"/v1/pings", "/v1/swipes", "/v1/roster", "/v1/stations/{station_id}",
-                "/v1/compliance", "/v1/officers/{officer_id}/attendance",
-                "/v1/officers/{officer_id}/timeline", "/v1/officers/{officer_id}/timeline/export",
-                "/v1/flags", "/v1/flags/{flag_id}", "/v1/audit", "/healthz", "/readyz",
-                "/metrics"}
+    expected = {
+        "/v1/pings",
+        "/v1/swipes",
+        "/v1/roster",
+        "/v1/stations/{station_id}",
+        "/v1/compliance",
+        "/v1/officers/{officer_id}/attendance",
+        "/v1/officers/{officer_id}/timeline",
+        "/v1/officers/{officer_id}/timeline/export",
+        "/v1/flags",
+        "/v1/flags/{flag_id}",
+        "/v1/audit",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    }
     assert expected <= set(doc["paths"])
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -81,9 +101,11 @@ def test_logs_hold_no_coordinates_or_tokens(api: Api, caplog: pytest.LogCaptureF
     headers = api.headers("ingest")
     token = headers["Authorization"].split()[1]
     with caplog.at_level(logging.DEBUG):
-        api.client.post("/v1/pings", json={"pings": [api.ping("2026-10-05T09:00:00Z",
-                                                              (51.51234, -0.14321))]},
-                        headers=headers)
+        api.client.post(
+            "/v1/pings",
+            json={"pings": [api.ping("2026-10-05T09:00:00Z", (51.51234, -0.14321))]},
+            headers=headers,
+        )
         api.client.get("/v1/flags", headers={"Authorization": "Bearer " + token + "x"})
     text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "request" in text

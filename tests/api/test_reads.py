@@ -20,20 +20,25 @@ def _audit(api: Api) -> list[AuditEntry]:
 
 
 def test_compliance_for_hr(world: Api) -> None:
-    r = world.client.get("/v1/compliance", params={**RANGE, "purpose": "monthly-review"},
-                         headers=world.headers("hr"))
+    r = world.client.get(
+        "/v1/compliance", params={**RANGE, "purpose": "monthly-review"}, headers=world.headers("hr")
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     o1 = next(row for row in body["rows"] if row["officer_id"] == "O1")
     assert (o1["expected_office_days"], o1["verified_office_days"]) == (3, 1)
     assert o1["meets_policy"] is False
-    below = world.client.get("/v1/compliance", params={**RANGE, "below": "true"},
-                             headers=world.headers("hr")).json()
+    below = world.client.get(
+        "/v1/compliance", params={**RANGE, "below": "true"}, headers=world.headers("hr")
+    ).json()
     assert [row["officer_id"] for row in below["rows"]] == ["O1"]
     entry = _audit(world)[-1]
     assert (entry.action, entry.role, entry.actor) == ("read.compliance", "hr", "hr-user")
-    bad = world.client.get("/v1/compliance", params={"from": "2026-10-07", "to": "2026-10-05"},
-                           headers=world.headers("hr"))
+    bad = world.client.get(
+        "/v1/compliance",
+        params={"from": "2026-10-07", "to": "2026-10-05"},
+        headers=world.headers("hr"),
+    )
     assert bad.status_code == 400
 
 
@@ -42,10 +47,10 @@ def test_attendance_views(world: Api) -> None:
     hr = world.client.get(url, params=RANGE, headers=world.headers("hr")).json()
     assert [f["code"] for f in hr["flags"]] == ["BELOW_OFFICE_SHARE"]
     assert len(hr["days"]) == 3
-    inv = world.client.get(url, params={**RANGE, "case_ref": "CASE-7"},
-                           headers=world.headers("investigator"))
-    assert sorted(f["code"] for f in inv.json()["flags"]) == ["BELOW_OFFICE_SHARE",
-                                                              "MOCK_LOCATION"]
+    inv = world.client.get(
+        url, params={**RANGE, "case_ref": "CASE-7"}, headers=world.headers("investigator")
+    )
+    assert sorted(f["code"] for f in inv.json()["flags"]) == ["BELOW_OFFICE_SHARE", "MOCK_LOCATION"]
     no_case = world.client.get(url, params=RANGE, headers=world.headers("investigator"))
     assert no_case.status_code == 400
     assert "case_ref" in no_case.json()["error"]["message"]
@@ -53,36 +58,61 @@ def test_attendance_views(world: Api) -> None:
     assert own.status_code == 200
     other = world.client.get(url, params=RANGE, headers=world.headers("officer", "O2"))
     assert other.status_code == 403
-    missing = world.client.get("/v1/officers/NOPE/attendance", params=RANGE,
-                               headers=world.headers("hr"))
+    missing = world.client.get(
+        "/v1/officers/NOPE/attendance", params=RANGE, headers=world.headers("hr")
+    )
     assert missing.status_code == 404
     reads = [e for e in _audit(world) if e.action == "read.attendance"]
     assert [(e.role, e.case_ref, e.purpose) for e in reads] == [
-        ("hr", None, None), ("investigator", "CASE-7", None), ("officer", None, "subject_access")]
+        ("hr", None, None),
+        ("investigator", "CASE-7", None),
+        ("officer", None, "subject_access"),
+    ]
 
 
 def _load_day(api: Api) -> None:
-    swipe = {"badge_id": "B1", "ts": "2026-10-05T08:50:00+01:00", "station_id": "ST1",
-             "reader_id": "R1", "direction": "in", "granted": True}
-    assert api.client.post("/v1/swipes", json={"swipes": [swipe]},
-                           headers=api.headers("ingest")).json()["accepted"] == 1
-    pings = [api.ping(f"2026-10-05T{h:02d}:{m:02d}:00+01:00", INSIDE)
-             for h in range(9, 12) for m in range(0, 60, 5)]
-    pings += [api.ping(f"2026-10-05T{h:02d}:{m:02d}:00+01:00", FAR)
-              for h in range(13, 15) for m in range(0, 60, 5)]
+    swipe = {
+        "badge_id": "B1",
+        "ts": "2026-10-05T08:50:00+01:00",
+        "station_id": "ST1",
+        "reader_id": "R1",
+        "direction": "in",
+        "granted": True,
+    }
+    assert (
+        api.client.post(
+            "/v1/swipes", json={"swipes": [swipe]}, headers=api.headers("ingest")
+        ).json()["accepted"]
+        == 1
+    )
+    pings = [
+        api.ping(f"2026-10-05T{h:02d}:{m:02d}:00+01:00", INSIDE)
+        for h in range(9, 12)
+        for m in range(0, 60, 5)
+    ]
+    pings += [
+        api.ping(f"2026-10-05T{h:02d}:{m:02d}:00+01:00", FAR)
+        for h in range(13, 15)
+        for m in range(0, 60, 5)
+    ]
     r = api.client.post("/v1/pings", json={"pings": pings}, headers=api.headers("ingest"))
     assert r.json()["accepted"] == len(pings), r.text
 
 
 def test_timeline_is_on_duty_only_and_never_coordinates(world: Api) -> None:
     _load_day(world)
-    r = world.client.get("/v1/officers/O1/timeline",
-                         params={"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"},
-                         headers=world.headers("investigator"))
+    r = world.client.get(
+        "/v1/officers/O1/timeline",
+        params={"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"},
+        headers=world.headers("investigator"),
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["officer_id"], body["from"], body["to"]) == (
-        "O1", "2026-10-05T00:00:00+01:00", "2026-10-06T00:00:00+01:00")
+        "O1",
+        "2026-10-05T00:00:00+01:00",
+        "2026-10-06T00:00:00+01:00",
+    )
     events = body["events"]
     types = [e["type"] for e in events]
     assert types[0] == "off_duty"
@@ -115,22 +145,31 @@ def test_timeline_roles(world: Api) -> None:
     url = "/v1/officers/O1/timeline"
     params = {"from": "2026-10-05", "to": "2026-10-05"}
     assert world.client.get(url, params=params, headers=world.headers("hr")).status_code == 403
-    assert world.client.get(url, params=params,
-                            headers=world.headers("investigator")).status_code == 400
-    assert world.client.get(url, params=params,
-                            headers=world.headers("officer", "O1")).status_code == 200
-    assert world.client.get(url, params=params,
-                            headers=world.headers("officer", "O2")).status_code == 403
+    assert (
+        world.client.get(url, params=params, headers=world.headers("investigator")).status_code
+        == 400
+    )
+    assert (
+        world.client.get(url, params=params, headers=world.headers("officer", "O1")).status_code
+        == 200
+    )
+    assert (
+        world.client.get(url, params=params, headers=world.headers("officer", "O2")).status_code
+        == 403
+    )
     long = {"from": "2026-01-01", "to": "2026-03-01", "case_ref": "C1"}
-    assert world.client.get(url, params=long,
-                            headers=world.headers("investigator")).status_code == 400
+    assert (
+        world.client.get(url, params=long, headers=world.headers("investigator")).status_code == 400
+    )
 
 
 def test_timeline_export_is_signed(world: Api) -> None:
     _load_day(world)
-    r = world.client.get("/v1/officers/O1/timeline/export",
-                         params={"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"},
-                         headers=world.headers("investigator", sub="det.jones"))
+    r = world.client.get(
+        "/v1/officers/O1/timeline/export",
+        params={"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"},
+        headers=world.headers("investigator", sub="det.jones"),
+    )
     assert r.status_code == 200, r.text
     signed = r.json()
     assert signed["document"]["exported_by"] == "det.jones"

@@ -15,8 +15,14 @@ def _append(engine: Engine, n: int, actor: str = "a") -> None:
     factory = session_factory(engine)
     for i in range(n):
         with transaction(factory) as session:
-            audit.append(session, actor=actor, role="auditor", action="read.audit",
-                         officer_id=f"O{i}", detail={"i": i, "share": 0.5})
+            audit.append(
+                session,
+                actor=actor,
+                role="auditor",
+                action="read.audit",
+                officer_id=f"O{i}",
+                detail={"i": i, "share": 0.5},
+            )
 
 
 def _verify(engine: Engine, **kwargs: object) -> audit.ChainReport:

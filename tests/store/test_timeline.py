@@ -27,18 +27,45 @@ def _load(session: Session, kind: str, rows: list[dict[str, str]]) -> None:
 def _world(session: Session) -> None:
     upsert_station(session, STATION, now=NOW)
     _load(session, "officers", [{"officer_id": "O1", "office_based": "true"}])
-    _load(session, "devices", [{"device_id": "D1", "officer_id": "O1",
-                                "valid_from": "2026-01-01T00:00:00Z"}])
-    _load(session, "roster", [
-        {"shift_id": "S1", "officer_id": "O1", "start": "2026-10-05T08:00:00+01:00",
-         "end": "2026-10-05T12:00:00+01:00", "kind": "duty", "station_id": "ST1"},
-        {"shift_id": "S2", "officer_id": "O1", "start": "2026-10-05T14:00:00+01:00",
-         "end": "2026-10-05T18:00:00+01:00", "kind": "duty", "station_id": "ST1"},
-    ])
-    pings = [{"device_id": "D1", "ts": f"2026-10-05T{h:02d}:{m:02d}:00+01:00",
-              "lat": str(INSIDE[0] if h < 12 else FAR[0]),
-              "lon": str(INSIDE[1] if h < 12 else FAR[1]), "accuracy_m": "10", "source": "gps"}
-             for h in (9, 10, 15, 16) for m in range(0, 60, 10)]
+    _load(
+        session,
+        "devices",
+        [{"device_id": "D1", "officer_id": "O1", "valid_from": "2026-01-01T00:00:00Z"}],
+    )
+    _load(
+        session,
+        "roster",
+        [
+            {
+                "shift_id": "S1",
+                "officer_id": "O1",
+                "start": "2026-10-05T08:00:00+01:00",
+                "end": "2026-10-05T12:00:00+01:00",
+                "kind": "duty",
+                "station_id": "ST1",
+            },
+            {
+                "shift_id": "S2",
+                "officer_id": "O1",
+                "start": "2026-10-05T14:00:00+01:00",
+                "end": "2026-10-05T18:00:00+01:00",
+                "kind": "duty",
+                "station_id": "ST1",
+            },
+        ],
+    )
+    pings = [
+        {
+            "device_id": "D1",
+            "ts": f"2026-10-05T{h:02d}:{m:02d}:00+01:00",
+            "lat": str(INSIDE[0] if h < 12 else FAR[0]),
+            "lon": str(INSIDE[1] if h < 12 else FAR[1]),
+            "accuracy_m": "10",
+            "source": "gps",
+        }
+        for h in (9, 10, 15, 16)
+        for m in range(0, 60, 10)
+    ]
     _load(session, "pings", pings)
 
 
@@ -48,11 +75,17 @@ def test_events_in_order_with_off_duty_gaps(session: Session) -> None:
     timeline = build_timeline(session, "O1", start, end, policy=POLICY, tz=TZ)
     events = timeline["events"]
     assert [e["type"] for e in events if e["type"] in ("shift_start", "shift_end")] == [
-        "shift_start", "shift_end", "shift_start", "shift_end"]
+        "shift_start",
+        "shift_end",
+        "shift_start",
+        "shift_end",
+    ]
     off = [(e["start"], e["end"]) for e in events if e["type"] == "off_duty"]
-    assert off == [("2026-10-05T00:00:00+01:00", "2026-10-05T07:30:00+01:00"),
-                   ("2026-10-05T12:30:00+01:00", "2026-10-05T13:30:00+01:00"),
-                   ("2026-10-05T18:30:00+01:00", "2026-10-06T00:00:00+01:00")]
+    assert off == [
+        ("2026-10-05T00:00:00+01:00", "2026-10-05T07:30:00+01:00"),
+        ("2026-10-05T12:30:00+01:00", "2026-10-05T13:30:00+01:00"),
+        ("2026-10-05T18:30:00+01:00", "2026-10-06T00:00:00+01:00"),
+    ]
     kinds = [e["type"] for e in events if e["type"] in ("presence", "away")]
     assert kinds[0] == "presence"
     assert "away" in kinds
@@ -63,13 +96,25 @@ def test_a_removed_shift_removes_its_events(session: Session) -> None:
     _world(session)
     start, end = day_bounds(DAY, TZ)
     assert on_duty_records(session, "O1", start, end, policy=POLICY).fixes.height == 24
-    _load(session, "roster", [
-        {"shift_id": "S2", "officer_id": "O1", "start": "2026-10-05T14:00:00+01:00",
-         "end": "2026-10-05T18:00:00+01:00", "kind": "rest"},
-    ])
+    _load(
+        session,
+        "roster",
+        [
+            {
+                "shift_id": "S2",
+                "officer_id": "O1",
+                "start": "2026-10-05T14:00:00+01:00",
+                "end": "2026-10-05T18:00:00+01:00",
+                "kind": "rest",
+            },
+        ],
+    )
     records = on_duty_records(session, "O1", start, end, policy=POLICY)
     assert records.fixes.height == 12
     timeline = build_timeline(session, "O1", start, end, policy=POLICY, tz=TZ)
     assert [e for e in timeline["events"] if e["type"] == "away"] == []
-    assert timeline["events"][-1] == {"type": "off_duty", "start": "2026-10-05T12:30:00+01:00",
-                                      "end": "2026-10-06T00:00:00+01:00"}
+    assert timeline["events"][-1] == {
+        "type": "off_duty",
+        "start": "2026-10-05T12:30:00+01:00",
+        "end": "2026-10-06T00:00:00+01:00",
+    }
