@@ -67,6 +67,22 @@ def split_by_officer(frames: DayFrames, parts: int) -> list[DayFrames]:
     return result
 
 
+# Fixes are classified this many at a time: classification is row by row, so chunks give the
+# same result while bounding the geometry intermediates (a whole Met day at once needs > 8 GB).
+CLASSIFY_CHUNK_ROWS = 1_000_000
+
+
+def classify_fixes(index: StationIndex, fixes: pl.DataFrame) -> pl.DataFrame:
+    """``index.classify`` over ``fixes`` in chunks of CLASSIFY_CHUNK_ROWS (same rows, same order)."""
+    if fixes.height <= CLASSIFY_CHUNK_ROWS:
+        return index.classify(fixes)
+    parts = [
+        index.classify(fixes.slice(offset, CLASSIFY_CHUNK_ROWS))
+        for offset in range(0, fixes.height, CLASSIFY_CHUNK_ROWS)
+    ]
+    return pl.concat(parts, rechunk=False)
+
+
 def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str) -> PartResult:
     """Classify the fixes against the station fences, then evaluate the day's rules.
 
@@ -76,7 +92,7 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
     from rules.engine import DayInputs, evaluate_day
 
     t0 = perf_counter()
-    fixes = index.classify(frames.fixes)
+    fixes = classify_fixes(index, frames.fixes)
     t1 = perf_counter()
     inputs = DayInputs(
         day=frames.day,
