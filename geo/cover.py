@@ -54,8 +54,9 @@ class StationCover:
 
 
 def ring_segments_m(geom_m: MultiPolygon) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Every edge of every ring (exteriors and holes) of a polygonal geometry: (ax, ay, bx, by)."""
-    rings = shapely.get_rings(shapely.get_parts(geom_m))
+    """Every edge of every ring of a polygonal geometry, (ax, ay, bx, by), interior on the left:
+    exteriors counter-clockwise, holes clockwise."""
+    rings = shapely.get_rings(shapely.get_parts(shapely.orient_polygons(geom_m)))
     coords, ring_idx = shapely.get_coordinates(rings, return_index=True)
     same = ring_idx[1:] == ring_idx[:-1]
     a = coords[:-1][same]

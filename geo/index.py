@@ -25,7 +25,7 @@ from geo.cover import (
 )
 from geo.fences import Station
 from geo.lookup import CellTable, PlanarGrid
-from geo.project import LocalFrame, metres_per_degree
+from geo.project import LocalFrame, metres_per_degree, segment_distance_m
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -150,6 +150,8 @@ class StationIndex:
         len2 = dx * dx + dy * dy
         inv_len2 = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
         self._seg = (ax, ay, dx, dy, inv_len2)
+        self._seg_first = np.array(seg_base, dtype=np.int64)
+        self._seg_n = np.array([len(p[0]) for p in seg_parts], dtype=np.int64)
 
         self._h3 = _CoverTable.from_covers(
             cover_stations(list(self.geometries), frames, self.near_m, segments=False), seg_base
@@ -301,7 +303,7 @@ class StationIndex:
         cand = self._h3.table.maybe(cells)
         return cand, self._grid.keys(lng[cand], lat[cand])
 
-    def classify(self, fixes: pl.DataFrame) -> pl.DataFrame:
+    def classify(self, fixes: pl.DataFrame, *, p_method: str = "half_plane") -> pl.DataFrame:
         """Attribute each fix to a station, with its signed boundary distance and p_inside.
 
         Input columns: ``lat``, ``lon`` (degrees WGS84); optional ``accuracy_m`` (metres, 68%
@@ -316,6 +318,12 @@ class StationIndex:
         ``boundary_distance_m`` (Float64, metres to that station's boundary, < 0 exactly when
         inside; null with no station) and ``p_inside`` (Float64 in [0, 1]; 0 with no station or
         for a mock fix, whose station and distance are still reported). Null lat/lon: no station.
+
+        ``p_method``: "half_plane" (default, fast) treats the boundary near the fix as a straight
+        line, capped by the fence's area: exact along straight edges, up to 0.25 off at a right-
+        angle corner. "exact" integrates the Gaussian over the fence (edges within 6 sigma;
+        error below 1e-3), several times slower for fixes near a boundary. Raises ValueError for
+        another value.
         """
         n = fixes.height
         lat = _floats(fixes["lat"])
@@ -323,13 +331,26 @@ class StationIndex:
         cand, keys = self._candidates(fixes, lng, lat)
         which, codes, dist = self._resolve(self._planar, keys, lng[cand], lat[cand])
         rows = cand[which]
-        p = self._p_inside(fixes, rows, codes, dist)
+        p = self._p_inside(fixes, rows, codes, dist, lng[rows], lat[rows], p_method)
         return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))
 
     def _p_inside(
-        self, fixes: pl.DataFrame, rows: IntArray, codes: npt.NDArray[np.int32], dist: FloatArray
+        self,
+        fixes: pl.DataFrame,
+        rows: IntArray,
+        codes: npt.NDArray[np.int32],
+        dist: FloatArray,
+        lng: FloatArray,
+        lat: FloatArray,
+        p_method: str,
     ) -> FloatArray:
-        """p_inside for the rows that have a station (see errors_model); 0 for mock rows."""
+        """p_inside for the rows that have a station; 0 for mock rows.
+
+        "half_plane": errors_model.p_inside (fast; wrong near corners, see its docstring).
+        "exact": beyond EDGE_CUTOFF_SIGMAS from the boundary 0 or 1 (within 1e-8 per edge),
+        otherwise errors_model.polygon_p_inside over the fence's edges within that distance.
+        ``lng``/``lat`` are the rows' coordinates (degrees).
+        """
         if len(rows) == 0:
             return np.zeros(0)
         idx = pl.Series(rows)
@@ -342,11 +363,51 @@ class StationIndex:
         acc = errors_model.effective_accuracy_m(
             accuracy, errors_model.source_codes(source, len(rows))
         )
-        p = errors_model.p_inside(dist, errors_model.sigma_m(acc), self._area_m2[codes])
+        sigma = errors_model.sigma_m(acc)
         if "is_mock" in fixes.columns:
             mock = fixes["is_mock"].gather(idx).cast(pl.Boolean).fill_null(False).to_numpy()
-            p = np.where(mock, 0.0, p)
+        else:
+            mock = np.zeros(len(rows), dtype=np.bool_)
+        if p_method == "half_plane":
+            p = errors_model.p_inside(dist, sigma, self._area_m2[codes])
+        elif p_method == "exact":
+            p = (dist < 0).astype(np.float64)
+            cut = errors_model.EDGE_CUTOFF_SIGMAS * sigma
+            near = np.flatnonzero((np.abs(dist) < cut) & ~mock)
+            if len(near):
+                p[near] = self._polygon_p(
+                    codes[near], dist[near], sigma[near], lng[near], lat[near]
+                )
+        else:
+            raise ValueError(f"p_method must be 'half_plane' or 'exact', not {p_method!r}")
+        p[mock] = 0.0
         return p
+
+    def _polygon_p(
+        self,
+        codes: npt.NDArray[np.int32],
+        dist: FloatArray,
+        sigma: FloatArray,
+        lng: FloatArray,
+        lat: FloatArray,
+    ) -> FloatArray:
+        """errors_model.polygon_p_inside for fixes (degrees) against their stations' fences."""
+        x = (lng - self._origin_lng[codes]) * self._kx[codes]
+        y = (lat - self._origin_lat[codes]) * self._ky[codes]
+        count = self._seg_n[codes]
+        edge = _expand(self._seg_first[codes], count)
+        owner = np.repeat(np.arange(len(codes)), count)
+        ax_all, ay_all, dx_all, dy_all, _ = self._seg
+        ax = ax_all[edge] - x[owner]
+        ay = ay_all[edge] - y[owner]
+        bx = ax + dx_all[edge]
+        by = ay + dy_all[edge]
+        zeros = np.zeros(len(ax))
+        d = segment_distance_m(zeros, zeros, ax, ay, bx, by)
+        keep = np.flatnonzero(d < errors_model.EDGE_CUTOFF_SIGMAS * sigma[owner])
+        return errors_model.polygon_p_inside(
+            dist < 0, sigma, owner[keep], ax[keep], ay[keep], bx[keep], by[keep]
+        )
 
     # ---- other queries --------------------------------------------------------------------
 

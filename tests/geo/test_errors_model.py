@@ -17,6 +17,7 @@ from geo.errors_model import (
     effective_accuracy_m,
     normal_cdf,
     p_inside,
+    polygon_p_inside,
     sigma_m,
     source_codes,
 )
@@ -94,3 +95,56 @@ def test_p_inside_agrees_with_monte_carlo_for_a_large_square(
     expected = float(np.mean(shapely.contains_xy(square, xy[:, 0], xy[:, 1])))
     got = p_inside(np.array([offset_m]), np.array([sigma]), np.array([square.area]))[0]
     assert got == pytest.approx(expected, abs=0.005)
+
+
+def _edges(geom: shapely.Geometry) -> tuple[np.ndarray, ...]:
+    from geo.cover import ring_segments_m
+
+    return ring_segments_m(geom)
+
+
+def _exact_for(geom: shapely.Geometry, x: np.ndarray, y: np.ndarray, sigma: float) -> np.ndarray:
+    ax, ay, bx, by = _edges(geom)
+    n, e = len(x), len(ax)
+    fix = np.repeat(np.arange(n), e)
+    edge = np.tile(np.arange(e), n)
+    inside = shapely.contains_xy(geom, x, y)
+    return polygon_p_inside(
+        inside,
+        np.full(n, sigma),
+        fix,
+        ax[edge] - x[fix],
+        ay[edge] - y[fix],
+        bx[edge] - x[fix],
+        by[edge] - y[fix],
+    )
+
+
+@pytest.mark.parametrize("sigma", [1.0, 5.0, 30.0, 1000.0])
+def test_polygon_p_inside_matches_the_closed_form_for_a_rectangle(sigma: float) -> None:
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-40.0, 140.0, 500)
+    y = rng.uniform(-40.0, 120.0, 500)
+    got = _exact_for(box(0.0, 0.0, 100.0, 80.0), x, y, sigma)
+    expected = (normal_cdf((100 - x) / sigma) - normal_cdf(-x / sigma)) * (
+        normal_cdf((80 - y) / sigma) - normal_cdf(-y / sigma)
+    )
+    assert np.max(np.abs(got - expected)) < 1e-3
+
+
+def test_polygon_p_inside_matches_monte_carlo_for_a_concave_fence_with_a_hole() -> None:
+    shell = [(0, 0), (60, 0), (60, 20), (25, 20), (25, 50), (0, 50)]  # an L
+    fence = shapely.Polygon(shell, [[(5, 5), (15, 5), (15, 12), (5, 12)]])
+    points = np.array([[10.0, 8.0], [27.0, 22.0], [24.0, 19.0], [-3.0, 25.0], [40.0, 10.0]])
+    sigma = 6.0
+    got = _exact_for(fence, points[:, 0], points[:, 1], sigma)
+    rng = np.random.default_rng(12)
+    noise = rng.normal(0.0, sigma, size=(400_000, 2))
+    for (px, py), p in zip(points, got, strict=True):
+        mc = float(np.mean(shapely.contains_xy(fence, px + noise[:, 0], py + noise[:, 1])))
+        assert p == pytest.approx(mc, abs=0.004)
+
+
+def test_polygon_p_inside_is_a_half_on_an_edge() -> None:
+    got = _exact_for(box(0.0, 0.0, 100.0, 80.0), np.array([50.0]), np.array([0.0]), 5.0)
+    assert got.tolist() == [0.5]

@@ -108,7 +108,24 @@ def test_signed_distances_match_an_independent_projection(index: StationIndex) -
     assert got[4] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_p_inside_follows_the_error_model(index: StationIndex) -> None:
+def phi(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def box_p(x: float, y: float, sigma: float, x0: float, y0: float, x1: float, y1: float) -> float:
+    """Exact Gaussian mass of an axis-aligned box for a fix at (x, y): a product of 1-D terms."""
+    return (phi((x1 - x) / sigma) - phi((x0 - x) / sigma)) * (
+        phi((y1 - y) / sigma) - phi((y0 - y) / sigma)
+    )
+
+
+def a_p(x: float, y: float, sigma: float) -> float:
+    """Exact p_inside of station A (rectangle minus courtyard)."""
+    return box_p(x, y, sigma, 0, 0, 100, 80) - box_p(x, y, sigma, 30, 30, 60, 50)
+
+
+@pytest.mark.parametrize("method", ["half_plane", "exact"])
+def test_p_inside_follows_the_error_model(index: StationIndex, method: str) -> None:
     pts = [at(50, 10)] * 5 + [at(150, 140)]
     frame = fixes(
         pts,
@@ -116,21 +133,34 @@ def test_p_inside_follows_the_error_model(index: StationIndex) -> None:
         source=["gps", "cell", None, "gps", "gps", "gps"],
         is_mock=[False, False, None, True, None, False],
     )
-    p = index.classify(frame)["p_inside"].to_list()
-    d = 10.0
-
-    def phi(z: float) -> float:
-        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
-
+    p = index.classify(frame, p_method=method)["p_inside"].to_list()
     sigma_gps = 5.0 * SIGMA_PER_ACCURACY
-    area_a = 100 * 80 - 30 * 20
     sigma_cell = DEFAULT_ACCURACY_M["cell"] * SIGMA_PER_ACCURACY
-    assert p[0] == pytest.approx(phi(d / sigma_gps), abs=1e-5)
-    assert p[1] == pytest.approx(area_a / (2 * math.pi * sigma_cell**2), rel=1e-3)
+    # Along a straight edge, far from corners, both methods give the exact value.
+    assert p[0] == pytest.approx(a_p(50, 10, sigma_gps), abs=1e-4)
+    assert p[1] == pytest.approx(a_p(50, 10, sigma_cell), rel=2e-3)
+    assert p[1] < 0.002  # a cell-tower fix is no evidence of presence in a 100 m station
     assert p[2] == pytest.approx(p[1], rel=1e-9)  # unknown source: as conservative as cell
     assert p[3] == 0.0  # mock
     assert p[4] == pytest.approx(p[0])  # null is_mock means not mock
-    assert p[5] == pytest.approx(phi(-60.0 / sigma_gps), abs=1e-7)
+    assert p[5] == pytest.approx(box_p(150, 140, sigma_gps, 80, 0, 180, 80), abs=1e-6)
+
+
+def test_exact_p_inside_is_right_at_corners_where_the_half_plane_is_not(
+    index: StationIndex,
+) -> None:
+    # Outside A's south-west corner, 3.6 m from it, and inside near it.
+    sigma = 6.0 * SIGMA_PER_ACCURACY
+    frame = fixes([at(-3, -2), at(4, 3)], accuracy_m=[6.0, 6.0])
+    exact = index.classify(frame, p_method="exact")["p_inside"].to_list()
+    half = index.classify(frame, p_method="half_plane")["p_inside"].to_list()
+    assert exact[0] == pytest.approx(a_p(-3, -2, sigma), abs=1e-3)
+    assert exact[1] == pytest.approx(a_p(4, 3, sigma), abs=1e-3)
+    assert half[0] == pytest.approx(phi(-math.hypot(3, 2) / sigma), abs=1e-5)
+    assert half[1] == pytest.approx(phi(3 / sigma), abs=1e-5)
+    assert half[0] - exact[0] > 0.1  # the documented corner error of the fast method
+    with pytest.raises(ValueError, match="p_method"):
+        index.classify(frame, p_method="monte_carlo")
 
 
 def test_mock_fix_keeps_its_station_but_is_never_inside(index: StationIndex) -> None:
