@@ -1,4 +1,7 @@
-"""Fix error model: Gaussian around the fix, accuracy_m its 68% radius, per-source defaults."""
+"""Fix error model: the true position is a circular Gaussian around the fix whose 68% radius is
+accuracy_m (Android's meaning; sigma = accuracy_m / 1.5096). A missing or invalid accuracy takes
+DEFAULT_ACCURACY_M of the fix's source (gps 25, fused 40, wifi 75, cell and unknown 1500 m),
+pessimistic on purpose so that a fix of unknown quality is never strong evidence of presence."""
 
 from __future__ import annotations
 
