@@ -69,9 +69,8 @@ def compliance(
         .cast(COMPLIANCE)  # type: ignore[arg-type]
         .sort("officer_id")
     )
-    period_start = daily["date"].min() if daily.height else period_end
-    assert period_start is None or isinstance(period_start, date)
-    start = period_start if isinstance(period_start, date) else period_end
+    first = daily["date"].min() if daily.height else None
+    start = first if isinstance(first, date) else period_end
     findings = [
         below_office_share.finding(r, policy, start, period_end)
         for r in rows.filter(~pl.col("meets_policy")).iter_rows(named=True)

@@ -31,6 +31,7 @@ def overlap_minutes(queries: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFra
     )
 
     def by(kind: str) -> pl.Expr:
+        """Minutes of segments of ``kind`` in the group."""
         return pl.col("us").filter(pl.col("kind") == kind).sum().cast(pl.Float64) / 60e6
 
     sums = joined.group_by("q_id").agg(
