@@ -145,7 +145,7 @@ class CellTable:
         size = 1 << self.bits
         self.mask = size - 1
         self.keys = np.zeros(size, dtype=np.uint64)
-        self.rows = np.full(size, -1, dtype=np.int64)
+        self.rows = np.full(size, -1, dtype=np.int32)
         pending = np.arange(len(cells))
         slot = hash_bits(cells, self.bits)
         self.max_probes = 0
