@@ -102,8 +102,8 @@ def p_inside(signed_distance_m: FloatArray, sigma: FloatArray, area_m2: FloatArr
     return out
 
 
-# Edges farther than this many sigmas from a fix change its p_inside by less than 1e-8 each.
-EDGE_CUTOFF_SIGMAS = 6.0
+# Edges farther than this many sigmas from a fix change its p_inside by less than 2e-6 each.
+EDGE_CUTOFF_SIGMAS = 5.0
 # Gauss-Legendre nodes and weights on [-1, 1] for each half of an edge's angular span.
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
 

@@ -321,7 +321,7 @@ class StationIndex:
 
         ``p_method``: "half_plane" (default, fast) treats the boundary near the fix as a straight
         line, capped by the fence's area: exact along straight edges, up to 0.25 off at a right-
-        angle corner. "exact" integrates the Gaussian over the fence (edges within 6 sigma;
+        angle corner. "exact" integrates the Gaussian over the fence (edges within 5 sigma;
         error below 1e-3), several times slower for fixes near a boundary. Raises ValueError for
         another value.
         """
@@ -347,7 +347,7 @@ class StationIndex:
         """p_inside for the rows that have a station; 0 for mock rows.
 
         "half_plane": errors_model.p_inside (fast; wrong near corners, see its docstring).
-        "exact": beyond EDGE_CUTOFF_SIGMAS from the boundary 0 or 1 (within 1e-8 per edge),
+        "exact": beyond EDGE_CUTOFF_SIGMAS from the boundary 0 or 1 (within 2e-6 per edge),
         otherwise errors_model.polygon_p_inside over the fence's edges within that distance.
         ``lng``/``lat`` are the rows' coordinates (degrees).
         """
