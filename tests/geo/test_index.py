@@ -433,3 +433,11 @@ def test_paths_agree_when_covers_overlap() -> None:
         .equals(index.classify(frame.drop("h3_cell")).select(cols))
     )
     assert not index._h3.single  # the case under test really has shared cells
+
+
+def test_index_survives_pickling_for_dask_workers(index: StationIndex) -> None:
+    import pickle
+
+    frame = fixes([at(10, 10), at(45, 40), at(150, 140), at(370, 20), at(0, 0)])
+    again = pickle.loads(pickle.dumps(index))
+    assert again.classify(frame).equals(index.classify(frame))
