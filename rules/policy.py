@@ -52,6 +52,7 @@ class Policy(BaseModel):
     # Flags (rules/flags/).
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)
     badge_far_m: float = Field(gt=0.0)
+    badge_same_place_m: float = Field(ge=0.0)
     flag_fix_max_accuracy_m: float = Field(gt=0.0)
     badge_fix_max_accuracy_m: float = Field(gt=0.0)
     travel_min_distance_m: float = Field(ge=0.0)

@@ -22,8 +22,11 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
 
     Precise: not mock, accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
-    badge_far_m from the swiped station's centroid after subtracting its accuracy. One fix alone
-    (before or after) proves nothing; a silent device never raises this.
+    badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
+    must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
+    at one place elsewhere across the swipe, so an officer passing through (arriving from one
+    place, leaving for another) is not raised. One fix alone (before or after) proves nothing;
+    a silent device never raises this.
     """
     policy = ctx.policy
     window = timedelta(minutes=policy.badge_device_window_minutes)
@@ -64,9 +67,20 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
                 - pl.col(f"f_acc_{side}")
             }
         )
+    out = out.with_columns(
+        apart_m=haversine_m(
+            pl.col("f_lat_before"),
+            pl.col("f_lon_before"),
+            pl.col("f_lat_after"),
+            pl.col("f_lon_after"),
+        )
+        - pl.col("f_acc_before")
+        - pl.col("f_acc_after")
+    )
     return out.filter(
         (pl.col("dist_before_m") >= policy.badge_far_m)
         & (pl.col("dist_after_m") >= policy.badge_far_m)
+        & (pl.col("apart_m") <= policy.badge_same_place_m)
     ).sort("officer_id", "ts", "station_id")
 
 
@@ -91,6 +105,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
                 "fix_after_at": ctx.local(r["f_ts_after"]),
                 "fix_after_distance_m": round(r["dist_after_m"]),
                 "fix_after_accuracy_m": r["f_acc_after"],
+                "fixes_apart_m": max(0, round(r["apart_m"])),
             }
             for r in rows.head(MAX_SWIPES).iter_rows(named=True)
         ]
@@ -99,7 +114,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
         summary = (
             f"Officer {officer}'s badge was granted at {first['station_id']} at "
             f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them at "
-            f"least {near_km:.1f} km away both before and after the swipe; "
+            f"least {near_km:.1f} km away, at one place, before and after the swipe; "
             f"{rows.height} such swipe(s) that day."
         )
         evidence = {
@@ -109,6 +124,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
             "thresholds": {
                 "badge_far_m": policy.badge_far_m,
                 "badge_device_window_minutes": policy.badge_device_window_minutes,
+                "badge_same_place_m": policy.badge_same_place_m,
                 "badge_fix_max_accuracy_m": policy.badge_fix_max_accuracy_m,
             },
         }

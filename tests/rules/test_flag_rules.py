@@ -307,3 +307,16 @@ def test_fingerprints_are_stable_and_distinct() -> None:
     )
     assert one.findings[0].fingerprint != other.findings[0].fingerprint
     assert pl.Series([f.misconduct for f in one.findings]).all()
+
+
+def test_badge_while_passing_through_is_not_badge_without_device() -> None:
+    # arriving from 5 km north, swiping, and already 3 km north two minutes later: not one place
+    sw = swipes([swipe("o1", at(DAY, 8, 1))])
+    fx = fixes(
+        [
+            fix("o1", at(DAY, 7, 55), where="far", metres=5000),
+            fix("o1", at(DAY, 8, 5), where="far", metres=3000),
+        ]
+    )
+    out = evaluate_day(day_inputs(DAY, OFFICE, fx, sw), POLICY)
+    assert badge_without_device.CODE not in codes(out.findings)
