@@ -150,18 +150,32 @@ def polygon_p_inside(
     h2 = hs * hs
     h2 = np.where(np.isfinite(h2) & (h2 > 0), h2, 1.0)  # unusable pairs: any finite value
     rest = np.zeros(len(hs))
-    for a_end, b_end in ((phi_lo, np.minimum(phi_hi, 0.0)), (np.maximum(phi_lo, 0.0), phi_hi)):
-        half = np.maximum(b_end - a_end, 0.0) * 0.5
+    # Integrate on each side of the foot (phi = 0, where the remainder has its kink) separately;
+    # an edge seen wholly on one side needs one pass.
+    straddle = np.flatnonzero((phi_lo < 0.0) & (phi_hi > 0.0))
+    one_side = np.flatnonzero(~((phi_lo < 0.0) & (phi_hi > 0.0)))
+    pieces = (
+        (one_side, phi_lo[one_side], phi_hi[one_side]),
+        (straddle, phi_lo[straddle], np.zeros(len(straddle))),
+        (straddle, np.zeros(len(straddle)), phi_hi[straddle]),
+    )
+    for which, a_end, b_end in pieces:
+        if len(which) == 0:
+            continue
+        half = (b_end - a_end) * 0.5
         mid = (a_end + b_end) * 0.5
+        hh = h2[which]
+        acc = np.zeros(len(which))
         for x_k, w_k in zip(_GL_X, _GL_W, strict=True):
             t2 = np.tan(mid + half * x_k)
             t2 *= t2
             g = -np.expm1(t2 * -0.5)
             g *= 1.0 + t2
-            t2 += h2
+            t2 += hh
             g /= t2
             g *= w_k
-            rest += g * half
+            acc += g
+        rest[which] += acc * half
     integral = np.exp(-h2 / 2.0) * (du - np.nan_to_num(hs) * rest)
     usable = (length > 0) & (hs > 0)
     term = np.where(usable, np.sign(cross) * integral, 0.0)

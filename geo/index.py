@@ -25,7 +25,7 @@ from geo.cover import (
 )
 from geo.fences import Station
 from geo.lookup import CellTable, PlanarGrid
-from geo.project import LocalFrame, metres_per_degree, segment_distance_m
+from geo.project import LocalFrame, metres_per_degree
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -397,17 +397,29 @@ class StationIndex:
         count = self._seg_n[codes]
         edge = _expand(self._seg_first[codes], count)
         owner = np.repeat(np.arange(len(codes)), count)
-        ax_all, ay_all, dx_all, dy_all, _ = self._seg
+        ax_all, ay_all, dx_all, dy_all, inv_len2 = self._seg
         ax = ax_all[edge] - x[owner]
         ay = ay_all[edge] - y[owner]
-        bx = ax + dx_all[edge]
-        by = ay + dy_all[edge]
-        zeros = np.zeros(len(ax))
-        d = segment_distance_m(zeros, zeros, ax, ay, bx, by)
-        keep = np.flatnonzero(d < errors_model.EDGE_CUTOFF_SIGMAS * sigma[owner])
-        return errors_model.polygon_p_inside(
-            dist < 0, sigma, owner[keep], ax[keep], ay[keep], bx[keep], by[keep]
-        )
+        dx = dx_all[edge]
+        dy = dy_all[edge]
+        # Squared distance from the fix (the origin) to each edge, in place.
+        t = ax * dx
+        t += ay * dy
+        t *= -inv_len2[edge]
+        np.clip(t, 0.0, 1.0, out=t)
+        ex = dx * t
+        ex += ax
+        ey = dy * t
+        ey += ay
+        ex *= ex
+        ey *= ey
+        ex += ey
+        reach = errors_model.EDGE_CUTOFF_SIGMAS * sigma
+        keep = np.flatnonzero(ex < (reach * reach)[owner])
+        ax, ay = ax[keep], ay[keep]
+        bx = ax + dx[keep]
+        by = ay + dy[keep]
+        return errors_model.polygon_p_inside(dist < 0, sigma, owner[keep], ax, ay, bx, by)
 
     # ---- other queries --------------------------------------------------------------------
 
