@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -62,7 +63,7 @@ def serve(
     except (TokenConfigError, PolicyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    uvicorn.run(
+    config = uvicorn.Config(
         target,
         host=host,
         port=port,
@@ -76,6 +77,20 @@ def serve(
         server_header=False,
         proxy_headers=False,
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    # uvicorn's shared socket has proto 0, so asyncio never sets TCP_NODELAY on the connections
+    # it accepts: Nagle plus delayed ACK then add ~40 ms to every keep-alive response. Linux
+    # copies the listener's TCP_NODELAY to each accepted connection.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
 
 
 def token(
