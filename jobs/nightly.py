@@ -19,6 +19,8 @@ from store import dayload, results
 from store.db import transaction
 
 Clock = Callable[[], datetime]
+# Connections reading a day's events at once (the database works while Python waits).
+READERS = 2
 
 
 @dataclass
@@ -178,7 +180,7 @@ def run_nightly(
             stage = "load"
             t0 = perf_counter()
             with factory() as session:
-                frames = dayload.load_day(session, day, tz, officers)
+                frames = dayload.load_day(session, day, tz, officers, readers=READERS)
             t1 = perf_counter()
             stage = "compute"
             part = executor.run_day(frames)

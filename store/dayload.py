@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT, day_bounds
@@ -157,39 +159,43 @@ def read_frame(
     schema: Schema,
     *,
     slices: Sequence[Sequence[Any]] | None = None,
+    readers: int = 1,
 ) -> pl.DataFrame:
     """Run ``sql`` (DB-API placeholders written as ``{p}``) into a frame of ``schema``.
 
     The select list must produce the columns of ``schema`` in order, instants as epoch
     microseconds and booleans as integers (``_select_list`` writes it). PostgreSQL streams the
     result with COPY (CSV); SQLite has each row rendered as one CSV line inside the database
-    (group_concat of quote()), so Python never builds a tuple per row. ``slices`` (SQLite) runs
-    the query once per parameter list instead of ``params``, to keep each string below SQLite's
-    1 GB limit. Either way Polars parses the text; no ORM objects are built.
+    (group_concat of quote()), so Python never builds a tuple per row. Polars parses the text;
+    no ORM objects are built.
+
+    ``slices`` runs the query once per parameter list instead of ``params`` (SQLite strings stay
+    below its 1 GB limit). ``readers`` > 1 runs the slices on that many extra connections at once
+    (the drivers release the GIL while the database works): only for a session that has written
+    nothing, since other connections do not see its uncommitted rows, and each connection reads
+    its own snapshot (as separate statements on SQLite do anyway).
     """
     postgres = is_postgres(session)
     raw: Any = session.connection().connection.driver_connection
     types = _read_types(schema)
-    buffer = io.BytesIO()
+    parts = [[_param(p, postgres) for p in part] for part in (slices or [params])]
     if postgres:
-        query = sql.replace("{p}", "%s")
-        bound = [_param(p, postgres) for p in params]
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv, NULL '\\N')", bound) as copy,
-        ):
-            for block in copy:
-                buffer.write(block)
+        query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv, NULL '\\N')"
         quote, null = '"', "\\N"
     else:
         line = "||','||".join(f"quote({name})" for name in schema)
         query = f"SELECT group_concat({line}, char(10)) FROM ({sql.replace('{p}', '?')})"
-        for part in slices if slices is not None else [params]:
-            text = raw.execute(query, [_param(p, postgres) for p in part]).fetchone()[0]
-            if text:
-                buffer.write(text.encode())
-                buffer.write(b"\n")
         quote, null = "'", "NULL"
+    if readers > 1 and len(parts) > 1 and not _in_memory(session):
+        texts = _parallel_texts(session, postgres, query, parts, readers)
+    else:
+        texts = [_text(raw, postgres, query, part) for part in parts]
+    buffer = io.BytesIO()
+    for text in texts:
+        if text:
+            buffer.write(text)
+            if not text.endswith(b"\n"):
+                buffer.write(b"\n")
     if buffer.tell() == 0:
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
@@ -203,6 +209,48 @@ def read_frame(
         empty_string_is_null=False,
     )
     return _finish(frame, schema)
+
+
+def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
+    """One slice's rows as CSV text, through a driver connection."""
+    if postgres:
+        out = io.BytesIO()
+        with raw.cursor() as cur, cur.copy(query, params) as copy:
+            for block in copy:
+                out.write(block)
+        return out.getvalue()
+    text = raw.execute(query, params).fetchone()[0]
+    return text.encode() if text else b""
+
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _in_memory(session: Session) -> bool:
+    return _engine(session).url.database in (None, "", ":memory:")
+
+
+def _parallel_texts(
+    session: Session, postgres: bool, query: str, parts: list[list[Any]], readers: int
+) -> list[bytes]:
+    engine = _engine(session)
+    conns = [engine.raw_connection() for _ in range(readers)]
+    try:
+
+        def work(i: int) -> list[tuple[int, bytes]]:
+            raw = conns[i].driver_connection
+            return [
+                (k, _text(raw, postgres, query, parts[k])) for k in range(i, len(parts), readers)
+            ]
+
+        with ThreadPoolExecutor(readers) as pool:
+            done = [item for chunk in pool.map(work, range(readers)) for item in chunk]
+    finally:
+        for conn in conns:
+            conn.close()
+    return [text for _, text in sorted(done, key=lambda kt: kt[0])]
 
 
 def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
@@ -226,19 +274,19 @@ def load_officers(session: Session) -> pl.DataFrame:
     )
 
 
-def load_fixes(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
     """Stored (on-duty) device fixes with lo <= ts < hi, in no particular order (the rules do
     not depend on row order, and sorting tens of millions of rows costs seconds)."""
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(FIXES, pg)} FROM pings WHERE ts >= {{p}} AND ts < {{p}}"
-    return read_frame(session, sql, [lo, hi], FIXES, slices=_hourly(lo, hi))
+    return read_frame(session, sql, [lo, hi], FIXES, slices=_hourly(lo, hi), readers=readers)
 
 
-def load_swipes(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
     """Stored (on-duty) badge swipes with lo <= ts < hi, in no particular order."""
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(SWIPES, pg)} FROM swipes WHERE ts >= {{p}} AND ts < {{p}}"
-    return read_frame(session, sql, [lo, hi], SWIPES, slices=_hourly(lo, hi))
+    return read_frame(session, sql, [lo, hi], SWIPES, slices=_hourly(lo, hi), readers=readers)
 
 
 def load_shifts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -277,11 +325,18 @@ def day_range(day: date, tz: str) -> tuple[datetime, datetime]:
 
 
 def load_day(
-    session: Session, day: date, tz: str, officers: pl.DataFrame | None = None
+    session: Session,
+    day: date,
+    tz: str,
+    officers: pl.DataFrame | None = None,
+    *,
+    readers: int = 1,
 ) -> DayFrames:
     """Everything stored for local ``day`` in zone ``tz`` (see DayFrames), read in bulk.
 
-    ``officers`` may be passed in when already loaded for a multi-day run.
+    ``officers`` may be passed in when already loaded for a multi-day run. ``readers`` > 1 reads
+    the fixes and swipes on that many connections at once (see read_frame: only for a session
+    that has written nothing).
     """
     lo, hi = day_range(day, tz)
     return DayFrames(
@@ -291,8 +346,8 @@ def load_day(
         officers=officers if officers is not None else load_officers(session),
         shifts=load_shifts(session, lo, hi),
         shift_history=load_shift_history(session, lo, hi),
-        fixes=load_fixes(session, lo, hi),
-        swipes=load_swipes(session, lo, hi),
+        fixes=load_fixes(session, lo, hi, readers=readers),
+        swipes=load_swipes(session, lo, hi, readers=readers),
         overtime=load_overtime(session, lo, hi),
     )
 
