@@ -260,7 +260,9 @@ def _prepare_events(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Resolve officers and classify duty status (reads only); returns (on, held, masked, rejections)."""
     item = "device_id" if kind == "pings" else "badge_id"
-    assignments = load_assignments(session, "devices" if kind == "pings" else "badges")
+    assignments = load_assignments(
+        session, "devices" if kind == "pings" else "badges", rows[item].unique().to_list()
+    )
     rows = rows.with_columns(officer_id=resolve_officers(rows, assignments, item))
     unknown = rows.filter(pl.col("officer_id").is_null())
     rejected = [

@@ -54,6 +54,9 @@ def ensure_ping_partitions(session: Session, days: Iterable[date]) -> None:
     for name, day in sorted(wanted.items()):
         if name in existing:
             continue
+        # Two writers can be first to reach a new day at once: the loser waits here until the
+        # winner commits, then finds the partition there.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
         session.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF pings "

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
 from rules.schemas import SHIFTS
-from store.models import BadgeAssignment, DeviceAssignment, Shift, ShiftVersion
+from store.dayload import _select_list as select_list
+from store.dayload import read_frame
+from store.db import is_postgres
 
 SHIFT_SCHEMA: dict[str, pl.DataType] = {**SHIFTS, "version": pl.Int64()}
+SHIFT_HISTORY_SCHEMA: dict[str, pl.DataType] = {**SHIFT_SCHEMA, "recorded_at": INSTANT}
 ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.Utf8(),
     "officer_id": pl.Utf8(),
     "valid_from": INSTANT,
     "valid_to": INSTANT,
 }
+
+
+def _id_filter(column: str, ids: Collection[str], postgres: bool) -> tuple[str, Any]:
+    """A one-parameter ``column IN ids`` for either backend (an array, or a JSON list on SQLite)."""
+    values = sorted(set(ids))
+    if postgres:
+        return f" AND {column} = ANY({{p}})", values
+    return f" AND {column} IN (SELECT value FROM json_each({{p}}))", json.dumps(values)
 
 
 def load_shifts(
@@ -30,45 +42,45 @@ def load_shifts(
     officer_ids: Collection[str] | None = None,
     history: bool = False,
 ) -> pl.DataFrame:
-    """Shifts overlapping [start, end), optionally of some officers only.
+    """Shifts overlapping [start, end), optionally of some officers only, read in bulk.
 
     With ``history`` every stored version is returned (with ``version`` and ``recorded_at``),
-    otherwise the current version of each shift.
+    otherwise the current version of each shift (with ``version``).
     """
-    model = ShiftVersion if history else Shift
-    cols = [
-        model.shift_id,
-        model.officer_id,
-        model.start_at,
-        model.end_at,
-        model.kind,
-        model.station_id,
-        model.declared_location,
-        model.created_at,
-        model.updated_at,
-        model.version,
-    ]
-    schema = dict(SHIFT_SCHEMA)
-    if history:
-        cols.append(ShiftVersion.recorded_at)
-        schema["recorded_at"] = INSTANT
-    stmt = select(*cols).where(model.start_at < end, model.end_at > start)
+    postgres = is_postgres(session)
+    schema = SHIFT_HISTORY_SCHEMA if history else SHIFT_SCHEMA
+    table = "shift_versions" if history else "shifts"
+    sql = f"SELECT {select_list(schema, postgres)} FROM {table} WHERE start_at < {{p}} AND end_at > {{p}}"
+    params: list[Any] = [end, start]
     if officer_ids is not None:
-        ids = sorted(set(officer_ids))
-        if not ids:
+        if not officer_ids:
             return pl.DataFrame(schema=schema)
-        stmt = stmt.where(model.officer_id.in_(ids))
-    rows = session.execute(stmt.order_by(model.shift_id, model.version)).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        clause, value = _id_filter("officer_id", officer_ids, postgres)
+        sql += clause
+        params.append(value)
+    return read_frame(session, sql, params, schema).sort("shift_id", "version")
 
 
-def load_assignments(session: Session, kind: str) -> pl.DataFrame:
-    """Every device (``kind="devices"``) or badge (``"badges"``) assignment as item_id, officer_id,
-    valid_from, valid_to (null: still assigned)."""
-    model = DeviceAssignment if kind == "devices" else BadgeAssignment
-    key = model.device_id if model is DeviceAssignment else model.badge_id  # type: ignore[union-attr]
-    rows = session.execute(select(key, model.officer_id, model.valid_from, model.valid_to)).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=ASSIGNMENT_SCHEMA, orient="row")
+def load_assignments(
+    session: Session, kind: str, item_ids: Collection[str] | None = None
+) -> pl.DataFrame:
+    """Device (``kind="devices"``) or badge (``"badges"``) assignments as item_id, officer_id,
+    valid_from, valid_to (null: still assigned); of some devices or badges only if given."""
+    postgres = is_postgres(session)
+    table, key = (
+        ("device_assignments", "device_id")
+        if kind == "devices"
+        else ("badge_assignments", "badge_id")
+    )
+    columns = {**ASSIGNMENT_SCHEMA}
+    columns.pop("item_id")
+    sql = f"SELECT {key} AS item_id, {select_list(columns, postgres)} FROM {table} WHERE 1 = 1"
+    params: list[Any] = []
+    if item_ids is not None:
+        clause, value = _id_filter(key, item_ids, postgres)
+        sql += clause
+        params.append(value)
+    return read_frame(session, sql, params, ASSIGNMENT_SCHEMA)
 
 
 def resolve_officers(
