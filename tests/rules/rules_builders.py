@@ -11,9 +11,15 @@ import polars as pl
 
 from rules.clock import INSTANT
 from rules.engine import DayInputs
+from rules.policy import Policy, load_policy
 from rules.schemas import FIXES, OFFICERS, OVERTIME, SHIFT_HISTORY, SHIFTS, STATIONS, SWIPES
 
 TZ = "Europe/London"
+# The exact expectations of the track tests are worked out with these two values, pinned here so
+# that tuning the defaults in policy.yaml does not silently change what the tests mean.
+TEST_POLICY: Policy = load_policy().model_copy(
+    update={"bridge_max_minutes": 45, "edge_credit_minutes": 15}
+)
 LONDON = ZoneInfo(TZ)
 ST1 = ("ST1", 51.5000, -0.1000)  # station centroid (lat, lon in degrees)
 ST2 = ("ST2", 51.6000, -0.1000)  # about 11.1 km north of ST1

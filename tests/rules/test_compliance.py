@@ -8,11 +8,10 @@ from datetime import date, timedelta
 import polars as pl
 
 from rules.compliance import compliance
-from rules.policy import load_policy
 from rules.schemas import COMPLIANCE, DAILY
-from tests.rules.rules_builders import officers
+from tests.rules.rules_builders import TEST_POLICY, officers
 
-POLICY = load_policy()
+POLICY = TEST_POLICY
 START = date(2026, 3, 2)
 END = date(2026, 3, 11)
 

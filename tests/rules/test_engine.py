@@ -11,6 +11,7 @@ from rules.engine import evaluate_day
 from rules.policy import load_policy
 from rules.schemas import DAILY, PRESENCE
 from tests.rules.rules_builders import (
+    TEST_POLICY,
     at,
     claims,
     day_inputs,
@@ -23,7 +24,7 @@ from tests.rules.rules_builders import (
     swipes,
 )
 
-POLICY = load_policy()
+POLICY = TEST_POLICY
 DAY = date(2026, 3, 2)
 
 
@@ -212,3 +213,19 @@ def test_data_of_other_days_changes_nothing() -> None:
     assert alone.daily.equals(with_others.daily)
     assert alone.presence.equals(with_others.presence)
     assert alone.findings == with_others.findings
+
+
+def test_default_policy_verifies_a_plain_office_day() -> None:
+    default = load_policy()
+    fx = fixes([fix("o1", t) for t in every(at(DAY, 8), at(DAY, 16), 10)])
+    out = evaluate_day(
+        day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16))), fx), default
+    )
+    r = row(out.daily)
+    edge = default.edge_credit_minutes
+    assert r["verified_presence_minutes"] == 480.0 + 2 * edge
+    assert (r["verified_office_day"], r["evidence"], r["policy_version"]) == (
+        True,
+        ADEQUATE,
+        default.version,
+    )

@@ -18,9 +18,9 @@ from rules.flags import (
     overtime_unverified,
     roster_retro_edit,
 )
-from rules.policy import load_policy
 from tests.rules.rules_builders import (
     ST1,
+    TEST_POLICY,
     at,
     claims,
     day_inputs,
@@ -34,7 +34,7 @@ from tests.rules.rules_builders import (
     swipes,
 )
 
-POLICY = load_policy()
+POLICY = TEST_POLICY
 DAY = date(2026, 3, 2)
 OFFICE = shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16)))
 

@@ -8,11 +8,10 @@ import polars as pl
 
 from rules.masking import DutyStatus, covered, duty_status, merge_intervals, on_duty_windows
 from rules.onduty import duty_windows, in_windows, mask_off_duty
-from rules.policy import load_policy
-from tests.rules.rules_builders import at, fix, fixes, shift, shifts, swipe, swipes
+from tests.rules.rules_builders import TEST_POLICY, at, fix, fixes, shift, shifts, swipe, swipes
 
 DAY = date(2026, 3, 2)
-POLICY = load_policy()
+POLICY = TEST_POLICY
 
 
 def test_merge_intervals_joins_touching_and_drops_empty() -> None:

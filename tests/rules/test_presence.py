@@ -8,11 +8,20 @@ import polars as pl
 
 from rules.engine import presence_segments
 from rules.evidence import source_bits
-from rules.policy import load_policy
-from tests.rules.rules_builders import at, every, fix, fixes, shift, shifts, swipe, swipes
+from tests.rules.rules_builders import (
+    TEST_POLICY,
+    at,
+    every,
+    fix,
+    fixes,
+    shift,
+    shifts,
+    swipe,
+    swipes,
+)
 
 DAY = date(2026, 3, 2)  # GMT: local time equals UTC
-POLICY = load_policy()
+POLICY = TEST_POLICY
 SHIFT = shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16)))
 
 

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rules.engine import DayOutcome, evaluate_day
-from rules.policy import load_policy
 from tests.rules.rules_builders import (
     ST2,
+    TEST_POLICY,
     at,
     claims,
     day_inputs,
@@ -24,7 +24,7 @@ from tests.rules.rules_builders import (
     swipes,
 )
 
-POLICY = load_policy()
+POLICY = TEST_POLICY
 DAY = date(2026, 3, 2)
 SHIFTS = shifts(
     shift("s0", "o1", at(DAY - timedelta(days=1), 0), at(DAY, 0), kind="rest", declared=None),
