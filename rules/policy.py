@@ -45,6 +45,8 @@ class Policy(BaseModel):
     away_max_accuracy_m: float = Field(gt=0.0)
     bridge_max_minutes: int = Field(ge=0, le=24 * 60)
     edge_credit_minutes: int = Field(ge=0, le=24 * 60)
+    presence_bridge_max_minutes: int = Field(ge=0, le=24 * 60)
+    presence_edge_credit_minutes: int = Field(ge=0, le=24 * 60)
     badge_anchor_max_hours: float = Field(ge=0.0, le=48.0)
     outlier_span_minutes: int = Field(ge=0, le=24 * 60)
     evidence_min_events: int = Field(ge=1)

@@ -43,15 +43,25 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
       at most bridge_max_minutes, or, for presence, when a granted entry swipe anchors the stay
       (no exit swipe, away fix or other station since) and the gap ends within
       badge_anchor_max_hours of that swipe;
-    - otherwise each event speaks for half the gap, at most edge_credit_minutes, on each side (an
+    - otherwise each event speaks for half the gap, at most presence_edge_credit_minutes
+      (presence) or edge_credit_minutes (away and mock), on each side (an
       entry swipe for none of the time before it, an exit swipe for none after it);
     - the last event of an anchored stay speaks up to the end of the window's last shift;
     - nothing crosses an away fix, an exit swipe or another station.
     ``events`` must be sorted as rules.evidence.evidence_events returns them, and ``windows``
     be rules.onduty.duty_windows (win_id = row number).
     """
-    bridge = timedelta(minutes=policy.bridge_max_minutes)
-    edge = timedelta(minutes=policy.edge_credit_minutes)
+    is_presence = pl.col("kind") == "presence"
+    bridge = (
+        pl.when(is_presence)
+        .then(pl.lit(timedelta(minutes=policy.presence_bridge_max_minutes)))
+        .otherwise(pl.lit(timedelta(minutes=policy.bridge_max_minutes)))
+    )
+    edge = (
+        pl.when(is_presence)
+        .then(pl.lit(timedelta(minutes=policy.presence_edge_credit_minutes)))
+        .otherwise(pl.lit(timedelta(minutes=policy.edge_credit_minutes)))
+    )
     anchor_max = timedelta(hours=policy.badge_anchor_max_hours)
     if events.is_empty():
         return pl.DataFrame(schema=SEGMENTS)

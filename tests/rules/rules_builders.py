@@ -18,7 +18,12 @@ TZ = "Europe/London"
 # The exact expectations of the track tests are worked out with these two values, pinned here so
 # that tuning the defaults in policy.yaml does not silently change what the tests mean.
 TEST_POLICY: Policy = load_policy().model_copy(
-    update={"bridge_max_minutes": 45, "edge_credit_minutes": 15}
+    update={
+        "bridge_max_minutes": 45,
+        "edge_credit_minutes": 15,
+        "presence_bridge_max_minutes": 45,
+        "presence_edge_credit_minutes": 15,
+    }
 )
 LONDON = ZoneInfo(TZ)
 ST1 = ("ST1", 51.5000, -0.1000)  # station centroid (lat, lon in degrees)

@@ -222,7 +222,7 @@ def test_default_policy_verifies_a_plain_office_day() -> None:
         day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16))), fx), default
     )
     r = row(out.daily)
-    edge = default.edge_credit_minutes
+    edge = default.presence_edge_credit_minutes
     assert r["verified_presence_minutes"] == 480.0 + 2 * edge
     assert (r["verified_office_day"], r["evidence"], r["policy_version"]) == (
         True,

@@ -218,3 +218,25 @@ def test_cafe_60_m_from_the_wall_with_noisy_wifi_is_never_presence() -> None:
 def test_unlabelled_and_oddly_written_sources_are_read() -> None:
     bits = source_bits(pl.Series(["gps", " WiFi", None, "satellite", "cell"]))
     assert bits.to_list() == [1, 2, 16, 16, 4]
+
+
+def test_presence_is_bridged_longer_than_absence() -> None:
+    policy = POLICY.model_copy(update={"presence_bridge_max_minutes": 90})
+    here = fixes(
+        [fix("o1", t) for t in (at(DAY, 9), at(DAY, 9, 5), at(DAY, 10, 15), at(DAY, 10, 20))]
+    )
+    away = fixes(
+        [
+            fix("o1", t, where="far", metres=3000)
+            for t in (at(DAY, 9), at(DAY, 9, 5), at(DAY, 10, 15), at(DAY, 10, 20))
+        ]
+    )
+    present = presence_segments(here, swipes(), SHIFT, policy)
+    absent = presence_segments(away, swipes(), SHIFT, policy)
+    assert present.filter(pl.col("kind") == "presence").select("start_at", "end_at").rows() == [
+        (at(DAY, 8, 45), at(DAY, 10, 35))
+    ]
+    assert absent.filter(pl.col("kind") == "away").select("start_at", "end_at").rows() == [
+        (at(DAY, 8, 45), at(DAY, 9, 20)),
+        (at(DAY, 10, 0), at(DAY, 10, 35)),
+    ]
