@@ -9,11 +9,11 @@ import polars as pl
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from rules.masking import DutyStatus, duty_status
+from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.load import PING_COLUMNS, SWIPE_COLUMNS, insert_events
 from store.models import HeldPing, HeldSwipe
-from store.roster import load_shifts
+from store.roster import duty_status_of
 
 _HELD: dict[str, tuple[type[HeldPing] | type[HeldSwipe], tuple[str, ...]]] = {
     "pings": (HeldPing, PING_COLUMNS),
@@ -72,21 +72,7 @@ def promote_held(
         held = _held_frame(session, kind, officer_ids)
         if held.is_empty():
             continue
-        lo: datetime = held["ts"].min()  # type: ignore[assignment]
-        hi: datetime = held["ts"].max()  # type: ignore[assignment]
-        shifts = load_shifts(
-            session,
-            start=lo - timedelta(days=1),
-            end=hi + timedelta(days=1),
-            officer_ids=held["officer_id"].unique().to_list(),
-        )
-        status = duty_status(
-            held,
-            shifts,
-            grace_minutes=policy.duty_grace_minutes,
-            hold_hours=policy.unrostered_hold_hours,
-            now=now,
-        )
+        status = duty_status_of(session, held, policy=policy, now=now)
         held = held.with_columns(_status=status)
         on = held.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
         gone = held.filter(pl.col("_status") == DutyStatus.MASKED.value)

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo.cells import cell_expr
 from geo.fences import GeofenceError
 from rules.clock import local_date
-from rules.masking import DutyStatus, duty_status
+from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.db import is_postgres, transaction
 from store.load import insert_events
@@ -39,7 +39,7 @@ from store.models import (
     ShiftVersion,
 )
 from store.models import Station as StationRow
-from store.roster import load_assignments, load_shifts, resolve_officers
+from store.roster import duty_status_of, load_assignments, resolve_officers
 from store.stations import upsert_station
 from store.validate import KINDS, MissingColumnsError, dedupe, validate
 
@@ -286,24 +286,7 @@ def _prepare_events(
             )
         )
         rows = rows.filter(pl.col("station_id").is_in(known))
-    if rows.height:
-        span = rows.select(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b")).row(0)
-        shifts = load_shifts(
-            session,
-            start=span[0] - timedelta(days=1),
-            end=span[1] + timedelta(days=1),
-            officer_ids=rows["officer_id"].unique().to_list(),
-        )
-        status = duty_status(
-            rows,
-            shifts,
-            grace_minutes=policy.duty_grace_minutes,
-            hold_hours=policy.unrostered_hold_hours,
-            now=now,
-        )
-        rows = rows.with_columns(_status=status)
-    else:
-        rows = rows.with_columns(_status=pl.lit(None, pl.Utf8))
+    rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
     if kind == "pings":
         rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
     on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
+from rules.masking import duty_status
+from rules.policy import Policy
 from rules.schemas import SHIFTS
 from store.dayload import _select_list as select_list
 from store.dayload import read_frame
@@ -117,3 +119,30 @@ def resolve_officers(
         .sort("_i")
     )
     return joined["officer_id"]
+
+
+def duty_status_of(
+    session: Session, events: pl.DataFrame, *, policy: Policy, now: datetime
+) -> pl.Series:
+    """Each event's duty status (on duty, masked, held) against the roster stored now.
+
+    ``events`` has ``officer_id`` and ``ts``; the shifts read are those of its officers within a
+    day of its time span (CONTRACT §3).
+    """
+    if events.is_empty():
+        return pl.Series("duty_status", [], pl.Utf8)
+    lo: datetime = events["ts"].min()  # type: ignore[assignment]
+    hi: datetime = events["ts"].max()  # type: ignore[assignment]
+    shifts = load_shifts(
+        session,
+        start=lo - timedelta(days=1),
+        end=hi + timedelta(days=1),
+        officer_ids=events["officer_id"].unique().to_list(),
+    )
+    return duty_status(
+        events,
+        shifts,
+        grace_minutes=policy.duty_grace_minutes,
+        hold_hours=policy.unrostered_hold_hours,
+        now=now,
+    )
