@@ -26,8 +26,8 @@ demo: install  ## build a synthetic force in ./rollcall-demo.db, run everything 
 postgis:  ## make sure a PostgreSQL server with PostGIS is reachable (installs and starts it if needed)
 	bash .ci/ensure-postgis.sh
 
-test: install postgis  ## the whole suite, on SQLite and on PostgreSQL/PostGIS
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+test: install postgis  ## the whole suite on SQLite and PostgreSQL/PostGIS, with a coverage gate (90%)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term:skip-covered
 
 test-fast: install  ## the suite without the slow tests
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"

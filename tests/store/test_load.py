@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -58,3 +59,17 @@ def test_two_writers_first_on_a_new_day_both_succeed(engine: Engine) -> None:
     assert errors == []
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 2
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_staged_fallback_skips_keys_a_concurrent_writer_stored(engine: Engine) -> None:
+    from store.load import PING_COLUMNS, _insert_pg_staged
+
+    with Session(engine) as session, session.begin():
+        insert_events(session, "pings", _pings("D1", 0))
+        both = pl.concat([_pings("D1", 0), _pings("D1", 1)]).with_columns(
+            pl.col("ts").dt.epoch("us")
+        )
+        assert _insert_pg_staged(session, "pings", PING_COLUMNS, both) == 1
+        stored = session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one()
+    assert stored == 2
