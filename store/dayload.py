@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -186,29 +186,30 @@ def read_frame(
         line = "||','||".join(f"quote({name})" for name in schema)
         query = f"SELECT group_concat({line}, char(10)) FROM ({sql.replace('{p}', '?')})"
         quote, null = "'", "NULL"
+
+    def parse(text: bytes) -> pl.DataFrame | None:
+        if not text:
+            return None
+        return pl.read_csv(
+            text,
+            has_header=False,
+            new_columns=list(types),
+            schema=types,
+            quote_char=quote,
+            null_values=[null],
+            empty_string_is_null=False,
+        )
+
+    # Each slice is parsed as soon as it arrives, so the text of a whole day (gigabytes for a
+    # large force) is never held at once.
     if readers > 1 and len(parts) > 1 and not _in_memory(session):
-        texts = _parallel_texts(session, postgres, query, parts, readers)
+        frames = _parallel_frames(session, postgres, query, parts, readers, parse)
     else:
-        texts = [_text(raw, postgres, query, part) for part in parts]
-    buffer = io.BytesIO()
-    for text in texts:
-        if text:
-            buffer.write(text)
-            if not text.endswith(b"\n"):
-                buffer.write(b"\n")
-    if buffer.tell() == 0:
+        frames = [parse(_text(raw, postgres, query, part)) for part in parts]
+    present = [f for f in frames if f is not None]
+    if not present:
         return pl.DataFrame(schema=schema)
-    buffer.seek(0)
-    frame = pl.read_csv(
-        buffer,
-        has_header=False,
-        new_columns=list(types),
-        schema=types,
-        quote_char=quote,
-        null_values=[null],
-        empty_string_is_null=False,
-    )
-    return _finish(frame, schema)
+    return _finish(pl.concat(present, rechunk=True), schema)
 
 
 def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
@@ -232,17 +233,23 @@ def _in_memory(session: Session) -> bool:
     return _engine(session).url.database in (None, "", ":memory:")
 
 
-def _parallel_texts(
-    session: Session, postgres: bool, query: str, parts: list[list[Any]], readers: int
-) -> list[bytes]:
+def _parallel_frames(
+    session: Session,
+    postgres: bool,
+    query: str,
+    parts: list[list[Any]],
+    readers: int,
+    parse: Callable[[bytes], pl.DataFrame | None],
+) -> list[pl.DataFrame | None]:
     engine = _engine(session)
     conns = [engine.raw_connection() for _ in range(readers)]
     try:
 
-        def work(i: int) -> list[tuple[int, bytes]]:
+        def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
             raw = conns[i].driver_connection
             return [
-                (k, _text(raw, postgres, query, parts[k])) for k in range(i, len(parts), readers)
+                (k, parse(_text(raw, postgres, query, parts[k])))
+                for k in range(i, len(parts), readers)
             ]
 
         with ThreadPoolExecutor(readers) as pool:
@@ -250,7 +257,7 @@ def _parallel_texts(
     finally:
         for conn in conns:
             conn.close()
-    return [text for _, text in sorted(done, key=lambda kt: kt[0])]
+    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
 
 
 def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
