@@ -102,19 +102,26 @@ _KEYS = {
 
 
 def _stored_keys(cur: Any, table: str, data: pl.DataFrame) -> pl.DataFrame:
-    """Keys of ``data`` already in ``table`` (one range query over the batch's time span)."""
+    """Keys of ``data`` already in ``table``: the batch's keys joined to the table's primary key
+    (an index probe per key, within the partitions of the batch's time span)."""
     key = _KEYS[table]
-    item = key[0]
+    others = [c for c in key if c != "ts"]
     lo, hi = data["ts_us"].min(), data["ts_us"].max()
+    arrays = ", ".join(["%s::text[]" for _ in others] + ["%s::bigint[]"])
+    names = ", ".join([*others, "us"])
+    matches = " AND ".join(
+        [f"t.{c} = k.{c}" for c in others]
+        + ["t.ts = timestamptz 'epoch' + k.us * interval '1 microsecond'"]
+    )
     cur.execute(
-        f"SELECT {', '.join(key[:1])}, (extract(epoch from ts) * 1000000)::bigint AS ts"
-        f"{', ' + key[2] if len(key) > 2 else ''} FROM {table} "
-        "WHERE ts BETWEEN timestamptz 'epoch' + %s * interval '1 microsecond' "
-        "AND timestamptz 'epoch' + %s * interval '1 microsecond' AND " + item + " = ANY(%s)",
-        (lo, hi, data[item].unique().to_list()),
+        f"SELECT {', '.join(f'k.{c}' for c in others)}, k.us FROM unnest({arrays}) AS k({names}) "
+        f"JOIN {table} t ON {matches} "
+        "WHERE t.ts BETWEEN timestamptz 'epoch' + %s * interval '1 microsecond' "
+        "AND timestamptz 'epoch' + %s * interval '1 microsecond'",
+        (*[data[c].to_list() for c in others], data["ts_us"].to_list(), lo, hi),
     )
     rows = cur.fetchall()
-    schema = {("ts_us" if c == "ts" else c): (pl.Int64 if c == "ts" else pl.Utf8) for c in key}
+    schema = {**dict.fromkeys(others, pl.Utf8), "ts_us": pl.Int64}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
