@@ -52,7 +52,9 @@ def split_by_officer(frames: DayFrames, parts: int) -> list[DayFrames]:
     result: list[DayFrames] = []
     for i in range(parts):
         part_shifts = shifts.get(i, frames.shifts.clear())
-        history = frames.shift_history.filter(pl.col("shift_id").is_in(part_shifts["shift_id"]))
+        history = frames.shift_history.filter(
+            pl.col("shift_id").is_in(part_shifts["shift_id"].implode())
+        )
         result.append(
             replace(
                 frames,

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rollcall import cli_api, cli_reports
-from rollcall.settings import Settings, get_settings
-from rules.policy import Policy, PolicyError, load_policy
+from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 from store.db import make_engine, session_factory
 from store.ingest import FILE_KINDS, OUTCOMES, ImportFileError, IngestReport, ingest_file
 from store.migrate import current_revision, upgrade
@@ -30,29 +27,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
-
 MAX_ERRORS_SHOWN = 50
-
-
-def load_settings() -> Settings:
-    """Settings from the environment, or exit with the reason when they are invalid."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            err_console.print(f"[red]error:[/] ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}")
-        raise typer.Exit(2) from exc
-
-
-def load_policy_or_exit(settings: Settings) -> Policy:
-    """The policy (defaults plus ROLLCALL_POLICY), or exit naming the bad key."""
-    try:
-        return load_policy(settings.policy)
-    except PolicyError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @db_app.command("upgrade")

@@ -10,18 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from rollcall.settings import Settings, get_settings
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            typer.echo(f"error: ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}", err=True)
-        raise typer.Exit(2) from exc
+from rollcall.console import load_settings
 
 
 def serve(
@@ -38,7 +28,7 @@ def serve(
     from api.app import create_app
     from api.observability import configure_logging
 
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings.log_level)
     if not settings.jwt_secret.get_secret_value() and not settings.jwt_public_key:
         typer.echo(
@@ -102,7 +92,7 @@ def token(
     """Print an HS256 token signed with ROLLCALL_JWT_SECRET (development and tests)."""
     from api.auth import TokenConfigError, issue_token
 
-    settings = _settings()
+    settings = load_settings()
     try:
         text = issue_token(
             settings.jwt_secret.get_secret_value(),
@@ -142,7 +132,7 @@ def audit_verify(
             typer.echo("error: --expect-head must be SEQ:HASH (64 hex digits)", err=True)
             raise typer.Exit(2)
         head = (int(seq_text), hash_text)
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine)() as session:
@@ -171,7 +161,7 @@ def timeline_verify(
     """Check a signed timeline export against ROLLCALL_JWT_SECRET; exit 1 if it was altered."""
     from api.signing import SigningConfigError, verify
 
-    settings = _settings()
+    settings = load_settings()
     try:
         signed = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -14,18 +14,14 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from rollcall.settings import Settings, get_settings
-from rules.policy import Policy, PolicyError, load_policy
+from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.settings import Settings
+from rules.policy import Policy
 from store.db import make_engine, session_factory
-
-console = Console()
-err_console = Console(stderr=True)
 
 report_app = typer.Typer(help="Reports for HR and analysts.", no_args_is_help=True)
 
@@ -36,23 +32,6 @@ INSUFFICIENT_TEXT = "insufficient evidence"
 
 
 # --- shared plumbing ------------------------------------------------------------------------
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        for err in exc.errors():
-            err_console.print(f"[red]error:[/] ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}")
-        raise typer.Exit(2) from exc
-
-
-def _policy(settings: Settings) -> Policy:
-    try:
-        return load_policy(settings.policy)
-    except PolicyError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
 
 
 @contextmanager
@@ -114,8 +93,8 @@ def nightly(
     """Compute daily results and flags for each day (idempotent: a rerun replaces them)."""
     from jobs.nightly import DayReport, NightlyError, run_nightly
 
-    settings = _settings()
-    policy = _policy(settings)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
     first = _day(date_, "--date")
     last = _day(to, "--to") if to is not None else first
     if last < first:
@@ -262,8 +241,8 @@ def report_compliance(
 
     fmt = _check_format(fmt, ("table", "csv", "json"))
     first, last = _period(start, end)
-    settings = _settings()
-    policy = _policy(settings)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
     with _sessions(settings) as factory, factory() as session:
         rows = compliance_rows(session, first, last, unit=unit, policy=policy)
     if fmt == "json":
@@ -343,7 +322,7 @@ def report_officer(
 
     fmt = _check_format(fmt, ("table", "json"))
     first, last = _period(start, end)
-    settings = _settings()
+    settings = load_settings()
     with _sessions(settings) as factory, transaction(factory) as session:
         report = officer_report(
             session, officer_id, first, last, include_misconduct=True, tz=settings.timezone
@@ -380,7 +359,7 @@ def report_days(
     if fmt == "parquet" and output is None:
         err_console.print("[red]error:[/] --format parquet needs --output FILE")
         raise typer.Exit(2)
-    settings = _settings()
+    settings = load_settings()
     with _sessions(settings) as factory, factory() as session:
         frame = day_rows(session, first, last, unit=unit)
     if fmt == "parquet":
@@ -438,7 +417,7 @@ def flags(
     from store.reports import list_flags
 
     fmt = _check_format(fmt, ("table", "json"))
-    settings = _settings()
+    settings = load_settings()
     found: list[dict[str, Any]] = []
     with _sessions(settings) as factory, factory() as session:
         cursor: str | None = None
@@ -462,8 +441,8 @@ def purge() -> None:
     """Apply the retention rules: old raw events, expired held events, old derived data."""
     from jobs.retention import run_purge
 
-    settings = _settings()
-    policy = _policy(settings)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
     with _sessions(settings) as factory:
         report = run_purge(factory, policy=policy, now=datetime.now(UTC), tz=settings.timezone)
     table = Table(title="Retention purge", caption=report.note)
@@ -497,8 +476,8 @@ def demo(
     from store.db import transaction
     from store.reports import compliance_rows, officer_report
 
-    settings = _settings()
-    policy = _policy(settings)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
     url = database or DEMO_DATABASE_URL
     console.rule("[bold]Rollcall demo")
     with Progress(

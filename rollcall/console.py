@@ -1,0 +1,32 @@
+"""What every command shares: the consoles, and settings and policy loaded or a clear exit."""
+
+from __future__ import annotations
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from rollcall.settings import Settings, get_settings
+from rules.policy import Policy, PolicyError, load_policy
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or exit 2 naming each bad variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            err_console.print(f"[red]error:[/] ROLLCALL_{str(err['loc'][0]).upper()}: {err['msg']}")
+        raise typer.Exit(2) from exc
+
+
+def load_policy_or_exit(settings: Settings) -> Policy:
+    """The policy (defaults plus ROLLCALL_POLICY), or exit 2 naming the bad key."""
+    try:
+        return load_policy(settings.policy)
+    except PolicyError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
