@@ -13,55 +13,25 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from rules import schemas as rules_schemas
 from rules.clock import INSTANT, day_bounds
 from store.db import is_postgres
 from store.types import to_epoch_us
 
 # How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
 Schema = dict[str, pl.DataType]
+CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 
-OFFICERS: Schema = {"officer_id": pl.Utf8(), "unit": pl.Utf8(), "office_based": pl.Boolean()}
+OFFICERS: Schema = rules_schemas.OFFICERS
+# Stored fixes: the rules' fix columns before classification, plus the stored H3 cell.
 FIXES: Schema = {
-    "officer_id": pl.Utf8(),
-    "device_id": pl.Utf8(),
-    "ts": INSTANT,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "accuracy_m": pl.Float64(),
-    "source": pl.Utf8(),
-    "is_mock": pl.Boolean(),
+    **{name: dtype for name, dtype in rules_schemas.FIXES.items() if name not in CLASSIFIED},
     "h3_cell": pl.UInt64(),
 }
-SWIPES: Schema = {
-    "officer_id": pl.Utf8(),
-    "badge_id": pl.Utf8(),
-    "ts": INSTANT,
-    "station_id": pl.Utf8(),
-    "reader_id": pl.Utf8(),
-    "direction": pl.Utf8(),
-    "granted": pl.Boolean(),
-}
-_SHIFT_COLS: Schema = {
-    "shift_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "kind": pl.Utf8(),
-    "station_id": pl.Utf8(),
-    "declared_location": pl.Utf8(),
-    "created_at": INSTANT,
-    "updated_at": INSTANT,
-}
-SHIFTS: Schema = _SHIFT_COLS
-SHIFT_HISTORY: Schema = {**_SHIFT_COLS, "version": pl.Int64(), "recorded_at": INSTANT}
-OVERTIME: Schema = {
-    "claim_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "station_id": pl.Utf8(),
-    "submitted_at": INSTANT,
-}
+SWIPES: Schema = rules_schemas.SWIPES
+SHIFTS: Schema = rules_schemas.SHIFTS
+SHIFT_HISTORY: Schema = rules_schemas.SHIFT_HISTORY
+OVERTIME: Schema = rules_schemas.OVERTIME
 DAILY: Schema = {
     "officer_id": pl.Utf8(),
     "date": pl.Date(),

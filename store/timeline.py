@@ -16,30 +16,13 @@ from rules.clock import INSTANT, iso_local
 from rules.engine import presence_segments
 from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
 from rules.policy import Policy
+from store.dayload import FIXES, SWIPES
 from store.models import Officer, Ping, Swipe
 from store.roster import load_shifts
 from store.stations import load_stations
 
-FIX_SCHEMA: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "device_id": pl.Utf8(),
-    "ts": INSTANT,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "accuracy_m": pl.Float64(),
-    "source": pl.Utf8(),
-    "is_mock": pl.Boolean(),
-    "h3_cell": pl.UInt64(),
-}
-SWIPE_SCHEMA: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "badge_id": pl.Utf8(),
-    "ts": INSTANT,
-    "station_id": pl.Utf8(),
-    "reader_id": pl.Utf8(),
-    "direction": pl.Utf8(),
-    "granted": pl.Boolean(),
-}
+FIX_SCHEMA = FIXES
+SWIPE_SCHEMA = SWIPES
 # Events at the same instant are listed in this order (a shift opens before what happens in it).
 _TYPE_ORDER = {
     "off_duty": 0,
