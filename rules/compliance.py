@@ -14,7 +14,12 @@ from rules.schemas import COMPLIANCE, OFFICERS, conform
 
 
 def compliance(
-    daily: pl.DataFrame, officers: pl.DataFrame, policy: Policy, period_end: date
+    daily: pl.DataFrame,
+    officers: pl.DataFrame,
+    policy: Policy,
+    period_end: date,
+    *,
+    with_findings: bool = True,
 ) -> tuple[pl.DataFrame, list[Finding]]:
     """One row per office-based officer over the daily rows given (the period), and findings.
 
@@ -29,7 +34,8 @@ def compliance(
       rule was broken).
     A BELOW_OFFICE_SHARE finding (misconduct False) dated ``period_end`` for each row not meeting
     the policy. The period starts at the earliest date in ``daily`` (``period_end`` if empty).
-    Daily rows of officers not office-based are ignored.
+    Daily rows of officers not office-based are ignored. ``with_findings=False`` skips building
+    the findings (for reports that only show the rows).
     """
     people = conform(officers, OFFICERS, "officers").filter(pl.col("office_based").fill_null(False))
     expected = daily.filter(pl.col("expected_office"))
@@ -69,6 +75,8 @@ def compliance(
         .cast(COMPLIANCE)  # type: ignore[arg-type]
         .sort("officer_id")
     )
+    if not with_findings:
+        return rows, []
     first = daily["date"].min() if daily.height else None
     start = first if isinstance(first, date) else period_end
     findings = [

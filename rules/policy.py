@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,7 +81,7 @@ class Policy(BaseModel):
             )
         return self
 
-    @property
+    @cached_property
     def version(self) -> str:
         """A short stable digest of every value: results record the policy they were made with."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)

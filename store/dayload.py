@@ -329,13 +329,18 @@ def load_day(
     )
 
 
-def load_daily(session: Session, start: date, end: date) -> pl.DataFrame:
-    """Stored daily results for local days start..end inclusive (the rules' DAILY columns)."""
+def load_daily(
+    session: Session, start: date, end: date, *, expected_only: bool = False
+) -> pl.DataFrame:
+    """Stored daily results for local days start..end inclusive (the rules' DAILY columns);
+    with ``expected_only``, only expected office days (all that compliance counts)."""
     pg = is_postgres(session)
     cols = ", ".join(
         ("day AS date" if c == "date" else _bool_sql(c, pg) if DAILY[c] == pl.Boolean() else c)
         for c in DAILY
     )
     sql = f"SELECT {cols} FROM daily_results WHERE day >= {{p}} AND day <= {{p}}"
+    if expected_only:
+        sql += " AND expected_office"
     frame = read_frame(session, sql, [start, end], DAILY)
     return frame.sort("officer_id", "date")

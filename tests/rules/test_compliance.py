@@ -98,3 +98,13 @@ def test_officers_not_office_based_get_no_row() -> None:
     rows = [day("a", i, "office", False, "adequate") for i in range(3)]
     table, findings = compliance(daily(rows), officers("a", office_based=False), POLICY, END)
     assert (table.height, findings) == (0, [])
+
+
+def test_rows_without_findings_are_the_same_rows() -> None:
+    rows = [day("a", i, "office", i < 5, "adequate") for i in range(10)]  # 5 of 10: below
+    rows += [day("b", i, "office", True, "adequate") for i in range(10)]
+    full, findings = compliance(daily(rows), officers("a", "b"), POLICY, END)
+    lean, none = compliance(daily(rows), officers("a", "b"), POLICY, END, with_findings=False)
+    assert [f.officer_id for f in findings] == ["a"]
+    assert none == []
+    assert lean.equals(full)
