@@ -120,6 +120,9 @@ def duty_status(
     yet and it is recent enough that a late roster entry may still cover it.
     """
     on = covered(events, on_duty_windows(shifts, grace_minutes), ts_col)
+    if on.all():
+        # The usual batch from a device on duty: nothing left to tell apart.
+        return pl.Series("duty_status", [DutyStatus.ON_DUTY.value] * events.height, pl.Utf8)
     rostered = covered(events, rostered_windows(shifts), ts_col)
     hold_from = now - timedelta(hours=hold_hours)
     recent = events[ts_col].cast(INSTANT) >= hold_from

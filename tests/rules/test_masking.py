@@ -134,3 +134,11 @@ def test_in_windows_agrees_with_masking_covered_on_sorted_events() -> None:
     ).sort("officer_id", "ts")
     assert in_windows(events, windows).to_list() == covered(events, windows).to_list()
     assert in_windows(events, windows).sum() == 9 + 5 + 3
+
+
+def test_duty_status_of_a_batch_wholly_on_duty() -> None:
+    rows = shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16)))
+    events = pl.DataFrame({"officer_id": ["o1", "o1"], "ts": [at(DAY, 7, 45), at(DAY, 16, 30)]})
+    status = duty_status(events, rows, grace_minutes=30, hold_hours=12, now=at(DAY, 21))
+    assert status.name == "duty_status"
+    assert status.to_list() == [DutyStatus.ON_DUTY.value, DutyStatus.ON_DUTY.value]
