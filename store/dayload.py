@@ -330,10 +330,11 @@ def load_day(
 
 
 def load_daily(
-    session: Session, start: date, end: date, *, expected_only: bool = False
+    session: Session, start: date, end: date, *, expected_only: bool = False, ordered: bool = True
 ) -> pl.DataFrame:
     """Stored daily results for local days start..end inclusive (the rules' DAILY columns);
-    with ``expected_only``, only expected office days (all that compliance counts)."""
+    with ``expected_only``, only expected office days (all that compliance counts); sorted by
+    officer and date unless ``ordered`` is False (for order-independent aggregation)."""
     pg = is_postgres(session)
     cols = ", ".join(
         ("day AS date" if c == "date" else _bool_sql(c, pg) if DAILY[c] == pl.Boolean() else c)
@@ -343,4 +344,4 @@ def load_daily(
     if expected_only:
         sql += " AND expected_office"
     frame = read_frame(session, sql, [start, end], DAILY)
-    return frame.sort("officer_id", "date")
+    return frame.sort("officer_id", "date") if ordered else frame
