@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from rules.masking import DutyStatus
 from rules.policy import Policy
-from store.load import PING_COLUMNS, SWIPE_COLUMNS, insert_events
+from store.load import PING_COLUMNS, SWIPE_COLUMNS, add_masked_counts, insert_events
 from store.models import HeldPing, HeldSwipe
 from store.roster import duty_status_of
 
@@ -47,12 +47,6 @@ def _delete_held(session: Session, kind: str, keys: pl.DataFrame) -> None:
         session.execute(delete(model).where(tuple_(*cols).in_(values[start : start + 2000])))
 
 
-def _count(session: Session, kind: str, frame: pl.DataFrame, tz: str) -> None:
-    from store.ingest import _count_masked
-
-    _count_masked(session, frame, "ping" if kind == "pings" else "swipe", tz)
-
-
 def promote_held(
     session: Session,
     *,
@@ -79,7 +73,7 @@ def promote_held(
         if on.height:
             insert_events(session, kind, on)
             moved += on.height
-        _count(session, kind, gone, tz)
+        add_masked_counts(session, gone, kind.removesuffix("s"), tz)
         _delete_held(session, kind, pl.concat([on, gone]))
     session.flush()
     return moved
@@ -96,7 +90,7 @@ def purge_expired_held(session: Session, *, policy: Policy, now: datetime, tz: s
         expired = _held_frame(session, kind, None, before=cutoff)
         if expired.is_empty():
             continue
-        _count(session, kind, expired, tz)
+        add_masked_counts(session, expired, kind.removesuffix("s"), tz)
         session.execute(delete(model).where(model.ts < cutoff))
         dropped += expired.height
     session.flush()

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.cells import cell_expr
@@ -25,13 +24,13 @@ from geo.fences import GeofenceError
 from rules.clock import local_date
 from rules.masking import DutyStatus
 from rules.policy import Policy
-from store.db import is_postgres, transaction
-from store.load import insert_events
+from store.db import transaction
+from store.held import promote_held
+from store.load import add_masked_counts, dialect_insert, insert_events
 from store.models import (
     BadgeAssignment,
     DeviceAssignment,
     ImportRecord,
-    MaskedCount,
     Officer,
     OvertimeClaim,
     RecomputeMark,
@@ -89,10 +88,6 @@ class ImportFileError(ValueError):
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _dialect_insert(session: Session, model: Any) -> Any:
-    return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
-
-
 def _errors_from(frame: pl.DataFrame, row_offset: int) -> list[RowError]:
     return [
         RowError(index=r - row_offset - 1, row=r, column=c, reason=m)
@@ -103,18 +98,6 @@ def _errors_from(frame: pl.DataFrame, row_offset: int) -> list[RowError]:
 def _reject(rows: pl.DataFrame, column: str, reason: str | pl.Expr) -> pl.DataFrame:
     expr = pl.lit(reason) if isinstance(reason, str) else reason
     return rows.select("_row", column=pl.lit(column), reason=expr.cast(pl.Utf8))
-
-
-def _count_masked(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> None:
-    if masked.is_empty():
-        return
-    per_day = masked.group_by(local_date(pl.col("ts"), tz).alias("day")).len()
-    for day, count in per_day.iter_rows():
-        stmt = _dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=count)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "kind"], set_={"count": MaskedCount.count + stmt.excluded.count}
-        )
-        session.execute(stmt)
 
 
 # --- reference kinds ---------------------------------------------------------------------------
@@ -182,8 +165,6 @@ def _ingest_roster(
     """Store new shifts and new versions of changed ones, keeping every version; returns
     (accepted, duplicate). Held events of the officers concerned are re-evaluated and the days
     touched by a change are marked for recomputation."""
-    from store.held import promote_held
-
     data = rows.drop("_row").rename({"start": "start_at", "end": "end_at"})
     records = data.to_dicts()
     ids = [r["shift_id"] for r in records]
@@ -223,7 +204,7 @@ def _ingest_roster(
             .unique()
         )
         for officer_id, day in days.iter_rows():
-            stmt = _dialect_insert(session, RecomputeMark).values(
+            stmt = dialect_insert(session, RecomputeMark).values(
                 officer_id=officer_id, day=day, marked_at=now, reason="roster change"
             )
             session.execute(
@@ -335,7 +316,7 @@ def write_batch(
     )
     report.counts["masked"] += prepared.masked.height
     if count_masked:
-        _count_masked(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
+        add_masked_counts(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
     session.flush()
     return report
 

@@ -9,9 +9,12 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from rules.clock import local_date
 from store.db import is_postgres
+from store.models import MaskedCount
 
 PING_COLUMNS = (
     "device_id",
@@ -201,3 +204,22 @@ def _insert_sqlite(session: Session, table: str, columns: Sequence[str], data: p
     )
     cur.close()
     return int(conn.total_changes - before)
+
+
+def dialect_insert(session: Session, model: Any) -> Any:
+    """An INSERT for ``model`` with ON CONFLICT support on either backend."""
+    return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
+
+
+def add_masked_counts(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> None:
+    """Add masked events (a frame with ``ts``) to the per-local-day counts of ``kind``: the only
+    trace off-duty events leave."""
+    if masked.is_empty():
+        return
+    per_day = masked.group_by(local_date(pl.col("ts"), tz).alias("day")).len()
+    for day, count in per_day.iter_rows():
+        stmt = dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=count)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day", "kind"], set_={"count": MaskedCount.count + stmt.excluded.count}
+        )
+        session.execute(stmt)

@@ -15,6 +15,7 @@ from rules.policy import load_policy
 from store.db import transaction
 from store.ingest import ingest_frame
 from store.models import DailyResult, Flag
+from tests.store.ingest_helpers import STATION, STATION_LAT, STATION_LON
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -24,23 +25,7 @@ SECRET = "rollcall-test-secret-0123456789abcdef"
 TZ = "Europe/London"
 DAY = date(2026, 10, 5)
 
-STATION = {
-    "type": "Feature",
-    "properties": {"station_id": "ST1", "name": "Charing Cross", "borough": "Westminster"},
-    "geometry": {
-        "type": "Polygon",
-        "coordinates": [
-            [
-                [-0.1250, 51.5080],
-                [-0.1241, 51.5080],
-                [-0.1241, 51.5085],
-                [-0.1250, 51.5085],
-                [-0.1250, 51.5080],
-            ]
-        ],
-    },
-}
-INSIDE = (51.50825, -0.12455)  # lat, lon inside ST1
+INSIDE = (STATION_LAT, STATION_LON)  # lat, lon inside ST1
 FAR = (51.5550, -0.0500)  # lat, lon about 7 km away
 
 SHIFTS = [
