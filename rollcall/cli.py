@@ -36,7 +36,7 @@ def db_upgrade() -> None:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     before = current_revision(engine)
-    upgrade(engine)
+    indexed = upgrade(engine)
     after = current_revision(engine)
     engine.dispose()
     where = engine.url.render_as_string(hide_password=True)
@@ -44,6 +44,11 @@ def db_upgrade() -> None:
         console.print(f"Schema of {where} is up to date (revision {after}).")
     else:
         console.print(f"Schema of {where} migrated from {before or 'empty'} to revision {after}.")
+    if indexed:
+        console.print(
+            f"Built the officer index of {len(indexed)} ping partition(s) an interrupted import "
+            f"left without one: {', '.join(indexed)}."
+        )
 
 
 def _summary(kind: str, path: Path, report: IngestReport) -> Table:

@@ -26,7 +26,7 @@ from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.db import transaction
 from store.held import promote_held
-from store.load import add_masked_counts, dialect_insert, insert_events
+from store.load import DeferredIndexes, add_masked_counts, dialect_insert, insert_events
 from store.models import (
     BadgeAssignment,
     DeviceAssignment,
@@ -303,11 +303,18 @@ def prepare_batch(
 
 
 def write_batch(
-    session: Session, prepared: PreparedEvents, *, tz: str, count_masked: bool = True
+    session: Session,
+    prepared: PreparedEvents,
+    *,
+    tz: str,
+    count_masked: bool = True,
+    deferred: DeferredIndexes | None = None,
 ) -> IngestReport:
-    """Store a prepared batch: on-duty events, held events, and the masked count. Only flushes."""
+    """Store a prepared batch: on-duty events, held events, and the masked count. Only flushes.
+
+    ``deferred``: a bulk load's partitions whose index it builds at the end (store.load)."""
     kind, report = prepared.kind, prepared.report
-    inserted = insert_events(session, kind, prepared.on)
+    inserted = insert_events(session, kind, prepared.on, deferred)
     held_inserted = insert_events(session, f"held_{kind}", prepared.held)
     report.counts["accepted"] += inserted
     report.counts["held"] += held_inserted
@@ -493,7 +500,38 @@ def _event_batches(
     count_masked: bool,
 ) -> BatchResults:
     """Pings and swipes, pipelined: batch N+1 is validated and classified on a worker thread
-    while batch N is written; each write is its own transaction, in file order."""
+    while batch N is written; each write is its own transaction, in file order. The (officer_id,
+    ts) index of the ping partitions written is built once all batches are in, also when the file
+    stops early (a bad header, an interrupt)."""
+    deferred = DeferredIndexes()
+    try:
+        yield from _pipelined(
+            factory,
+            kind,
+            batches,
+            tz=tz,
+            policy=policy,
+            now=now,
+            count_masked=count_masked,
+            deferred=deferred,
+        )
+    finally:
+        if deferred.partitions:
+            with transaction(factory) as session:
+                deferred.build(session)
+
+
+def _pipelined(
+    factory: sessionmaker[Session],
+    kind: str,
+    batches: Iterator[pl.DataFrame],
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    count_masked: bool,
+    deferred: DeferredIndexes,
+) -> BatchResults:
     offset = 0
     pending: tuple[Future[PreparedEvents], int] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollcall-prepare") as pool:
@@ -510,17 +548,27 @@ def _event_batches(
             )
             offset += frame.height
             if pending is not None:
-                yield pending[1], _write_prepared(factory, pending[0].result(), tz, count_masked)
+                yield (
+                    pending[1],
+                    _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
+                )
             pending = (future, frame.height)
         if pending is not None:
-            yield pending[1], _write_prepared(factory, pending[0].result(), tz, count_masked)
+            yield (
+                pending[1],
+                _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
+            )
 
 
 def _write_prepared(
-    factory: sessionmaker[Session], prepared: PreparedEvents, tz: str, count_masked: bool
+    factory: sessionmaker[Session],
+    prepared: PreparedEvents,
+    tz: str,
+    count_masked: bool,
+    deferred: DeferredIndexes,
 ) -> IngestReport:
     with transaction(factory) as session:
-        return write_batch(session, prepared, tz=tz, count_masked=count_masked)
+        return write_batch(session, prepared, tz=tz, count_masked=count_masked, deferred=deferred)
 
 
 def ingest_file(

@@ -1,9 +1,10 @@
-"""Bulk writes of event frames: COPY on PostgreSQL, executemany on SQLite, idempotent on the key."""
+"""Bulk writes of event frames: binary COPY on PostgreSQL, executemany on SQLite, idempotent on
+the key."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,38 +17,113 @@ from rules.clock import local_date
 from store.db import is_postgres
 from store.models import MaskedCount
 
-PING_COLUMNS = (
-    "device_id",
-    "ts",
-    "officer_id",
-    "lat",
-    "lon",
-    "accuracy_m",
-    "source",
-    "is_mock",
-    "h3_cell",
-)
-SWIPE_COLUMNS = ("badge_id", "ts", "reader_id", "officer_id", "station_id", "direction", "granted")
-EVENT_COLUMNS = {
-    "pings": PING_COLUMNS,
-    "held_pings": (*PING_COLUMNS, "held_at"),
-    "swipes": SWIPE_COLUMNS,
-    "held_swipes": (*SWIPE_COLUMNS, "held_at"),
+_TEXT, _FLOAT, _BOOL = pl.Utf8, pl.Float64, pl.Boolean
+_INSTANT = pl.Datetime("us", "UTC")
+PING_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
+    "device_id": _TEXT,
+    "ts": _INSTANT,
+    "officer_id": _TEXT,
+    "lat": _FLOAT,
+    "lon": _FLOAT,
+    "accuracy_m": _FLOAT,
+    "source": _TEXT,
+    "is_mock": _BOOL,
+    "h3_cell": pl.Int64,
 }
+SWIPE_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
+    "badge_id": _TEXT,
+    "ts": _INSTANT,
+    "reader_id": _TEXT,
+    "officer_id": _TEXT,
+    "station_id": _TEXT,
+    "direction": _TEXT,
+    "granted": _BOOL,
+}
+EVENT_TYPES = {
+    "pings": PING_TYPES,
+    "held_pings": {**PING_TYPES, "held_at": _INSTANT},
+    "swipes": SWIPE_TYPES,
+    "held_swipes": {**SWIPE_TYPES, "held_at": _INSTANT},
+}
+PING_COLUMNS = tuple(PING_TYPES)
+SWIPE_COLUMNS = tuple(SWIPE_TYPES)
+EVENT_COLUMNS = {table: tuple(types) for table, types in EVENT_TYPES.items()}
 INSTANT_COLUMNS = ("ts", "held_at")
+
+
+@dataclass
+class DeferredIndexes:
+    """The day partitions of ``pings`` a bulk load writes to. The partitions it creates get their
+    (officer_id, ts) index when the load is over (one sorted build instead of an index insert per
+    row); so does any it wrote to that lacks it (a load of that day cut off earlier)."""
+
+    partitions: set[str] = field(default_factory=set)
+
+    def build(self, session: Session) -> list[str]:
+        """Build the missing indexes; the caller commits. Returns the partitions indexed."""
+        missing = [n for n in partitions_without_officer_index(session) if n in self.partitions]
+        build_officer_indexes(session, missing)
+        self.partitions.clear()
+        return missing
 
 
 def _driver(session: Session) -> Any:
     return session.connection().connection.driver_connection
 
 
-def ensure_ping_partitions(session: Session, days: Iterable[date]) -> None:
-    """Create the UTC-day partitions of ``pings`` that ``days`` need (PostgreSQL only)."""
+def partition_name(day: date) -> str:
+    """The ``pings`` partition that holds the UTC day ``day`` (PostgreSQL)."""
+    return f"pings_p{day:%Y%m%d}"
+
+
+def officer_index_name(partition: str) -> str:
+    return f"ix_{partition}_officer_ts"
+
+
+def build_officer_indexes(session: Session, partitions: Sequence[str]) -> None:
+    """The (officer_id, ts) index of each partition in ``partitions``, where it is missing."""
+    for name in partitions:
+        session.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS {officer_index_name(name)} ON {name} (officer_id, ts)"
+            )
+        )
+
+
+def partitions_without_officer_index(session: Session) -> list[str]:
+    """Partitions of ``pings`` lacking their (officer_id, ts) index: a bulk load that was cut off
+    before it built them (PostgreSQL; SQLite has none)."""
+    if not is_postgres(session):
+        return []
+    names = session.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'pings'::regclass ORDER BY c.relname"
+        )
+    ).scalars()
+    indexed = set(
+        session.execute(
+            text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_pings_p%_officer_ts'")
+        ).scalars()
+    )
+    return [n for n in names if officer_index_name(n) not in indexed]
+
+
+def ensure_ping_partitions(
+    session: Session, days: Iterable[date], deferred: DeferredIndexes | None = None
+) -> None:
+    """Create the UTC-day partitions of ``pings`` that ``days`` need (PostgreSQL only).
+
+    A new partition gets its (officer_id, ts) index at once, or, when ``deferred`` is given (a bulk
+    load), when the load calls ``deferred.build``.
+    """
     if not is_postgres(session):
         return
-    wanted = {f"pings_p{d:%Y%m%d}": d for d in days}
+    wanted = {partition_name(d): d for d in days}
     if not wanted:
         return
+    if deferred is not None:
+        deferred.partitions.update(wanted)
     existing = set(
         session.execute(
             text("SELECT relname FROM pg_class WHERE relname = ANY(:names)"),
@@ -60,13 +136,20 @@ def ensure_ping_partitions(session: Session, days: Iterable[date]) -> None:
         # Two writers can be first to reach a new day at once: the loser waits here until the
         # winner commits, then finds the partition there.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+        created = session.execute(
+            text("SELECT to_regclass(:name) IS NULL"), {"name": name}
+        ).scalar_one()
+        if not created:
+            continue
         session.execute(
             text(
-                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF pings "
+                f"CREATE TABLE {name} PARTITION OF pings "
                 f"FOR VALUES FROM ('{day.isoformat()} 00:00:00+00') "
                 f"TO ('{(day + timedelta(days=1)).isoformat()} 00:00:00+00')"
             )
         )
+        if deferred is None:
+            build_officer_indexes(session, [name])
 
 
 def _as_epoch_us(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -75,121 +158,79 @@ def _as_epoch_us(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def insert_events(session: Session, table: str, frame: pl.DataFrame) -> int:
+def insert_events(
+    session: Session, table: str, frame: pl.DataFrame, deferred: DeferredIndexes | None = None
+) -> int:
     """Insert event rows into ``table``, skipping rows whose key is already stored.
 
     ``frame`` has the table's columns (instants as Datetime UTC). Returns how many were inserted;
-    the rest were duplicates. Only flushes: the caller's transaction commits.
+    the rest were duplicates. Only flushes: the caller's transaction commits. ``deferred``: see
+    ``ensure_ping_partitions``.
     """
-    columns = EVENT_COLUMNS[table]
+    types = EVENT_TYPES[table]
     if frame.is_empty():
         return 0
-    # Time order keeps both the (ts, ...) key and the (officer_id, ts) index growing at the edge.
-    data = frame.select(columns).sort("ts")
-    if table == "pings":
-        ensure_ping_partitions(
-            session, frame.select(pl.col("ts").dt.date().unique()).to_series().to_list()
-        )
+    # Time order keeps the (ts, ...) key growing at its right edge.
+    data = frame.select([pl.col(c).cast(t) for c, t in types.items()]).sort("ts")
     session.flush()
-    if is_postgres(session):
-        return _insert_pg(session, table, columns, data)
-    return _insert_sqlite(session, table, columns, _as_epoch_us(data, columns))
-
-
-_KEYS = {
-    "pings": ("device_id", "ts"),
-    "held_pings": ("device_id", "ts"),
-    "swipes": ("badge_id", "ts", "reader_id"),
-    "held_swipes": ("badge_id", "ts", "reader_id"),
-}
-
-
-def _stored_keys(cur: Any, table: str, data: pl.DataFrame) -> pl.DataFrame:
-    """Keys of ``data`` already in ``table``: the batch's keys joined to the table's primary key
-    (an index probe per key, within the partitions of the batch's time span)."""
-    key = _KEYS[table]
-    others = [c for c in key if c != "ts"]
-    lo, hi = data["ts_us"].min(), data["ts_us"].max()
-    arrays = ", ".join(["%s::text[]" for _ in others] + ["%s::bigint[]"])
-    names = ", ".join([*others, "us"])
-    matches = " AND ".join(
-        [f"t.{c} = k.{c}" for c in others]
-        + ["t.ts = timestamptz 'epoch' + k.us * interval '1 microsecond'"]
+    if not is_postgres(session):
+        return _insert_sqlite(session, table, tuple(types), _as_epoch_us(data, tuple(types)))
+    if table != "pings":
+        return _insert_pg(session, table, data)
+    days = data.get_column("ts").dt.date()
+    ensure_ping_partitions(session, days.unique().to_list(), deferred)
+    # Each day straight into its partition: no per-row routing through the parent.
+    return sum(
+        _insert_pg(session, partition_name(day), part)
+        for (day,), part in data.with_columns(_day=days)
+        .partition_by("_day", as_dict=True, include_key=False, maintain_order=True)
+        .items()
     )
-    cur.execute(
-        f"SELECT {', '.join(f'k.{c}' for c in others)}, k.us FROM unnest({arrays}) AS k({names}) "
-        f"JOIN {table} t ON {matches} "
-        "WHERE t.ts BETWEEN timestamptz 'epoch' + %s * interval '1 microsecond' "
-        "AND timestamptz 'epoch' + %s * interval '1 microsecond'",
-        (*[data[c].to_list() for c in others], data["ts_us"].to_list(), lo, hi),
-    )
-    rows = cur.fetchall()
-    schema = {**dict.fromkeys(others, pl.Utf8), "ts_us": pl.Int64}
-    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _insert_pg(session: Session, table: str, columns: Sequence[str], data: pl.DataFrame) -> int:
-    """COPY straight into the table when none of the keys is stored yet (checked first), falling
-    back to COPY into a staging table and INSERT ... ON CONFLICT DO NOTHING when some are, or when
-    a concurrent writer stores one of them in between."""
+def _insert_pg(session: Session, table: str, data: pl.DataFrame) -> int:
+    """COPY straight into ``table``; if a key is already stored (a re-sent batch, an overlapping
+    file, a concurrent writer), the COPY is undone and the rows go through a staging table and
+    INSERT ... ON CONFLICT DO NOTHING instead."""
     import psycopg
 
     conn = _driver(session)
-    col_list = ", ".join(columns)
-    keys = ["ts_us" if c == "ts" else c for c in _KEYS[table]]
-    data = data.with_columns(ts_us=pl.col("ts").dt.epoch("us"))
     with conn.cursor() as cur:
-        new = data.join(_stored_keys(cur, table, data), on=keys, how="anti").drop("ts_us")
-        if new.is_empty():
-            return 0
-        text_instants = new.with_columns(
-            [
-                pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
-                for c in columns
-                if c in INSTANT_COLUMNS
-            ]
-        )
         try:
             with conn.transaction():
-                _copy(cur, table, col_list, text_instants)
-            return new.height
+                _copy(cur, table, data)
+            return data.height
         except psycopg.errors.UniqueViolation:
             pass
-    return _insert_pg_staged(session, table, columns, _as_epoch_us(new, columns))
+        return _insert_pg_staged(cur, table, data)
 
 
-def _copy(cur: Any, table: str, col_list: str, data: pl.DataFrame) -> None:
-    buffer = io.BytesIO()
-    data.write_csv(buffer, include_header=False, null_value="")
-    with cur.copy(f"COPY {table} ({col_list}) FROM STDIN (FORMAT csv)") as copy:
-        copy.write(buffer.getbuffer())
+def _copy(cur: Any, table: str, data: pl.DataFrame) -> None:
+    """Binary COPY of ``data`` (columns named and typed as the table's) into ``table``."""
+    from pgpq import ArrowToPostgresBinaryEncoder
+
+    arrow = data.to_arrow()
+    encoder = ArrowToPostgresBinaryEncoder(arrow.schema)
+    with cur.copy(f"COPY {table} ({', '.join(data.columns)}) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(encoder.write_header())
+        for batch in arrow.to_batches():
+            copy.write(encoder.write_batch(batch))
+        copy.write(encoder.finish())
 
 
-def _insert_pg_staged(
-    session: Session, table: str, columns: Sequence[str], data: pl.DataFrame
-) -> int:
-    conn = _driver(session)
+def _insert_pg_staged(cur: Any, table: str, data: pl.DataFrame) -> int:
     staging = f"_stage_{table}"
-    col_list = ", ".join(columns)
-    select_list = ", ".join(
-        f"timestamptz 'epoch' + {c} * interval '1 microsecond'" if c in INSTANT_COLUMNS else c
-        for c in columns
+    cur.execute("SELECT to_regclass(%s)", (f"pg_temp.{staging}",))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
+    _copy(cur, staging, data)
+    col_list = ", ".join(data.columns)
+    cur.execute(
+        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {staging} ON CONFLICT DO NOTHING"
     )
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", (f"pg_temp.{staging}",))
-        row = cur.fetchone()
-        if row is None or row[0] is None:
-            cur.execute(f"CREATE TEMP TABLE {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-            for c in columns:
-                if c in INSTANT_COLUMNS:
-                    cur.execute(f"ALTER TABLE {staging} ALTER COLUMN {c} TYPE bigint USING NULL")
-        _copy(cur, staging, col_list, data)
-        cur.execute(
-            f"INSERT INTO {table} ({col_list}) SELECT {select_list} FROM {staging} "
-            "ON CONFLICT DO NOTHING"
-        )
-        inserted = int(cur.rowcount)
-        cur.execute(f"TRUNCATE {staging}")
+    inserted = int(cur.rowcount)
+    cur.execute(f"TRUNCATE {staging}")
     return inserted
 
 

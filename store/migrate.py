@@ -27,12 +27,23 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the schema of ``engine``'s database to ``revision``."""
+def upgrade(engine: Engine, revision: str = "head") -> list[str]:
+    """Create or migrate the schema of ``engine``'s database to ``revision``, and build any
+    (officer_id, ts) index of a ``pings`` partition that a bulk load cut off left unbuilt.
+    Returns the partitions so indexed."""
+    from sqlalchemy.orm import Session
+
+    from store.load import DeferredIndexes, partitions_without_officer_index
+
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    if revision != "head":
+        return []
+    with Session(engine) as session, session.begin():
+        pending = DeferredIndexes(set(partitions_without_officer_index(session)))
+        return pending.build(session)
 
 
 def current_revision(engine: Engine) -> str | None:

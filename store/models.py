@@ -157,7 +157,8 @@ class Ping(Base):
     ``h3_cell`` is the H3 cell at geo.cells.STORE_RESOLUTION (12). The primary key (ts, device_id)
     serves idempotent ingest and "one day, everyone" (with the day partition on PostgreSQL; on
     SQLite the table is clustered on it, WITHOUT ROWID); (officer_id, ts) serves "one officer,
-    one day". Rows arrive roughly in time order, so both indexes grow at their right edge.
+    one day". On PostgreSQL that index belongs to each day partition (store.load makes it with the
+    partition, or after a bulk load of a new day), so it is declared here for SQLite only.
     """
 
     __tablename__ = "pings"
@@ -174,7 +175,7 @@ class Ping(Base):
 
     __table_args__ = (
         PrimaryKeyConstraint("ts", "device_id"),
-        Index("ix_pings_officer_ts", "officer_id", "ts"),
+        Index("ix_pings_officer_ts", "officer_id", "ts").ddl_if(dialect="sqlite"),
         {"postgresql_partition_by": "RANGE (ts)", "sqlite_with_rowid": False},
     )
 
@@ -257,7 +258,12 @@ class ImportRecord(Base):
 
 
 class JobRun(Base):
-    """One run of a batch job: when, with what parameters and policy, and how it ended."""
+    """One run of a batch job: when, with what parameters and policy, and how it ended.
+
+    ``owner_*`` name the process running it (host, pid, and on Linux the boot id and the process
+    start time, so a reused pid is told apart) and ``heartbeat_at`` is its last sign of life: a
+    ``running`` run whose owner is gone or whose heartbeat is stale is marked ``abandoned``.
+    """
 
     __tablename__ = "job_runs"
 
@@ -270,6 +276,10 @@ class JobRun(Base):
     policy_version: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    owner_host: Mapped[str | None] = mapped_column(String(255))
+    owner_pid: Mapped[int | None] = mapped_column(Integer)
+    owner_token: Mapped[str | None] = mapped_column(String(80))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Instant())
 
 
 class DailyResult(Base):

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from rollcall.cli import app
 from rollcall.settings import get_settings
+from store.db import make_engine
+from store.load import DeferredIndexes, ensure_ping_partitions, partitions_without_officer_index
+from store.migrate import alembic_config
 from tests.store.ingest_helpers import BADGES, DEVICES, OFFICERS, ROSTER, STATION
 
 
@@ -27,10 +33,28 @@ def run(cli: CliRunner, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_db_upgrade_is_idempotent(cli: CliRunner) -> None:
+def test_db_upgrade_is_idempotent(cli: CliRunner, db_url: str) -> None:
+    head = ScriptDirectory.from_config(alembic_config(db_url)).get_current_head()
     code, out, _ = run(cli, "db", "upgrade")
     assert code == 0
-    assert "up to date (revision 0001)" in out
+    assert f"up to date (revision {head})" in out
+    assert "officer index" not in out
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_db_upgrade_builds_an_index_a_cut_off_import_left_unbuilt(
+    cli: CliRunner, db_url: str
+) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as session, session.begin():
+        ensure_ping_partitions(session, [date(2026, 10, 24)], DeferredIndexes())
+    code, out, _ = run(cli, "db", "upgrade")
+    assert code == 0
+    assert "Built the officer index of 1 ping partition(s)" in out
+    assert "pings_p20261024" in out
+    with Session(engine) as session:
+        assert partitions_without_officer_index(session) == []
+    engine.dispose()
 
 
 def test_import_prints_counts_and_exits_zero(cli: CliRunner, tmp_path: Path) -> None:

@@ -69,6 +69,27 @@ def test_on_duty_kept_off_duty_masked_unrostered_held(world: World) -> None:
     assert cell == h3.str_to_int(h3.latlng_to_cell(STATION_LAT, STATION_LON, 12))
 
 
+OFFICER_INDEX = "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_pings_p20261024_officer_ts'"
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_ping_file_leaves_its_new_day_indexed_and_a_rerun_repairs_a_cut_off_load(
+    world: World,
+) -> None:
+    text = HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T12:01:00+01:00")
+    assert world.load("pings", "pings.csv", text).counts["accepted"] == 2
+    assert world.scalar(OFFICER_INDEX) == 1
+    # A load killed before its last step leaves the day without the index; importing the file
+    # again (its rows now duplicates) builds it.
+    with world.engine.begin() as conn:
+        from sqlalchemy import text as sql
+
+        conn.execute(sql("DROP INDEX ix_pings_p20261024_officer_ts"))
+    assert world.load("pings", "again.csv", text).counts["duplicate"] == 2
+    assert world.scalar(OFFICER_INDEX) == 1
+    assert world.count("pings") == 2
+
+
 def test_reimport_of_the_same_file_changes_nothing(world: World) -> None:
     text = (
         HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T11:00:00+01:00", device="D2")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from store.load import insert_events
+from store.load import DeferredIndexes, insert_events, partitions_without_officer_index
 
 
 def _pings(device: str, minute: int) -> pl.DataFrame:
@@ -62,14 +62,55 @@ def test_two_writers_first_on_a_new_day_both_succeed(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgis"], indirect=True)
-def test_staged_fallback_skips_keys_a_concurrent_writer_stored(engine: Engine) -> None:
-    from store.load import PING_COLUMNS, _insert_pg_staged
+def test_a_key_stored_late_in_a_batch_undoes_the_copy_and_loses_nothing(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        insert_events(session, "pings", _pings("D1", 59))
+        batch = pl.concat([_pings(f"D{i}", 0) for i in range(2, 40)] + [_pings("D1", 59)])
+        assert insert_events(session, "pings", batch) == 38
+        assert insert_events(session, "pings", batch) == 0
+        stored = session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one()
+    assert stored == 39
 
+
+def _officer_indexes(session: Session) -> set[str]:
+    return set(
+        session.execute(
+            sa.text("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_pings_p%'")
+        ).scalars()
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_new_day_partition_gets_its_officer_index_with_it(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         insert_events(session, "pings", _pings("D1", 0))
-        both = pl.concat([_pings("D1", 0), _pings("D1", 1)]).with_columns(
-            pl.col("ts").dt.epoch("us")
-        )
-        assert _insert_pg_staged(session, "pings", PING_COLUMNS, both) == 1
-        stored = session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one()
-    assert stored == 2
+        assert _officer_indexes(session) == {"ix_pings_p20261102_officer_ts"}
+        assert partitions_without_officer_index(session) == []
+        plan = session.execute(
+            sa.text(
+                "EXPLAIN SELECT * FROM pings WHERE officer_id = 'O1' "
+                "AND ts >= '2026-11-02 00:00+00' AND ts < '2026-11-03 00:00+00'"
+            )
+        ).scalars()
+        assert any("ix_pings_p20261102_officer_ts" in line for line in plan)
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_bulk_load_builds_the_officer_index_of_its_new_days_at_the_end(engine: Engine) -> None:
+    deferred = DeferredIndexes()
+    with Session(engine) as session, session.begin():
+        insert_events(session, "pings", _pings("D1", 0), deferred)
+        insert_events(session, "pings", _pings("D2", 0), deferred)
+        assert _officer_indexes(session) == set()
+        assert partitions_without_officer_index(session) == ["pings_p20261102"]
+        deferred.build(session)
+        assert _officer_indexes(session) == {"ix_pings_p20261102_officer_ts"}
+        assert partitions_without_officer_index(session) == []
+        assert session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_has_no_partitions_to_index(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        insert_events(session, "pings", _pings("D1", 0), DeferredIndexes())
+        assert partitions_without_officer_index(session) == []
