@@ -121,7 +121,9 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Recompute the hash chain; exit 1 naming the first bad seq if any entry was edited or
-    deleted. Prints the head (seq:hash) to record for the next run."""
+    deleted outside a recorded purge (or a purge removed entries inside retention_days_derived).
+    Prints the head (seq:hash) to record for the next run."""
+    from rollcall.console import load_policy_or_exit
     from store import audit
     from store.db import make_engine, session_factory
 
@@ -133,10 +135,13 @@ def audit_verify(
             raise typer.Exit(2)
         head = (int(seq_text), hash_text)
     settings = load_settings()
+    policy = load_policy_or_exit(settings)
     engine = make_engine(settings.database_url)
     try:
         with session_factory(engine)() as session:
-            report = audit.verify_chain(session, expect_head=head)
+            report = audit.verify_chain(
+                session, expect_head=head, retention_days=policy.retention_days_derived
+            )
     finally:
         engine.dispose()
     if not report.ok:
@@ -146,8 +151,10 @@ def audit_verify(
             err=True,
         )
         raise typer.Exit(1)
+    since = f" after the recorded purge of seq 1..{report.anchor_seq}" if report.anchor_seq else ""
     typer.echo(
-        f"audit log intact: {report.entries} entries; head {report.head_seq}:{report.head_hash}"
+        f"audit log intact: {report.entries} entries{since}; "
+        f"head {report.head_seq}:{report.head_hash}"
     )
 
 

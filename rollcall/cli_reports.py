@@ -438,13 +438,21 @@ def flags(
 
 
 def purge() -> None:
-    """Apply the retention rules: old raw events, expired held events, old derived data."""
+    """Apply the retention rules: old raw events, expired held events, old derived data and old
+    audit entries (recorded by a marker entry that keeps the chain verifiable). Exit 1 if the
+    audit log could not be purged because its old entries do not verify."""
     from jobs.retention import run_purge
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
     with _sessions(settings) as factory:
-        report = run_purge(factory, policy=policy, now=datetime.now(UTC), tz=settings.timezone)
+        report = run_purge(
+            factory,
+            policy=policy,
+            now=datetime.now(UTC),
+            tz=settings.timezone,
+            actor=getpass.getuser(),
+        )
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")
     table.add_column("rows removed", justify="right")
@@ -452,6 +460,9 @@ def purge() -> None:
     for name, (count, cutoff) in report.removed.items():
         table.add_row(name, f"{count:,}", cutoff)
     console.print(table)
+    if report.audit_error is not None:
+        err_console.print(f"error: {report.note}", markup=False, style="red")
+        raise typer.Exit(1)
 
 
 # --- demo -----------------------------------------------------------------------------------

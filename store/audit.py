@@ -1,15 +1,15 @@
-"""The append-only, hash-chained audit log: append under a lock, read a page, verify the chain."""
+"""The append-only, hash-chained audit log: append under a lock, read a page, verify, purge."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from store.db import is_postgres
@@ -18,6 +18,9 @@ from store.models import AuditEntry
 GENESIS_HASH = "0" * 64
 # pg_advisory_xact_lock key: any fixed 64-bit number, the same in every process ("rollcall.audit").
 _PG_LOCK_KEY = 0x526F6C6C41756474
+# A second key serialises purges with each other without blocking appenders ("rollcall.purge").
+_PG_PURGE_LOCK_KEY = 0x526F6C6C50757267
+PURGE_ACTION = "audit.purge"
 _VERIFY_BATCH = 5_000
 
 
@@ -72,17 +75,21 @@ def append(
     request_id: str | None = None,
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
+    after: tuple[int, str] | None = None,
 ) -> AuditEntry:
     """Append one entry at the end of the chain and flush; the caller's transaction commits it.
 
     ``detail`` must be JSON-serialisable and must never hold coordinates, tokens or off-duty data.
-    Call this last in a transaction: the chain lock is held until commit.
+    Call this last in a transaction: the chain lock is held until commit. ``after`` is the
+    (seq, hash) to continue from when this transaction deleted every entry (a purge).
     """
     _lock_chain(session)
     tail = session.execute(
         select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
     seq, prev_hash = (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
+    if after is not None and after[0] >= seq:
+        seq, prev_hash = after[0] + 1, after[1]
     when = (at or datetime.now(UTC)).astimezone(UTC)
     entry = AuditEntry(
         seq=seq,
@@ -141,13 +148,18 @@ def entries(
 
 @dataclass(frozen=True)
 class ChainReport:
-    """The outcome of verifying the chain: how many entries, the head, and the first bad entry."""
+    """The outcome of verifying the chain: how many entries, the head, and the first bad entry.
+
+    ``anchor_seq`` is the last entry removed by the newest recorded purge (0 when none was): the
+    chain is verified from the entry after it.
+    """
 
     entries: int
     head_seq: int | None
     head_hash: str
     first_bad_seq: int | None = None
     reason: str | None = None
+    anchor_seq: int = 0
 
     @property
     def ok(self) -> bool:
@@ -155,12 +167,29 @@ class ChainReport:
         return self.first_bad_seq is None
 
 
-def _iter_chain(session: Session) -> Iterator[AuditEntry]:
+@dataclass(frozen=True)
+class Anchor:
+    """Where the chain starts: the seq and hash of the last entry a recorded purge removed
+    (0 and GENESIS_HASH when nothing was purged), and the seq of that purge's marker entry."""
+
+    seq: int
+    hash: str
+    marker_seq: int | None
+    cutoff: datetime | None
+
+
+class MalformedMarkerError(ValueError):
+    """A purge marker's detail does not name a valid anchor (it was edited or forged)."""
+
+
+def _iter_chain(session: Session, stop_seq: int | None = None) -> Iterator[AuditEntry]:
     last: int | None = None
     while True:
         query = select(AuditEntry).order_by(AuditEntry.seq).limit(_VERIFY_BATCH)
         if last is not None:
             query = query.where(AuditEntry.seq > last)
+        if stop_seq is not None:
+            query = query.where(AuditEntry.seq <= stop_seq)
         batch = list(session.scalars(query))
         if not batch:
             return
@@ -168,39 +197,215 @@ def _iter_chain(session: Session) -> Iterator[AuditEntry]:
         last = int(batch[-1].seq)
 
 
-def verify_chain(session: Session, *, expect_head: tuple[int, str] | None = None) -> ChainReport:
-    """Recompute every hash in seq order; report the first entry that was edited or follows a gap.
+def _marker_anchor(marker: AuditEntry) -> Anchor:
+    detail = marker.detail or {}
+    seq, digest, cutoff = detail.get("last_seq"), detail.get("anchor_hash"), detail.get("cutoff")
+    if (
+        not isinstance(seq, int)
+        or isinstance(seq, bool)
+        or not 0 < seq < int(marker.seq)
+        or not isinstance(digest, str)
+        or len(digest) != 64
+        or not isinstance(cutoff, str)
+    ):
+        raise MalformedMarkerError(f"the purge marker at seq {marker.seq} names no valid anchor")
+    try:
+        cutoff_at = datetime.fromisoformat(cutoff)
+    except ValueError as exc:
+        raise MalformedMarkerError(f"the purge marker at seq {marker.seq} has no cutoff") from exc
+    return Anchor(seq, digest, int(marker.seq), cutoff_at)
 
-    An edited entry fails its own hash; a deleted one leaves a gap in seq and a broken prev_hash
-    link in the next entry. Deleting the newest entries leaves a shorter valid chain: pass
-    ``expect_head`` (a (seq, hash) recorded earlier, e.g. from a previous run) to detect that.
+
+def latest_marker_seq(session: Session) -> int | None:
+    """The seq of the newest purge marker, or None if the log was never purged."""
+    value = session.execute(
+        select(func.max(AuditEntry.seq)).where(AuditEntry.action == PURGE_ACTION)
+    ).scalar()
+    return int(value) if value is not None else None
+
+
+def chain_anchor(session: Session) -> Anchor:
+    """Where verification starts: after the entries removed by the newest recorded purge.
+
+    Raises MalformedMarkerError when that marker's detail was tampered with.
     """
-    expected_seq, prev, count = 1, GENESIS_HASH, 0
+    marker_seq = latest_marker_seq(session)
+    if marker_seq is None:
+        return Anchor(0, GENESIS_HASH, None, None)
+    marker = session.get(AuditEntry, marker_seq)
+    assert marker is not None
+    return _marker_anchor(marker)
+
+
+def _walk(
+    session: Session,
+    *,
+    stop_seq: int | None = None,
+    expect_head: tuple[int, str] | None = None,
+    retention_days: int | None = None,
+) -> ChainReport:
+    try:
+        anchor = chain_anchor(session)
+    except MalformedMarkerError as exc:
+        return ChainReport(0, None, GENESIS_HASH, latest_marker_seq(session), str(exc))
+    expected_seq, prev, count = anchor.seq + 1, anchor.hash, 0
     head_seq: int | None = None
-    seen_expected_head = expect_head is None
-    for entry in _iter_chain(session):
+    # A recorded head at or before the anchor was removed by a recorded purge.
+    seen_expected_head = expect_head is None or expect_head[0] <= anchor.seq
+
+    def bad(seq: int, reason: str) -> ChainReport:
+        return ChainReport(count, head_seq, prev, seq, reason, anchor.seq)
+
+    for entry in _iter_chain(session, stop_seq):
         seq = int(entry.seq)
+        if seq <= anchor.seq:
+            return bad(
+                seq, f"entry {seq} should have been removed by the purge at seq {anchor.marker_seq}"
+            )
         if seq != expected_seq:
-            return ChainReport(
-                count, head_seq, prev, expected_seq, f"entry {expected_seq} is missing"
-            )
+            return bad(expected_seq, f"entry {expected_seq} is missing")
         if entry.prev_hash != prev:
-            return ChainReport(
-                count, head_seq, prev, seq, "prev_hash does not match the entry before"
-            )
+            return bad(seq, "prev_hash does not match the entry before")
         if entry_hash(prev, entry) != entry.hash:
-            return ChainReport(
-                count, head_seq, prev, seq, "hash does not match the entry's content"
-            )
+            return bad(seq, "hash does not match the entry's content")
+        if entry.action == PURGE_ACTION and retention_days is not None:
+            try:
+                cutoff = _marker_anchor(entry).cutoff
+            except MalformedMarkerError as exc:
+                return bad(seq, str(exc))
+            # A day of slack: the cutoff is the start of a local day, DST shifts it by an hour.
+            latest_allowed = entry.at - timedelta(days=retention_days - 1)
+            if cutoff is None or cutoff > latest_allowed:
+                return bad(seq, f"the purge removed entries younger than {retention_days} days")
         if expect_head is not None and seq == expect_head[0]:
             if entry.hash != expect_head[1]:
-                return ChainReport(
-                    count, head_seq, prev, seq, "hash differs from the expected head"
-                )
+                return bad(seq, "hash differs from the expected head")
             seen_expected_head = True
         prev, head_seq, count, expected_seq = entry.hash, seq, count + 1, seq + 1
     if not seen_expected_head and expect_head is not None:
-        return ChainReport(
-            count, head_seq, prev, expect_head[0], "the chain ends before the expected head"
+        return bad(expect_head[0], "the chain ends before the expected head")
+    return ChainReport(count, head_seq, prev, anchor_seq=anchor.seq)
+
+
+def verify_chain(
+    session: Session,
+    *,
+    expect_head: tuple[int, str] | None = None,
+    retention_days: int | None = None,
+) -> ChainReport:
+    """Recompute every hash in seq order from the chain's anchor; report the first entry that was
+    edited, follows a gap, or should not exist.
+
+    The anchor is the last entry removed by the newest recorded purge (its marker entry names it
+    and is itself part of the chain, so editing or deleting the marker is detected), or the
+    genesis when the log was never purged. An edited entry fails its own hash; a deleted one
+    leaves a gap in seq and a broken prev_hash link in the next entry; an entry removed outside a
+    recorded purge leaves the first surviving entry after a gap. Deleting the newest entries
+    leaves a shorter valid chain: pass ``expect_head`` (a (seq, hash) recorded earlier) to detect
+    that. With ``retention_days``, a purge marker whose cutoff lies inside that many days before
+    the purge is reported too. A purge committed while verifying is noticed and the check rerun.
+    """
+    for _ in range(3):
+        marker_before = latest_marker_seq(session)
+        report = _walk(session, expect_head=expect_head, retention_days=retention_days)
+        if report.ok or latest_marker_seq(session) == marker_before:
+            return report
+    return report
+
+
+class ChainBrokenError(RuntimeError):
+    """The entries a purge would remove do not verify: nothing is removed, so the evidence stays."""
+
+    def __init__(self, report: ChainReport) -> None:
+        super().__init__(f"broken at seq {report.first_bad_seq}: {report.reason}")
+        self.report = report
+
+
+@dataclass(frozen=True)
+class AuditPurge:
+    """What a purge of the audit log removed and the marker entry that records it."""
+
+    removed: int
+    first_seq: int
+    last_seq: int
+    first_at: datetime
+    last_at: datetime
+    anchor_hash: str
+    marker_seq: int
+
+
+def _lock_purge(session: Session) -> None:
+    """Serialise purges. PostgreSQL: their own advisory lock, so appenders are not blocked while
+    old entries are deleted (only while the marker is appended). SQLite: the write lock."""
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_PURGE_LOCK_KEY})
+    else:
+        _lock_chain(session)
+
+
+def purge_before(
+    session: Session, cutoff: datetime, *, actor: str, role: str, now: datetime
+) -> AuditPurge | None:
+    """Remove the oldest entries, those before ``cutoff``, and append a marker entry recording
+    them; flushes only, so the delete and the marker commit together or not at all.
+
+    Entries go as a prefix in seq order: an entry is removed only when it and every entry before
+    it are older than ``cutoff``. The marker (action ``audit.purge``) records the count, the seq
+    and time range removed, the cutoff, and ``anchor_hash``, the hash of the last removed entry,
+    from which verify_chain then starts. The entries to remove are verified first: if any was
+    edited or deleted, ChainBrokenError is raised and nothing is removed. Returns None when
+    nothing is old enough. Safe while others append: on PostgreSQL an in-flight append always
+    follows the removed range (its seq is above every committed one), and appenders wait only
+    for the marker, not for the delete.
+    """
+    _lock_purge(session)
+    first_kept = session.execute(
+        select(func.min(AuditEntry.seq)).where(AuditEntry.at >= cutoff)
+    ).scalar()
+    if first_kept is not None:
+        last_seq = int(first_kept) - 1
+    else:
+        newest = session.execute(select(func.max(AuditEntry.seq))).scalar()
+        if newest is None:
+            return None
+        last_seq = int(newest)
+    report = _walk(session, stop_seq=last_seq)
+    if report.ok and report.head_seq is None:
+        return None  # everything before the cutoff was purged already
+    if report.ok and report.head_seq != last_seq:
+        report = replace(report, first_bad_seq=last_seq, reason=f"entry {last_seq} is missing")
+    if not report.ok:
+        raise ChainBrokenError(report)
+    first_seq = report.anchor_seq + 1
+    first_at, last_at = session.execute(
+        select(func.min(AuditEntry.at), func.max(AuditEntry.at)).where(
+            AuditEntry.seq >= first_seq, AuditEntry.seq <= last_seq
         )
-    return ChainReport(count, head_seq, prev)
+    ).one()
+    result = session.execute(
+        delete(AuditEntry).where(AuditEntry.seq >= first_seq, AuditEntry.seq <= last_seq)
+    )
+    removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if removed != last_seq - first_seq + 1:
+        raise RuntimeError("audit entries changed while being purged")
+    marker = append(
+        session,
+        actor=actor,
+        role=role,
+        action=PURGE_ACTION,
+        purpose="retention",
+        detail={
+            "removed": removed,
+            "first_seq": first_seq,
+            "last_seq": last_seq,
+            "first_at": _at_text(first_at),
+            "last_at": _at_text(last_at),
+            "cutoff": _at_text(cutoff),
+            "anchor_hash": report.head_hash,
+        },
+        at=now,
+        after=(last_seq, report.head_hash),
+    )
+    return AuditPurge(
+        removed, first_seq, last_seq, first_at, last_at, report.head_hash, int(marker.seq)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -63,6 +64,28 @@ def test_audit_verify(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPat
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "seq 2" in bad.output
+
+
+def test_audit_verify_after_a_purge(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
+    old = datetime.now(UTC) - timedelta(days=800)
+    with transaction(session_factory(engine)) as session:
+        for i in range(3):
+            at = old + timedelta(days=i) if i < 2 else None
+            audit.append(session, actor="a", role="auditor", action="read.audit", at=at)
+    purged = runner.invoke(app, ["purge"])
+    assert purged.exit_code == 0, purged.output
+    assert "entries 1..2 removed" in purged.stdout
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "2 entries after the recorded purge of seq 1..2" in ok.stdout
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 3"))
+    bad = runner.invoke(app, ["audit", "verify"])
+    assert bad.exit_code == 1
+    assert "entry 3 is missing" in bad.output
 
 
 def test_timeline_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,10 @@ from sqlalchemy import Engine, func, select, text
 from jobs.retention import run_purge
 from rules.clock import INSTANT
 from rules.policy import load_policy
+from store import audit
 from store.db import is_postgres, session_factory, transaction
 from store.load import insert_events
-from store.models import DailyResult, Flag, FlagReview, JobRun, Ping, Swipe
+from store.models import AuditEntry, DailyResult, Flag, FlagReview, JobRun, Ping, Swipe
 from store.results import start_run, write_day
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -108,8 +109,14 @@ def test_purge(engine: Engine) -> None:
             )
         )
         start_run(s, job="nightly", params={}, policy_version="p", now=NOW)
+    # The derived cutoff is the start of 2024-11-23 in London (00:00Z): two entries before it.
+    for at in (datetime(2024, 11, 1, tzinfo=UTC), datetime(2024, 11, 22, 23, 59, tzinfo=UTC)):
+        with transaction(factory) as s:
+            audit.append(s, actor="det", role="investigator", action="read.timeline", at=at)
+    with transaction(factory) as s:
+        audit.append(s, actor="det", role="investigator", action="read.timeline", at=NOW)
 
-    report = run_purge(factory, policy=POLICY, now=NOW, tz="Europe/London")
+    report = run_purge(factory, policy=POLICY, now=NOW, tz="Europe/London", actor="ops")
     removed = {k: v[0] for k, v in report.removed.items()}
     assert removed["pings"] == 3
     assert removed["swipes"] == 3
@@ -117,6 +124,14 @@ def test_purge(engine: Engine) -> None:
     assert removed["flags"] == 1
     assert removed["flag_reviews"] == 1
     assert removed["job_runs"] == 1
+    assert removed["audit_log"] == 2
+    assert report.audit is not None
+    assert (report.audit.first_seq, report.audit.last_seq, report.audit.marker_seq) == (1, 2, 4)
+    assert report.audit_error is None
+    assert report.note == (
+        "audit log: entries 1..2 removed (2024-11-01T00:00:00+00:00 to "
+        "2024-11-22T23:59:00+00:00); marker entry 4 records them and anchors the chain at seq 2"
+    )
     with factory() as s:
         assert s.scalar(select(func.min(Ping.ts))) == RAW_CUTOFF + timedelta(hours=2)
         assert s.scalar(select(func.count()).select_from(Ping)) == 2
@@ -133,5 +148,30 @@ def test_purge(engine: Engine) -> None:
                 )
             ).all()
             assert names == ["pings_p20260825", "pings_p20261122"]
+        chain = audit.verify_chain(s, retention_days=POLICY.retention_days_derived)
+        assert (chain.ok, chain.entries, chain.anchor_seq) == (True, 2, 2)
+        marker = s.get(AuditEntry, 4)
+        assert marker is not None
+        assert (marker.action, marker.actor) == ("audit.purge", "ops")
     again = run_purge(factory, policy=POLICY, now=NOW, tz="Europe/London")
     assert all(count == 0 for count, _ in again.removed.values())
+    assert again.note == "audit log: no entry older than the cutoff"
+
+
+def test_purge_leaves_a_broken_audit_log_alone(engine: Engine) -> None:
+    factory = session_factory(engine)
+    for day in (1, 2):
+        with transaction(factory) as s:
+            at = datetime(2024, 11, day, tzinfo=UTC)
+            audit.append(s, actor="det", role="investigator", action="read.timeline", at=at)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'nobody' WHERE seq = 1"))
+    report = run_purge(factory, policy=POLICY, now=NOW, tz="Europe/London")
+    assert report.audit is None
+    assert report.removed["audit_log"][0] == 0
+    assert report.note == (
+        "audit log NOT purged, broken at seq 1: hash does not match the entry's content "
+        "(see rollcall audit verify)"
+    )
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == 2
