@@ -504,60 +504,37 @@ def _event_batches(
     ts) index of the ping partitions written is built once all batches are in, also when the file
     stops early (a bad header, an interrupt)."""
     deferred = DeferredIndexes()
-    try:
-        yield from _pipelined(
-            factory,
-            kind,
-            batches,
-            tz=tz,
-            policy=policy,
-            now=now,
-            count_masked=count_masked,
-            deferred=deferred,
-        )
-    finally:
-        if deferred.partitions:
-            with transaction(factory) as session:
-                deferred.build(session)
-
-
-def _pipelined(
-    factory: sessionmaker[Session],
-    kind: str,
-    batches: Iterator[pl.DataFrame],
-    *,
-    tz: str,
-    policy: Policy,
-    now: datetime,
-    count_masked: bool,
-    deferred: DeferredIndexes,
-) -> BatchResults:
     offset = 0
     pending: tuple[Future[PreparedEvents], int] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollcall-prepare") as pool:
-        for frame in batches:
-            future = pool.submit(
-                _prepare_in_own_session,
-                factory,
-                kind,
-                frame,
-                tz=tz,
-                policy=policy,
-                now=now,
-                row_offset=offset,
-            )
-            offset += frame.height
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollcall-prepare") as pool:
+            for frame in batches:
+                future = pool.submit(
+                    _prepare_in_own_session,
+                    factory,
+                    kind,
+                    frame,
+                    tz=tz,
+                    policy=policy,
+                    now=now,
+                    row_offset=offset,
+                )
+                offset += frame.height
+                if pending is not None:
+                    yield (
+                        pending[1],
+                        _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
+                    )
+                pending = (future, frame.height)
             if pending is not None:
                 yield (
                     pending[1],
                     _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
                 )
-            pending = (future, frame.height)
-        if pending is not None:
-            yield (
-                pending[1],
-                _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
-            )
+    finally:
+        if deferred.partitions:
+            with transaction(factory) as session:
+                deferred.build(session)
 
 
 def _write_prepared(
