@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.index import StationIndex
 from jobs.executors import DaskExecutor, Executor, LocalExecutor
+from jobs.runs import Heartbeat, current_owner, reap_abandoned
 from rules.clock import days_between
 from rules.policy import Policy
-from store import dayload, results
+from store import dayload, job_runs, results
 from store.db import transaction
 
 Clock = Callable[[], datetime]
@@ -40,9 +41,11 @@ class DayReport:
 
 @dataclass
 class NightlyReport:
-    """A whole run: its job_runs id, each day, held-event housekeeping and period flags."""
+    """A whole run: its job_runs id, each day, held-event housekeeping, period flags, and the
+    earlier runs found abandoned (their process gone) when it started."""
 
     run_id: int
+    abandoned_runs: list[int] = field(default_factory=list)
     days: list[DayReport] = field(default_factory=list)
     held_promoted: int = 0
     held_purged: int = 0
@@ -136,12 +139,14 @@ def run_nightly(
 ) -> NightlyReport:
     """Compute daily results and flags for local days ``first``..``last`` (zone ``tz``).
 
-    Held events are promoted or purged first. Each day is loaded, computed (in-process, or on the
-    Dask cluster at ``scheduler``: an address or a ``distributed.Client``) and written in its own
-    transaction: a failure leaves that day's previous results intact and raises NightlyError after
-    recording the run as failed. Rerunning replaces results exactly and keeps flag identities.
-    ``clock`` gives "now" (aware); ``on_day`` is told of each finished day; ``stage_hook`` is for
-    tests (see store.results.write_day).
+    Earlier runs left ``running`` by a process that no longer exists are marked ``abandoned``
+    first (jobs.runs.reap_abandoned); this run records its process and keeps a heartbeat while it
+    works. Held events are promoted or purged next. Each day is loaded, computed (in-process, or
+    on the Dask cluster at ``scheduler``: an address or a ``distributed.Client``) and written in
+    its own transaction: a failure leaves that day's previous results intact and raises
+    NightlyError after recording the run as failed. Rerunning replaces results exactly and keeps
+    flag identities. ``clock`` gives "now" (aware); ``on_day`` is told of each finished day;
+    ``stage_hook`` is for tests (see store.results.write_day).
     """
     from store.held import promote_held, purge_expired_held
 
@@ -154,11 +159,14 @@ def run_nightly(
         "scheduler": scheduler if isinstance(scheduler, str) else bool(scheduler),
         "tz": tz,
     }
+    abandoned = reap_abandoned(factory, now=now_fn())
     with transaction(factory) as session:
         run_id = results.start_run(
             session, job="nightly", params=params, policy_version=policy.version, now=now_fn()
         )
-    report = NightlyReport(run_id=run_id)
+        job_runs.set_owner(session, run_id, current_owner(), now=now_fn())
+    heartbeat = Heartbeat(factory, run_id, clock=now_fn).start()
+    report = NightlyReport(run_id=run_id, abandoned_runs=abandoned)
     stage = "held events"
     current: date | None = None
     executor: Executor | None = None
@@ -228,6 +236,7 @@ def run_nightly(
             )
         raise NightlyError(error) from exc
     finally:
+        heartbeat.stop()
         if executor is not None:
             executor.close()
     with transaction(factory) as session:

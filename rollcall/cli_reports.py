@@ -1,4 +1,4 @@
-"""Command-line reports and batch jobs: nightly, report, flags, purge, demo."""
+"""Command-line reports and batch jobs: nightly, jobs, report, flags, purge, demo."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 from rollcall.settings import Settings
+from rules.clock import iso_local
 from rules.policy import Policy
 from store.db import make_engine, session_factory
 
@@ -160,6 +161,11 @@ def nightly(
     console.print(table)
     pw = report.period_writes
     periods = ", ".join(f"{a}..{b}" for a, b in report.periods) or "none complete"
+    if report.abandoned_runs:
+        console.print(
+            "Earlier run(s) marked abandoned (their process is gone): "
+            + ", ".join(map(str, report.abandoned_runs))
+        )
     console.print(
         f"Run {report.run_id}: {len(report.days)} day(s), policy {policy.version}. "
         f"Held events promoted {report.held_promoted:,}, expired {report.held_purged:,}. "
@@ -169,6 +175,63 @@ def nightly(
 
 
 _STAGES = ("load", "compute", "write")
+
+
+def jobs(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Newest runs shown.")] = 20,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """The newest job runs with their outcome and process. Runs left "running" by a process that
+    is gone (killed, power loss) are marked "abandoned" first."""
+    from jobs.runs import reap_abandoned
+    from store.job_runs import recent_runs
+
+    fmt = _check_format(fmt, ("table", "json"))
+    settings = load_settings()
+    tz = settings.timezone
+    with _sessions(settings) as factory:
+        marked = reap_abandoned(factory, now=datetime.now(UTC))
+        with factory() as session:
+            runs = recent_runs(session, limit=limit)
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": r.run_id,
+            "job": r.job,
+            "outcome": r.outcome,
+            "started_at": iso_local(r.started_at, tz),
+            "finished_at": iso_local(r.finished_at, tz) if r.finished_at else None,
+            "heartbeat_at": iso_local(r.heartbeat_at, tz) if r.heartbeat_at else None,
+            "owner": f"{r.owner_host}:{r.owner_pid}" if r.owner_host else None,
+            "params": r.params,
+            "error": r.error,
+        }
+        for r in runs
+    ]
+    if fmt == "json":
+        _json_out(rows)
+        return
+    table = Table(title="Job runs (newest first)")
+    for col in ("run", "job", "outcome", "started", "finished", "heartbeat", "process"):
+        table.add_column(col, justify="right" if col == "run" else "left", no_wrap=col != "process")
+    for row in rows:
+        table.add_row(
+            str(row["run_id"]),
+            str(row["job"]),
+            str(row["outcome"]),
+            str(row["started_at"]),
+            str(row["finished_at"] or ""),
+            str(row["heartbeat_at"] or ""),
+            str(row["owner"] or ""),
+        )
+    console.print(table)
+    for row in rows:
+        if row["error"]:
+            console.print(f"run {row['run_id']}: {row['error']}", markup=False)
+    if marked:
+        console.print(
+            f"Marked {len(marked)} run(s) abandoned (their process is gone): "
+            + ", ".join(map(str, marked))
+        )
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -576,6 +639,7 @@ def demo(
 def register(app: typer.Typer) -> None:
     """Add the report and job commands to the ``rollcall`` application."""
     app.command("nightly")(nightly)
+    app.command("jobs")(jobs)
     app.add_typer(report_app, name="report")
     app.command("flags")(flags)
     app.command("purge")(purge)

@@ -1,0 +1,72 @@
+"""Job-run bookkeeping beyond start and finish: the owning process, heartbeats, abandoned runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store.models import JobRun
+
+RUNNING = "running"
+ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The process running a job: host name, pid, and a token that tells a reused pid apart
+    (None where the platform gives none)."""
+
+    host: str
+    pid: int
+    token: str | None
+
+
+def set_owner(session: Session, run_id: int, owner: Owner, *, now: datetime) -> None:
+    """Record ``owner`` as the process of run ``run_id`` and its first heartbeat. Flushes only."""
+    session.execute(
+        update(JobRun)
+        .where(JobRun.run_id == run_id)
+        .values(
+            owner_host=owner.host, owner_pid=owner.pid, owner_token=owner.token, heartbeat_at=now
+        )
+    )
+
+
+def beat(session: Session, run_id: int, *, now: datetime) -> bool:
+    """Move the heartbeat of run ``run_id`` to ``now`` while it is running; whether it was."""
+    result = session.execute(
+        update(JobRun)
+        .where(JobRun.run_id == run_id, JobRun.outcome == RUNNING)
+        .values(heartbeat_at=now)
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def running_runs(session: Session) -> list[JobRun]:
+    """Every run still recorded as running, oldest first."""
+    return list(
+        session.scalars(select(JobRun).where(JobRun.outcome == RUNNING).order_by(JobRun.run_id))
+    )
+
+
+def mark_abandoned(session: Session, run_id: int, *, now: datetime, reason: str) -> bool:
+    """Record that run ``run_id`` will never finish (its process is gone): outcome ``abandoned``,
+    ``finished_at`` = ``now`` (when this was found), ``error`` = ``reason``. Only a run still
+    ``running`` changes (a run that finished meanwhile keeps its outcome); whether it changed."""
+    result = session.execute(
+        update(JobRun)
+        .where(JobRun.run_id == run_id, JobRun.outcome == RUNNING)
+        .values(outcome=ABANDONED, finished_at=now, error=reason)
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def recent_runs(session: Session, *, limit: int = 20, job: str | None = None) -> list[JobRun]:
+    """The newest ``limit`` runs (of ``job`` if given), newest first."""
+    query = select(JobRun)
+    if job is not None:
+        query = query.where(JobRun.job == job)
+    return list(session.scalars(query.order_by(JobRun.run_id.desc()).limit(limit)))
