@@ -45,12 +45,22 @@ def log(msg: str) -> None:
 # ---- data ---------------------------------------------------------------------------------
 
 
-def generate(officers: int, fixes_interval_s: int, seed: int) -> Any:
+def generate(officers: int, fixes_interval_s: int, seed: int, fix_loss: float) -> Any:
+    """The Met day: every officer rostered on (an 8 h duty, 9 h on-duty window with the grace,
+    some overtime and training), on-duty fixes only, every due fix delivered unless ``fix_loss``."""
     from fixtures.synth import generate_force
     from geo.cells import cells
 
     force = generate_force(
-        seed, officers, DAY, 1, tz=TZ, fixes_interval_s=fixes_interval_s, only_on_duty=True
+        seed,
+        officers,
+        DAY,
+        1,
+        tz=TZ,
+        fixes_interval_s=fixes_interval_s,
+        only_on_duty=True,
+        all_on_duty=True,
+        fix_loss=fix_loss,
     )
     force.pings = force.pings.with_columns(h3_cell=cells(force.pings))
     return force
@@ -338,7 +348,13 @@ def main() -> int:
         "--fixes-interval-s",
         type=int,
         default=60,
-        help="a fix every N s on duty (60: the target's rate; see jobs/README.md on volume)",
+        help="a fix every N s on duty (60: the target's rate, about 540 fixes per officer)",
+    )
+    parser.add_argument(
+        "--fix-loss",
+        type=float,
+        default=0.0,
+        help="scale of throttling gaps and indoor fix loss (0: every due fix arrives; 1: realistic)",
     )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-sjoin", action="store_true")
@@ -355,7 +371,7 @@ def main() -> int:
         f"generating {sizes[-1]:,} officers, one day, a fix every {args.fixes_interval_s} s on duty"
     )
     t = time.perf_counter()
-    force = generate(sizes[-1], args.fixes_interval_s, args.seed)
+    force = generate(sizes[-1], args.fixes_interval_s, args.seed, args.fix_loss)
     gen_s = time.perf_counter() - t
     log(
         f"generated in {gen_s:.0f} s: {force.pings.height:,} fixes, {force.swipes.height:,} swipes,"
@@ -364,6 +380,7 @@ def main() -> int:
     figures: dict[str, Any] = {
         "day": DAY.isoformat(),
         "fixes_interval_s": args.fixes_interval_s,
+        "fix_loss": args.fix_loss,
         "generate_s": round(gen_s, 1),
         "cpus": os.cpu_count(),
         "targets": {"postgres_job_s": 60, "sqlite_job_s": 90, "peak_rss_gb": 8},

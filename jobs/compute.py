@@ -24,49 +24,67 @@ class PartResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def officer_groups(frames: DayFrames, parts: int) -> list[list[str]]:
+    """The officers of ``frames.officers`` in ``parts`` contiguous runs of sorted ids, balanced on
+    the officers with a shift or claim in the frames (the ones with work to compute).
+
+    Runs are ranges in byte order, so every id, listed or not, falls in exactly one: the range
+    from its run's first id up to the next run's first id (the first run is open below).
+    """
+    ids = frames.officers["officer_id"].sort()
+    busy = pl.concat([frames.shifts["officer_id"], frames.overtime["officer_id"]]).unique().sort()
+    parts = max(1, min(parts, busy.len()))
+    if parts == 1:
+        return [ids.to_list()]
+    # the first busy officer of each run after the first starts a new run
+    starts = [busy[(k * busy.len()) // parts] for k in range(1, parts)]
+    cut = ids.search_sorted(pl.Series(starts, dtype=pl.Utf8), side="left").to_list()
+    bounds = sorted({0, *cut, ids.len()})
+    groups = [ids.slice(a, b - a).to_list() for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [g for g in groups if g] or [[]]
+
+
+def _range_of(groups: list[list[str]], k: int) -> pl.Expr:
+    """Rows whose officer_id falls in run ``k`` of ``groups`` (see officer_groups)."""
+    col = pl.col("officer_id")
+    expr = pl.lit(True)
+    if k > 0:
+        expr = expr & (col >= groups[k][0])
+    if k + 1 < len(groups):
+        expr = expr & (col < groups[k + 1][0])
+    return expr
+
+
+def officer_part(
+    frames: DayFrames, groups: list[list[str]], k: int, fixes: pl.DataFrame | None = None
+) -> DayFrames:
+    """The rows of ``frames`` belonging to run ``k`` of ``groups``; ``fixes`` (that run's fixes,
+    read separately) replaces the frames' own when given."""
+    keep = _range_of(groups, k)
+    shifts = frames.shifts.filter(keep)
+    return replace(
+        frames,
+        officers=frames.officers.filter(keep),
+        shifts=shifts,
+        shift_history=frames.shift_history.filter(
+            pl.col("shift_id").is_in(shifts["shift_id"].implode())
+        ),
+        fixes=frames.fixes.filter(keep) if fixes is None else fixes,
+        swipes=frames.swipes.filter(keep),
+        overtime=frames.overtime.filter(keep),
+    )
+
+
 def split_by_officer(frames: DayFrames, parts: int) -> list[DayFrames]:
-    """Partition a day's frames into ``parts`` groups of whole officers (stable hash of the id).
+    """Partition a day's frames into ``parts`` groups of whole officers (officer_groups).
 
     Every officer's shifts, events, claims and shift history land in the same part, so parts can be
     evaluated independently. ``parts`` <= 1 returns the frames unchanged.
     """
     if parts <= 1:
         return [frames]
-
-    def bucket(frame: pl.DataFrame) -> pl.Expr:
-        return (pl.col("officer_id").hash(seed=7) % parts).alias("_part")
-
-    def pieces(frame: pl.DataFrame) -> dict[int, pl.DataFrame]:
-        tagged = frame.with_columns(bucket(frame))
-        out = {
-            int(k[0]): v.drop("_part")
-            for k, v in tagged.partition_by("_part", as_dict=True).items()
-        }
-        return out
-
-    officers = pieces(frames.officers)
-    shifts = pieces(frames.shifts)
-    fixes = pieces(frames.fixes)
-    swipes = pieces(frames.swipes)
-    overtime = pieces(frames.overtime)
-    result: list[DayFrames] = []
-    for i in range(parts):
-        part_shifts = shifts.get(i, frames.shifts.clear())
-        history = frames.shift_history.filter(
-            pl.col("shift_id").is_in(part_shifts["shift_id"].implode())
-        )
-        result.append(
-            replace(
-                frames,
-                officers=officers.get(i, frames.officers.clear()),
-                shifts=part_shifts,
-                shift_history=history,
-                fixes=fixes.get(i, frames.fixes.clear()),
-                swipes=swipes.get(i, frames.swipes.clear()),
-                overtime=overtime.get(i, frames.overtime.clear()),
-            )
-        )
-    return result
+    groups = officer_groups(frames, parts)
+    return [officer_part(frames, groups, k) for k in range(len(groups))]
 
 
 # Fixes are classified this many at a time: classification is row by row, so chunks give the

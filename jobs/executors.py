@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -15,8 +17,15 @@ from store.dayload import DayFrames
 class Executor(Protocol):
     """Runs one day's computation, possibly split by officer; the result is the same either way."""
 
+    # Officer partitions this executor wants a day split into at least (to use its workers).
+    min_parts: int
+
     def run_day(self, frames: DayFrames) -> PartResult:
         """The merged result of every officer partition of ``frames``."""
+        ...
+
+    def run_parts(self, parts: Iterable[DayFrames]) -> PartResult:
+        """The merged result of officer partitions of one day, taken as ``parts`` yields them."""
         ...
 
     def close(self) -> None:
@@ -31,17 +40,26 @@ class LocalExecutor:
     def __init__(self, index: StationIndex, policy: Policy, tz: str, workers: int = 1) -> None:
         self.index, self.policy, self.tz = index, policy, tz
         self.workers = max(1, workers)
+        self.min_parts = self.workers
         self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
 
     def run_day(self, frames: DayFrames) -> PartResult:
         """Compute ``frames`` here."""
-        parts = split_by_officer(frames, self.workers)
+        return self.run_parts(split_by_officer(frames, self.workers))
+
+    def run_parts(self, parts: Iterable[DayFrames]) -> PartResult:
+        """Compute each partition as it comes, at most ``workers`` at once, so only that many
+        (plus whatever ``parts`` reads ahead) are in memory."""
         if self._pool is None:
             return merge_parts([compute_part(p, self.index, self.policy, self.tz) for p in parts])
-        futures = [
-            self._pool.submit(compute_part, p, self.index, self.policy, self.tz) for p in parts
-        ]
-        return merge_parts([f.result() for f in futures])
+        running: deque[Future[PartResult]] = deque()
+        done: list[PartResult] = []
+        for part in parts:
+            if len(running) >= self.workers:
+                done.append(running.popleft().result())
+            running.append(self._pool.submit(compute_part, part, self.index, self.policy, self.tz))
+        done.extend(f.result() for f in running)
+        return merge_parts(done)
 
     def close(self) -> None:
         """Stop the thread pool."""
@@ -72,11 +90,15 @@ class DaskExecutor:
         self.policy, self.tz = policy, tz
         n_workers = max(1, len(self.client.scheduler_info().get("workers", {})))
         self.partitions = partitions or 2 * n_workers
+        self.min_parts = self.partitions
         [self._index] = self.client.scatter([index], broadcast=True)
 
     def run_day(self, frames: DayFrames) -> PartResult:
         """Compute ``frames`` on the cluster and gather the partition results."""
-        parts = split_by_officer(frames, self.partitions)
+        return self.run_parts(split_by_officer(frames, self.partitions))
+
+    def run_parts(self, parts: Iterable[DayFrames]) -> PartResult:
+        """Submit each partition as it comes, then gather every result."""
         futures = [
             self.client.submit(compute_part, p, self._index, self.policy, self.tz, pure=False)
             for p in parts

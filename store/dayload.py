@@ -251,12 +251,38 @@ def load_officers(session: Session) -> pl.DataFrame:
     )
 
 
-def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
+def load_fixes(
+    session: Session,
+    lo: datetime,
+    hi: datetime,
+    *,
+    readers: int = 1,
+    officer_ids: Sequence[str] | None = None,
+) -> pl.DataFrame:
     """Stored (on-duty) device fixes with lo <= ts < hi, in no particular order (the rules do
-    not depend on row order, and sorting tens of millions of rows costs seconds)."""
+    not depend on row order, and sorting tens of millions of rows costs seconds).
+
+    ``officer_ids`` (sorted, non-empty) limits the read to those officers' fixes: one officer
+    partition of a day. PostgreSQL probes the (officer_id, ts) index for each officer (the ids
+    split over ``readers`` connections); SQLite scans the time range in hourly slices keeping the
+    rows between the first and last id (a scan costs a fraction of a row's rendering, an index
+    probe per row several times it), then keeps exactly the ids given.
+    """
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(FIXES, pg)} FROM pings WHERE ts >= {{p}} AND ts < {{p}}"
-    return read_frame(session, sql, [lo, hi], FIXES, slices=_hourly(lo, hi), readers=readers)
+    if officer_ids is None:
+        return read_frame(session, sql, [lo, hi], FIXES, slices=_hourly(lo, hi), readers=readers)
+    ids = list(officer_ids)
+    if pg:
+        sql += " AND officer_id = ANY({p})"
+        step = -(-len(ids) // max(1, readers))
+        slices = [[lo, hi, ids[i : i + step]] for i in range(0, len(ids), step)]
+        return read_frame(session, sql, [], FIXES, slices=slices, readers=readers)
+    # unary + keeps SQLite from answering the range through the officer index
+    sql += " AND +officer_id >= {p} AND +officer_id <= {p}"
+    slices = [[a, b, ids[0], ids[-1]] for a, b in _hourly(lo, hi)]
+    frame = read_frame(session, sql, [], FIXES, slices=slices, readers=readers)
+    return frame.filter(pl.col("officer_id").is_in(pl.Series(ids, dtype=pl.Utf8).implode()))
 
 
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
@@ -308,12 +334,14 @@ def load_day(
     officers: pl.DataFrame | None = None,
     *,
     readers: int = 1,
+    with_fixes: bool = True,
 ) -> DayFrames:
     """Everything stored for local ``day`` in zone ``tz`` (see DayFrames), read in bulk.
 
     ``officers`` may be passed in when already loaded for a multi-day run. ``readers`` > 1 reads
     the fixes and swipes on that many connections at once (see read_frame: only for a session
-    that has written nothing).
+    that has written nothing). ``with_fixes`` False leaves the fixes frame empty, for a caller
+    that reads them per officer partition (load_fixes with ``officer_ids``).
     """
     lo, hi = day_range(day, tz)
     return DayFrames(
@@ -323,7 +351,11 @@ def load_day(
         officers=officers if officers is not None else load_officers(session),
         shifts=load_shifts(session, lo, hi),
         shift_history=load_shift_history(session, lo, hi),
-        fixes=load_fixes(session, lo, hi, readers=readers),
+        fixes=(
+            load_fixes(session, lo, hi, readers=readers)
+            if with_fixes
+            else pl.DataFrame(schema=FIXES)
+        ),
         swipes=load_swipes(session, lo, hi, readers=readers),
         overtime=load_overtime(session, lo, hi),
     )

@@ -1,20 +1,23 @@
-"""The nightly job on a Dask cluster (partitioned by officer) gives exactly the in-process results."""
+"""Officer partitions (in-process one after another, or on a Dask cluster) give exactly the
+results of one whole-day computation."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from distributed import LocalCluster
 from polars.testing import assert_frame_equal
 from sqlalchemy.orm import Session, sessionmaker
 
+import jobs.nightly
 from geo.index import StationIndex
-from jobs.compute import split_by_officer
+from jobs.compute import officer_groups, officer_part, split_by_officer
 from jobs.executors import DaskExecutor, LocalExecutor
 from jobs.nightly import run_nightly
 from rules.policy import Policy
-from store.dayload import load_day
+from store.dayload import load_day, load_fixes
 from store.stations import load_stations
 from tests.jobs.conftest import DAYS, RUN_AT, START, TZ
 from tests.jobs.test_nightly import snapshot
@@ -62,3 +65,40 @@ def test_dask_results_identical(factory: sessionmaker[Session], policy: Policy) 
         assert other.findings == local.findings
     assert local.daily.filter(pl.col("verified_presence_minutes") > 0).height > 0
     assert snapshot(factory) == in_process
+
+
+def test_officer_groups_balance_busy_officers(factory: sessionmaker[Session]) -> None:
+    with factory() as s:
+        frames = load_day(s, START, TZ)
+    groups = officer_groups(frames, 3)
+    ids = [i for g in groups for i in g]
+    assert ids == sorted(frames.officers["officer_id"])
+    assert len(groups) == 3
+    busy = set(frames.shifts["officer_id"]) | set(frames.overtime["officer_id"])
+    per_group = [len(busy & set(g)) for g in groups]
+    assert max(per_group) - min(per_group) <= 1
+
+
+def test_partitioned_fixes_read_exactly_their_officers(factory: sessionmaker[Session]) -> None:
+    with factory() as s:
+        frames = load_day(s, START, TZ)
+        groups = officer_groups(frames, 3)
+        for k, ids in enumerate(groups):
+            read = load_fixes(s, frames.lo, frames.hi, readers=2, officer_ids=ids)
+            expected = officer_part(frames, groups, k).fixes
+            order = ("officer_id", "ts", "device_id")
+            assert_frame_equal(read.sort(order), expected.sort(order))
+            assert read.height > 0
+
+
+def test_run_in_officer_partitions_is_identical(
+    factory: sessionmaker[Session], policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = run_nightly(factory, START, LAST, policy=policy, tz=TZ, clock=lambda: RUN_AT)
+    expected = snapshot(factory)
+    monkeypatch.setattr(jobs.nightly, "PART_OFFICERS", 6)
+    parted = run_nightly(factory, START, LAST, policy=policy, tz=TZ, clock=lambda: RUN_AT)
+    assert [d.parts for d in whole.days] == [1] * DAYS
+    assert min(d.parts for d in parted.days) >= 3
+    assert [d.fixes for d in parted.days] == [d.fixes for d in whole.days]
+    assert snapshot(factory) == expected
