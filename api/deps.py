@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Principal, Role, TokenVerifier
 from api.errors import Forbidden, Unauthenticated, request_id_of
 from api.observability import Metrics
+from api.trail import RefusalLimiter, watch_refusals
 from rollcall.settings import Settings
 from rules.policy import Policy
 
@@ -30,6 +31,7 @@ class AppState:
     policy: Policy
     verifier: TokenVerifier
     metrics: Metrics
+    refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
 
 
 def get_state(request: Request) -> AppState:
@@ -84,11 +86,27 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets only ``roles`` through (403 for any other valid caller)."""
-    allowed = frozenset(roles)
+def watch_personal_data(request: Request, state: StateDep) -> None:
+    """Mark the request as one for a person's data: if it is refused (no or bad token, wrong role,
+    another officer's data, no case_ref) the refusal is written to the audit log."""
+    watch_refusals(request, state.factory, state.refusals)
 
-    def check(principal: PrincipalDep) -> Principal:
+
+def _unwatched() -> None:
+    return None
+
+
+def require(*roles: Role, personal: bool = False) -> Callable[..., Principal]:
+    """A dependency that lets only ``roles`` through (403 for any other valid caller).
+
+    ``personal``: the endpoint serves a person's data, so its refusals are audited (the mark is
+    set before the token is checked, so a 401 is recorded too).
+    """
+    allowed = frozenset(roles)
+    mark = watch_personal_data if personal else _unwatched
+
+    # Keyword-only so the mark (a default, as its callable is local) is solved before the token.
+    def check(*, _mark: None = Depends(mark), principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role.value} may not do this")
         return principal
@@ -99,12 +117,17 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 IngestCaller = Annotated[Principal, Depends(require(Role.INGEST))]
 RosterCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.INGEST))]
 AdminCaller = Annotated[Principal, Depends(require(Role.ADMIN))]
-HrCaller = Annotated[Principal, Depends(require(Role.HR))]
-PersonReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))]
-TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
-FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
-Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
-Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+# Endpoints that serve or change a person's data: refusals are audited.
+HrCaller = Annotated[Principal, Depends(require(Role.HR, personal=True))]
+PersonReader = Annotated[
+    Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER, personal=True))
+]
+TimelineReader = Annotated[
+    Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER, personal=True))
+]
+FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER, personal=True))]
+Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR, personal=True))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR, personal=True))]
 
 
 def ensure_subject(principal: Principal, officer_id: str) -> None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.fences import GeofenceError
@@ -18,6 +19,10 @@ from store.flag_review import FlagNotFoundError, ReviewConflictError
 from store.reports import CursorError
 
 log = logging.getLogger("rollcall.api")
+
+# Request scope state key of a callable(ApiError) that records a refused request (api.trail sets
+# it on endpoints that serve a person's data).
+ON_REFUSED = "on_refused"
 
 
 class JsonResponse(Response):
@@ -34,6 +39,8 @@ class ApiError(Exception):
 
     status = 500
     code = "internal_error"
+    # Whether this error refuses the caller access (recorded in the audit log on personal data).
+    refusal = False
 
     def __init__(self, message: str, *, details: Any = None, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -52,6 +59,7 @@ class Unauthenticated(ApiError):
     """No valid bearer token."""
 
     status, code = 401, "unauthenticated"
+    refusal = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -61,6 +69,13 @@ class Forbidden(ApiError):
     """The token is valid but its role or officer may not do this."""
 
     status, code = 403, "forbidden"
+    refusal = True
+
+
+class CaseRefRequired(BadRequest):
+    """An investigator asked for a person's data without saying which case it is for."""
+
+    refusal = True
 
 
 class NotFound(ApiError):
@@ -140,6 +155,9 @@ def _lookup(exc: Exception) -> tuple[int, str, str | None]:
 
 async def _api_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, ApiError)
+    on_refused = request.scope.get("state", {}).get(ON_REFUSED)
+    if exc.refusal and on_refused is not None:
+        await run_in_threadpool(on_refused, exc)
     return error_response(
         exc.status, exc.code, exc.message, request_id_of(request), exc.details, exc.headers
     )

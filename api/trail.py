@@ -1,15 +1,29 @@
-"""Audit helpers for endpoints: who (the principal), which request, why (case_ref or purpose)."""
+"""Audit helpers for endpoints: who (the principal), which request, why (case_ref or purpose),
+and the refused attempts on a person's data."""
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from sqlalchemy.orm import Session
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import Principal, Role
-from api.errors import BadRequest
+from api.errors import ON_REFUSED, ApiError, BadRequest, CaseRefRequired, request_id_of
 from store import audit
+from store.db import transaction
+
+log = logging.getLogger("rollcall.api")
+
+REFUSED_ACTION = "access.refused"
+UNAUTHENTICATED_ACTOR = "unauthenticated"
+NO_ROLE = "none"
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{0,99}$")
 
@@ -27,7 +41,7 @@ def require_case_ref(principal: Principal, case_ref: str | None) -> str | None:
     """Investigators must say which case a read of a person's data is for (400 otherwise)."""
     case_ref = check_ref(case_ref, "case_ref")
     if principal.role is Role.INVESTIGATOR and case_ref is None:
-        raise BadRequest("an investigator must give case_ref to read an officer's data")
+        raise CaseRefRequired("an investigator must give case_ref to read an officer's data")
     return case_ref
 
 
@@ -59,3 +73,112 @@ def record(
         request_id=request_id,
         detail=detail,
     )
+
+
+_ID = re.compile(r"^[A-Za-z0-9._:/#-]{1,64}$")
+# A local day or an ISO 8601 instant: never anything else (a coordinate, say) from a query.
+_DAY_OR_INSTANT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
+)
+
+
+def _safe(value: Any, pattern: re.Pattern[str]) -> str | None:
+    """``value`` if it is plain text of the expected shape, else None: a refused request's
+    parameters are not validated yet and are stored only when they cannot carry anything else."""
+    return value if isinstance(value, str) and pattern.fullmatch(value) else None
+
+
+class RefusalLimiter:
+    """At most ``burst`` refusals of unauthenticated callers recorded per ``per_s`` seconds (a
+    token bucket), so anonymous requests cannot flood the audit log or hold its chain lock; the
+    number left unrecorded is carried into the next recorded entry."""
+
+    def __init__(
+        self, burst: int = 60, per_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._burst = float(burst)
+        self._rate = burst / per_s
+        self._tokens = float(burst)
+        self._clock = clock
+        self._at = clock()
+        self._skipped = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> int | None:
+        """None when this refusal is not recorded; otherwise how many were not since the last."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            if self._tokens < 1.0:
+                self._skipped += 1
+                return None
+            self._tokens -= 1.0
+            skipped, self._skipped = self._skipped, 0
+            return skipped
+
+
+def record_refusal(
+    factory: sessionmaker[Session], limiter: RefusalLimiter, request: Request, exc: ApiError
+) -> None:
+    """Append an ``access.refused`` entry for a request refused on a person's data, in its own
+    transaction (the request's own was rolled back).
+
+    Recorded: the caller and role if the token was valid (else ``unauthenticated`` / ``none``),
+    the officer asked about, case_ref and purpose when well-formed, the request id, and in
+    ``detail`` the method, route template, status, the refusal's reason, the flag id, period and
+    the caller's own officer id where they apply. Never the token, a body or any query value of
+    another shape. A failure to record is logged (type only) and does not change the response.
+    """
+    state = request.scope.get("state", {})
+    principal: Principal | None = state.get("principal")
+    unrecorded = 0
+    if principal is None:
+        admitted = limiter.admit()
+        if admitted is None:
+            return
+        unrecorded = admitted
+    route = request.scope.get("route")
+    query, params = request.query_params, request.path_params
+    officer_id = _safe(params.get("officer_id") or query.get("officer_id"), _ID)
+    detail: dict[str, Any] = {
+        "method": request.method,
+        "route": getattr(route, "path", None),
+        "status": exc.status,
+        "reason": exc.message,
+    }
+    extra = {
+        "flag_id": _safe(params.get("flag_id"), _ID),
+        "from": _safe(query.get("from"), _DAY_OR_INSTANT),
+        "to": _safe(query.get("to"), _DAY_OR_INSTANT),
+        "caller_officer_id": principal.officer_id if principal is not None else None,
+        "unrecorded_before": unrecorded or None,
+    }
+    detail.update({k: v for k, v in extra.items() if v is not None})
+    try:
+        with transaction(factory) as session:
+            audit.append(
+                session,
+                actor=principal.sub if principal is not None else UNAUTHENTICATED_ACTOR,
+                role=principal.role.value if principal is not None else NO_ROLE,
+                action=REFUSED_ACTION,
+                officer_id=officer_id,
+                case_ref=_safe(query.get("case_ref"), _REF),
+                purpose=_safe(query.get("purpose"), _REF),
+                request_id=request_id_of(request),
+                detail=detail,
+            )
+    except Exception as exc_:  # noqa: BLE001 - the refusal stands whatever happens here
+        log.error(
+            "refused request not recorded in the audit log",
+            extra={"error_type": type(exc_).__name__, "request_id": request_id_of(request)},
+        )
+
+
+def watch_refusals(
+    request: Request, factory: sessionmaker[Session], limiter: RefusalLimiter
+) -> None:
+    """Have a refusal of this request (401, 403, or a missing case_ref) recorded by
+    record_refusal when api.errors renders it."""
+    hook: Callable[[ApiError], None] = partial(record_refusal, factory, limiter, request)
+    request.scope.setdefault("state", {})[ON_REFUSED] = hook

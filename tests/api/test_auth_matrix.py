@@ -12,10 +12,13 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
 
 from api.app import create_app
 from api.auth import TokenConfigError, issue_token
+from api.trail import RefusalLimiter
 from rollcall.settings import Settings
+from store.models import AuditEntry
 from tests.api.helpers import SECRET, STATION, TZ, Api, TestClient
 
 ROLES = ("ingest", "admin", "hr", "investigator", "officer", "auditor")
@@ -43,6 +46,16 @@ ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
     ("GET", "/v1/audit", {}, None, {"auditor"}),
 ]
 OPEN = ["/healthz", "/readyz", "/metrics"]
+# Endpoints of a person's data (their refusals are audited), by path called and route template.
+PERSONAL = {
+    "/v1/compliance": "/v1/compliance",
+    "/v1/officers/O1/attendance": "/v1/officers/{officer_id}/attendance",
+    "/v1/officers/O1/timeline": "/v1/officers/{officer_id}/timeline",
+    "/v1/officers/O1/timeline/export": "/v1/officers/{officer_id}/timeline/export",
+    "/v1/flags": "/v1/flags",
+    "/v1/flags/f-share-0001": "/v1/flags/{flag_id}",
+    "/v1/audit": "/v1/audit",
+}
 
 
 def _call(
@@ -82,16 +95,31 @@ def _bad_tokens() -> dict[str, str]:
     }
 
 
+def _refused(api: Api) -> list[tuple[str, str, int]]:
+    with api.factory() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "access.refused").order_by(AuditEntry.seq)
+        ).all()
+    return [
+        (e.detail["method"], e.detail["route"], e.detail["status"]) for e in entries if e.detail
+    ]
+
+
 def test_every_endpoint_for_every_role(world: Api) -> None:
+    world.client.app.state.rollcall.refusals = RefusalLimiter(burst=1000)  # type: ignore[attr-defined]
     problems = []
     bad_tokens = _bad_tokens()
+    refusals: list[tuple[str, str, int]] = []
     for method, path, query, body, allowed in ENDPOINTS:
+        template = PERSONAL.get(path)
         for role in ROLES:
             headers = world.headers(role, "O1" if role == "officer" else None)
             status = _call(world, method, path, query, body, headers)
             expected = 200 if role in allowed else 403
             if status != expected:
                 problems.append(f"{role} {method} {path}: {status}, expected {expected}")
+            if template and role not in allowed:
+                refusals.append((method, template, 403))
         status = _call(world, method, path, query, body, {})
         if status != 401:
             problems.append(f"no token {method} {path}: {status}")
@@ -99,10 +127,14 @@ def test_every_endpoint_for_every_role(world: Api) -> None:
             status = _call(world, method, path, query, body, {"Authorization": f"Bearer {token}"})
             if status != 401:
                 problems.append(f"{name} {method} {path}: {status}")
+        if template:
+            refusals += [(method, template, 401)] * (1 + len(bad_tokens))
     for path in OPEN:
         if world.client.get(path).status_code != 200:
             problems.append(f"open {path} refused")
     assert problems == []
+    # Every refusal on an endpoint of a person's data is in the audit log, and only those.
+    assert _refused(world) == refusals
 
 
 def test_officer_token_for_another_officer(world: Api) -> None:
