@@ -74,13 +74,24 @@ def normal_cdf(x: FloatArray) -> FloatArray:
 
     NaN stays NaN; +-inf give 1 and 0.
     """
-    z = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    half_erfc = 0.5 * poly * np.exp(-z * z)
-    return np.where(x >= 0.0, 1.0 - half_erfc, np.where(x < 0.0, half_erfc, np.nan))
+    shape = np.shape(x)
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    z = np.abs(x)
+    z /= math.sqrt(2.0)
+    t = z * 0.3275911
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    poly = t * 1.061405429
+    for c in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += c
+        poly *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= 0.5
+    poly *= z  # half of erfc(|x| / sqrt 2)
+    out: FloatArray = np.where(x >= 0.0, 1.0 - poly, poly).reshape(shape)  # NaN x: poly NaN
+    return out
 
 
 def p_inside(signed_distance_m: FloatArray, sigma: FloatArray, area_m2: FloatArray) -> FloatArray:
@@ -95,10 +106,17 @@ def p_inside(signed_distance_m: FloatArray, sigma: FloatArray, area_m2: FloatArr
     50 m station.
     Result in [0, 1]; NaN distance gives 0.
     """
-    half_plane = normal_cdf(-signed_distance_m / sigma)
-    cap = area_m2 / (2.0 * math.pi * sigma * sigma)
-    p = np.minimum(half_plane, cap)
-    out: FloatArray = np.clip(np.nan_to_num(p, nan=0.0), 0.0, 1.0)
+    z = np.atleast_1d(np.divide(signed_distance_m, sigma, dtype=np.float64))
+    np.negative(z, out=z)
+    p = normal_cdf(z)
+    cap = np.atleast_1d(np.multiply(sigma, 2.0 * math.pi, dtype=np.float64))
+    cap *= sigma
+    np.divide(area_m2, cap, out=cap)
+    np.minimum(p, cap, out=p)
+    np.nan_to_num(p, copy=False, nan=0.0)
+    np.clip(p, 0.0, 1.0, out=p)
+    shape = np.broadcast_shapes(np.shape(signed_distance_m), np.shape(sigma), np.shape(area_m2))
+    out: FloatArray = p.reshape(shape)
     return out
 
 

@@ -17,14 +17,16 @@ from geo import errors_model
 from geo.cells import STORE_RESOLUTION, cell_expr
 from geo.cover import (
     BOUNDARY,
+    CELL_SLACK_M,
     CORE,
+    NEAR,
     StationCover,
     cover_stations,
     grid_cover_station,
     ring_segments_m,
 )
 from geo.fences import Station
-from geo.lookup import CellTable, PlanarGrid
+from geo.lookup import SCAN_CHUNK, CellTable, GridRows, ParentFilter, PlanarGrid
 from geo.project import LocalFrame, metres_per_degree
 
 FloatArray = npt.NDArray[np.float64]
@@ -36,8 +38,14 @@ DEFAULT_NEAR_M = 100.0
 INSIDE_EPS_M = 1e-9
 # Planar grid cell (metres) for the raw-coordinate path; coarse bitmap cells are 4x this a side.
 FINE_CELL_M = 8.0
-# Points per chunk in the distance kernel (bounds the temporaries: ~3 segments a point).
-DISTANCE_CHUNK = 131072
+# Boundary cells of the planar grid are split into SUB x SUB sub-cells (1 m) with their own class,
+# so only fixes in boundary sub-cells need a point-in-polygon test. A power of two.
+SUB = 8
+# (point, segment) pairs per block of the distance kernel: its temporaries stay in the L2 cache.
+DISTANCE_PAIRS = 16384
+# Widths of the distance kernel's segment tables: a cell with k kept segments goes to the
+# narrowest width >= k, padded by repeating its first segment (which leaves the minimum as is).
+SEGMENT_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024)
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,7 @@ class _CoverTable:
     segments are ``seg_list[seg_start:seg_start + seg_count]`` (global segment numbers).
     """
 
-    table: CellTable
+    table: CellTable | None
     start: IntArray
     count: IntArray
     single: bool
@@ -62,8 +70,11 @@ class _CoverTable:
     cells: npt.NDArray[np.uint64]
 
     @classmethod
-    def from_covers(cls, covers: list[StationCover], seg_base: list[int]) -> _CoverTable:
-        """Merge per-station covers (station code = list position) into one table."""
+    def from_covers(
+        cls, covers: list[StationCover], seg_base: list[int], hashed: bool = True
+    ) -> _CoverTable:
+        """Merge per-station covers (station code = list position) into one table (with a hash
+        table of the cells when ``hashed``; rows are the sorted unique cells either way)."""
         cells = np.concatenate([c.cells for c in covers] + [np.zeros(0, dtype=np.uint64)])
         station = np.concatenate(
             [np.full(len(c.cells), i, dtype=np.int32) for i, c in enumerate(covers)]
@@ -80,7 +91,7 @@ class _CoverTable:
         order = np.lexsort((station, cells))
         unique, start, count = np.unique(cells[order], return_index=True, return_counts=True)
         return cls(
-            table=CellTable(unique),
+            table=CellTable(unique) if hashed else None,
             start=start.astype(np.int64),
             count=count.astype(np.int64),
             single=bool(np.all(count == 1)),
@@ -92,6 +103,99 @@ class _CoverTable:
             seg_list=seg_flat.astype(np.int32),
             cells=unique,
         )
+
+
+@dataclass(frozen=True)
+class _SegmentTables:
+    """The kept segments of each entry of a cover as dense tables, for the distance kernel.
+
+    Entries are grouped by width (SEGMENT_WIDTHS): ``tables[g]`` has shape (width, entries of
+    the group), column j holding entry j's global segment numbers, padded by repeating its first
+    segment; an entry's group is ``entry_group`` and its column there ``entry_pos``. A block of
+    points then costs a few contiguous passes over (width x points) arrays (the minimum is taken
+    across rows), with no per-pair index arithmetic.
+    """
+
+    entry_group: npt.NDArray[np.int8]
+    entry_pos: IntArray
+    tables: tuple[IntArray, ...]
+
+    @classmethod
+    def of(cls, cover: _CoverTable) -> _SegmentTables:
+        count = cover.entry_seg_count
+        if len(count) and int(count.min()) < 1:
+            raise ValueError("every cover entry keeps at least one segment")
+        widths = np.array(SEGMENT_WIDTHS)
+        if len(count) and int(count.max()) > widths[-1]:
+            raise ValueError(f"a cell keeps more than {widths[-1]} segments")
+        group = np.searchsorted(widths, count).astype(np.int8)
+        pos = np.zeros(len(count), dtype=np.int64)
+        tables = []
+        for g, width in enumerate(SEGMENT_WIDTHS):
+            members = np.flatnonzero(group == g)
+            pos[members] = np.arange(len(members))
+            k = np.arange(width)[:, None]
+            # Row j holds each entry's j-th segment, or its first one past its count.
+            slot = np.where(k < count[None, members], k, 0)
+            table = cover.seg_list[cover.entry_seg_start[None, members] + slot]
+            tables.append(np.ascontiguousarray(table, dtype=np.int64))
+        return cls(group, pos, tuple(tables))
+
+    def distance(
+        self,
+        seg: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+        x: FloatArray,
+        y: FloatArray,
+        entry: IntArray,
+    ) -> FloatArray:
+        """Distance (metres) from points (x, y in their station's frame) to the fence boundary,
+        over the segments kept for each point's entry (exact: see geo.cover)."""
+        out = np.empty(len(x))
+        if len(x) == 0:
+            return out
+        group = self.entry_group[entry]
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(len(self.tables) + 1))
+        for g, table in enumerate(self.tables):
+            lo, hi = int(bounds[g]), int(bounds[g + 1])
+            if lo == hi:
+                continue
+            step = max(1, DISTANCE_PAIRS // table.shape[0])
+            for a in range(lo, hi, step):
+                idx = order[a : min(a + step, hi)]
+                segs = np.take(table, self.entry_pos[entry[idx]], axis=1)
+                out[idx] = _block_distance(seg, x[idx], y[idx], segs)
+        return out
+
+
+def _block_distance(
+    seg: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    x: FloatArray,
+    y: FloatArray,
+    segs: IntArray,
+) -> FloatArray:
+    """Distance from each point (x[i], y[i]) to the nearest of segments ``segs[:, i]``."""
+    ax, ay, dx, dy, inv_len2 = seg
+    qx = np.take(ax, segs)
+    np.subtract(x[None, :], qx, out=qx)
+    qy = np.take(ay, segs)
+    np.subtract(y[None, :], qy, out=qy)
+    sdx = np.take(dx, segs)
+    sdy = np.take(dy, segs)
+    t = qx * sdx
+    t += qy * sdy
+    t *= np.take(inv_len2, segs)
+    np.clip(t, 0.0, 1.0, out=t)
+    sdx *= t
+    qx -= sdx
+    sdy *= t
+    qy -= sdy
+    qx *= qx
+    qy *= qy
+    qx += qy
+    d2 = np.minimum.reduce(qx, axis=0)
+    out: FloatArray = np.sqrt(d2, out=d2)
+    return out
 
 
 class StationIndex:
@@ -156,6 +260,7 @@ class StationIndex:
         self._h3 = _CoverTable.from_covers(
             cover_stations(list(self.geometries), frames, self.near_m, segments=False), seg_base
         )
+        self._h3_filter = ParentFilter.of(self._h3.cells)
         self._grid = _planar_grid(zone_bounds)
         self._planar = _CoverTable.from_covers(
             [
@@ -163,9 +268,69 @@ class StationIndex:
                 for g, f in zip(self.geometries, frames, strict=True)
             ],
             seg_base,
+            hashed=False,
         )
         self._grid.mark(self._planar.cells)
+        self._grid_rows = GridRows.of(self._grid, self._planar.cells)
+        self._planar_segs = _SegmentTables.of(self._planar)
+        self._sub_rank, self._sub_class = self._boundary_subcells()
         self._views = _name_views(ids)
+
+    def _boundary_subcells(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
+        """Classes of the SUB x SUB sub-cells of every boundary entry of the planar cover.
+
+        Returns (rank, classes): ``rank[entry]`` is the entry's row in ``classes`` (-1 for entries
+        that are not boundary), and ``classes[row, SUB * sy + sx]`` the class of its sub-cell
+        (sx, sy) by the rule of geo.cover.classify_cells: with d the distance from the sub-cell's
+        centre to the fence boundary (from the entry's kept segments, which include the nearest
+        one for every point of the cell) and r its half-diagonal plus CELL_SLACK_M, d <= r is
+        BOUNDARY, else CORE if the centre is inside and NEAR if not. A fix in a core or near
+        sub-cell needs no point-in-polygon test.
+        """
+        cover, grid = self._planar, self._grid
+        entries = np.flatnonzero(cover.entry_class == BOUNDARY)
+        rank = np.full(len(cover.entry_class), -1, dtype=np.int32)
+        rank[entries] = np.arange(len(entries), dtype=np.int32)
+        if len(entries) == 0:
+            return rank, np.zeros((0, SUB * SUB), dtype=np.int8)
+        # Entry -> its cell key (rows of a multi-entry cell share it).
+        key_of_entry = np.repeat(cover.cells, cover.count)[entries].astype(np.int64) - 1
+        ix, iy = key_of_entry % grid.nx, key_of_entry // grid.nx
+        a = np.arange(SUB * SUB)
+        sx, sy = a % SUB, a // SUB
+        step_lng = 1.0 / (grid.inv_dlng * SUB)
+        step_lat = 1.0 / (grid.inv_dlat * SUB)
+        c_lng = grid.lng_min + (ix[:, None] * SUB + sx[None, :] + 0.5) * step_lng
+        c_lat = grid.lat_min + (iy[:, None] * SUB + sy[None, :] + 0.5) * step_lat
+        st = np.repeat(cover.entry_station[entries], SUB * SUB)
+        c_lng, c_lat = c_lng.ravel(), c_lat.ravel()
+        x = (c_lng - self._origin_lng[st]) * self._kx[st]
+        y = (c_lat - self._origin_lat[st]) * self._ky[st]
+        sub_entry = np.repeat(entries, SUB * SUB)
+        d = self._planar_segs.distance(self._seg, x, y, sub_entry)
+        radius = 0.5 * np.hypot(self._kx[st] * step_lng, self._ky[st] * step_lat) + CELL_SLACK_M
+        inside = np.zeros(len(st), dtype=np.bool_)
+        order = np.argsort(st, kind="stable")
+        inside[order] = shapely.contains_xy(self.geometries[st[order]], c_lng[order], c_lat[order])
+        cls_ = np.where(d <= radius, BOUNDARY, np.where(inside, CORE, NEAR)).astype(np.int8)
+        return rank, cls_.reshape(len(entries), SUB * SUB)
+
+    def _sub_classes(
+        self, entry: IntArray, lng: FloatArray, lat: FloatArray
+    ) -> npt.NDArray[np.int8]:
+        """Sub-cell classes (see _boundary_subcells) of points (degrees) in boundary entries.
+
+        The sub-cell index is trunc(offset * inv * SUB) & (SUB - 1): scaling by the power of two
+        SUB is exact, so it always lies in the fine cell the point was looked up in.
+        """
+        grid = self._grid
+        fx = lng - grid.lng_min
+        fx *= grid.inv_dlng * SUB
+        fy = lat - grid.lat_min
+        fy *= grid.inv_dlat * SUB
+        sub = (fy.astype(np.int64) & (SUB - 1)) * SUB + (fx.astype(np.int64) & (SUB - 1))
+        out: npt.NDArray[np.int8] = self._sub_class[self._sub_rank[entry], sub]
+        return out
 
     @classmethod
     def build(cls, stations: Sequence[Station], near_m: float = DEFAULT_NEAR_M) -> StationIndex:
@@ -180,27 +345,29 @@ class StationIndex:
     # ---- classification -------------------------------------------------------------------
 
     def _resolve(
-        self, cover: _CoverTable, cells: npt.NDArray[np.uint64], lng: FloatArray, lat: FloatArray
+        self,
+        cover: _CoverTable,
+        segs: _SegmentTables,
+        row: npt.NDArray[np.int32],
+        lng: FloatArray,
+        lat: FloatArray,
     ) -> tuple[IntArray, npt.NDArray[np.int32], FloatArray]:
-        """Stations of fixes whose cells in ``cover`` are ``cells`` (positions in degrees).
+        """Stations of fixes whose rows in ``cover`` are ``row`` (-1: none; positions in degrees).
 
         Returns (which, code, signed): the indices of the fixes that get a station, its code
         and the signed boundary distance in metres (negative inside).
         """
         none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0))
-        if len(cells) == 0 or len(cover.cells) == 0:
-            return none
-        row = cover.table.find(cells)
         hit = np.flatnonzero(row >= 0)
         if len(hit) == 0:
             return none
-        row = row[hit]
-        if cover.single:
-            pair_fix, pair_entry = hit, cover.start[row]
+        row_hit = row[hit]
+        if cover.single:  # one entry per cell: entry number = row number
+            pair_fix, pair_entry = hit, row_hit.astype(np.int64)
         else:
-            cnt = cover.count[row]
+            cnt = cover.count[row_hit]
             pair_fix = np.repeat(hit, cnt)
-            pair_entry = _expand(cover.start[row], cnt)
+            pair_entry = _expand(cover.start[row_hit], cnt)
         st = cover.entry_station[pair_entry]
         cls_ = cover.entry_class[pair_entry]
         p_lng = lng[pair_fix]
@@ -209,99 +376,86 @@ class StationIndex:
         x *= self._kx[st]
         y = p_lat - self._origin_lat[st]
         y *= self._ky[st]
-        d = self._distance(cover, x, y, pair_entry)
+        d = segs.distance(self._seg, x, y, pair_entry)
 
         inside = cls_ == CORE
         b = np.flatnonzero(cls_ == BOUNDARY)
         if len(b):
+            sub = self._sub_classes(pair_entry[b], p_lng[b], p_lat[b])
+            inside[b] = sub == CORE
+            b = b[sub == BOUNDARY]
+            # Grouped by fence (a radix sort of 16-bit codes; wrapped codes only group less), so
+            # each prepared geometry serves a run of points.
+            b = b[np.argsort(st[b].astype(np.int16), kind="stable")]
             inside[b] = shapely.contains_xy(self.geometries[st[b]], p_lng[b], p_lat[b])
-        valid = (d <= self.near_m) | inside
+        valid = d <= self.near_m
+        valid |= inside
         valid &= np.isfinite(d)
-        valid_idx = np.flatnonzero(valid)
-        pf = pair_fix[valid_idx]
-        dup = pf[1:] == pf[:-1]  # pairs of one fix are adjacent (pair_fix is sorted)
-        if dup.any():
-            # Several stations for one fix. Inside beats outside; among insides the nearer
-            # centroid (the frame origin); among outsides the nearer boundary; then station_id.
-            multi = np.zeros(len(pf), dtype=np.bool_)
-            multi[1:] |= dup
-            multi[:-1] |= dup
-            sub = valid_idx[multi]
-            key = np.where(inside[sub], np.hypot(x[sub], y[sub]) - 1e12, d[sub])
-            order = np.lexsort((st[sub], key, pair_fix[sub]))
-            sub_pf = pair_fix[sub][order]
-            first = np.ones(len(order), dtype=np.bool_)
-            first[1:] = sub_pf[1:] != sub_pf[:-1]
-            valid_idx = np.concatenate([valid_idx[~multi], sub[order[first]]])
+        if cover.single:
+            valid_idx = np.flatnonzero(valid)
+        else:
+            valid_idx = self._pick(valid, inside, pair_fix, st, x, y, d)
         chosen_d = d[valid_idx]
         chosen_in = inside[valid_idx]
         signed = np.where(chosen_in, -np.maximum(chosen_d, INSIDE_EPS_M), chosen_d)
         return pair_fix[valid_idx], st[valid_idx], signed
 
-    def _distance(
-        self, cover: _CoverTable, x: FloatArray, y: FloatArray, entry: IntArray
-    ) -> FloatArray:
-        """Distance (metres) from points (x, y in their station's frame) to the fence boundary,
-        over the segments the cover kept for each point's cell (exact: see geo.cover).
+    @staticmethod
+    def _pick(
+        valid: npt.NDArray[np.bool_],
+        inside: npt.NDArray[np.bool_],
+        pair_fix: IntArray,
+        st: npt.NDArray[np.int32],
+        x: FloatArray,
+        y: FloatArray,
+        d: FloatArray,
+    ) -> IntArray:
+        """The valid pair of each fix: where one fix has several, inside beats outside; among
+        insides the nearer centroid (the frame origin); among outsides the nearer boundary; then
+        station_id (pairs of one fix are adjacent: pair_fix is sorted)."""
+        valid_idx = np.flatnonzero(valid)
+        pf = pair_fix[valid_idx]
+        dup = pf[1:] == pf[:-1]
+        if not dup.any():
+            return valid_idx
+        multi = np.zeros(len(pf), dtype=np.bool_)
+        multi[1:] |= dup
+        multi[:-1] |= dup
+        sub = valid_idx[multi]
+        key = np.where(inside[sub], np.hypot(x[sub], y[sub]) - 1e12, d[sub])
+        order = np.lexsort((st[sub], key, pair_fix[sub]))
+        sub_pf = pair_fix[sub][order]
+        first = np.ones(len(order), dtype=np.bool_)
+        first[1:] = sub_pf[1:] != sub_pf[:-1]
+        return np.concatenate([valid_idx[~multi], sub[order[first]]])
 
-        Works in chunks of DISTANCE_CHUNK points so the temporaries stay in cache."""
-        out = np.empty(len(x))
-        for lo in range(0, len(x), DISTANCE_CHUNK):
-            hi = min(lo + DISTANCE_CHUNK, len(x))
-            out[lo:hi] = self._distance_chunk(cover, x[lo:hi], y[lo:hi], entry[lo:hi])
-        return out
+    def _candidates(self, fixes: pl.DataFrame) -> tuple[IntArray, FloatArray, FloatArray]:
+        """Candidate row indices and their longitudes and latitudes (degrees); every other row
+        is farther than near_m from every fence.
 
-    def _distance_chunk(
-        self, cover: _CoverTable, x: FloatArray, y: FloatArray, entry: IntArray
-    ) -> FloatArray:
-        count = cover.entry_seg_count[entry]
-        seg = cover.seg_list[_expand(cover.entry_seg_start[entry], count)]
-        owner = np.repeat(np.arange(len(entry)), count)
-        ax, ay, dx, dy, inv_len2 = self._seg
-        qx = x[owner]
-        qx -= ax[seg]
-        qy = y[owner]
-        qy -= ay[seg]
-        sdx = dx[seg]
-        sdy = dy[seg]
-        t = qx * sdx
-        t += qy * sdy
-        t *= inv_len2[seg]
-        np.clip(t, 0.0, 1.0, out=t)
-        sdx *= t
-        qx -= sdx
-        sdy *= t
-        qy -= sdy
-        qx *= qx
-        qy *= qy
-        qx += qy
-        starts = np.cumsum(count) - count
-        d2 = np.minimum.reduceat(qx, starts) if len(starts) else qx
-        return np.sqrt(d2)
-
-    def _candidates(
-        self, fixes: pl.DataFrame, lng: FloatArray, lat: FloatArray
-    ) -> tuple[IntArray, npt.NDArray[np.uint64]]:
-        """Candidate row indices and their planar-cover keys (the exact work is the same on
-        both paths, so they agree bit for bit).
-
-        With an ``h3_cell`` column the stored cells are the prefilter: a fix whose cell is not in
-        the H3 cover is farther than near_m from every fence (null cells are computed from
-        lat/lon). Without it, the planar grid's coarse bitmap is the prefilter.
+        With an ``h3_cell`` column the stored cells are the prefilter (ParentFilter of the H3
+        cover: a fix whose cell is not in the H3 cover is farther than near_m from every fence;
+        null cells are computed from lat/lon), and only the candidates' coordinates are read.
+        Without it, the planar grid's coarse bitmap is the prefilter.
         """
         if "h3_cell" not in fixes.columns:
-            return self._grid.candidates(lng, lat)
+            lat = _floats(fixes["lat"])
+            lng = _floats(fixes["lon"])
+            cand = self._grid.marked(lng, lat)
+            return cand, lng[cand], lat[cand]
         col = fixes["h3_cell"]
         if col.dtype != pl.UInt64:
             col = col.cast(pl.UInt64, strict=False)
         if col.null_count():
             missing = np.flatnonzero(col.is_null().to_numpy())
             cells = col.fill_null(0).to_numpy().copy()
-            cells[missing] = _h3(lng[missing], lat[missing])
+            m_lng = _take_floats(fixes["lon"], missing)
+            m_lat = _take_floats(fixes["lat"], missing)
+            cells[missing] = _h3(m_lng, m_lat)
         else:
             cells = col.to_numpy()
-        cand = self._h3.table.maybe(cells)
-        return cand, self._grid.keys(lng[cand], lat[cand])
+        cand = self._h3_filter.maybe(cells)
+        return cand, _take_floats(fixes["lon"], cand), _take_floats(fixes["lat"], cand)
 
     def classify(self, fixes: pl.DataFrame, *, p_method: str = "half_plane") -> pl.DataFrame:
         """Attribute each fix to a station, with its signed boundary distance and p_inside.
@@ -325,13 +479,14 @@ class StationIndex:
         error below 1e-3), several times slower for fixes near a boundary. Raises ValueError for
         another value.
         """
+        if p_method not in ("half_plane", "exact"):
+            raise ValueError(f"p_method must be 'half_plane' or 'exact', not {p_method!r}")
         n = fixes.height
-        lat = _floats(fixes["lat"])
-        lng = _floats(fixes["lon"])
-        cand, keys = self._candidates(fixes, lng, lat)
-        which, codes, dist = self._resolve(self._planar, keys, lng[cand], lat[cand])
+        cand, lng, lat = self._candidates(fixes)
+        row = self._grid_rows.find(lng, lat)
+        which, codes, dist = self._resolve(self._planar, self._planar_segs, row, lng, lat)
         rows = cand[which]
-        p = self._p_inside(fixes, rows, codes, dist, lng[rows], lat[rows], p_method)
+        p = self._p_inside(fixes, rows, codes, dist, lng[which], lat[which], p_method)
         return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))
 
     def _p_inside(
@@ -349,28 +504,35 @@ class StationIndex:
         "half_plane": errors_model.p_inside (fast; wrong near corners, see its docstring).
         "exact": beyond EDGE_CUTOFF_SIGMAS from the boundary 0 or 1 (within 2e-6 per edge),
         otherwise errors_model.polygon_p_inside over the fence's edges within that distance.
-        ``lng``/``lat`` are the rows' coordinates (degrees).
+        ``lng``/``lat`` are the rows' coordinates (degrees). Only the rows' values are read,
+        and a row's source only when its accuracy is missing or invalid.
         """
         if len(rows) == 0:
             return np.zeros(0)
-        idx = pl.Series(rows)
-        accuracy = (
-            _floats(fixes["accuracy_m"].gather(idx))
-            if "accuracy_m" in fixes.columns
-            else np.full(len(rows), np.nan)
-        )
-        source = fixes["source"].gather(idx) if "source" in fixes.columns else None
-        acc = errors_model.effective_accuracy_m(
-            accuracy, errors_model.source_codes(source, len(rows))
-        )
+        if "accuracy_m" in fixes.columns:
+            acc = _take_floats(fixes["accuracy_m"], rows)
+        else:
+            acc = np.full(len(rows), np.nan)
+        bad = np.flatnonzero(~(np.isfinite(acc) & (acc > 0.0)))
+        if len(bad):
+            source = (
+                fixes["source"].gather(pl.Series(rows[bad])) if "source" in fixes.columns else None
+            )
+            acc[bad] = errors_model.effective_accuracy_m(
+                acc[bad], errors_model.source_codes(source, len(bad))
+            )
         sigma = errors_model.sigma_m(acc)
         if "is_mock" in fixes.columns:
-            mock = fixes["is_mock"].gather(idx).cast(pl.Boolean).fill_null(False).to_numpy()
+            mock = _take_flags(fixes["is_mock"], rows)
         else:
             mock = np.zeros(len(rows), dtype=np.bool_)
         if p_method == "half_plane":
-            p = errors_model.p_inside(dist, sigma, self._area_m2[codes])
-        elif p_method == "exact":
+            p = np.empty(len(rows))
+            area = self._area_m2[codes]
+            for lo in range(0, len(rows), SCAN_CHUNK):  # temporaries stay in the L2 cache
+                hi = lo + SCAN_CHUNK
+                p[lo:hi] = errors_model.p_inside(dist[lo:hi], sigma[lo:hi], area[lo:hi])
+        else:
             p = (dist < 0).astype(np.float64)
             cut = errors_model.EDGE_CUTOFF_SIGMAS * sigma
             near = np.flatnonzero((np.abs(dist) < cut) & ~mock)
@@ -378,8 +540,6 @@ class StationIndex:
                 p[near] = self._polygon_p(
                     codes[near], dist[near], sigma[near], lng[near], lat[near]
                 )
-        else:
-            raise ValueError(f"p_method must be 'half_plane' or 'exact', not {p_method!r}")
         p[mock] = 0.0
         return p
 
@@ -451,7 +611,8 @@ class StationIndex:
         cells = np.ascontiguousarray(cells, dtype=np.uint64)
         n = len(cells)
         cover = self._h3
-        cand = cover.table.maybe(cells)
+        assert cover.table is not None
+        cand = self._h3_filter.maybe(cells)
         row = cover.table.find(cells[cand])
         hit = row >= 0
         rows = cand[hit]
@@ -587,6 +748,22 @@ def _floats(s: pl.Series) -> FloatArray:
     if s.null_count():
         s = s.fill_null(float("nan"))
     return s.to_numpy()
+
+
+def _take_floats(s: pl.Series, rows: IntArray) -> FloatArray:
+    """Rows ``rows`` of a numeric column as a writable float64 numpy array, nulls as NaN."""
+    if s.dtype == pl.Float64 and s.n_chunks() == 1 and not s.null_count():
+        out: FloatArray = s.to_numpy()[rows]
+        return out
+    taken = s.gather(pl.Series(rows, dtype=pl.Int64)).cast(pl.Float64, strict=False)
+    return taken.fill_null(float("nan")).to_numpy(writable=True)
+
+
+def _take_flags(s: pl.Series, rows: IntArray) -> npt.NDArray[np.bool_]:
+    """Rows ``rows`` of a flag column as bool numpy (null = false)."""
+    taken = s.gather(pl.Series(rows, dtype=pl.Int64))
+    out: npt.NDArray[np.bool_] = taken.cast(pl.Boolean).fill_null(False).to_numpy()
+    return out
 
 
 def _expand(start: IntArray, count: IntArray) -> IntArray:

@@ -441,3 +441,34 @@ def test_index_survives_pickling_for_dask_workers(index: StationIndex) -> None:
     frame = fixes([at(10, 10), at(45, 40), at(150, 140), at(370, 20), at(0, 0)])
     again = pickle.loads(pickle.dumps(index))
     assert again.classify(frame).equals(index.classify(frame))
+
+
+def test_kernel_distances_and_boundary_subcells_agree_with_shapely(
+    spaced_stations: list[Station],
+) -> None:
+    # Every fix within reach of a fence: the distance over the cell's kept segments equals the
+    # distance to the whole boundary, and a core (near) sub-cell holds only inside (outside)
+    # points, on both sides of every edge and exactly on edges and vertices.
+    from geo.cover import BOUNDARY, CORE, NEAR
+
+    index = StationIndex.build(spaced_stations)
+    rng = np.random.default_rng(13)
+    lat, lon = points_near_edges(rng, spaced_stations, 200_000, max_offset_m=12.0)
+    row = index._grid_rows.find(lon, lat)
+    assert np.all(row >= 0)
+    entry = row.astype(np.int64)  # one entry per cell: these fences are 450 m apart
+    st = index._planar.entry_station[entry]
+    x = (lon - index._origin_lng[st]) * index._kx[st]
+    y = (lat - index._origin_lat[st]) * index._ky[st]
+    got = index._planar_segs.distance(index._seg, x, y, entry)
+    boundaries = np.array([g.boundary for g in index._geometries_m()], dtype=object)
+    expected = shapely.distance(boundaries[st], shapely.points(x, y))
+    assert np.max(np.abs(got - expected)) < 1e-9
+    inside = shapely.contains_xy(index.geometries[st], lon, lat)
+    b = np.flatnonzero(index._planar.entry_class[entry] == BOUNDARY)
+    sub = index._sub_classes(entry[b], lon[b], lat[b])
+    assert np.all(inside[b[sub == CORE]])
+    assert not np.any(inside[b[sub == NEAR]])
+    assert 0 < np.sum(sub == BOUNDARY) < 0.5 * len(b)
+    assert np.sum(sub == CORE) > 0.2 * len(b)
+    assert np.sum(sub == NEAR) > 0.2 * len(b)

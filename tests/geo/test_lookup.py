@@ -70,3 +70,43 @@ def test_planar_grid_keys_are_zero_outside_the_grid() -> None:
     keys = grid.keys(lng, lat)
     ix, iy = grid.index(-0.1, 51.5)
     assert keys.tolist() == [int(grid.key(np.array([ix]), np.array([iy]))[0]), 0, 0, 0]
+
+
+def test_parent_filter_keeps_every_marked_cell_and_passes_few_others() -> None:
+    import h3
+
+    from geo.lookup import ParentFilter
+
+    rng = np.random.default_rng(6)
+    lat = rng.uniform(51.28, 51.69, 200_000)
+    lng = rng.uniform(-0.51, 0.33, 200_000)
+    cells = np.array(
+        [h3.str_to_int(h3.latlng_to_cell(a, b, 12)) for a, b in zip(lat, lng, strict=True)],
+        dtype=np.uint64,
+    )
+    marked = cells[:2_000]
+    filt = ParentFilter.of(marked)
+    got = filt.maybe(cells)
+    assert np.all(np.diff(got) > 0)
+    is_marked = np.isin(cells, marked)
+    assert set(np.flatnonzero(is_marked)) <= set(got.tolist())
+    assert np.sum(~is_marked[got]) < 0.01 * len(cells)
+    assert filt.maybe(np.zeros(0, dtype=np.uint64)).tolist() == []
+
+
+def test_grid_rows_find_the_row_of_each_keyed_cell() -> None:
+    from geo.lookup import GridRows
+
+    grid = PlanarGrid.spanning((-0.2, 51.4, 0.0, 51.6), 0.0002, 0.00015)
+    rng = np.random.default_rng(7)
+    lng = rng.uniform(-0.2, 0.0, 20_000)
+    lat = rng.uniform(51.4, 51.6, 20_000)
+    keys = grid.keys(lng, lat)
+    table_keys = np.unique(keys[:5_000])
+    rows = GridRows.of(grid, table_keys)
+    expected = np.searchsorted(table_keys, keys)
+    expected[~np.isin(keys, table_keys)] = -1
+    assert np.array_equal(rows.find(lng, lat), expected)
+    odd_lng = np.array([np.nan, -0.1, 179.0, -179.0, -0.1, -0.1])
+    odd_lat = np.array([51.5, np.nan, 51.5, 51.5, 89.0, -89.0])
+    assert rows.find(odd_lng, odd_lat).tolist() == [-1] * 6
