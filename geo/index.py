@@ -43,9 +43,9 @@ FINE_CELL_M = 8.0
 SUB = 8
 # (point, segment) pairs per block of the distance kernel: its temporaries stay in the L2 cache.
 DISTANCE_PAIRS = 16384
-# Widths of the distance kernel's segment tables: a cell with k kept segments goes to the
-# narrowest width >= k, padded by repeating its first segment (which leaves the minimum as is).
-SEGMENT_WIDTHS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32, 48, 64, 128, 256, 512, 1024)
+# Widths of the distance kernel's feature tables: a cell with k vertices (segments) goes to the
+# narrowest width >= k, padded by repeating its first one (which leaves the minimum as is).
+FEATURE_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 4096)
 
 
 @dataclass(frozen=True)
@@ -106,40 +106,96 @@ class _CoverTable:
 
 
 @dataclass(frozen=True)
-class _SegmentTables:
-    """The kept segments of each entry of a cover as dense tables, for the distance kernel.
+class _Features:
+    """The boundary features that can be nearest to some point of each cover entry, as dense
+    tables for the distance kernel.
 
-    Entries are grouped by width (SEGMENT_WIDTHS): ``tables[g]`` has shape (width, entries of
-    the group), column j holding entry j's global segment numbers, padded by repeating its first
-    segment; an entry's group is ``entry_group`` and its column there ``entry_pos``. A block of
-    points then costs a few contiguous passes over (width x points) arrays (the minimum is taken
-    across rows), with no per-pair index arithmetic.
+    From an entry's kept segments (geo.cover): a segment whose projection parameter t is <= 0
+    over the whole of the entry's disc (t is affine with gradient 1 / length, so it varies by at
+    most radius / length about its value at the centre) has its start as nearest point for every
+    point of the cell, so it becomes that *vertex*; >= 1 over the disc: its end vertex; otherwise
+    it stays a *segment* (clamped projection). Vertices with equal coordinates are merged. The
+    minimum over an entry's features is therefore the minimum over its kept segments: the exact
+    distance. A vertex costs a third of a segment, and two segments meeting at a vertex that
+    is nearest for the whole cell become one vertex.
+
+    Entries are grouped by (vertex width, segment width) from FEATURE_WIDTHS; ``vtables[g]`` and
+    ``stables[g]`` have shape (width, entries of the group), column j holding entry j's vertex
+    and segment numbers padded by repeating the first (which leaves the minimum as is); an
+    entry's group is ``entry_group`` and its column there ``entry_pos``. A block of points costs
+    a few contiguous passes over (width x points) arrays, with no per-pair index arithmetic.
     """
 
-    entry_group: npt.NDArray[np.int8]
+    vx: FloatArray
+    vy: FloatArray
+    entry_group: npt.NDArray[np.int16]
     entry_pos: IntArray
-    tables: tuple[IntArray, ...]
+    vtables: tuple[IntArray, ...]
+    stables: tuple[IntArray, ...]
 
     @classmethod
-    def of(cls, cover: _CoverTable) -> _SegmentTables:
+    def of(
+        cls,
+        cover: _CoverTable,
+        seg: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+        ends: tuple[FloatArray, FloatArray],
+        centre: tuple[FloatArray, FloatArray],
+        radius: FloatArray,
+    ) -> _Features:
+        """Features of ``cover``'s entries; ``seg`` the global segments (ax, ay, dx, dy,
+        inv_len2), ``ends`` their end points (bx, by), ``centre`` each entry's disc centre in its
+        station's frame and ``radius`` its radius (metres)."""
+        ax, ay, dx, dy, inv_len2 = seg
+        bx, by = ends
         count = cover.entry_seg_count
-        if len(count) and int(count.min()) < 1:
+        n_entries = len(count)
+        if n_entries and int(count.min()) < 1:
             raise ValueError("every cover entry keeps at least one segment")
-        widths = np.array(SEGMENT_WIDTHS)
-        if len(count) and int(count.max()) > widths[-1]:
-            raise ValueError(f"a cell keeps more than {widths[-1]} segments")
-        group = np.searchsorted(widths, count).astype(np.int8)
-        pos = np.zeros(len(count), dtype=np.int64)
-        tables = []
-        for g, width in enumerate(SEGMENT_WIDTHS):
+        owner = np.repeat(np.arange(n_entries), count)
+        s = cover.seg_list[_expand(cover.entry_seg_start, count)].astype(np.int64)
+        cx, cy = centre[0][owner], centre[1][owner]
+        t_centre = ((cx - ax[s]) * dx[s] + (cy - ay[s]) * dy[s]) * inv_len2[s]
+        span = radius[owner] * np.sqrt(inv_len2[s])
+        at_start = (t_centre + span <= 0.0) | (inv_len2[s] == 0.0)
+        at_end = ~at_start & (t_centre - span >= 1.0)
+        whole = ~at_start & ~at_end
+        # Vertices: starts are numbered s, ends len(ax) + s; equal coordinates share a number.
+        all_x = np.concatenate([ax, bx])
+        all_y = np.concatenate([ay, by])
+        _, first, canon = np.unique(
+            np.stack([all_x, all_y], axis=1), axis=0, return_index=True, return_inverse=True
+        )
+        vertex = np.where(at_start, s, len(ax) + s)[~whole]
+        vertex = first[canon.ravel()[vertex]]
+        v_pairs = np.unique(np.stack([owner[~whole], vertex], axis=1), axis=0)
+        v_owner, v_id = v_pairs[:, 0], v_pairs[:, 1]
+        s_owner, s_id = owner[whole], s[whole]
+        nv = np.bincount(v_owner, minlength=n_entries)
+        ns = np.bincount(s_owner, minlength=n_entries)
+        widths = np.array(FEATURE_WIDTHS)
+        if n_entries and max(int(nv.max()), int(ns.max())) > widths[-1]:
+            raise ValueError(f"a cell keeps more than {widths[-1]} features")
+        gv = np.searchsorted(widths, nv)
+        gs = np.searchsorted(widths, ns)
+        group = (gv * len(widths) + gs).astype(np.int16)
+        pos = np.zeros(n_entries, dtype=np.int64)
+        v_start = np.cumsum(nv) - nv
+        s_start = np.cumsum(ns) - ns
+        vtables: list[IntArray] = []
+        stables: list[IntArray] = []
+        for g in range(len(widths) * len(widths)):
             members = np.flatnonzero(group == g)
             pos[members] = np.arange(len(members))
-            k = np.arange(width)[:, None]
-            # Row j holds each entry's j-th segment, or its first one past its count.
-            slot = np.where(k < count[None, members], k, 0)
-            table = cover.seg_list[cover.entry_seg_start[None, members] + slot]
-            tables.append(np.ascontiguousarray(table, dtype=np.int64))
-        return cls(group, pos, tuple(tables))
+            for table, ids, start, cnt, width in (
+                (vtables, v_id, v_start, nv, widths[g // len(widths)]),
+                (stables, s_id, s_start, ns, widths[g % len(widths)]),
+            ):
+                k = np.arange(width)[:, None]
+                # Row j holds each entry's j-th feature, or its first one past its count.
+                slot = np.where(k < cnt[None, members], k, 0)
+                rows = ids[start[None, members] + slot] if len(ids) else np.zeros(slot.shape)
+                table.append(np.ascontiguousarray(rows, dtype=np.int64))
+        return cls(all_x, all_y, group, pos, tuple(vtables), tuple(stables))
 
     def distance(
         self,
@@ -149,42 +205,68 @@ class _SegmentTables:
         entry: IntArray,
     ) -> FloatArray:
         """Distance (metres) from points (x, y in their station's frame) to the fence boundary,
-        over the segments kept for each point's entry (exact: see geo.cover)."""
+        over the features of each point's entry (exact: see the class docstring)."""
         out = np.empty(len(x))
         if len(x) == 0:
             return out
         group = self.entry_group[entry]
-        order = np.argsort(group, kind="stable")
-        bounds = np.searchsorted(group[order], np.arange(len(self.tables) + 1))
-        for g, table in enumerate(self.tables):
+        order = np.argsort(group, kind="stable")  # radix sort of 16-bit group numbers
+        bounds = np.searchsorted(group[order], np.arange(len(self.vtables) + 1))
+        xs, ys, pos = x[order], y[order], self.entry_pos[entry[order]]
+        d2 = np.empty(len(x))
+        for g, (vtable, stable) in enumerate(zip(self.vtables, self.stables, strict=True)):
             lo, hi = int(bounds[g]), int(bounds[g + 1])
             if lo == hi:
                 continue
-            step = max(1, DISTANCE_PAIRS // table.shape[0])
+            wv, ws = vtable.shape[0], stable.shape[0]
+            step = max(1, DISTANCE_PAIRS // (wv + 3 * ws))
             for a in range(lo, hi, step):
-                idx = order[a : min(a + step, hi)]
-                segs = np.take(table, self.entry_pos[entry[idx]], axis=1)
-                out[idx] = _block_distance(seg, x[idx], y[idx], segs)
+                b = min(a + step, hi)
+                p = pos[a:b]
+                best = None
+                if wv:
+                    best = _vertex_d2(self.vx, self.vy, xs[a:b], ys[a:b], np.take(vtable, p, 1))
+                if ws:
+                    d2s = _segment_d2(seg, xs[a:b], ys[a:b], np.take(stable, p, axis=1))
+                    best = d2s if best is None else np.minimum(best, d2s, out=best)
+                assert best is not None
+                d2[a:b] = best
+        out[order] = np.sqrt(d2, out=d2)
         return out
 
 
-def _block_distance(
+def _vertex_d2(
+    vx: FloatArray, vy: FloatArray, x: FloatArray, y: FloatArray, ids: IntArray
+) -> FloatArray:
+    """Squared distance from each point (x[i], y[i]) to the nearest of vertices ``ids[:, i]``."""
+    qx = np.take(vx, ids)
+    np.subtract(x[None, :], qx, out=qx)
+    qy = np.take(vy, ids)
+    np.subtract(y[None, :], qy, out=qy)
+    qx *= qx
+    qy *= qy
+    qx += qy
+    out: FloatArray = np.minimum.reduce(qx, axis=0)
+    return out
+
+
+def _segment_d2(
     seg: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
     x: FloatArray,
     y: FloatArray,
-    segs: IntArray,
+    ids: IntArray,
 ) -> FloatArray:
-    """Distance from each point (x[i], y[i]) to the nearest of segments ``segs[:, i]``."""
+    """Squared distance from each point (x[i], y[i]) to the nearest of segments ``ids[:, i]``."""
     ax, ay, dx, dy, inv_len2 = seg
-    qx = np.take(ax, segs)
+    qx = np.take(ax, ids)
     np.subtract(x[None, :], qx, out=qx)
-    qy = np.take(ay, segs)
+    qy = np.take(ay, ids)
     np.subtract(y[None, :], qy, out=qy)
-    sdx = np.take(dx, segs)
-    sdy = np.take(dy, segs)
+    sdx = np.take(dx, ids)
+    sdy = np.take(dy, ids)
     t = qx * sdx
     t += qy * sdy
-    t *= np.take(inv_len2, segs)
+    t *= np.take(inv_len2, ids)
     np.clip(t, 0.0, 1.0, out=t)
     sdx *= t
     qx -= sdx
@@ -193,8 +275,7 @@ def _block_distance(
     qx *= qx
     qy *= qy
     qx += qy
-    d2 = np.minimum.reduce(qx, axis=0)
-    out: FloatArray = np.sqrt(d2, out=d2)
+    out: FloatArray = np.minimum.reduce(qx, axis=0)
     return out
 
 
@@ -272,9 +353,26 @@ class StationIndex:
         )
         self._grid.mark(self._planar.cells)
         self._grid_rows = GridRows.of(self._grid, self._planar.cells)
-        self._planar_segs = _SegmentTables.of(self._planar)
+        self._planar_segs = _Features.of(
+            self._planar, self._seg, (bx, by), *self._entry_discs(self._planar, self._grid)
+        )
         self._sub_rank, self._sub_class = self._boundary_subcells()
         self._views = _name_views(ids)
+
+    def _entry_discs(
+        self, cover: _CoverTable, grid: PlanarGrid
+    ) -> tuple[tuple[FloatArray, FloatArray], FloatArray]:
+        """Each planar cover entry's disc as geo.cover.grid_cover_station drew it: the cell's
+        centre in its station's frame (metres) and half-diagonal plus CELL_SLACK_M."""
+        key = np.repeat(cover.cells, cover.count).astype(np.int64) - 1
+        ix, iy = key % grid.nx, key // grid.nx
+        c_lng = grid.lng_min + (ix + 0.5).astype(np.float64) / grid.inv_dlng
+        c_lat = grid.lat_min + (iy + 0.5).astype(np.float64) / grid.inv_dlat
+        st = cover.entry_station
+        cx = (c_lng - self._origin_lng[st]) * self._kx[st]
+        cy = (c_lat - self._origin_lat[st]) * self._ky[st]
+        half = 0.5 * np.hypot(self._kx[st] / grid.inv_dlng, self._ky[st] / grid.inv_dlat)
+        return (cx, cy), half + CELL_SLACK_M
 
     def _boundary_subcells(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
         """Classes of the SUB x SUB sub-cells of every boundary entry of the planar cover.
@@ -347,7 +445,7 @@ class StationIndex:
     def _resolve(
         self,
         cover: _CoverTable,
-        segs: _SegmentTables,
+        segs: _Features,
         row: npt.NDArray[np.int32],
         lng: FloatArray,
         lat: FloatArray,
