@@ -42,9 +42,10 @@ FINE_CELL_M = 8.0
 # so only fixes in boundary sub-cells need a point-in-polygon test. A power of two.
 SUB = 8
 # (point, segment) pairs per block of the distance kernel: its temporaries stay in the L2 cache.
-DISTANCE_PAIRS = 16384
+DISTANCE_PAIRS = 65536
 # Widths of the distance kernel's feature tables: a cell with k vertices (segments) goes to the
 # narrowest width >= k, padded by repeating its first one (which leaves the minimum as is).
+KEY_SHIFT = 40  # _Features.entry_key: group << KEY_SHIFT | column
 FEATURE_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 4096)
 
 
@@ -122,14 +123,13 @@ class _Features:
     Entries are grouped by (vertex width, segment width) from FEATURE_WIDTHS; ``vtables[g]`` and
     ``stables[g]`` have shape (width, entries of the group), column j holding entry j's vertex
     and segment numbers padded by repeating the first (which leaves the minimum as is); an
-    entry's group is ``entry_group`` and its column there ``entry_pos``. A block of points costs
+    entry's ``entry_key`` is its group << KEY_SHIFT | its column there. A block of points costs
     a few contiguous passes over (width x points) arrays, with no per-pair index arithmetic.
     """
 
     vx: FloatArray
     vy: FloatArray
-    entry_group: npt.NDArray[np.int16]
-    entry_pos: IntArray
+    entry_key: IntArray
     vtables: tuple[IntArray, ...]
     stables: tuple[IntArray, ...]
 
@@ -195,7 +195,8 @@ class _Features:
                 slot = np.where(k < cnt[None, members], k, 0)
                 rows = ids[start[None, members] + slot] if len(ids) else np.zeros(slot.shape)
                 table.append(np.ascontiguousarray(rows, dtype=np.int64))
-        return cls(all_x, all_y, group, pos, tuple(vtables), tuple(stables))
+        key = (group.astype(np.int64) << KEY_SHIFT) | pos
+        return cls(all_x, all_y, key, tuple(vtables), tuple(stables))
 
     def distance(
         self,
@@ -209,10 +210,12 @@ class _Features:
         out = np.empty(len(x))
         if len(x) == 0:
             return out
-        group = self.entry_group[entry]
+        key = np.take(self.entry_key, entry)
+        group = (key >> KEY_SHIFT).astype(np.int16)
         order = np.argsort(group, kind="stable")  # radix sort of 16-bit group numbers
         bounds = np.searchsorted(group[order], np.arange(len(self.vtables) + 1))
-        xs, ys, pos = x[order], y[order], self.entry_pos[entry[order]]
+        xs, ys, pos = np.take(x, order), np.take(y, order), np.take(key, order)
+        pos &= (1 << KEY_SHIFT) - 1
         d2 = np.empty(len(x))
         for g, (vtable, stable) in enumerate(zip(self.vtables, self.stables, strict=True)):
             lo, hi = int(bounds[g]), int(bounds[g + 1])
@@ -466,14 +469,14 @@ class StationIndex:
             cnt = cover.count[row_hit]
             pair_fix = np.repeat(hit, cnt)
             pair_entry = _expand(cover.start[row_hit], cnt)
-        st = cover.entry_station[pair_entry]
-        cls_ = cover.entry_class[pair_entry]
-        p_lng = lng[pair_fix]
-        p_lat = lat[pair_fix]
-        x = p_lng - self._origin_lng[st]
-        x *= self._kx[st]
-        y = p_lat - self._origin_lat[st]
-        y *= self._ky[st]
+        st = np.take(cover.entry_station, pair_entry)
+        cls_ = np.take(cover.entry_class, pair_entry)
+        p_lng = np.take(lng, pair_fix)
+        p_lat = np.take(lat, pair_fix)
+        x = p_lng - np.take(self._origin_lng, st)
+        x *= np.take(self._kx, st)
+        y = p_lat - np.take(self._origin_lat, st)
+        y *= np.take(self._ky, st)
         d = segs.distance(self._seg, x, y, pair_entry)
 
         inside = cls_ == CORE
@@ -493,10 +496,11 @@ class StationIndex:
             valid_idx = np.flatnonzero(valid)
         else:
             valid_idx = self._pick(valid, inside, pair_fix, st, x, y, d)
-        chosen_d = d[valid_idx]
-        chosen_in = inside[valid_idx]
-        signed = np.where(chosen_in, -np.maximum(chosen_d, INSIDE_EPS_M), chosen_d)
-        return pair_fix[valid_idx], st[valid_idx], signed
+        signed = np.take(d, valid_idx)
+        chosen_in = np.take(inside, valid_idx)
+        np.maximum(signed, INSIDE_EPS_M, out=signed, where=chosen_in)
+        np.negative(signed, out=signed, where=chosen_in)
+        return np.take(pair_fix, valid_idx), np.take(st, valid_idx), signed
 
     @staticmethod
     def _pick(
@@ -540,7 +544,7 @@ class StationIndex:
             lat = _floats(fixes["lat"])
             lng = _floats(fixes["lon"])
             cand = self._grid.marked(lng, lat)
-            return cand, lng[cand], lat[cand]
+            return cand, np.take(lng, cand), np.take(lat, cand)
         col = fixes["h3_cell"]
         if col.dtype != pl.UInt64:
             col = col.cast(pl.UInt64, strict=False)
@@ -583,8 +587,8 @@ class StationIndex:
         cand, lng, lat = self._candidates(fixes)
         row = self._grid_rows.find(lng, lat)
         which, codes, dist = self._resolve(self._planar, self._planar_segs, row, lng, lat)
-        rows = cand[which]
-        p = self._p_inside(fixes, rows, codes, dist, lng[which], lat[which], p_method)
+        rows = np.take(cand, which)
+        p = self._p_inside(fixes, rows, codes, dist, (lng, lat, which), p_method)
         return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))
 
     def _p_inside(
@@ -593,8 +597,7 @@ class StationIndex:
         rows: IntArray,
         codes: npt.NDArray[np.int32],
         dist: FloatArray,
-        lng: FloatArray,
-        lat: FloatArray,
+        coords: tuple[FloatArray, FloatArray, IntArray],
         p_method: str,
     ) -> FloatArray:
         """p_inside for the rows that have a station; 0 for mock rows.
@@ -602,7 +605,8 @@ class StationIndex:
         "half_plane": errors_model.p_inside (fast; wrong near corners, see its docstring).
         "exact": beyond EDGE_CUTOFF_SIGMAS from the boundary 0 or 1 (within 2e-6 per edge),
         otherwise errors_model.polygon_p_inside over the fence's edges within that distance.
-        ``lng``/``lat`` are the rows' coordinates (degrees). Only the rows' values are read,
+        ``coords`` (lng, lat, which): the rows' coordinates (degrees) are lng[which], lat[which]
+        (read only by "exact"). Only the rows' values are read,
         and a row's source only when its accuracy is missing or invalid.
         """
         if len(rows) == 0:
@@ -635,8 +639,10 @@ class StationIndex:
             cut = errors_model.EDGE_CUTOFF_SIGMAS * sigma
             near = np.flatnonzero((np.abs(dist) < cut) & ~mock)
             if len(near):
+                lng, lat, which = coords
+                pick = which[near]
                 p[near] = self._polygon_p(
-                    codes[near], dist[near], sigma[near], lng[near], lat[near]
+                    codes[near], dist[near], sigma[near], lng[pick], lat[pick]
                 )
         p[mock] = 0.0
         return p
@@ -851,7 +857,7 @@ def _floats(s: pl.Series) -> FloatArray:
 def _take_floats(s: pl.Series, rows: IntArray) -> FloatArray:
     """Rows ``rows`` of a numeric column as a writable float64 numpy array, nulls as NaN."""
     if s.dtype == pl.Float64 and s.n_chunks() == 1 and not s.null_count():
-        out: FloatArray = s.to_numpy()[rows]
+        out: FloatArray = np.take(s.to_numpy(), rows)
         return out
     taken = s.gather(pl.Series(rows, dtype=pl.Int64)).cast(pl.Float64, strict=False)
     return taken.fill_null(float("nan")).to_numpy(writable=True)
