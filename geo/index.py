@@ -41,12 +41,13 @@ FINE_CELL_M = 8.0
 # Boundary cells of the planar grid are split into SUB x SUB sub-cells (1 m) with their own class,
 # so only fixes in boundary sub-cells need a point-in-polygon test. A power of two.
 SUB = 8
-# (point, segment) pairs per block of the distance kernel: its temporaries stay in the L2 cache.
+# (point, feature) pairs per block of the distance kernel (a segment counts three): the block's
+# temporaries stay within the caches.
 DISTANCE_PAIRS = 65536
 # Widths of the distance kernel's feature tables: a cell with k vertices (segments) goes to the
 # narrowest width >= k, padded by repeating its first one (which leaves the minimum as is).
-KEY_SHIFT = 40  # _Features.entry_key: group << KEY_SHIFT | column
 FEATURE_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 4096)
+KEY_SHIFT = 40  # _Features.entry_key: group << KEY_SHIFT | column in the group's tables
 
 
 @dataclass(frozen=True)
@@ -356,7 +357,7 @@ class StationIndex:
         )
         self._grid.mark(self._planar.cells)
         self._grid_rows = GridRows.of(self._grid, self._planar.cells)
-        self._planar_segs = _Features.of(
+        self._planar_features = _Features.of(
             self._planar, self._seg, (bx, by), *self._entry_discs(self._planar, self._grid)
         )
         self._sub_rank, self._sub_class = self._boundary_subcells()
@@ -408,7 +409,7 @@ class StationIndex:
         x = (c_lng - self._origin_lng[st]) * self._kx[st]
         y = (c_lat - self._origin_lat[st]) * self._ky[st]
         sub_entry = np.repeat(entries, SUB * SUB)
-        d = self._planar_segs.distance(self._seg, x, y, sub_entry)
+        d = self._planar_features.distance(self._seg, x, y, sub_entry)
         radius = 0.5 * np.hypot(self._kx[st] * step_lng, self._ky[st] * step_lat) + CELL_SLACK_M
         inside = np.zeros(len(st), dtype=np.bool_)
         order = np.argsort(st, kind="stable")
@@ -448,7 +449,7 @@ class StationIndex:
     def _resolve(
         self,
         cover: _CoverTable,
-        segs: _Features,
+        features: _Features,
         row: npt.NDArray[np.int32],
         lng: FloatArray,
         lat: FloatArray,
@@ -477,7 +478,7 @@ class StationIndex:
         x *= np.take(self._kx, st)
         y = p_lat - np.take(self._origin_lat, st)
         y *= np.take(self._ky, st)
-        d = segs.distance(self._seg, x, y, pair_entry)
+        d = features.distance(self._seg, x, y, pair_entry)
 
         inside = cls_ == CORE
         b = np.flatnonzero(cls_ == BOUNDARY)
@@ -586,7 +587,7 @@ class StationIndex:
         n = fixes.height
         cand, lng, lat = self._candidates(fixes)
         row = self._grid_rows.find(lng, lat)
-        which, codes, dist = self._resolve(self._planar, self._planar_segs, row, lng, lat)
+        which, codes, dist = self._resolve(self._planar, self._planar_features, row, lng, lat)
         rows = np.take(cand, which)
         p = self._p_inside(fixes, rows, codes, dist, (lng, lat, which), p_method)
         return fixes.with_columns(_assemble(n, rows, codes, dist, p, self._views))

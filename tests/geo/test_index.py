@@ -446,24 +446,38 @@ def test_index_survives_pickling_for_dask_workers(index: StationIndex) -> None:
 def test_kernel_distances_and_boundary_subcells_agree_with_shapely(
     spaced_stations: list[Station],
 ) -> None:
-    # Every fix within reach of a fence: the distance over the cell's kept segments equals the
-    # distance to the whole boundary, and a core (near) sub-cell holds only inside (outside)
-    # points, on both sides of every edge and exactly on edges and vertices.
+    # Every fix within reach of a fence (up to near_m and beyond): the distance over the cell's
+    # features (vertices and segments) equals the distance to the whole boundary, and a core
+    # (near) sub-cell of a boundary cell holds only inside (outside) points, on both sides of
+    # every edge and exactly on edges and vertices.
     from geo.cover import BOUNDARY, CORE, NEAR
 
     index = StationIndex.build(spaced_stations)
     rng = np.random.default_rng(13)
-    lat, lon = points_near_edges(rng, spaced_stations, 200_000, max_offset_m=12.0)
+    lat_b, lon_b = points_near_edges(rng, spaced_stations, 200_000, max_offset_m=12.0)
+    lat_n, lon_n = points_near_edges(rng, spaced_stations, 100_000, max_offset_m=110.0)
+    lat, lon = np.concatenate([lat_b, lat_n]), np.concatenate([lon_b, lon_n])
     row = index._grid_rows.find(lon, lat)
-    assert np.all(row >= 0)
+    assert np.all(row[:200_000] >= 0)
+    keep = np.flatnonzero(row >= 0)
+    assert len(keep) > 290_000
+    lat, lon, row = lat[keep], lon[keep], row[keep]
     entry = row.astype(np.int64)  # one entry per cell: these fences are 450 m apart
     st = index._planar.entry_station[entry]
     x = (lon - index._origin_lng[st]) * index._kx[st]
     y = (lat - index._origin_lat[st]) * index._ky[st]
-    got = index._planar_segs.distance(index._seg, x, y, entry)
+    got = index._planar_features.distance(index._seg, x, y, entry)
     boundaries = np.array([g.boundary for g in index._geometries_m()], dtype=object)
     expected = shapely.distance(boundaries[st], shapely.points(x, y))
     assert np.max(np.abs(got - expected)) < 1e-9
+    # Both kinds of feature are exercised: cells with vertices only, segments only, and both.
+    from geo.index import FEATURE_WIDTHS, KEY_SHIFT
+
+    group = index._planar_features.entry_key[entry] >> KEY_SHIFT
+    has_v = group // len(FEATURE_WIDTHS) > 0
+    has_s = group % len(FEATURE_WIDTHS) > 0
+    for kind in (has_v & ~has_s, has_s & ~has_v, has_v & has_s):
+        assert np.mean(kind) > 0.05
     inside = shapely.contains_xy(index.geometries[st], lon, lat)
     b = np.flatnonzero(index._planar.entry_class[entry] == BOUNDARY)
     sub = index._sub_classes(entry[b], lon[b], lat[b])
