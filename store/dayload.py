@@ -15,12 +15,15 @@ from sqlalchemy.orm import Session
 
 from rules import schemas as rules_schemas
 from rules.clock import INSTANT, day_bounds
+from store import sqlite_reader
 from store.db import is_postgres
 from store.types import to_epoch_us
 
 # How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
 Schema = dict[str, pl.DataType]
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
+# PostgreSQL work_mem of the transactions that read events (see _text).
+READ_WORK_MEM = "64MB"
 
 OFFICERS: Schema = rules_schemas.OFFICERS
 # Stored fixes: the rules' fix columns before classification, plus the stored H3 cell.
@@ -154,7 +157,9 @@ def read_frame(
         quote, null = '"', "\\N"
     else:
         line = "||','||".join(f"quote({name})" for name in schema)
-        query = f"SELECT group_concat({line}, char(10)) FROM ({sql.replace('{p}', '?')})"
+        query = (
+            f"SELECT CAST(group_concat({line}, char(10)) AS BLOB) FROM ({sql.replace('{p}', '?')})"
+        )
         quote, null = "'", "NULL"
 
     def parse(text: bytes) -> pl.DataFrame | None:
@@ -173,7 +178,10 @@ def read_frame(
     # Each slice is parsed as soon as it arrives, so the text of a whole day (gigabytes for a
     # large force) is never held at once.
     if readers > 1 and len(parts) > 1 and not _in_memory(session):
-        frames = _parallel_frames(session, postgres, query, parts, readers, parse)
+        if postgres:
+            frames = _parallel_frames(session, postgres, query, parts, readers, parse)
+        else:
+            frames = _process_frames(session, query, parts, readers, parse)
     else:
         frames = [parse(_text(raw, postgres, query, part)) for part in parts]
     present = [f for f in frames if f is not None]
@@ -186,12 +194,19 @@ def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
     """One slice's rows as CSV text, through a driver connection."""
     if postgres:
         out = io.BytesIO()
+        with raw.cursor() as cur:
+            # an officer partition's rows are found through a bitmap of the officer index: room
+            # for one bit per row keeps it exact (the default 4 MB goes lossy at a few million
+            # rows, and every row of a lossy page is checked again)
+            cur.execute(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
         with raw.cursor() as cur, cur.copy(query, params) as copy:
             for block in copy:
                 out.write(block)
         return out.getvalue()
     text = raw.execute(query, params).fetchone()[0]
-    return text.encode() if text else b""
+    if not text:
+        return b""
+    return text.encode() if isinstance(text, str) else bytes(text)
 
 
 def _engine(session: Session) -> Engine:
@@ -227,6 +242,32 @@ def _parallel_frames(
     finally:
         for conn in conns:
             conn.close()
+    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
+
+
+def _process_frames(
+    session: Session,
+    query: str,
+    parts: list[list[Any]],
+    readers: int,
+    parse: Callable[[bytes], pl.DataFrame | None],
+) -> list[pl.DataFrame | None]:
+    """SQLite slices rendered by ``readers`` worker processes (store.sqlite_reader), each parsed
+    by the thread that asked for it as it arrives; returned in slice order."""
+    path = str(_engine(session).url.database)
+    workers = [sqlite_reader.Reader(path) for _ in range(readers)]
+    try:
+
+        def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
+            return [
+                (k, parse(workers[i].ask(query, parts[k]))) for k in range(i, len(parts), readers)
+            ]
+
+        with ThreadPoolExecutor(readers) as pool:
+            done = [item for chunk in pool.map(work, range(readers)) for item in chunk]
+    finally:
+        for worker in workers:
+            worker.close()
     return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
 
 
