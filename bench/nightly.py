@@ -1,13 +1,16 @@
 """Benchmark of the nightly job for one day of a large force, per stage, against geopandas sjoin.
 
 Usage: .venv/bin/python bench/nightly.py [--officers 5000,20000,46000] [--backends postgres,sqlite]
+       [--fixes-interval-s 60] [--fix-loss 0]
 
 One force of the largest size is generated once (fixtures.synth, on-duty fixes only); each
 backend is loaded incrementally with the officers of each size (bench's own COPY / executemany,
 outside every timing), and after each increment the nightly job for the day runs in a fresh
-subprocess (so its peak RSS is its own). Per stage: load (store -> frames), classify (geo),
-presence and flags (rules: each flag rule is wrapped with a timer, presence is the rest of the
-engine), write (store), and the end-to-end job time. The same day's fixes are also classified with
+subprocess (so its peak RSS is its own). The job reads and computes the day one officer
+partition at a time, reading the next while computing the current one, so stages overlap. Per
+stage: load (store -> frames, summed over partitions; load_wait is how long the computation
+waited for it), classify (geo), presence and flags (rules: each flag rule is wrapped with a timer,
+presence is the rest of the engine), write (store), and the end-to-end job time. The same day's fixes are also classified with
 geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout.
 """
 
@@ -284,6 +287,7 @@ def measure(url: str, sjoin: bool) -> dict[str, Any]:
         "shifts": day.shifts,
         "daily_rows": day.daily_rows,
         "findings": day.findings,
+        "parts": day.parts,
         "stages_s": {k: round(v, 2) for k, v in day.timings.items()},
     }
     evaluate = out["stages_s"].get("evaluate", 0.0)
