@@ -47,7 +47,10 @@ DISTANCE_PAIRS = 65536
 # Widths of the distance kernel's feature tables: a cell with k vertices (segments) goes to the
 # narrowest width >= k, padded by repeating its first one (which leaves the minimum as is).
 FEATURE_WIDTHS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256, 512, 1024, 4096)
-KEY_SHIFT = 40  # _Features.entry_key: group << KEY_SHIFT | column in the group's tables
+# _Features.entry_info packs, per cover entry, the fields the hot path reads (one gather for all):
+# bits 0-23 the entry's column in its group's tables, 24-33 the group, 34-37 the cell class,
+# 38-61 the station code.
+GROUP_SHIFT, CLASS_SHIFT, STATION_SHIFT = 24, 34, 38
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,14 @@ class _Features:
     Entries are grouped by (vertex width, segment width) from FEATURE_WIDTHS; ``vtables[g]`` and
     ``stables[g]`` have shape (width, entries of the group), column j holding entry j's vertex
     and segment numbers padded by repeating the first (which leaves the minimum as is); an
-    entry's ``entry_key`` is its group << KEY_SHIFT | its column there. A block of points costs
+    entry's group, its column there, its class and its station are packed in ``entry_info``
+    (see GROUP_SHIFT). A block of points costs
     a few contiguous passes over (width x points) arrays, with no per-pair index arithmetic.
     """
 
     vx: FloatArray
     vy: FloatArray
-    entry_key: IntArray
+    entry_info: IntArray
     vtables: tuple[IntArray, ...]
     stables: tuple[IntArray, ...]
 
@@ -196,27 +200,38 @@ class _Features:
                 slot = np.where(k < cnt[None, members], k, 0)
                 rows = ids[start[None, members] + slot] if len(ids) else np.zeros(slot.shape)
                 table.append(np.ascontiguousarray(rows, dtype=np.int64))
-        key = (group.astype(np.int64) << KEY_SHIFT) | pos
-        return cls(all_x, all_y, key, tuple(vtables), tuple(stables))
+        if n_entries and (
+            int(pos.max()) >= 1 << GROUP_SHIFT
+            or int(cover.entry_station.max()) >= 1 << (63 - STATION_SHIFT)
+        ):
+            raise ValueError("too many cover entries or stations for the packed entry info")
+        info = (
+            pos
+            | (group.astype(np.int64) << GROUP_SHIFT)
+            | (cover.entry_class.astype(np.int64) << CLASS_SHIFT)
+            | (cover.entry_station.astype(np.int64) << STATION_SHIFT)
+        )
+        return cls(all_x, all_y, info, tuple(vtables), tuple(stables))
 
     def distance(
         self,
         seg: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
         x: FloatArray,
         y: FloatArray,
-        entry: IntArray,
+        info: IntArray,
     ) -> FloatArray:
         """Distance (metres) from points (x, y in their station's frame) to the fence boundary,
-        over the features of each point's entry (exact: see the class docstring)."""
+        over the features of each point's entry (``info``: its entry_info; exact: see the class
+        docstring)."""
         out = np.empty(len(x))
         if len(x) == 0:
             return out
-        key = np.take(self.entry_key, entry)
-        group = (key >> KEY_SHIFT).astype(np.int16)
+        group = (info >> GROUP_SHIFT).astype(np.int16)
+        group &= (1 << (CLASS_SHIFT - GROUP_SHIFT)) - 1
         order = np.argsort(group, kind="stable")  # radix sort of 16-bit group numbers
         bounds = np.searchsorted(group[order], np.arange(len(self.vtables) + 1))
-        xs, ys, pos = np.take(x, order), np.take(y, order), np.take(key, order)
-        pos &= (1 << KEY_SHIFT) - 1
+        xs, ys, pos = np.take(x, order), np.take(y, order), np.take(info, order)
+        pos &= (1 << GROUP_SHIFT) - 1
         d2 = np.empty(len(x))
         for g, (vtable, stable) in enumerate(zip(self.vtables, self.stables, strict=True)):
             lo, hi = int(bounds[g]), int(bounds[g + 1])
@@ -409,7 +424,9 @@ class StationIndex:
         x = (c_lng - self._origin_lng[st]) * self._kx[st]
         y = (c_lat - self._origin_lat[st]) * self._ky[st]
         sub_entry = np.repeat(entries, SUB * SUB)
-        d = self._planar_features.distance(self._seg, x, y, sub_entry)
+        d = self._planar_features.distance(
+            self._seg, x, y, self._planar_features.entry_info[sub_entry]
+        )
         radius = 0.5 * np.hypot(self._kx[st] * step_lng, self._ky[st] * step_lat) + CELL_SLACK_M
         inside = np.zeros(len(st), dtype=np.bool_)
         order = np.argsort(st, kind="stable")
@@ -470,15 +487,17 @@ class StationIndex:
             cnt = cover.count[row_hit]
             pair_fix = np.repeat(hit, cnt)
             pair_entry = _expand(cover.start[row_hit], cnt)
-        st = np.take(cover.entry_station, pair_entry)
-        cls_ = np.take(cover.entry_class, pair_entry)
+        info = np.take(features.entry_info, pair_entry)
+        st = (info >> STATION_SHIFT).astype(np.int32)
+        cls_ = (info >> CLASS_SHIFT).astype(np.int8)
+        cls_ &= (1 << (STATION_SHIFT - CLASS_SHIFT)) - 1
         p_lng = np.take(lng, pair_fix)
         p_lat = np.take(lat, pair_fix)
         x = p_lng - np.take(self._origin_lng, st)
         x *= np.take(self._kx, st)
         y = p_lat - np.take(self._origin_lat, st)
         y *= np.take(self._ky, st)
-        d = features.distance(self._seg, x, y, pair_entry)
+        d = features.distance(self._seg, x, y, info)
 
         inside = cls_ == CORE
         b = np.flatnonzero(cls_ == BOUNDARY)
@@ -497,10 +516,10 @@ class StationIndex:
             valid_idx = np.flatnonzero(valid)
         else:
             valid_idx = self._pick(valid, inside, pair_fix, st, x, y, d)
-        signed = np.take(d, valid_idx)
         chosen_in = np.take(inside, valid_idx)
-        np.maximum(signed, INSIDE_EPS_M, out=signed, where=chosen_in)
-        np.negative(signed, out=signed, where=chosen_in)
+        # Inside: -max(d, INSIDE_EPS_M); outside: d (>= 0, so max(d, 0) = d).
+        signed = np.maximum(np.take(d, valid_idx), chosen_in * INSIDE_EPS_M)
+        signed *= 1.0 - 2.0 * chosen_in
         return np.take(pair_fix, valid_idx), np.take(st, valid_idx), signed
 
     @staticmethod

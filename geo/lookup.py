@@ -1,4 +1,5 @@
-"""Vectorised lookups for the index: a lat/lng grid bitmap, a cell bitmap and an H3 hash table."""
+"""Vectorised lookups for the index: a lat/lng grid bitmap with direct fine-cell rows, H3 parent
+bitmaps and an H3 hash table."""
 
 from __future__ import annotations
 
@@ -151,11 +152,8 @@ class CellTable:
     """An open-addressing hash table from H3 cell (uint64, never 0) to a row number, in numpy.
 
     Lookups are vectorised: one probe round per array pass, rarely more than two at the load
-    factor used (at most 1/4). A 2^22-entry bitmap of the hash filters arrays of mostly-absent
-    cells with few false positives and no false negatives.
+    factor used (at most 1/4). Arrays of mostly-absent H3 cells go through a ParentFilter first.
     """
-
-    FILTER_BITS = 22
 
     def __init__(self, cells: CellArray) -> None:
         """Index unique, non-zero ``cells``; row i of the table is cells[i]."""
@@ -185,12 +183,6 @@ class CellTable:
             placed[won] = True
             pending = pending[~placed[pending]]
             slot[pending] = (slot[pending] + 1) & self.mask
-        self.filter = np.zeros(1 << self.FILTER_BITS, dtype=np.bool_)
-        self.filter[hash_bits(cells, self.FILTER_BITS)] = True
-
-    def maybe(self, cells: CellArray) -> IntArray:
-        """Indices into ``cells`` that may be in the table (no false negatives)."""
-        return np.flatnonzero(self.filter[hash_bits(cells, self.FILTER_BITS)])
 
     def find(self, cells: CellArray) -> IntArray:
         """The row of each cell, or -1 when absent."""

@@ -466,14 +466,17 @@ def test_kernel_distances_and_boundary_subcells_agree_with_shapely(
     st = index._planar.entry_station[entry]
     x = (lon - index._origin_lng[st]) * index._kx[st]
     y = (lat - index._origin_lat[st]) * index._ky[st]
-    got = index._planar_features.distance(index._seg, x, y, entry)
+    got = index._planar_features.distance(
+        index._seg, x, y, index._planar_features.entry_info[entry]
+    )
     boundaries = np.array([g.boundary for g in index._geometries_m()], dtype=object)
     expected = shapely.distance(boundaries[st], shapely.points(x, y))
     assert np.max(np.abs(got - expected)) < 1e-9
     # Both kinds of feature are exercised: cells with vertices only, segments only, and both.
-    from geo.index import FEATURE_WIDTHS, KEY_SHIFT
+    from geo.index import CLASS_SHIFT, FEATURE_WIDTHS, GROUP_SHIFT
 
-    group = index._planar_features.entry_key[entry] >> KEY_SHIFT
+    info = index._planar_features.entry_info[entry]
+    group = (info >> GROUP_SHIFT) & ((1 << (CLASS_SHIFT - GROUP_SHIFT)) - 1)
     has_v = group // len(FEATURE_WIDTHS) > 0
     has_s = group % len(FEATURE_WIDTHS) > 0
     for kind in (has_v & ~has_s, has_s & ~has_v, has_v & has_s):

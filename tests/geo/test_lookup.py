@@ -16,9 +16,6 @@ def test_cell_table_finds_every_key_and_nothing_else() -> None:
     others = rng.integers(1, 2**63, 200_000, dtype=np.int64).astype(np.uint64)
     others = others[~np.isin(others, keys)]
     assert np.all(table.find(others) == -1)
-    # The filter never drops a key, and drops most absent ones.
-    assert len(table.maybe(keys)) == len(keys)
-    assert len(table.maybe(others)) < 0.05 * len(others)
 
 
 def test_cell_table_handles_collisions_and_rejects_bad_keys() -> None:
