@@ -81,11 +81,15 @@ def make_fixes(stations: list[Station], n: int, seed: int) -> pl.DataFrame:
 
 def timed(runs: int, fn: Callable[[], Any]) -> tuple[float, float, float, Any]:
     """Minimum and median wall time, minimum process CPU time (s) over ``runs`` calls, and the
-    last result. CPU time is reported because other jobs share this machine's two cores."""
+    last result. CPU time is reported because other jobs share this machine's two cores. The
+    previous call's result is released before each call: holding a 10 M-row result (about
+    0.5 GB) while the next one is allocated is not what callers do, and on this machine it makes
+    the kernel compact memory for huge pages in the middle of some runs (seen as 0.5 s calls)."""
     walls: list[float] = []
     best_cpu = math.inf
     out: Any = None
     for _ in range(runs):
+        out = None
         w0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         walls.append(time.perf_counter() - w0)
