@@ -12,6 +12,16 @@ from rules.flags import below_office_share
 from rules.policy import Policy
 from rules.schemas import COMPLIANCE, OFFICERS, conform
 
+# The daily columns compliance() reads: a report may load only these.
+COMPLIANCE_INPUT = (
+    "officer_id",
+    "date",
+    "expected_office",
+    "declared_location",
+    "verified_office_day",
+    "evidence",
+)
+
 
 def compliance(
     daily: pl.DataFrame,

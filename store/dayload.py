@@ -403,18 +403,26 @@ def load_day(
 
 
 def load_daily(
-    session: Session, start: date, end: date, *, expected_only: bool = False, ordered: bool = True
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    expected_only: bool = False,
+    ordered: bool = True,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """Stored daily results for local days start..end inclusive (the rules' DAILY columns);
-    with ``expected_only``, only expected office days (all that compliance counts); sorted by
-    officer and date unless ``ordered`` is False (for order-independent aggregation)."""
+    """Stored daily results for local days start..end inclusive (the rules' DAILY columns, or
+    only ``columns`` of them); with ``expected_only``, only expected office days (all that
+    compliance counts); sorted by officer and date unless ``ordered`` is False (for
+    order-independent aggregation)."""
     pg = is_postgres(session)
+    schema = DAILY if columns is None else {c: DAILY[c] for c in columns}
     cols = ", ".join(
         ("day AS date" if c == "date" else _bool_sql(c, pg) if DAILY[c] == pl.Boolean() else c)
-        for c in DAILY
+        for c in schema
     )
     sql = f"SELECT {cols} FROM daily_results WHERE day >= {{p}} AND day <= {{p}}"
     if expected_only:
         sql += " AND expected_office"
-    frame = read_frame(session, sql, [start, end], DAILY)
+    frame = read_frame(session, sql, [start, end], schema)
     return frame.sort("officer_id", "date") if ordered else frame

@@ -45,14 +45,16 @@ def compliance_rows(
     then ``meets_policy`` is True. Officers without any daily result appear with zeros. ``unit``
     None means every unit.
     """
-    from rules.compliance import compliance
+    from rules.compliance import COMPLIANCE_INPUT, compliance
     from store.dayload import load_daily, load_officers
 
     officers = load_officers(session)
     if unit is not None:
         officers = officers.filter(pl.col("unit") == unit)
     # compliance() reports only the officers given, so other officers' days need no filtering.
-    daily = load_daily(session, start, end, expected_only=True, ordered=False)
+    daily = load_daily(
+        session, start, end, expected_only=True, ordered=False, columns=COMPLIANCE_INPUT
+    )
     rows, _ = compliance(daily, officers, policy, end, with_findings=False)
     out: list[dict[str, Any]] = []
     for row in rows.iter_rows(named=True):
