@@ -90,6 +90,39 @@ def test_a_ping_file_leaves_its_new_day_indexed_and_a_rerun_repairs_a_cut_off_lo
     assert world.count("pings") == 2
 
 
+def test_a_file_of_many_blocks_numbers_rows_and_reports_progress(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.ingest
+
+    monkeypatch.setattr(store.ingest, "BATCH_BYTES", 4096)
+    rows = [ping(f"2026-10-24T12:{m:02d}:{s:02d}+01:00") for m in range(5) for s in range(60)]
+    rows[287] = ping("2026-10-24T12:59:00+01:00", accuracy="-3")
+    path = world.write("pings.csv", HEADER + "".join(rows))
+    seen: list[tuple[int, float]] = []
+    report = store.ingest.ingest_file(
+        world.factory,
+        "pings",
+        path,
+        tz="Europe/London",
+        policy=world.policy,
+        now=NOW,
+        progress=lambda done, fraction: seen.append((done, fraction)),
+    )
+    assert report.counts == {"accepted": 299, "duplicate": 0, "masked": 0, "held": 0, "rejected": 1}
+    assert [(e.row, e.column) for e in report.errors] == [(288, "accuracy_m")]
+    assert world.count("pings") == 299
+    assert len(seen) > 3
+    done = [d for d, _ in seen]
+    fractions = [f for _, f in seen]
+    assert done == sorted(done)
+    assert done[-1] == 300
+    assert fractions == sorted(fractions)
+    assert 0 < fractions[0] < fractions[-1] <= 1.0
+    # The first batch is the small one, so writing starts early.
+    assert done[0] < done[1] - done[0]
+
+
 def test_reimport_of_the_same_file_changes_nothing(world: World) -> None:
     text = (
         HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T11:00:00+01:00", device="D2")
