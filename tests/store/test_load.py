@@ -39,6 +39,19 @@ def test_repeated_keys_are_skipped_and_counted(engine: Engine) -> None:
     assert stored == 3
 
 
+def test_many_rows_with_some_stored_count_only_the_new(engine: Engine) -> None:
+    # More rows than one multi-row statement holds on SQLite, and a remainder.
+    first = pl.concat([_pings(f"D{i}", i % 60) for i in range(130)])
+    more = pl.concat([_pings(f"D{i}", i % 60) for i in range(200)])
+    with Session(engine) as session, session.begin():
+        assert insert_events(session, "pings", first) == 130
+        assert insert_events(session, "pings", more) == 70
+        stored = session.execute(
+            sa.text("SELECT count(DISTINCT device_id) FROM pings")
+        ).scalar_one()
+    assert stored == 200
+
+
 def test_two_writers_first_on_a_new_day_both_succeed(engine: Engine) -> None:
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
