@@ -17,6 +17,7 @@ from jobs.compute import PartResult, officer_groups, officer_part
 from jobs.executors import DaskExecutor, Executor, LocalExecutor
 from jobs.runs import Heartbeat, current_owner, reap_abandoned
 from rules.clock import days_between
+from rules.engine import fix_span
 from rules.policy import Policy
 from store import dayload, job_runs, results
 from store.db import transaction
@@ -137,6 +138,7 @@ def _compute_day(
     day: date,
     tz: str,
     officers: Any,
+    policy: Policy,
 ) -> tuple[PartResult, dict[str, int], dict[str, float]]:
     """Load and compute ``day`` one officer partition at a time, reading the next partition's
     fixes on another thread while the current one is computed.
@@ -160,15 +162,18 @@ def _compute_day(
     def load(k: int) -> dayload.DayFrames:
         started = perf_counter()
         part = officer_part(base, groups, k, base.fixes)
-        if groups[k]:
+        # only the span of the on-duty windows the day's results depend on: a night shift
+        # reaches into the next day, but the day before and after are not read whole
+        span = fix_span(part.shifts, part.overtime, day, tz, policy) if groups[k] else None
+        if span is not None:
+            lo = max(span[0], base.lo)
+            hi = min(span[1] + timedelta(microseconds=1), base.hi)
             with factory() as session:
                 part = officer_part(
                     base,
                     groups,
                     k,
-                    dayload.load_fixes(
-                        session, base.lo, base.hi, readers=READERS, officer_ids=groups[k]
-                    ),
+                    dayload.load_fixes(session, lo, hi, readers=READERS, officer_ids=groups[k]),
                 )
         fixes[0] += part.fixes.height
         timings["load"] += perf_counter() - started
@@ -261,7 +266,7 @@ def run_nightly(
         for day in days:
             current = day
             stage = "load and compute"
-            part, sizes, timings = _compute_day(factory, executor, day, tz, officers)
+            part, sizes, timings = _compute_day(factory, executor, day, tz, officers, policy)
             t2 = perf_counter()
             stage = "write"
             with transaction(factory) as session:

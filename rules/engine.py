@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 
@@ -21,7 +21,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
-from rules.onduty import mask_off_duty
+from rules.onduty import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
 from rules.schemas import (
@@ -91,6 +91,25 @@ def relevant_windows(
         .sort("win_id")
     )
     return hits["win_id"]
+
+
+def fix_span(
+    shifts: pl.DataFrame, overtime: pl.DataFrame, day: date, tz: str, policy: Policy
+) -> tuple[datetime, datetime] | None:
+    """[first start, last end] (both inclusive) of the on-duty windows ``day``'s results can
+    depend on (relevant_windows); None when there is none. Fixes outside it change nothing in
+    evaluate_day, so a caller reading fixes from a store need read only this span."""
+    shifts = conform(shifts, SHIFTS, "shifts")
+    overtime = conform(overtime, OVERTIME, "overtime")
+    windows = duty_windows(shifts, policy)
+    claims = overtime.filter(local_date(pl.col("start_at"), tz) == day)
+    keep = relevant_windows(windows, day_windows(shifts, day, tz, policy), claims)
+    kept = windows.filter(pl.col("win_id").is_in(keep.implode()))
+    if kept.is_empty():
+        return None
+    first: datetime = kept["win_start"].min()  # type: ignore[assignment]
+    last: datetime = kept["win_end"].max()  # type: ignore[assignment]
+    return first, last
 
 
 def presence_segments(

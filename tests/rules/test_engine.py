@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from rules.daily import ADEQUATE, INSUFFICIENT
-from rules.engine import evaluate_day
+from rules.engine import evaluate_day, fix_span
 from rules.policy import load_policy
 from rules.schemas import DAILY, PRESENCE
 from tests.rules.rules_builders import (
@@ -213,6 +213,40 @@ def test_data_of_other_days_changes_nothing() -> None:
     assert alone.daily.equals(with_others.daily)
     assert alone.presence.equals(with_others.presence)
     assert alone.findings == with_others.findings
+
+
+def test_fixes_outside_the_fix_span_change_nothing() -> None:
+    # a night shift from the day before, the day's own shift, and a night shift starting on the
+    # day that runs into the next; fixes every 10 minutes over all three days
+    rows = shifts(
+        shift("s0", "o1", at(DAY - timedelta(days=1), 22), at(DAY, 6)),
+        shift("s1", "o1", at(DAY, 9), at(DAY, 13)),
+        shift("s2", "o1", at(DAY, 22), at(DAY + timedelta(days=1), 6)),
+        shift("s3", "o1", at(DAY + timedelta(days=1), 14), at(DAY + timedelta(days=1), 20)),
+    )
+    everything = fixes(
+        [
+            fix("o1", t)
+            for t in every(at(DAY - timedelta(days=1), 0), at(DAY + timedelta(days=2), 0), 10)
+        ]
+    )
+    span = fix_span(rows, claims(), DAY, "Europe/London", POLICY)
+    assert span is not None
+    first, last = span
+    grace = timedelta(minutes=POLICY.duty_grace_minutes)
+    assert (first, last) == (at(DAY, 9) - grace, at(DAY + timedelta(days=1), 6) + grace)
+    inside = everything.filter(pl.col("ts").is_between(first, last))
+    assert inside.height < everything.height
+    whole = evaluate_day(day_inputs(DAY, rows, everything), POLICY)
+    read = evaluate_day(day_inputs(DAY, rows, inside), POLICY)
+    assert whole.daily.equals(read.daily)
+    assert whole.presence.equals(read.presence)
+    assert whole.findings == read.findings
+
+
+def test_no_on_duty_window_on_the_day_means_no_fixes_to_read() -> None:
+    rows = shifts(shift("s1", "o1", at(DAY, 0), at(DAY, 23), kind="leave", declared=None))
+    assert fix_span(rows, claims(), DAY, "Europe/London", POLICY) is None
 
 
 def test_default_policy_verifies_a_plain_office_day() -> None:
