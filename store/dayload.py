@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -179,7 +180,7 @@ def read_frame(
     # large force) is never held at once.
     if readers > 1 and len(parts) > 1 and not _in_memory(session):
         if postgres:
-            frames = _parallel_frames(session, postgres, query, parts, readers, parse)
+            frames = _parallel_frames(session, query, parts, readers, parse)
         else:
             frames = _process_frames(session, query, parts, readers, parse)
     else:
@@ -218,31 +219,40 @@ def _in_memory(session: Session) -> bool:
     return _engine(session).url.database in (None, "", ":memory:")
 
 
+def _round_robin(
+    fetchers: Sequence[Callable[[list[Any]], bytes]],
+    parts: list[list[Any]],
+    parse: Callable[[bytes], pl.DataFrame | None],
+) -> list[pl.DataFrame | None]:
+    """Slice k fetched by fetcher k mod n on its own thread and parsed as it arrives; the frames
+    returned in slice order."""
+    n = len(fetchers)
+
+    def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
+        return [(k, parse(fetchers[i](parts[k]))) for k in range(i, len(parts), n)]
+
+    with ThreadPoolExecutor(n) as pool:
+        done = [item for chunk in pool.map(work, range(n)) for item in chunk]
+    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
+
+
 def _parallel_frames(
     session: Session,
-    postgres: bool,
     query: str,
     parts: list[list[Any]],
     readers: int,
     parse: Callable[[bytes], pl.DataFrame | None],
 ) -> list[pl.DataFrame | None]:
+    """PostgreSQL slices read on ``readers`` extra connections at once."""
     engine = _engine(session)
     conns = [engine.raw_connection() for _ in range(readers)]
     try:
-
-        def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
-            raw = conns[i].driver_connection
-            return [
-                (k, parse(_text(raw, postgres, query, parts[k])))
-                for k in range(i, len(parts), readers)
-            ]
-
-        with ThreadPoolExecutor(readers) as pool:
-            done = [item for chunk in pool.map(work, range(readers)) for item in chunk]
+        return _round_robin(
+            [partial(_text, c.driver_connection, True, query) for c in conns], parts, parse
+        )
     finally:
         for conn in conns:
             conn.close()
-    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
 
 
 def _process_frames(
@@ -257,18 +267,10 @@ def _process_frames(
     path = str(_engine(session).url.database)
     workers = [sqlite_reader.Reader(path) for _ in range(readers)]
     try:
-
-        def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
-            return [
-                (k, parse(workers[i].ask(query, parts[k]))) for k in range(i, len(parts), readers)
-            ]
-
-        with ThreadPoolExecutor(readers) as pool:
-            done = [item for chunk in pool.map(work, range(readers)) for item in chunk]
+        return _round_robin([partial(w.ask, query) for w in workers], parts, parse)
     finally:
         for worker in workers:
             worker.close()
-    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
 
 
 def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:

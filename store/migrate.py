@@ -33,7 +33,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     Returns the partitions so indexed."""
     from sqlalchemy.orm import Session
 
-    from store.load import DeferredIndexes, partitions_without_officer_index
+    from store.load import build_officer_indexes, partitions_without_officer_index
 
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
@@ -42,8 +42,9 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     if revision != "head":
         return []
     with Session(engine) as session, session.begin():
-        pending = DeferredIndexes(set(partitions_without_officer_index(session)))
-        return pending.build(session)
+        missing = partitions_without_officer_index(session)
+        build_officer_indexes(session, missing)
+        return missing
 
 
 def current_revision(engine: Engine) -> str | None:
