@@ -75,7 +75,13 @@ def get_principal(
     state: StateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The verified caller; 401 without a valid bearer token."""
+    """The verified caller; 401 without a valid bearer token.
+
+    Every endpoint that authenticates its caller goes through here, so every refusal of one (no
+    or bad token, wrong role, another officer's data, no case_ref) is written to the audit log:
+    the request is marked before the token is checked, so a 401 is recorded too.
+    """
+    watch_refusals(request, state.factory, state.refusals)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
     principal = state.verifier.verify(credentials.credentials)
@@ -86,27 +92,11 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def watch_personal_data(request: Request, state: StateDep) -> None:
-    """Mark the request as one for a person's data: if it is refused (no or bad token, wrong role,
-    another officer's data, no case_ref) the refusal is written to the audit log."""
-    watch_refusals(request, state.factory, state.refusals)
-
-
-def _unwatched() -> None:
-    return None
-
-
-def require(*roles: Role, personal: bool = False) -> Callable[..., Principal]:
-    """A dependency that lets only ``roles`` through (403 for any other valid caller).
-
-    ``personal``: the endpoint serves a person's data, so its refusals are audited (the mark is
-    set before the token is checked, so a 401 is recorded too).
-    """
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency that lets only ``roles`` through (403 for any other valid caller)."""
     allowed = frozenset(roles)
-    mark = watch_personal_data if personal else _unwatched
 
-    # Keyword-only so the mark (a default, as its callable is local) is solved before the token.
-    def check(*, _mark: None = Depends(mark), principal: PrincipalDep) -> Principal:
+    def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role.value} may not do this")
         return principal
@@ -117,17 +107,12 @@ def require(*roles: Role, personal: bool = False) -> Callable[..., Principal]:
 IngestCaller = Annotated[Principal, Depends(require(Role.INGEST))]
 RosterCaller = Annotated[Principal, Depends(require(Role.ADMIN, Role.INGEST))]
 AdminCaller = Annotated[Principal, Depends(require(Role.ADMIN))]
-# Endpoints that serve or change a person's data: refusals are audited.
-HrCaller = Annotated[Principal, Depends(require(Role.HR, personal=True))]
-PersonReader = Annotated[
-    Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER, personal=True))
-]
-TimelineReader = Annotated[
-    Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER, personal=True))
-]
-FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER, personal=True))]
-Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR, personal=True))]
-Auditor = Annotated[Principal, Depends(require(Role.AUDITOR, personal=True))]
+HrCaller = Annotated[Principal, Depends(require(Role.HR))]
+PersonReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))]
+TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
+FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
+Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
+Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
 
 
 def ensure_subject(principal: Principal, officer_id: str) -> None:

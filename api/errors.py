@@ -20,8 +20,9 @@ from store.reports import CursorError
 
 log = logging.getLogger("rollcall.api")
 
-# Request scope state key of a callable(ApiError) that records a refused request (api.trail sets
-# it on endpoints that serve a person's data).
+# Request scope state key of a callable(ApiError) -> (callable() | None) set by api.trail on every
+# authenticated endpoint: called on the event loop when a refusal is rendered, it returns the
+# blocking write that records the refusal (run on a worker thread) or None when none is due.
 ON_REFUSED = "on_refused"
 
 
@@ -39,7 +40,7 @@ class ApiError(Exception):
 
     status = 500
     code = "internal_error"
-    # Whether this error refuses the caller access (recorded in the audit log on personal data).
+    # Whether this error refuses the caller access (recorded in the audit log).
     refusal = False
 
     def __init__(self, message: str, *, details: Any = None, headers: dict[str, str] | None = None):
@@ -157,7 +158,9 @@ async def _api_error(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, ApiError)
     on_refused = request.scope.get("state", {}).get(ON_REFUSED)
     if exc.refusal and on_refused is not None:
-        await run_in_threadpool(on_refused, exc)
+        write = on_refused(exc)
+        if write is not None:
+            await run_in_threadpool(write)
     return error_response(
         exc.status, exc.code, exc.message, request_id_of(request), exc.details, exc.headers
     )

@@ -1,5 +1,5 @@
 """Audit helpers for endpoints: who (the principal), which request, why (case_ref or purpose),
-and the refused attempts on a person's data."""
+and the refused calls to every authenticated endpoint."""
 
 from __future__ import annotations
 
@@ -90,8 +90,9 @@ def _safe(value: Any, pattern: re.Pattern[str]) -> str | None:
 
 class RefusalLimiter:
     """At most ``burst`` refusals of unauthenticated callers recorded per ``per_s`` seconds (a
-    token bucket), so anonymous requests cannot flood the audit log or hold its chain lock; the
-    number left unrecorded is carried into the next recorded entry."""
+    token bucket shared by every route), so anonymous requests cannot flood the audit log or hold
+    its chain lock; the refusals left unrecorded are counted per route and the counts carried into
+    the next recorded entry. Memory is bounded by the number of route templates."""
 
     def __init__(
         self, burst: int = 60, per_s: float = 60.0, clock: Callable[[], float] = time.monotonic
@@ -101,84 +102,97 @@ class RefusalLimiter:
         self._tokens = float(burst)
         self._clock = clock
         self._at = clock()
-        self._skipped = 0
+        self._skipped: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def admit(self) -> int | None:
-        """None when this refusal is not recorded; otherwise how many were not since the last."""
+    def admit(self, route: str) -> dict[str, int] | None:
+        """None when this refusal (of ``route``, a route template) is not recorded; otherwise the
+        refusals not recorded since the last recorded one, by route template."""
         with self._lock:
             now = self._clock()
             self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
             self._at = now
             if self._tokens < 1.0:
-                self._skipped += 1
+                self._skipped[route] = self._skipped.get(route, 0) + 1
                 return None
             self._tokens -= 1.0
-            skipped, self._skipped = self._skipped, 0
+            skipped, self._skipped = self._skipped, {}
             return skipped
 
 
-def record_refusal(
+def refusal_writer(
     factory: sessionmaker[Session], limiter: RefusalLimiter, request: Request, exc: ApiError
-) -> None:
-    """Append an ``access.refused`` entry for a request refused on a person's data, in its own
-    transaction (the request's own was rolled back).
+) -> Callable[[], None] | None:
+    """What to record of a refused request: a callable appending its ``access.refused`` entry in
+    its own transaction (the request's own was rolled back), or None when the limiter leaves an
+    anonymous refusal out. Cheap and non-blocking, so it runs on the event loop; only the returned
+    write touches the database.
 
     Recorded: the caller and role if the token was valid (else ``unauthenticated`` / ``none``),
     the officer asked about, case_ref and purpose when well-formed, the request id, and in
-    ``detail`` the method, route template, status, the refusal's reason, the flag id, period and
-    the caller's own officer id where they apply. Never the token, a body or any query value of
-    another shape. A failure to record is logged (type only) and does not change the response.
+    ``detail`` the method, route template, status, the refusal's reason, the flag or station id,
+    period and the caller's own officer id where they apply. Never the token, a body or any
+    query value of another shape. A failure to record is logged (type only) and does not change
+    the response.
     """
     state = request.scope.get("state", {})
     principal: Principal | None = state.get("principal")
-    unrecorded = 0
-    if principal is None:
-        admitted = limiter.admit()
-        if admitted is None:
-            return
-        unrecorded = admitted
     route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    unrecorded: dict[str, int] = {}
+    if principal is None:
+        admitted = limiter.admit(template or "unmatched")
+        if admitted is None:
+            return None
+        unrecorded = admitted
     query, params = request.query_params, request.path_params
     officer_id = _safe(params.get("officer_id") or query.get("officer_id"), _ID)
     detail: dict[str, Any] = {
         "method": request.method,
-        "route": getattr(route, "path", None),
+        "route": template,
         "status": exc.status,
         "reason": exc.message,
     }
     extra = {
         "flag_id": _safe(params.get("flag_id"), _ID),
+        "station_id": _safe(params.get("station_id"), _ID),
         "from": _safe(query.get("from"), _DAY_OR_INSTANT),
         "to": _safe(query.get("to"), _DAY_OR_INSTANT),
         "caller_officer_id": principal.officer_id if principal is not None else None,
-        "unrecorded_before": unrecorded or None,
+        "unrecorded_before": sum(unrecorded.values()) or None,
+        "unrecorded_routes": unrecorded or None,
     }
     detail.update({k: v for k, v in extra.items() if v is not None})
-    try:
-        with transaction(factory) as session:
-            audit.append(
-                session,
-                actor=principal.sub if principal is not None else UNAUTHENTICATED_ACTOR,
-                role=principal.role.value if principal is not None else NO_ROLE,
-                action=REFUSED_ACTION,
-                officer_id=officer_id,
-                case_ref=_safe(query.get("case_ref"), _REF),
-                purpose=_safe(query.get("purpose"), _REF),
-                request_id=request_id_of(request),
-                detail=detail,
+    fields: dict[str, Any] = {
+        "actor": principal.sub if principal is not None else UNAUTHENTICATED_ACTOR,
+        "role": principal.role.value if principal is not None else NO_ROLE,
+        "action": REFUSED_ACTION,
+        "officer_id": officer_id,
+        "case_ref": _safe(query.get("case_ref"), _REF),
+        "purpose": _safe(query.get("purpose"), _REF),
+        "request_id": request_id_of(request),
+        "detail": detail,
+    }
+
+    def write() -> None:
+        try:
+            with transaction(factory) as session:
+                audit.append(session, **fields)
+        except Exception as exc_:  # noqa: BLE001 - the refusal stands whatever happens here
+            log.error(
+                "refused request not recorded in the audit log",
+                extra={"error_type": type(exc_).__name__, "request_id": fields["request_id"]},
             )
-    except Exception as exc_:  # noqa: BLE001 - the refusal stands whatever happens here
-        log.error(
-            "refused request not recorded in the audit log",
-            extra={"error_type": type(exc_).__name__, "request_id": request_id_of(request)},
-        )
+
+    return write
 
 
 def watch_refusals(
     request: Request, factory: sessionmaker[Session], limiter: RefusalLimiter
 ) -> None:
-    """Have a refusal of this request (401, 403, or a missing case_ref) recorded by
-    record_refusal when api.errors renders it."""
-    hook: Callable[[ApiError], None] = partial(record_refusal, factory, limiter, request)
+    """Have a refusal of this request (401, 403, or a missing case_ref) recorded when api.errors
+    renders it (refusal_writer decides on the event loop, the write runs on a worker thread)."""
+    hook: Callable[[ApiError], Callable[[], None] | None] = partial(
+        refusal_writer, factory, limiter, request
+    )
     request.scope.setdefault("state", {})[ON_REFUSED] = hook

@@ -1,12 +1,16 @@
-"""Ingest endpoints: pings, swipes, roster and stations, all-or-nothing per request."""
+"""Ingest endpoints: pings, swipes, roster and stations, all-or-nothing per request.
+
+The caller is checked before anything else: a refused call reads no body and opens no session.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
@@ -127,10 +131,10 @@ def _ingest(
     summary="Store a batch of device fixes",
 )
 def post_pings(
+    caller: IngestCaller,
     body: RawBody,
     session: SessionDep,
     state: StateDep,
-    caller: IngestCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 fixes. Idempotent on (device_id, ts). Off-duty fixes are masked (counted
@@ -146,10 +150,10 @@ def post_pings(
     summary="Store a batch of badge swipes",
 )
 def post_swipes(
+    caller: IngestCaller,
     body: RawBody,
     session: SessionDep,
     state: StateDep,
-    caller: IngestCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 swipes. Idempotent on (badge_id, ts, reader_id); masking as for pings."""
@@ -164,10 +168,10 @@ def post_swipes(
     summary="Upsert a batch of shifts",
 )
 def put_roster(
+    caller: RosterCaller,
     body: RawBody,
     session: SessionDep,
     state: StateDep,
-    caller: RosterCaller,
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 shifts, upserted by shift_id; every version is kept. Held events the new
@@ -211,22 +215,40 @@ class StationFeature(BaseModel):
     geometry: dict[str, Any]
 
 
+def _station_feature(body: bytes) -> StationFeature:
+    """The body as a StationFeature; 422 with the usual validation details when it is not one."""
+    try:
+        return StationFeature.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in errors]
+        ) from exc
+
+
 @router.put(
     "/stations/{station_id}",
     response_model=StationResult,
     responses=ERROR_RESPONSES,
     summary="Create or replace a station's geofence",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": StationFeature.model_json_schema()}},
+        }
+    },
 )
 def put_station(
     station_id: Annotated[str, Path(min_length=1, max_length=64)],
-    feature: Annotated[StationFeature, Body()],
-    session: SessionDep,
     caller: AdminCaller,
+    body: RawBody,
+    session: SessionDep,
     request_id: RequestIdDep,
 ) -> StationResult:
-    """The fence is validated (422 naming the reason when unusable); the same fence twice changes
-    nothing. ``properties.station_id``, if given, must equal the path's."""
-    doc = feature.model_dump()
+    """A GeoJSON Feature (StationFeature). The fence is validated (422 naming the reason when
+    unusable); the same fence twice changes nothing. ``properties.station_id``, if given, must
+    equal the path's."""
+    doc = _station_feature(body).model_dump()
     props = dict(doc.get("properties") or {})
     if props.setdefault("station_id", station_id) != station_id:
         raise Unprocessable("properties.station_id differs from the station_id in the path")
