@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
+from api import signing
 from api.auth import TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
     settings = settings or get_settings()
     # Configuration errors (key, policy) surface before any connection is made.
     verifier = TokenVerifier(settings)
+    export_signer = signing.signer_from_settings(settings)
     policy = policy or load_policy(settings.policy)
     if settings.database_url.startswith("postgresql"):
         engine = make_engine(settings.database_url, pool_size=8, max_overflow=8)
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
         lifespan=lifespan,
     )
     app.state.rollcall = state
+    app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
     for module in (ops, ingest, reads, flags, audit):
         app.include_router(module.router)

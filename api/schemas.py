@@ -235,13 +235,44 @@ class Timeline(BaseModel):
 
 
 class ExportSignature(BaseModel):
-    """A detached signature over the canonical JSON of ``document``."""
+    """An Ed25519 signature over the canonical JSON of ``document`` (sorted keys, no whitespace,
+    UTF-8), made with the key ``key_id`` names (published at ``GET /v1/export-keys``)."""
 
-    alg: Literal["HMAC-SHA256"]
-    key_id: str = Field(examples=["k-3fa1c2d4e5f6"])
-    value: str = Field(
-        examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+    alg: Literal["Ed25519"]
+    key_id: str = Field(
+        description="``k-`` and 16 hex digits of SHA-256 of the public key",
+        examples=["k-7c34d0b55bb5cffc"],
     )
+    value: str = Field(
+        description="The 64-byte signature in unpadded base64url",
+        examples=[
+            "6QA5_wtM27jgZRQU6bkWaKVz6IJ0oAcPDJ34zH0rZRjG8lQ1g9lzIkz-aS_s2IGvFhaSeTxynguUSPm1wCEwAQ"
+        ],
+    )
+
+
+class ExportPublicKey(BaseModel):
+    """A public key that checks timeline exports."""
+
+    alg: Literal["Ed25519"]
+    key_id: str = Field(examples=["k-7c34d0b55bb5cffc"])
+    public_key: str = Field(
+        description="The 32 key bytes in unpadded base64url (what `--public-key` takes)",
+        examples=["kKZOG5RE3YxCMSCH15AnY368Xc8WR7c6tClo88YD5Kw"],
+    )
+    public_key_pem: str = Field(
+        description="The same key as a PEM SubjectPublicKeyInfo block",
+        examples=[
+            "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAkKZOG5RE3YxCMSCH15AnY368Xc8WR7c6tClo88YD5Kw="
+            "\n-----END PUBLIC KEY-----\n"
+        ],
+    )
+
+
+class ExportKeys(BaseModel):
+    """The keys this service signs timeline exports with."""
+
+    keys: list[ExportPublicKey]
 
 
 class ExportDocument(BaseModel):
@@ -256,7 +287,7 @@ class ExportDocument(BaseModel):
 
 
 class SignedTimeline(BaseModel):
-    """A timeline export that `rollcall timeline verify FILE` can check later."""
+    """A timeline export that `rollcall timeline verify FILE --public-key KEY` can check later."""
 
     document: ExportDocument
     signature: ExportSignature

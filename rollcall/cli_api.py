@@ -1,4 +1,4 @@
-"""Command-line access to the HTTP service: serve, token, audit verify, timeline verify."""
+"""Command-line access to the HTTP service: serve, token, audit verify, timeline keys and verify."""
 
 from __future__ import annotations
 
@@ -36,21 +36,29 @@ def serve(
             "every authenticated request will be refused",
             err=True,
         )
+    if settings.export_key_file is None:
+        typer.echo(
+            "warning: ROLLCALL_EXPORT_KEY_FILE is not set: timeline exports will be refused "
+            "(rollcall timeline keygen FILE makes a key)",
+            err=True,
+        )
     try:
         if not ipaddress.ip_address(host).is_loopback:
             typer.echo(f"warning: listening on {host}, not loopback: put TLS in front", err=True)
     except ValueError:
         pass
     from api.auth import TokenConfigError, TokenVerifier
+    from api.signing import SigningConfigError, signer_from_settings
     from rules.policy import PolicyError, load_policy
 
     try:  # configuration errors stop here, in the parent, naming the setting
         TokenVerifier(settings)
+        signer_from_settings(settings)
         load_policy(settings.policy)
         target: FastAPI | str = (
             create_app(settings) if workers == 1 else "api.app:app_from_environment"
         )
-    except (TokenConfigError, PolicyError) as exc:
+    except (TokenConfigError, SigningConfigError, PolicyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     config = uvicorn.Config(
@@ -158,34 +166,103 @@ def audit_verify(
     )
 
 
-timeline_app = typer.Typer(help="Signed timeline exports.", no_args_is_help=True)
+timeline_app = typer.Typer(
+    help="Signed timeline exports: keys and verification.", no_args_is_help=True
+)
+
+# Exit codes of `timeline verify` (2 is a usage error: unreadable file, bad key argument).
+VERIFY_EXIT = {"valid": 0, "altered": 1, "unknown key": 3, "malformed": 4}
+
+
+@timeline_app.command("keygen")
+def timeline_keygen(
+    file: Annotated[Path, typer.Argument(help="Where to write the private key; must not exist.")],
+) -> None:
+    """Make an Ed25519 key pair for signing exports: the private key goes to FILE (PEM, PKCS#8,
+    mode 0600; set ROLLCALL_EXPORT_KEY_FILE to it), the key id and public key to stdout (save
+    them: they check every export signed with this key). Never overwrites a file."""
+    from api.signing import describe_public_key, generate_key_file
+
+    try:
+        signer = generate_key_file(file)
+    except FileExistsError as exc:
+        typer.echo(f"error: {file} exists: a key is never overwritten", err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"error: cannot write {file}: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote private key {file} (mode 0600); key id {signer.key_id}", err=True)
+    typer.echo(describe_public_key(signer.public_key), nl=False)
+
+
+@timeline_app.command("public-key")
+def timeline_public_key(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="A private key file (default: ROLLCALL_EXPORT_KEY_FILE)."),
+    ] = None,
+) -> None:
+    """Print the key id and public key of the export signing key (what GET /v1/export-keys
+    serves), for whoever will check exports offline."""
+    from api.signing import SigningConfigError, describe_public_key, load_signer
+
+    path = file or load_settings().export_key_file
+    if path is None:
+        typer.echo("error: give a key file or set ROLLCALL_EXPORT_KEY_FILE", err=True)
+        raise typer.Exit(2)
+    try:
+        signer = load_signer(path)
+    except SigningConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(describe_public_key(signer.public_key), nl=False)
 
 
 @timeline_app.command("verify")
 def timeline_verify(
     file: Annotated[Path, typer.Argument(help="A JSON file saved from .../timeline/export.")],
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--public-key",
+            "-k",
+            help="A trusted public key: a file (PEM, or keygen's output) or a value (base64url "
+            "or PEM). Repeat for keys used before a rotation.",
+        ),
+    ] = None,
+    legacy_hmac: Annotated[
+        bool,
+        typer.Option(help="Also check old HMAC-SHA256 exports with ROLLCALL_JWT_SECRET."),
+    ] = False,
 ) -> None:
-    """Check a signed timeline export against ROLLCALL_JWT_SECRET; exit 1 if it was altered."""
-    from api.signing import SigningConfigError, verify
+    """Check a signed timeline export offline. Exit 0 valid, 1 altered (the document does not
+    match its signature), 3 unknown key (signed by none of the given keys), 4 malformed."""
+    from api.signing import SigningConfigError, read_public_key, verify
 
-    settings = load_settings()
     try:
         signed = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         typer.echo(f"error: {file}: not a readable JSON file", err=True)
         raise typer.Exit(2) from exc
     try:
-        ok, reason = verify(signed, settings.jwt_secret.get_secret_value())
+        keys = [read_public_key(value) for value in public_key or []]
     except SigningConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: --public-key: {exc}", err=True)
         raise typer.Exit(2) from exc
-    if not ok:
-        typer.echo(f"{file}: INVALID: {reason}", err=True)
-        raise typer.Exit(1)
+    secret: str | None = None
+    if legacy_hmac:
+        secret = load_settings().jwt_secret.get_secret_value()
+        if not secret:
+            typer.echo("error: --legacy-hmac needs ROLLCALL_JWT_SECRET", err=True)
+            raise typer.Exit(2)
+    verdict = verify(signed, keys, legacy_secret=secret)
+    if not verdict.ok:
+        typer.echo(f"{file}: {verdict.outcome.value.upper()}: {verdict.reason}", err=True)
+        raise typer.Exit(VERIFY_EXIT[verdict.outcome.value])
     doc = signed["document"]
     timeline = doc.get("timeline", {})
     typer.echo(
-        f"{file}: {reason}: officer {timeline.get('officer_id')} "
+        f"{file}: VALID: {verdict.reason}: officer {timeline.get('officer_id')} "
         f"{timeline.get('from')}..{timeline.get('to')}, exported by "
         f"{doc.get('exported_by')} at {doc.get('exported_at')} "
         f"for case {doc.get('case_ref')}"

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     policy: Path | None = None
     jwt_secret: SecretStr = SecretStr("")
     jwt_public_key: str | None = None
+    # PEM (PKCS#8) Ed25519 private key that signs timeline exports; without it exports are refused.
+    export_key_file: Path | None = None
     log_level: str = "INFO"
 
     @field_validator("timezone")
@@ -30,6 +32,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("export_key_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

@@ -1,11 +1,11 @@
-"""Reads of people's data: compliance (HR), an officer's attendance and timeline; all audited."""
+"""People's data, all audited (compliance, attendance, timeline, signed export); the export key."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,9 @@ from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
 from api.schemas import (
     ERROR_RESPONSES,
     ComplianceReport,
+    ErrorBody,
+    ExportKeys,
+    ExportPublicKey,
     OfficerReport,
     SignedTimeline,
     Timeline,
@@ -263,16 +266,34 @@ def get_timeline(
     return Timeline.model_validate(timeline)
 
 
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    503: {
+        "model": ErrorBody,
+        "description": f"Database unavailable, or no signing key ({signing.KEY_SETTING} not set)",
+    },
+}
+
+
+def _export_signer(request: Request) -> signing.Signer:
+    """The signer read at start-up; 503 naming the setting when no key is configured."""
+    signer: signing.Signer | None = request.app.state.export_signer
+    if signer is None:
+        raise Unavailable(f"exports cannot be signed: {signing.KEY_SETTING} is not set")
+    return signer
+
+
 @router.get(
     "/officers/{officer_id}/timeline/export",
     response_model=SignedTimeline,
-    responses=ERROR_RESPONSES,
-    summary="The timeline as a signed document (verify with `rollcall timeline verify FILE`)",
+    responses=EXPORT_RESPONSES,
+    summary="The timeline as a signed document (`rollcall timeline verify FILE --public-key KEY`)",
 )
 def export_timeline(
     officer_id: OfficerId,
     start: TimeFrom,
     end: TimeTo,
+    request: Request,
     session: SessionDep,
     state: StateDep,
     caller: TimelineReader,
@@ -280,11 +301,10 @@ def export_timeline(
     case_ref: CaseRef = None,
     purpose: Purpose = None,
 ) -> Response:
-    """The same timeline, wrapped with who exported it, when and for which case, and an
-    HMAC-SHA256 signature over the canonical JSON (sorted keys, no whitespace) of ``document``."""
-    secret = state.settings.jwt_secret.get_secret_value()
-    if not secret:
-        raise Unavailable("exports cannot be signed: ROLLCALL_JWT_SECRET is not set")
+    """The same timeline, wrapped with who exported it, when and for which case, and an Ed25519
+    signature over the canonical JSON (sorted keys, no whitespace) of ``document``. Anyone with
+    the public key (``GET /v1/export-keys``) can check it offline; only this service can make it."""
+    signer = _export_signer(request)
     timeline, case_ref = _timeline(
         officer_id,
         start,
@@ -305,4 +325,28 @@ def export_timeline(
         "case_ref": case_ref,
         "request_id": request_id,
     }
-    return JsonResponse(signing.sign(document, secret))
+    return JsonResponse(signer.sign(document))
+
+
+@router.get(
+    "/export-keys",
+    response_model=ExportKeys,
+    responses={503: {"model": ErrorBody, "description": f"{signing.KEY_SETTING} is not set"}},
+    tags=["exports"],
+    summary="The public key that checks timeline exports (no token needed)",
+)
+def export_keys(request: Request) -> ExportKeys:
+    """The public key of the export signing key, with its key id. Public by design: whoever holds
+    an export (a court, a defence lawyer) can fetch it without a token, though for evidence the
+    key should also be obtained through a channel the verifier trusts."""
+    public_key = _export_signer(request).public_key
+    return ExportKeys(
+        keys=[
+            ExportPublicKey(
+                alg="Ed25519",
+                key_id=signing.key_id(public_key),
+                public_key=signing.public_key_text(public_key),
+                public_key_pem=signing.public_key_pem(public_key),
+            )
+        ]
+    )

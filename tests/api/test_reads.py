@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api import signing
 from store.models import AuditEntry
-from tests.api.helpers import FAR, INSIDE, SECRET, Api
+from tests.api.helpers import FAR, INSIDE, Api
 
 RANGE = {"from": "2026-10-05", "to": "2026-10-07"}
 
@@ -174,7 +174,9 @@ def test_timeline_export_is_signed(world: Api) -> None:
     signed = r.json()
     assert signed["document"]["exported_by"] == "det.jones"
     assert signed["document"]["case_ref"] == "CASE-7"
-    assert signing.verify(signed, SECRET) == (True, "signature valid")
+    keys = world.client.get("/v1/export-keys").json()["keys"]
+    public_key = signing.parse_public_key(keys[0]["public_key"])
+    assert signing.verify(signed, [public_key]).outcome is signing.Outcome.VALID
     signed["document"]["timeline"]["events"].pop()
-    assert signing.verify(signed, SECRET)[0] is False
+    assert signing.verify(signed, [public_key]).outcome is signing.Outcome.ALTERED
     assert _audit(world)[-1].action == "export.timeline"

@@ -1,8 +1,7 @@
-"""The service commands: token, audit verify, timeline verify (serve is exercised by the bench)."""
+"""The service commands: token and audit verify (serve is exercised by the bench)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from api import signing
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from store import audit
@@ -86,33 +84,6 @@ def test_audit_verify_after_a_purge(
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "entry 3 is missing" in bad.output
-
-
-def test_timeline_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ROLLCALL_JWT_SECRET", SECRET)
-    document = {
-        "timeline": {"officer_id": "O1", "from": "a", "to": "b", "events": []},
-        "exported_at": "t",
-        "exported_by": "det",
-        "role": "investigator",
-        "case_ref": "C1",
-        "request_id": "r",
-    }
-    path = tmp_path / "export.json"
-    path.write_text(json.dumps(signing.sign(document, SECRET), indent=2), encoding="utf-8")
-    good = runner.invoke(app, ["timeline", "verify", str(path)])
-    assert good.exit_code == 0, good.output
-    assert "signature valid" in good.stdout
-    tampered = signing.sign(document, SECRET)
-    tampered["document"]["case_ref"] = "C2"
-    path.write_text(json.dumps(tampered), encoding="utf-8")
-    bad = runner.invoke(app, ["timeline", "verify", str(path)])
-    assert bad.exit_code == 1
-    assert "altered" in bad.output
-    monkeypatch.setenv("ROLLCALL_JWT_SECRET", "a-different-secret-0123456789abcdef")
-    get_settings.cache_clear()
-    path.write_text(json.dumps(signing.sign(document, SECRET)), encoding="utf-8")
-    assert runner.invoke(app, ["timeline", "verify", str(path)]).exit_code == 1
 
 
 def test_serve_refuses_a_bad_public_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
