@@ -48,9 +48,12 @@ def log(msg: str) -> None:
 # ---- data ---------------------------------------------------------------------------------
 
 
-def generate(officers: int, fixes_interval_s: int, seed: int, fix_loss: float) -> Any:
+def generate(
+    officers: int, fixes_interval_s: int, seed: int, fix_loss: float, internal_doors: float
+) -> Any:
     """The Met day: every officer rostered on (an 8 h duty, 9 h on-duty window with the grace,
-    some overtime and training), on-duty fixes only, every due fix delivered unless ``fix_loss``."""
+    some overtime and training), on-duty fixes only, every due fix delivered unless ``fix_loss``,
+    and badged internal doors passed on ``internal_doors`` of the moves between rooms."""
     from fixtures.synth import generate_force
     from geo.cells import cells
 
@@ -64,6 +67,7 @@ def generate(officers: int, fixes_interval_s: int, seed: int, fix_loss: float) -
         only_on_duty=True,
         all_on_duty=True,
         fix_loss=fix_loss,
+        internal_doors=internal_doors,
     )
     force.pings = force.pings.with_columns(h3_cell=cells(force.pings))
     return force
@@ -373,6 +377,13 @@ def main() -> int:
         default=0.0,
         help="scale of throttling gaps and indoor fix loss (0: every due fix arrives; 1: realistic)",
     )
+    parser.add_argument(
+        "--internal-doors",
+        type=float,
+        default=0.7,
+        help="chance that a move between rooms in a station passes a badged internal door "
+        "(0.7: about 200,000 swipes for 46,000 officers; 0: entrance swipes only)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-sjoin", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -388,7 +399,9 @@ def main() -> int:
         f"generating {sizes[-1]:,} officers, one day, a fix every {args.fixes_interval_s} s on duty"
     )
     t = time.perf_counter()
-    force = generate(sizes[-1], args.fixes_interval_s, args.seed, args.fix_loss)
+    force = generate(
+        sizes[-1], args.fixes_interval_s, args.seed, args.fix_loss, args.internal_doors
+    )
     gen_s = time.perf_counter() - t
     log(
         f"generated in {gen_s:.0f} s: {force.pings.height:,} fixes, {force.swipes.height:,} swipes,"
@@ -398,6 +411,7 @@ def main() -> int:
         "day": DAY.isoformat(),
         "fixes_interval_s": args.fixes_interval_s,
         "fix_loss": args.fix_loss,
+        "internal_doors": args.internal_doors,
         "generate_s": round(gen_s, 1),
         "cpus": os.cpu_count(),
         "targets": {"postgres_job_s": 60, "sqlite_job_s": 90, "peak_rss_gb": 8},
