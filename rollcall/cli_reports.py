@@ -502,9 +502,18 @@ def flags(
 
 def purge() -> None:
     """Apply the retention rules: old raw events, expired held events, old derived data and old
-    audit entries (recorded by a marker entry that keeps the chain verifiable). Exit 1 if the
-    audit log could not be purged because its old entries do not verify."""
+    audit entries (in batches, each recorded by a marker entry that keeps the chain verifiable;
+    each batch is reported on stderr as it commits, and an interrupted purge continues when run
+    again). Exit 1 if the audit log could not be purged because its old entries do not verify."""
     from jobs.retention import run_purge
+    from store.audit import AuditPurge
+
+    def audit_progress(batch: AuditPurge, through_seq: int) -> None:
+        err_console.print(
+            f"audit log: entries {batch.first_seq:,}..{batch.last_seq:,} removed, marker entry "
+            f"{batch.marker_seq:,}; {through_seq - batch.last_seq:,} to go",
+            soft_wrap=True,
+        )
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
@@ -515,6 +524,7 @@ def purge() -> None:
             now=datetime.now(UTC),
             tz=settings.timezone,
             actor=getpass.getuser(),
+            on_audit_batch=audit_progress,
         )
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")

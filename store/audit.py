@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log: append under a lock, read a page, verify, purge."""
+"""The append-only, hash-chained audit log: append under a lock, read, verify, purge in batches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
 import orjson
 from sqlalchemy import delete, func, select, text
@@ -21,6 +21,8 @@ _PG_LOCK_KEY = 0x526F6C6C41756474
 # A second key serialises purges with each other without blocking appenders ("rollcall.purge").
 _PG_PURGE_LOCK_KEY = 0x526F6C6C50757267
 PURGE_ACTION = "audit.purge"
+# Entries a purge removes per transaction (each batch verified, deleted and recorded by its marker).
+PURGE_BATCH = 50_000
 _VERIFY_BATCH = 5_000
 
 
@@ -29,7 +31,36 @@ def _at_text(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_entry(entry: AuditEntry) -> bytes:
+class EntryFields(Protocol):
+    """What is read of a stored entry: an AuditEntry, or a row of its columns (faster to load)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def officer_id(self) -> str | None: ...
+    @property
+    def case_ref(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def detail(self) -> dict[str, Any] | None: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def canonical_entry(entry: EntryFields) -> bytes:
     """Canonical JSON (sorted keys, no whitespace, UTF-8) of every field of an entry but the hashes."""
     body: dict[str, Any] = {
         "seq": int(entry.seq),
@@ -46,7 +77,7 @@ def canonical_entry(entry: AuditEntry) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+def entry_hash(prev_hash: str, entry: EntryFields) -> str:
     """sha256(prev_hash + canonical JSON of the entry), hex."""
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_entry(entry)).hexdigest()
 
@@ -182,22 +213,29 @@ class MalformedMarkerError(ValueError):
     """A purge marker's detail does not name a valid anchor (it was edited or forged)."""
 
 
-def _iter_chain(session: Session, stop_seq: int | None = None) -> Iterator[AuditEntry]:
-    last: int | None = None
+_COLUMNS = tuple(AuditEntry.__table__.columns)
+
+
+def _iter_chain(
+    session: Session, stop_seq: int | None = None, start_after: int | None = None
+) -> Iterator[EntryFields]:
+    """The stored entries in seq order (rows of their columns, not ORM objects), read in pages."""
+    last = start_after
     while True:
-        query = select(AuditEntry).order_by(AuditEntry.seq).limit(_VERIFY_BATCH)
+        query = select(*_COLUMNS).order_by(AuditEntry.seq).limit(_VERIFY_BATCH)
         if last is not None:
             query = query.where(AuditEntry.seq > last)
         if stop_seq is not None:
             query = query.where(AuditEntry.seq <= stop_seq)
-        batch = list(session.scalars(query))
+        # A Row has every column as an attribute: it is an EntryFields.
+        batch = cast("list[EntryFields]", session.execute(query).all())
         if not batch:
             return
         yield from batch
         last = int(batch[-1].seq)
 
 
-def _marker_anchor(marker: AuditEntry) -> Anchor:
+def _marker_anchor(marker: EntryFields) -> Anchor:
     detail = marker.detail or {}
     seq, digest, cutoff = detail.get("last_seq"), detail.get("anchor_hash"), detail.get("cutoff")
     if (
@@ -216,25 +254,40 @@ def _marker_anchor(marker: AuditEntry) -> Anchor:
     return Anchor(seq, digest, int(marker.seq), cutoff_at)
 
 
-def latest_marker_seq(session: Session) -> int | None:
-    """The seq of the newest purge marker, or None if the log was never purged."""
-    value = session.execute(
-        select(func.max(AuditEntry.seq)).where(AuditEntry.action == PURGE_ACTION)
-    ).scalar()
+def latest_marker_seq(session: Session, *, from_seq: int | None = None) -> int | None:
+    """The seq of the newest purge marker, or None if the log was never purged.
+
+    ``from_seq``: look only at entries from that seq on (a marker known to exist: the newest is
+    at or after it), which reads the tail of the log instead of all of it.
+    """
+    query = select(func.max(AuditEntry.seq)).where(AuditEntry.action == PURGE_ACTION)
+    if from_seq is not None:
+        query = query.where(AuditEntry.seq >= from_seq)
+    value = session.execute(query).scalar()
     return int(value) if value is not None else None
 
 
-def chain_anchor(session: Session) -> Anchor:
+def chain_anchor(session: Session, *, marker_hint: int | None = None) -> Anchor:
     """Where verification starts: after the entries removed by the newest recorded purge.
 
-    Raises MalformedMarkerError when that marker's detail was tampered with.
+    ``marker_hint`` is the seq of a purge marker seen before (the newest one is then looked for
+    from there on; the whole log is searched if it is gone). Raises MalformedMarkerError when the
+    newest marker's detail was tampered with.
     """
-    marker_seq = latest_marker_seq(session)
+    marker_seq = None
+    if marker_hint is not None:
+        marker_seq = latest_marker_seq(session, from_seq=marker_hint)
+    if marker_seq is None:
+        marker_seq = latest_marker_seq(session)
     if marker_seq is None:
         return Anchor(0, GENESIS_HASH, None, None)
     marker = session.get(AuditEntry, marker_seq)
     assert marker is not None
     return _marker_anchor(marker)
+
+
+def _malformed(session: Session, exc: MalformedMarkerError) -> ChainReport:
+    return ChainReport(0, None, GENESIS_HASH, latest_marker_seq(session), str(exc))
 
 
 def _walk(
@@ -243,11 +296,17 @@ def _walk(
     stop_seq: int | None = None,
     expect_head: tuple[int, str] | None = None,
     retention_days: int | None = None,
+    anchor: Anchor | None = None,
+    from_anchor: bool = False,
 ) -> ChainReport:
-    try:
-        anchor = chain_anchor(session)
-    except MalformedMarkerError as exc:
-        return ChainReport(0, None, GENESIS_HASH, latest_marker_seq(session), str(exc))
+    """Verify from ``anchor`` (chain_anchor when None) up to ``stop_seq`` (the end when None).
+    ``from_anchor``: read only the entries after the anchor, leaving out the check that none
+    before it is left."""
+    if anchor is None:
+        try:
+            anchor = chain_anchor(session)
+        except MalformedMarkerError as exc:
+            return _malformed(session, exc)
     expected_seq, prev, count = anchor.seq + 1, anchor.hash, 0
     head_seq: int | None = None
     # A recorded head at or before the anchor was removed by a recorded purge.
@@ -256,7 +315,7 @@ def _walk(
     def bad(seq: int, reason: str) -> ChainReport:
         return ChainReport(count, head_seq, prev, seq, reason, anchor.seq)
 
-    for entry in _iter_chain(session, stop_seq):
+    for entry in _iter_chain(session, stop_seq, anchor.seq if from_anchor else None):
         seq = int(entry.seq)
         if seq <= anchor.seq:
             return bad(
@@ -343,47 +402,75 @@ def _lock_purge(session: Session) -> None:
         _lock_chain(session)
 
 
-def purge_before(
-    session: Session, cutoff: datetime, *, actor: str, role: str, now: datetime
-) -> AuditPurge | None:
-    """Remove the oldest entries, those before ``cutoff``, and append a marker entry recording
-    them; flushes only, so the delete and the marker commit together or not at all.
+def purge_target(session: Session, cutoff: datetime) -> int | None:
+    """The seq of the last entry a purge before ``cutoff`` removes, or None for an empty log.
 
     Entries go as a prefix in seq order: an entry is removed only when it and every entry before
-    it are older than ``cutoff``. The marker (action ``audit.purge``) records the count, the seq
-    and time range removed, the cutoff, and ``anchor_hash``, the hash of the last removed entry,
-    from which verify_chain then starts. The entries to remove are verified first: if any was
-    edited or deleted, ChainBrokenError is raised and nothing is removed. Returns None when
-    nothing is old enough. Safe while others append: on PostgreSQL an in-flight append always
-    follows the removed range (its seq is above every committed one), and appenders wait only
-    for the marker, not for the delete.
+    it are older than ``cutoff``, so this is the seq before the first entry at or after it (the
+    newest entry when there is none). Entries up to it stay old and are never renumbered, so the
+    value holds for as long as the purge runs. It may lie at or before the chain's anchor (then
+    nothing is left to remove).
     """
-    _lock_purge(session)
     first_kept = session.execute(
         select(func.min(AuditEntry.seq)).where(AuditEntry.at >= cutoff)
     ).scalar()
     if first_kept is not None:
-        last_seq = int(first_kept) - 1
-    else:
-        newest = session.execute(select(func.max(AuditEntry.seq))).scalar()
-        if newest is None:
-            return None
-        last_seq = int(newest)
-    report = _walk(session, stop_seq=last_seq)
-    if report.ok and report.head_seq is None:
-        return None  # everything before the cutoff was purged already
+        return int(first_kept) - 1
+    newest = session.execute(select(func.max(AuditEntry.seq))).scalar()
+    return int(newest) if newest is not None else None
+
+
+def purge_batch(
+    session: Session,
+    through_seq: int,
+    *,
+    cutoff: datetime,
+    actor: str,
+    role: str,
+    now: datetime,
+    limit: int | None = None,
+    marker_hint: int | None = None,
+) -> AuditPurge | None:
+    """Remove the next entries of the chain up to ``through_seq`` (purge_target), at most
+    ``limit`` of them, and append a marker entry recording them; flushes only, so the delete and
+    the marker commit together or not at all, and each commit leaves a chain verify_chain accepts.
+
+    The batch starts after the anchor of the newest marker (``marker_hint``: the seq of the marker
+    of the previous batch, so that one is found without reading the whole log). The marker
+    (action ``audit.purge``) records the count, the seq and time range removed, ``cutoff``, and
+    ``anchor_hash``, the hash of the last removed entry, from which verify_chain then starts. The
+    batch is verified first: if any of its entries was edited or deleted (or the newest marker
+    was), ChainBrokenError is raised and nothing is removed. Returns None when nothing up to
+    ``through_seq`` is left. Safe while others append: on PostgreSQL an in-flight append always
+    follows the removed range (its seq is above every committed one), and appenders wait only for
+    the marker, not for the verification or the delete; on SQLite they wait for the batch.
+    """
+    _lock_purge(session)
+    try:
+        anchor = chain_anchor(session, marker_hint=marker_hint)
+    except MalformedMarkerError as exc:
+        raise ChainBrokenError(_malformed(session, exc)) from exc
+    if through_seq <= anchor.seq:
+        return None
+    last_seq = through_seq if limit is None else min(through_seq, anchor.seq + limit)
+    # The first batch of a run also checks that no entry is left before the anchor; later ones
+    # start after it (the run itself removed what lies before).
+    report = _walk(session, stop_seq=last_seq, anchor=anchor, from_anchor=marker_hint is not None)
     if report.ok and report.head_seq != last_seq:
-        report = replace(report, first_bad_seq=last_seq, reason=f"entry {last_seq} is missing")
+        missing = (report.head_seq or anchor.seq) + 1
+        report = replace(report, first_bad_seq=missing, reason=f"entry {missing} is missing")
     if not report.ok:
         raise ChainBrokenError(report)
-    first_seq = report.anchor_seq + 1
+    first_seq = anchor.seq + 1
     first_at, last_at = session.execute(
         select(func.min(AuditEntry.at), func.max(AuditEntry.at)).where(
             AuditEntry.seq >= first_seq, AuditEntry.seq <= last_seq
         )
     ).one()
     result = session.execute(
-        delete(AuditEntry).where(AuditEntry.seq >= first_seq, AuditEntry.seq <= last_seq)
+        delete(AuditEntry)
+        .where(AuditEntry.seq >= first_seq, AuditEntry.seq <= last_seq)
+        .execution_options(synchronize_session=False)
     )
     removed = int(result.rowcount or 0)  # type: ignore[attr-defined]
     if removed != last_seq - first_seq + 1:
@@ -409,3 +496,16 @@ def purge_before(
     return AuditPurge(
         removed, first_seq, last_seq, first_at, last_at, report.head_hash, int(marker.seq)
     )
+
+
+def purge_before(
+    session: Session, cutoff: datetime, *, actor: str, role: str, now: datetime
+) -> AuditPurge | None:
+    """Remove every entry before ``cutoff`` (purge_target) as one batch (purge_batch) in the
+    caller's transaction. For a log that may hold many old entries, store.retention.purge_audit
+    removes them in batches, one transaction each."""
+    _lock_purge(session)
+    through_seq = purge_target(session, cutoff)
+    if through_seq is None:
+        return None
+    return purge_batch(session, through_seq, cutoff=cutoff, actor=actor, role=role, now=now)

@@ -1,4 +1,5 @@
-"""Retention deletes: old ping partitions dropped, the rest deleted in short committed slices."""
+"""Retention deletes: old ping partitions dropped, the rest (the audit log too) deleted in short
+committed slices."""
 
 # These are entry-point helpers (like store.ingest.ingest_file): each commits its own short
 # transactions, so a purge never holds long locks while the API is serving.
@@ -6,12 +7,15 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from store import audit
 from store.db import is_postgres, transaction
 from store.models import (
     DailyResult,
@@ -27,6 +31,9 @@ from store.models import (
 _BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 _SLICE = timedelta(hours=6)
 _ID_CHUNK = 5_000
+# SQLite: the pause after each audit purge batch, longer than the 100 ms a writer waiting on the
+# write lock sleeps between tries, so every waiting writer gets the lock before the next batch.
+_SQLITE_YIELD_S = 0.15
 
 
 def _parse_pg_instant(value: str) -> datetime:
@@ -162,3 +169,55 @@ def purge_derived(
         )
         out["job_runs"] = int(result.rowcount or 0)  # type: ignore[attr-defined]
     return out
+
+
+def purge_audit(
+    factory: sessionmaker[Session],
+    cutoff: datetime,
+    *,
+    actor: str,
+    role: str,
+    now: datetime,
+    batch_size: int = audit.PURGE_BATCH,
+    on_batch: Callable[[audit.AuditPurge, int], None] | None = None,
+) -> list[audit.AuditPurge]:
+    """Remove the audit entries before ``cutoff`` (store.audit.purge_target) in batches of at most
+    ``batch_size``, oldest first, each in its own transaction: verified, deleted and recorded by
+    its own marker entry (store.audit.purge_batch), so every commit leaves a chain that
+    verify_chain accepts and appenders are never held for more than one batch (on SQLite, where
+    a batch holds the write lock, the purge pauses after each one so waiting writers go first).
+
+    ``on_batch(batch, through_seq)`` is called after each commit (progress: the batch removed and
+    the last seq the purge will remove). If it raises, or the process dies, the purge stops
+    between batches with every committed batch recorded; running it again continues after the
+    newest marker. Raises ChainBrokenError when a batch does not verify: none of that batch is
+    removed, the batches before it stay removed. Returns the batches, oldest first.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    with factory() as session:
+        through_seq = audit.purge_target(session, cutoff)
+        pause_s = 0.0 if is_postgres(session) else _SQLITE_YIELD_S
+    done: list[audit.AuditPurge] = []
+    while through_seq is not None:
+        if done:
+            time.sleep(pause_s)
+        with transaction(factory) as session:
+            batch = audit.purge_batch(
+                session,
+                through_seq,
+                cutoff=cutoff,
+                actor=actor,
+                role=role,
+                now=now,
+                limit=batch_size,
+                marker_hint=done[-1].marker_seq if done else None,
+            )
+        if batch is None:
+            break
+        done.append(batch)
+        if on_batch is not None:
+            on_batch(batch, through_seq)
+        if batch.last_seq >= through_seq:
+            break
+    return done

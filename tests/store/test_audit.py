@@ -317,3 +317,17 @@ def test_purge_while_others_append(engine: Engine) -> None:
     assert errors == []
     report = _verify(engine)
     assert (report.ok, report.entries, report.anchor_seq) == (True, 31, 200)
+
+
+def test_a_purge_after_a_forged_marker_removes_nothing(engine: Engine) -> None:
+    _append_at(engine, OLD + RECENT)
+    done = _purge(engine)  # removes 1..3, marker 6
+    assert done is not None
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE audit_log SET detail = :d WHERE seq = 6"), {"d": '{"removed": 3}'}
+        )
+    hashes = _hashes(engine)
+    with pytest.raises(audit.ChainBrokenError, match="seq 6: the purge marker at seq 6"):
+        _purge(engine, NOW + timedelta(days=1))
+    assert _hashes(engine) == hashes
