@@ -3,11 +3,11 @@
 Usage: .venv/bin/python bench/nightly.py [--officers 5000,20000,46000] [--backends postgres,sqlite]
        [--fixes-interval-s 60] [--fix-loss 0]
 
-One force of the largest size is generated once (fixtures.synth, on-duty fixes only); each
-backend is loaded incrementally with the officers of each size (bench's own COPY / executemany,
-outside every timing), and after each increment the nightly job for the day runs in a fresh
-subprocess (so its peak RSS is its own). The job reads and computes the day one officer
-partition at a time, reading the next while computing the current one, so stages overlap. Per
+One force of the largest size is generated once (fixtures.synth, on-duty fixes only); for each
+size a fresh database of each backend is loaded with that many officers, fixes in time order as a
+day's arrive (PostgreSQL: the import's bulk path for pings; outside every timing), and the
+nightly job for the day runs in a fresh subprocess (so its peak RSS is its own). The job reads
+and computes the day one officer partition at a time, reading the next while computing the current one, so stages overlap. Per
 stage: load (store -> frames, summed over partitions; load_wait is how long the computation
 waited for it), classify (geo), presence and flags (rules: each flag rule is wrapped with a timer,
 presence is the rest of the engine), write (store), and the end-to-end job time. The same day's fixes are also classified with
@@ -25,12 +25,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# the rollcall package sets Polars' allocator as the rollcall command has it: before Polars loads
+import rollcall  # noqa: E402,F401
+
+# isort: split
 import polars as pl  # noqa: E402
 
 DAY = date(2026, 10, 21)
@@ -110,6 +114,7 @@ def drop_database(url: str) -> None:
     from store.db import make_engine
 
     if url.startswith("sqlite"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
         return
     name = url.rsplit("/", 1)[1]
     admin = make_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -146,7 +151,7 @@ def _insert_sqlite(conn: Any, table: str, frame: pl.DataFrame) -> None:
 def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[str, int]:
     """Load the officers lo+1..hi of ``force`` (their shifts, claims, fixes, swipes) directly."""
     from store.db import make_engine, session_factory
-    from store.load import ensure_ping_partitions
+    from store.load import DeferredIndexes, insert_events
     from store.stations import upsert_station
 
     engine = make_engine(url)
@@ -156,7 +161,6 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
         with factory.begin() as s:
             for feature in force.stations_geojson["features"]:
                 upsert_station(s, feature, now=now)
-            ensure_ping_partitions(s, [DAY - timedelta(days=1), DAY, DAY + timedelta(days=1)])
     officers = subset(force.officers, lo, hi).select(
         "officer_id",
         "display_name",
@@ -227,16 +231,26 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
         "swipes": swipes,
     }
     with engine.connect() as sa_conn:
-        raw = sa_conn.connection.driver_connection
+        raw: Any = sa_conn.connection.driver_connection
         if url.startswith("sqlite"):
             raw.execute("PRAGMA synchronous=OFF")
         for table, frame in tables.items():
-            if frame.height:
-                if url.startswith("sqlite"):
-                    _insert_sqlite(raw, table, frame)
-                else:
-                    _copy_pg(raw, table, frame)
+            if not frame.height or (table == "pings" and not url.startswith("sqlite")):
+                continue
+            if url.startswith("sqlite"):
+                _insert_sqlite(raw, table, frame)
+            else:
+                _copy_pg(raw, table, frame)
         raw.commit()
+    if not url.startswith("sqlite"):
+        # as an import does: binary COPY into each day's partition, officer index built after
+        deferred = DeferredIndexes()
+        with factory.begin() as s:
+            for offset in range(0, pings.height, 1_000_000):
+                insert_events(s, "pings", pings.slice(offset, 1_000_000), deferred)
+            deferred.build(s)
+    with engine.connect() as sa_conn:
+        raw = sa_conn.connection.driver_connection
         if not url.startswith("sqlite"):
             raw.autocommit = True
             raw.execute("ANALYZE")
@@ -419,24 +433,22 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="rollcall-bench-") as tmp:
         for backend in backends:
-            url = create_database(backend, Path(tmp))
             runs: list[dict[str, Any]] = []
-            previous = 0
-            try:
-                for size in sizes:
+            for size in sizes:
+                # a fresh database per size, its rows stored in the order they arrive (all
+                # officers' interleaved in time), as a real day's are
+                url = create_database(backend, Path(tmp))
+                try:
                     t = time.perf_counter()
-                    counts = load_increment(url, force, previous, size, first=previous == 0)
+                    counts = load_increment(url, force, 0, size, first=True)
                     load_s = time.perf_counter() - t
-                    log(
-                        f"{backend}: loaded officers {previous + 1}..{size} in {load_s:.0f} s {counts}"
-                    )
-                    previous = size
+                    log(f"{backend}: loaded officers 1..{size} in {load_s:.0f} s {counts}")
                     result = run_measure_subprocess(url, sjoin=not args.no_sjoin)
                     result.update(officers=size, bulk_load_s=round(load_s, 1))
                     log(f"{backend} {size:,}: {json.dumps(result)}")
                     runs.append(result)
-            finally:
-                drop_database(url)
+                finally:
+                    drop_database(url)
             figures["runs"][backend] = runs
     for backend, runs in figures["runs"].items():
         ok = [r for r in runs if "job_s" in r]

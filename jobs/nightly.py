@@ -28,7 +28,7 @@ READERS = 2
 # Officers per partition: a day is read and computed one officer partition at a time (the next
 # read while the current one is computed), so a run holds about two partitions' fixes, never
 # the whole day's (an officer on duty reports about 540 fixes a day at one a minute).
-PART_OFFICERS = 8_000
+PART_OFFICERS = 12_000
 
 
 @dataclass

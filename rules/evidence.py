@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import polars as pl
 
-from geo.cells import cell_expr
+from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
+from rules.onduty import sort_on_key, time_key
 from rules.policy import Policy
 
 # Event types, in the order used to break ties between events at the same instant.
@@ -173,7 +174,8 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
     Mock fixes become MOCK events (never presence). Fixes less precise than both accuracy limits
     take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
-    events carry the coarse H3 cell at policy.timeline_cell_resolution, never coordinates.
+    events carry the coarse H3 cell at policy.timeline_cell_resolution (geo.cells.
+    timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates.
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
     frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
@@ -190,6 +192,7 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         med_d=pl.lit(None, dtype=pl.Float64), etype=pl.lit(MOCK, dtype=pl.UInt8)
     )
     both = pl.concat([usable, mocks], how="vertical")
+    stored = both["h3_cell"].null_count() == 0
     return both.select(
         "officer_id",
         "win_id",
@@ -197,7 +200,7 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         "etype",
         station_id=pl.when(pl.col("etype") == INSIDE).then(pl.col("station_id")),
         h3_cell=pl.when(pl.col("etype") == AWAY).then(
-            cell_expr("lat", "lon", policy.timeline_cell_resolution)
+            timeline_cell_expr(policy.timeline_cell_resolution, stored=stored)
         ),
         is_fix=pl.lit(True),
         src_bits="src_bits",
@@ -275,7 +278,10 @@ def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -
     so input row order never changes a result.
     """
     events = pl.concat([fix_events(fixes, policy), swipe_events(swipes)], how="vertical")
-    events = events.sort(
-        "win_id", "ts", "etype", "station_id", "h3_cell", "src_bits", "is_fix", nulls_last=True
-    )
+    ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
+    key = time_key(events["win_id"], events["ts"])
+    if key is None:
+        events = events.sort("win_id", "ts", *ties, nulls_last=True)
+    else:
+        events = sort_on_key(events, key, ties)
     return drop_outliers(events, policy)

@@ -67,7 +67,7 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         return pl.DataFrame(schema=SEGMENTS)
     # windows are numbered 0..n-1 in order, so a gather finds each event's window bounds
     ids = events["win_id"].cast(pl.Int64)
-    dec = events.with_columns(
+    dec = events.lazy().with_columns(
         win_start=windows["win_start"].gather(ids),
         win_end=windows["win_end"].gather(ids),
         core_end=windows["core_end"].gather(ids),
@@ -80,11 +80,12 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         .when(is_mock)
         .then(pl.lit("mock"))
         .otherwise(pl.lit("presence")),
+        # the state as a number: 0 away, 1 mock, else 2 + the station's category code
         state=pl.when(is_away)
-        .then(pl.lit("\x00away"))
+        .then(pl.lit(0, dtype=pl.UInt32))
         .when(is_mock)
-        .then(pl.lit("\x00mock"))
-        .otherwise(pl.col("station_id")),
+        .then(pl.lit(1, dtype=pl.UInt32))
+        .otherwise(pl.col("station_id").cast(pl.Categorical).to_physical().cast(pl.UInt32) + 2),
     ).with_columns(
         p_ts=_near("ts", 1),
         p_etype=_near("etype", 1),
@@ -164,7 +165,7 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         | (pl.col("start_at") > _near("end_at", 1))
     ).fill_null(True)
     runs = (
-        seg.with_columns(run=key_changed.cum_sum())
+        seg.with_columns(run=key_changed.cum_sum().set_sorted())
         .group_by("run")
         .agg(
             pl.col("officer_id").first(),
@@ -180,7 +181,8 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         )
         .filter(pl.col("end_at") > pl.col("start_at"))
     )
-    return runs.select(
+    decided = runs.collect()
+    return decided.select(
         "officer_id",
         "start_at",
         "end_at",

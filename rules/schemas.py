@@ -18,6 +18,7 @@ FIXES: dict[str, pl.DataType] = {
     "station_id": pl.Utf8(),
     "boundary_distance_m": pl.Float64(),
     "p_inside": pl.Float64(),
+    "h3_cell": pl.UInt64(),  # at geo.cells.STORE_RESOLUTION, as stored; optional
 }
 SWIPES: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -139,6 +140,7 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> p
         "device_id",
         "badge_id",
         "p_inside",
+        "h3_cell",
         "recorded_at",
         "version",
     }

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from rules import schemas as rules_schemas
 from rules.clock import INSTANT, day_bounds
-from store import sqlite_reader
+from store import pg_reader, sqlite_reader
 from store.db import is_postgres
 from store.types import to_epoch_us
 
@@ -24,7 +24,7 @@ from store.types import to_epoch_us
 Schema = dict[str, pl.DataType]
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 # PostgreSQL work_mem of the transactions that read events (see _text).
-READ_WORK_MEM = "64MB"
+READ_WORK_MEM = pg_reader.READ_SETTINGS["work_mem"]
 
 OFFICERS: Schema = rules_schemas.OFFICERS
 # Stored fixes: the rules' fix columns before classification, plus the stored H3 cell.
@@ -152,7 +152,8 @@ def read_frame(
     postgres = is_postgres(session)
     raw: Any = session.connection().connection.driver_connection
     types = _read_types(schema)
-    parts = [[_param(p, postgres) for p in part] for part in (slices or [params])]
+    given = [list(part) for part in (slices or [params])]
+    parts = [[_param(p, postgres) for p in part] for part in given]
     if postgres:
         query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv, NULL '\\N')"
         quote, null = '"', "\\N"
@@ -180,7 +181,7 @@ def read_frame(
     # large force) is never held at once.
     if readers > 1 and len(parts) > 1 and not _in_memory(session):
         if postgres:
-            frames = _parallel_frames(session, query, parts, readers, parse)
+            frames = _parallel_frames(session, pg_reader.numbered(sql), given, readers, parse)
         else:
             frames = _process_frames(session, query, parts, readers, parse)
     else:
@@ -243,16 +244,15 @@ def _parallel_frames(
     readers: int,
     parse: Callable[[bytes], pl.DataFrame | None],
 ) -> list[pl.DataFrame | None]:
-    """PostgreSQL slices read on ``readers`` extra connections at once."""
-    engine = _engine(session)
-    conns = [engine.raw_connection() for _ in range(readers)]
+    """PostgreSQL slices of the select ``query`` (``$n`` placeholders) read on ``readers`` extra
+    connections at once (store.pg_reader: the rows arrive in large chunks, not one by one)."""
+    address = pg_reader.dsn(_engine(session).url)
+    workers = [pg_reader.Reader(address) for _ in range(readers)]
     try:
-        return _round_robin(
-            [partial(_text, c.driver_connection, True, query) for c in conns], parts, parse
-        )
+        return _round_robin([partial(w.ask, query) for w in workers], parts, parse)
     finally:
-        for conn in conns:
-            conn.close()
+        for worker in workers:
+            worker.close()
 
 
 def _process_frames(
@@ -283,6 +283,13 @@ def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
     return out
 
 
+def _even(lo: datetime, hi: datetime, parts: int) -> list[list[datetime]]:
+    """[lo, hi) cut into ``parts`` slices of equal length (whole microseconds)."""
+    step = (hi - lo) / parts
+    cuts = [lo + step * k for k in range(parts)] + [hi]
+    return [[a, b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
 def load_officers(session: Session) -> pl.DataFrame:
     """Every officer: officer_id, unit, office_based, sorted by officer_id."""
     pg = is_postgres(session)
@@ -306,10 +313,15 @@ def load_fixes(
     not depend on row order, and sorting tens of millions of rows costs seconds).
 
     ``officer_ids`` (sorted, non-empty) limits the read to those officers' fixes: one officer
-    partition of a day. PostgreSQL probes the (officer_id, ts) index for each officer (the ids
-    split over ``readers`` connections); SQLite scans the time range in hourly slices keeping the
-    rows between the first and last id (a scan costs a fraction of a row's rendering, an index
-    probe per row several times it), then keeps exactly the ids given.
+    partition of a day. It is read in slices of time (over ``readers`` connections), so each
+    stored page is visited once: rows are stored in the order they arrive, every officer's
+    spread over the whole day, and slicing the officers instead would have each slice visit
+    every page of the day again (on PostgreSQL, more than the rows themselves cost). PostgreSQL
+    reads two slices per reader, each finding its officers' rows through the (officer_id, ts)
+    index (a probe per officer and slice: hourly slices would probe the index 24 times per
+    officer); SQLite scans each hour keeping the rows between the first and last id (a scan
+    costs a fraction of a row's rendering, an index probe per row several times it), then keeps
+    exactly the ids given.
     """
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(FIXES, pg)} FROM pings WHERE ts >= {{p}} AND ts < {{p}}"
@@ -318,8 +330,7 @@ def load_fixes(
     ids = list(officer_ids)
     if pg:
         sql += " AND officer_id = ANY({p})"
-        step = -(-len(ids) // max(1, readers))
-        slices = [[lo, hi, ids[i : i + step]] for i in range(0, len(ids), step)]
+        slices = [[a, b, ids] for a, b in _even(lo, hi, 2 * max(1, readers))]
         return read_frame(session, sql, [], FIXES, slices=slices, readers=readers)
     # unary + keeps SQLite from answering the range through the officer index
     sql += " AND +officer_id >= {p} AND +officer_id <= {p}"

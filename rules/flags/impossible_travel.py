@@ -16,6 +16,8 @@ from rules.onduty import in_windows
 CODE = "IMPOSSIBLE_TRAVEL"
 RULE_VERSION = f"{CODE}/1"
 MAX_JUMPS = 10  # jumps listed in the evidence
+_TO = ("ts", "lat", "lon", "acc", "station_id", "source", "sat")
+_CONFIRM = ("ts", "lat", "lon", "sat")
 
 
 def _near(col: str, n: int) -> pl.Expr:
@@ -24,6 +26,26 @@ def _near(col: str, n: int) -> pl.Expr:
         pl.col("win_id").shift(n) == pl.col("win_id")
     )
     return pl.when(same).then(pl.col(col).shift(n))
+
+
+def _neighbours(
+    frame: pl.DataFrame, rows: pl.Series, step: int, columns: tuple[str, ...], suffix: str
+) -> pl.DataFrame:
+    """``columns`` of the row ``step`` rows after each of ``rows`` (positions in ``frame``,
+    sorted by officer and ts), null unless that row exists and is on the same device and window;
+    named ``<column>_<suffix>``."""
+    target = rows.cast(pl.Int64) + step
+    there = frame.select("device_id", "win_id", *columns)[target.clip(0, frame.height - 1)]
+    here = frame.select("device_id", "win_id")[rows]
+    same = (
+        (target >= 0)
+        & (target < frame.height)
+        & (there["device_id"] == here["device_id"]).fill_null(False)
+        & (there["win_id"] == here["win_id"]).fill_null(False)
+    )
+    return there.with_columns(_same=same).select(
+        pl.when(pl.col("_same")).then(pl.col(c)).alias(f"{c}_{suffix}") for c in columns
+    )
 
 
 def jumps(ctx: FlagContext) -> pl.DataFrame:
@@ -56,7 +78,8 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
     if good.is_empty():
         return pl.DataFrame()
     # cheap screen (equirectangular metres, never above the true distance by more than the 10%
-    # margin) before any trigonometry on millions of rows
+    # margin) before any trigonometry on millions of rows; only the rows that pass it gather
+    # their neighbours' columns
     m_lat = 111_195.0
     top_lat: float = good.select(pl.col("lat").abs().max()).item() or 0.0
     m_lon = m_lat * math.cos(math.radians(min(top_lat, 89.0)))
@@ -64,21 +87,23 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
         ((_near("lat", -1) - pl.col("lat")) * m_lat).pow(2)
         + ((_near("lon", -1) - pl.col("lon")) * m_lon).pow(2)
     ).sqrt()
-    frame = good.with_columns(
-        **{
-            f"{c}_b": _near(c, -1)
-            for c in ("ts", "lat", "lon", "acc", "station_id", "source", "sat")
-        },
-        ts_a0=_near("ts", 1),
-        lat_a0=_near("lat", 1),
-        lon_a0=_near("lon", 1),
-        sat_a0=_near("sat", 1),
-        ts_b1=_near("ts", -2),
-        lat_b1=_near("lat", -2),
-        lon_b1=_near("lon", -2),
-        sat_b1=_near("sat", -2),
-        approx_m=approx,
-    ).filter((pl.col("approx_m") >= 0.9 * policy.travel_min_distance_m).fill_null(False))
+    rows = (
+        good.select(approx_m=approx)
+        .with_row_index("_i")
+        .filter((pl.col("approx_m") >= 0.9 * policy.travel_min_distance_m).fill_null(False))
+    )
+    if rows.is_empty():
+        return pl.DataFrame()
+    frame = pl.concat(
+        [
+            good[rows["_i"]],
+            rows.select("approx_m"),
+            _neighbours(good, rows["_i"], 1, _TO, "b"),  # the jump's other end
+            _neighbours(good, rows["_i"], -1, _CONFIRM, "a0"),  # the fix confirming its start
+            _neighbours(good, rows["_i"], 2, _CONFIRM, "b1"),  # the fix confirming its end
+        ],
+        how="horizontal",
+    )
     frame = frame.filter(in_windows(frame, ctx.day_windows))
     if frame.is_empty():
         return pl.DataFrame()

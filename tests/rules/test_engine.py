@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from geo.cells import cells
 from rules.daily import ADEQUATE, INSUFFICIENT
 from rules.engine import evaluate_day, fix_span
 from rules.policy import load_policy
@@ -263,3 +264,23 @@ def test_default_policy_verifies_a_plain_office_day() -> None:
         ADEQUATE,
         default.version,
     )
+
+
+def test_stored_cells_give_the_same_outcome_as_coordinates() -> None:
+    # an officer driving away from the station across many timeline cells
+    rows = shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16)))
+    fx = fixes(
+        [
+            fix("o1", t, where="far", metres=1500 + 300 * k)
+            for k, t in enumerate(every(at(DAY, 8), at(DAY, 16), 5))
+        ]
+    )
+    stored = fx.with_columns(h3_cell=cells(fx))
+    computed = evaluate_day(day_inputs(DAY, rows, fx), POLICY)
+    from_store = evaluate_day(day_inputs(DAY, rows, stored), POLICY)
+    away = from_store.presence.filter(pl.col("kind") == "away")
+    assert away.height > 1
+    assert away["h3_cell"].is_not_null().all()
+    assert computed.presence.equals(from_store.presence)
+    assert computed.daily.equals(from_store.daily)
+    assert computed.findings == from_store.findings
