@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import hmac
 import json
 import stat
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,6 +19,7 @@ from hypothesis import strategies as st
 
 from api import signing
 from api.signing import Outcome
+from tests.api.legacy_exports import legacy_export
 
 SIGNER = signing.Signer(Ed25519PrivateKey.generate())
 OTHER = signing.Signer(Ed25519PrivateKey.generate())
@@ -43,20 +42,6 @@ DOCUMENT: dict[str, Any] = {
 }
 LEGACY_SECRET = "rollcall-legacy-secret-0123456789abcdef"
 BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-def _legacy_export(document: dict[str, Any], secret: str) -> dict[str, Any]:
-    """An export as versions before Ed25519 wrote it (HMAC-SHA256, key derived from the secret)."""
-    key = hmac.new(secret.encode(), b"rollcall timeline export v1", hashlib.sha256).digest()
-    body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return {
-        "document": document,
-        "signature": {
-            "alg": "HMAC-SHA256",
-            "key_id": "k-" + hashlib.sha256(key).hexdigest()[:12],
-            "value": hmac.new(key, body, hashlib.sha256).hexdigest(),
-        },
-    }
 
 
 def test_round_trip() -> None:
@@ -268,7 +253,7 @@ def test_any_single_character_edit_of_the_signature_fails(position: int, char: s
 
 
 def test_legacy_hmac_exports_are_checked_only_with_the_secret() -> None:
-    legacy = _legacy_export(copy.deepcopy(DOCUMENT), LEGACY_SECRET)
+    legacy = legacy_export(copy.deepcopy(DOCUMENT), LEGACY_SECRET)
     kid = legacy["signature"]["key_id"]
     assert signing.verify(legacy, [SIGNER.public_key], legacy_secret=LEGACY_SECRET) == (
         signing.Verdict(Outcome.VALID, f"legacy HMAC-SHA256 signature valid (key {kid})", kid)

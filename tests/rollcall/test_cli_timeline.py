@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from typer.testing import CliRunner
 
 from api import signing
 from rollcall.cli import app
 from rollcall.settings import get_settings
+from tests.api.legacy_exports import legacy_export
 
 SECRET = "cli-test-secret-0123456789abcdefghij"
 DOCUMENT: dict[str, Any] = {
@@ -160,24 +158,10 @@ def test_verify_exit_codes(tmp_path: Path) -> None:
     )
 
 
-def _legacy_export(document: dict[str, Any], secret: str) -> dict[str, Any]:
-    """An export as versions before Ed25519 wrote it (HMAC-SHA256, key derived from the secret)."""
-    key = hmac.new(secret.encode(), b"rollcall timeline export v1", hashlib.sha256).digest()
-    body = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    return {
-        "document": document,
-        "signature": {
-            "alg": "HMAC-SHA256",
-            "key_id": "k-" + hashlib.sha256(key).hexdigest()[:12],
-            "value": hmac.new(key, body, hashlib.sha256).hexdigest(),
-        },
-    }
-
-
 def test_verify_legacy_hmac_only_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    legacy = _save(tmp_path / "legacy.json", _legacy_export(copy.deepcopy(DOCUMENT), SECRET))
+    legacy = _save(tmp_path / "legacy.json", legacy_export(copy.deepcopy(DOCUMENT), SECRET))
     without_secret = _verify(str(legacy), "--legacy-hmac")
     assert without_secret.exit_code == 2
     assert "--legacy-hmac needs ROLLCALL_JWT_SECRET" in without_secret.stderr
@@ -189,7 +173,7 @@ def test_verify_legacy_hmac_only_when_asked(
     ok = _verify(str(legacy), "--legacy-hmac")
     assert ok.exit_code == 0, ok.output
     assert "VALID: legacy HMAC-SHA256 signature valid" in ok.stdout
-    tampered = _legacy_export(copy.deepcopy(DOCUMENT), SECRET)
+    tampered = legacy_export(copy.deepcopy(DOCUMENT), SECRET)
     tampered["document"]["exported_by"] = "someone.else"
     altered = _verify(str(_save(tmp_path / "t.json", tampered)), "--legacy-hmac")
     assert altered.exit_code == 1
