@@ -9,7 +9,7 @@ import polars as pl
 from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
-from rules.onduty import sort_on_key, time_key
+from rules.onduty import sort_by_group_time
 from rules.policy import Policy
 
 # Event types, in the order used to break ties between events at the same instant.
@@ -279,9 +279,5 @@ def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -
     """
     events = pl.concat([fix_events(fixes, policy), swipe_events(swipes)], how="vertical")
     ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
-    key = time_key(events["win_id"], events["ts"])
-    if key is None:
-        events = events.sort("win_id", "ts", *ties, nulls_last=True)
-    else:
-        events = sort_on_key(events, key, ties)
+    events = sort_by_group_time(events, "win_id", events["win_id"], ties)
     return drop_outliers(events, policy)

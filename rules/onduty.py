@@ -137,30 +137,31 @@ def sort_on_key(frame: pl.DataFrame, key: pl.Series, ties: tuple[str, ...]) -> p
     return ordered.drop("__key", "__pos")[order]
 
 
-def _by_officer_time(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
-    """``frame`` sorted by (officer_id, ts) and then ``ties``, nulls last."""
-    plain = ("officer_id", "ts", *ties)
-    if frame.height < 2 or frame["officer_id"].null_count():
-        return frame.sort(*plain, nulls_last=True, maintain_order=True)
-    officers = frame.select(pl.col("officer_id").unique().sort())
-    rank = (
-        frame.select("officer_id")
-        .join(officers.with_row_index("_rank"), on="officer_id", how="left", maintain_order="left")
-        .get_column("_rank")
-    )
+def sort_by_group_time(
+    frame: pl.DataFrame, by: str, rank: pl.Series, ties: tuple[str, ...]
+) -> pl.DataFrame:
+    """``frame`` sorted by (``by``, ts) and then ``ties``, nulls last; ``rank`` numbers the ``by``
+    values in their order (one per row). One integer key (time_key, sort_on_key) when it fits,
+    else a sort on the columns."""
     key = time_key(rank, frame["ts"])
     if key is None:
-        return frame.sort(*plain, nulls_last=True, maintain_order=True)
+        return frame.sort(by, "ts", *ties, nulls_last=True, maintain_order=True)
     return sort_on_key(frame, key, ties)
 
 
 def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
     """``frame`` sorted by (officer_id, ts), ties broken by the ``ties`` columns (nulls last).
 
-    Done once per evaluation so that results never depend on input row order (sort_on_key: one
-    integer key, the rare equal keys sorted on the ties).
+    Done once per evaluation so that results never depend on input row order (one integer key:
+    the officer's rank among the frame's officers, then the time).
     """
-    return _by_officer_time(frame, ties)
+    officers = frame.select(pl.col("officer_id").unique().sort())
+    rank = (
+        frame.select("officer_id")
+        .join(officers.with_row_index("_rank"), on="officer_id", how="left", maintain_order="left")
+        .get_column("_rank")
+    )
+    return sort_by_group_time(frame, "officer_id", rank, ties)
 
 
 def _ties(frame: pl.DataFrame) -> tuple[str, ...]:

@@ -181,9 +181,16 @@ def read_frame(
     # large force) is never held at once.
     if readers > 1 and len(parts) > 1 and not _in_memory(session):
         if postgres:
-            frames = _parallel_frames(session, pg_reader.numbered(sql), given, readers, parse)
+            # PostgreSQL on extra connections through asyncpg (store.pg_reader: the rows arrive
+            # in large chunks, not one by one); SQLite rendered by worker processes
+            # (store.sqlite_reader), each parsed by the thread that asked for it
+            address = pg_reader.dsn(_engine(session).url)
+            pg_workers = [pg_reader.Reader(address) for _ in range(readers)]
+            frames = _parallel_frames(pg_workers, pg_reader.numbered(sql), given, parse)
         else:
-            frames = _process_frames(session, query, parts, readers, parse)
+            path = str(_engine(session).url.database)
+            sq_workers = [sqlite_reader.Reader(path) for _ in range(readers)]
+            frames = _parallel_frames(sq_workers, query, parts, parse)
     else:
         frames = [parse(_text(raw, postgres, query, part)) for part in parts]
     present = [f for f in frames if f is not None]
@@ -238,34 +245,13 @@ def _round_robin(
 
 
 def _parallel_frames(
-    session: Session,
+    workers: Sequence[pg_reader.Reader | sqlite_reader.Reader],
     query: str,
     parts: list[list[Any]],
-    readers: int,
     parse: Callable[[bytes], pl.DataFrame | None],
 ) -> list[pl.DataFrame | None]:
-    """PostgreSQL slices of the select ``query`` (``$n`` placeholders) read on ``readers`` extra
-    connections at once (store.pg_reader: the rows arrive in large chunks, not one by one)."""
-    address = pg_reader.dsn(_engine(session).url)
-    workers = [pg_reader.Reader(address) for _ in range(readers)]
-    try:
-        return _round_robin([partial(w.ask, query) for w in workers], parts, parse)
-    finally:
-        for worker in workers:
-            worker.close()
-
-
-def _process_frames(
-    session: Session,
-    query: str,
-    parts: list[list[Any]],
-    readers: int,
-    parse: Callable[[bytes], pl.DataFrame | None],
-) -> list[pl.DataFrame | None]:
-    """SQLite slices rendered by ``readers`` worker processes (store.sqlite_reader), each parsed
-    by the thread that asked for it as it arrives; returned in slice order."""
-    path = str(_engine(session).url.database)
-    workers = [sqlite_reader.Reader(path) for _ in range(readers)]
+    """Slices read by ``workers`` at once (round robin), each parsed as it arrives; the workers
+    are closed after."""
     try:
         return _round_robin([partial(w.ask, query) for w in workers], parts, parse)
     finally:
