@@ -7,11 +7,12 @@ One force of the largest size is generated once (fixtures.synth, on-duty fixes o
 size a fresh database of each backend is loaded with that many officers, fixes in time order as a
 day's arrive (PostgreSQL: the import's bulk path for pings; outside every timing), and the
 nightly job for the day runs in a fresh subprocess (so its peak RSS is its own). The job reads
-and computes the day one officer partition at a time, reading the next while computing the current one, so stages overlap. Per
-stage: load (store -> frames, summed over partitions; load_wait is how long the computation
-waited for it), classify (geo), presence and flags (rules: each flag rule is wrapped with a timer,
-presence is the rest of the engine), write (store), and the end-to-end job time. The same day's fixes are also classified with
-geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout.
+the day's fixes once (connectorx, four slices of time at once), then computes one officer
+partition after another. Per stage: load (store -> frames), classify (geo), presence and flags
+(rules: each flag rule is wrapped with a timer, presence is the rest of the engine), write
+(store), and the end-to-end job time; peak RSS of the job and of its reader child (SQLite reads
+run in a child process). The same day's fixes are also classified with geopandas ``sjoin`` for
+comparison. Ends with ONE JSON line of figures on stdout.
 """
 
 from __future__ import annotations
@@ -309,10 +310,13 @@ def measure(url: str, sjoin: bool) -> dict[str, Any]:
     run_nightly(factory, DAY, DAY, policy=policy, tz=TZ, on_day=reports.append)
     job_s = time.perf_counter() - t0
     peak_gb = peak_rss_gb()
+    # reaped children: the SQLite reader (store.sqlite_arrow); ru_maxrss is in KiB on Linux
+    reader_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     day = reports[0]
     out: dict[str, Any] = {
         "job_s": round(job_s, 2),
         "peak_rss_gb": round(peak_gb, 2),
+        "reader_peak_rss_gb": round(reader_gb, 2),
         "fixes": day.fixes,
         "swipes": day.swipes,
         "shifts": day.shifts,
@@ -339,7 +343,7 @@ def geopandas_sjoin(factory: Any) -> dict[str, Any]:
 
     with factory() as s:
         lo, hi = day_range(DAY, TZ)
-        fixes = load_fixes(s, lo, hi)
+        fixes = load_fixes(s, lo, hi, readers=2)
         stations = load_stations(s)
     polys = gpd.GeoDataFrame(
         {"station_id": [st.station_id for st in stations]},

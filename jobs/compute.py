@@ -55,11 +55,8 @@ def _range_of(groups: list[list[str]], k: int) -> pl.Expr:
     return expr
 
 
-def officer_part(
-    frames: DayFrames, groups: list[list[str]], k: int, fixes: pl.DataFrame | None = None
-) -> DayFrames:
-    """The rows of ``frames`` belonging to run ``k`` of ``groups``; ``fixes`` (that run's fixes,
-    read separately) replaces the frames' own when given."""
+def officer_part(frames: DayFrames, groups: list[list[str]], k: int) -> DayFrames:
+    """The rows of ``frames`` belonging to run ``k`` of ``groups``."""
     keep = _range_of(groups, k)
     shifts = frames.shifts.filter(keep)
     return replace(
@@ -69,7 +66,7 @@ def officer_part(
         shift_history=frames.shift_history.filter(
             pl.col("shift_id").is_in(shifts["shift_id"].implode())
         ),
-        fixes=frames.fixes.filter(keep) if fixes is None else fixes,
+        fixes=frames.fixes.filter(keep),
         swipes=frames.swipes.filter(keep),
         overtime=frames.overtime.filter(keep),
     )

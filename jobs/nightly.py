@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 from typing import Any
@@ -23,15 +22,11 @@ from store import dayload, job_runs, results
 from store.db import transaction
 
 Clock = Callable[[], datetime]
-# Connections reading a day's events at once (the database works while Python waits).
+# Connections reading a day's events at once, each a slice of time.
 READERS = 2
-# Officers per partition: a day is read and computed one officer partition at a time (the next
-# read while the current one is computed), so a run holds about two partitions' fixes, never
-# the whole day's (an officer on duty reports about 540 fixes a day at one a minute). Each
-# partition's read passes over the day's stored rows once: on PostgreSQL that pass costs more
-# than the partition's own rows, so partitions are larger; on SQLite partitions of 12,000 made
-# the Met day slower (121.9 s against 103.5 s), so it keeps 8,000.
-PART_OFFICERS = {"postgresql": 12_000, "sqlite": 8_000}
+# Officers per partition: a day is computed one officer partition at a time, so the working set
+# of the rules (a few hundred bytes per fix) follows the partition, not the day.
+PART_OFFICERS = {"postgresql": 6_000, "sqlite": 6_000}
 
 
 @dataclass
@@ -135,6 +130,18 @@ def _load_index(factory: sessionmaker[Session]) -> StationIndex:
         return StationIndex.build(load_stations(session))
 
 
+def _fix_range(
+    base: dayload.DayFrames, day: date, tz: str, policy: Policy
+) -> tuple[datetime, datetime] | None:
+    """[lo, hi) of the fixes ``day``'s results can depend on (rules.engine.fix_span over every
+    officer: the day's on-duty windows, a night shift starting on the day included, and the
+    windows they touch), within the frames' range; None when no window is relevant."""
+    span = fix_span(base.shifts, base.overtime, day, tz, policy)
+    if span is None:
+        return None
+    return max(span[0], base.lo), min(span[1] + timedelta(microseconds=1), base.hi)
+
+
 def _compute_day(
     factory: sessionmaker[Session],
     executor: Executor,
@@ -143,65 +150,39 @@ def _compute_day(
     officers: Any,
     policy: Policy,
 ) -> tuple[PartResult, dict[str, int], dict[str, float]]:
-    """Load and compute ``day`` one officer partition at a time, reading the next partition's
-    fixes on another thread while the current one is computed.
+    """Load ``day`` and compute it one officer partition at a time.
 
-    Returns the merged result, the day's sizes (officers, fixes, swipes, shifts) and seconds:
-    ``load`` (every read, overlapping the computation), ``load_wait`` (computation waiting for
-    a read) and ``compute`` (the whole day, wall clock).
+    The day's fixes are read once, over the span its results depend on, on READERS connections
+    at once (store.dayload.load_fixes); each officer partition takes its rows from them and is
+    dropped once computed, so memory holds the day's stored fixes and one partition's working
+    set (LocalExecutor) rather than the rules' working set of the whole day. Returns the merged result, the day's sizes (officers,
+    fixes, swipes, shifts, parts) and seconds: ``load`` (every read) and ``compute`` (the
+    partitions, wall clock).
     """
     t0 = perf_counter()
     with factory() as session:
         base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
         backend = session.get_bind().dialect.name
+        span = _fix_range(base, day, tz, policy)
+        if span is not None:
+            base = replace(
+                base, fixes=dayload.load_fixes(session, span[0], span[1], readers=READERS)
+            )
     busy = base.shifts["officer_id"].n_unique() + base.overtime.height
     per_part = PART_OFFICERS.get(backend, min(PART_OFFICERS.values()))
     groups = officer_groups(base, max(executor.min_parts, -(-busy // per_part)))
-    if len(groups) > 1 and len(groups[0]) > 1:
-        # nothing is computed until the first partition is read: read half of it first
-        half = len(groups[0]) // 2
-        groups = [groups[0][:half], groups[0][half:], *groups[1:]]
-    timings = {"load": perf_counter() - t0, "load_wait": 0.0}
-    fixes = [0]
+    timings = {"load": perf_counter() - t0}
 
-    def load(k: int) -> dayload.DayFrames:
-        started = perf_counter()
-        part = officer_part(base, groups, k, base.fixes)
-        # only the span of the on-duty windows the day's results depend on: a night shift
-        # reaches into the next day, but the day before and after are not read whole
-        span = fix_span(part.shifts, part.overtime, day, tz, policy) if groups[k] else None
-        if span is not None:
-            lo = max(span[0], base.lo)
-            hi = min(span[1] + timedelta(microseconds=1), base.hi)
-            with factory() as session:
-                part = officer_part(
-                    base,
-                    groups,
-                    k,
-                    dayload.load_fixes(session, lo, hi, readers=READERS, officer_ids=groups[k]),
-                )
-        fixes[0] += part.fixes.height
-        timings["load"] += perf_counter() - started
-        return part
-
-    def read_ahead() -> Iterator[dayload.DayFrames]:
-        with ThreadPoolExecutor(1) as pool:
-            pending = pool.submit(load, 0)
-            for k in range(len(groups)):
-                waited = perf_counter()
-                part = pending.result()
-                timings["load_wait"] += perf_counter() - waited
-                if k + 1 < len(groups):
-                    pending = pool.submit(load, k + 1)
-                yield part
-                del part
+    def parts() -> Iterator[dayload.DayFrames]:
+        for k in range(len(groups)):
+            yield officer_part(base, groups, k)
 
     t1 = perf_counter()
-    result = executor.run_parts(read_ahead())
+    result = executor.run_parts(parts())
     timings["compute"] = perf_counter() - t1
     sizes = {
         "officers": base.officers.height,
-        "fixes": fixes[0],
+        "fixes": base.fixes.height,
         "swipes": base.swipes.height,
         "shifts": base.shifts.height,
         "parts": len(groups),

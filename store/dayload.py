@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from functools import partial
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 from sqlalchemy import Engine
@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 
 from rules import schemas as rules_schemas
 from rules.clock import INSTANT, day_bounds
-from store import pg_reader, sqlite_reader
+from store import sqlite_arrow
 from store.db import is_postgres
 from store.types import to_epoch_us
 
 # How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
 Schema = dict[str, pl.DataType]
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
-# PostgreSQL work_mem of the transactions that read events (see _text).
-READ_WORK_MEM = pg_reader.READ_SETTINGS["work_mem"]
 
 OFFICERS: Schema = rules_schemas.OFFICERS
 # Stored fixes: the rules' fix columns before classification, plus the stored H3 cell.
@@ -133,81 +131,54 @@ def read_frame(
     schema: Schema,
     *,
     slices: Sequence[Sequence[Any]] | None = None,
-    readers: int = 1,
 ) -> pl.DataFrame:
-    """Run ``sql`` (DB-API placeholders written as ``{p}``) into a frame of ``schema``.
+    """Run ``sql`` (DB-API placeholders written as ``{p}``) into a frame of ``schema``, on the
+    session's own connection (so it sees what the session has written).
 
     The select list must produce the columns of ``schema`` in order, instants as epoch
     microseconds and booleans as integers (``_select_list`` writes it). PostgreSQL streams the
     result with COPY (CSV); SQLite has each row rendered as one CSV line inside the database
     (group_concat of quote()), so Python never builds a tuple per row. Polars parses the text;
-    no ORM objects are built.
-
-    ``slices`` runs the query once per parameter list instead of ``params`` (SQLite strings stay
-    below its 1 GB limit). ``readers`` > 1 runs the slices on that many extra connections at once
-    (the drivers release the GIL while the database works): only for a session that has written
-    nothing, since other connections do not see its uncommitted rows, and each connection reads
-    its own snapshot (as separate statements on SQLite do anyway).
+    no ORM objects are built. ``slices`` runs the query once per parameter list instead of
+    ``params`` (SQLite strings stay below its 1 GB limit), each parsed as it arrives.
     """
     postgres = is_postgres(session)
     raw: Any = session.connection().connection.driver_connection
     types = _read_types(schema)
-    given = [list(part) for part in (slices or [params])]
-    parts = [[_param(p, postgres) for p in part] for part in given]
+    parts = [[_param(p, postgres) for p in part] for part in (slices or [params])]
     if postgres:
         query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv, NULL '\\N')"
-        quote, null = '"', "\\N"
+        quote_char, null = '"', "\\N"
     else:
         line = "||','||".join(f"quote({name})" for name in schema)
         query = (
             f"SELECT CAST(group_concat({line}, char(10)) AS BLOB) FROM ({sql.replace('{p}', '?')})"
         )
-        quote, null = "'", "NULL"
-
-    def parse(text: bytes) -> pl.DataFrame | None:
-        if not text:
-            return None
-        return pl.read_csv(
-            text,
-            has_header=False,
-            new_columns=list(types),
-            schema=types,
-            quote_char=quote,
-            null_values=[null],
-            empty_string_is_null=False,
-        )
-
-    # Each slice is parsed as soon as it arrives, so the text of a whole day (gigabytes for a
-    # large force) is never held at once.
-    if readers > 1 and len(parts) > 1 and not _in_memory(session):
-        if postgres:
-            # PostgreSQL on extra connections through asyncpg (store.pg_reader: the rows arrive
-            # in large chunks, not one by one); SQLite rendered by worker processes
-            # (store.sqlite_reader), each parsed by the thread that asked for it
-            address = pg_reader.dsn(_engine(session).url)
-            pg_workers = [pg_reader.Reader(address) for _ in range(readers)]
-            frames = _parallel_frames(pg_workers, pg_reader.numbered(sql), given, parse)
-        else:
-            path = str(_engine(session).url.database)
-            sq_workers = [sqlite_reader.Reader(path) for _ in range(readers)]
-            frames = _parallel_frames(sq_workers, query, parts, parse)
-    else:
-        frames = [parse(_text(raw, postgres, query, part)) for part in parts]
-    present = [f for f in frames if f is not None]
-    if not present:
+        quote_char, null = "'", "NULL"
+    frames = []
+    for part in parts:
+        text = _text(raw, postgres, query, part)
+        if text:
+            frames.append(
+                pl.read_csv(
+                    text,
+                    has_header=False,
+                    new_columns=list(types),
+                    schema=types,
+                    quote_char=quote_char,
+                    null_values=[null],
+                    empty_string_is_null=False,
+                )
+            )
+    if not frames:
         return pl.DataFrame(schema=schema)
-    return _finish(pl.concat(present, rechunk=True), schema)
+    return _finish(pl.concat(frames, rechunk=True), schema)
 
 
 def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
     """One slice's rows as CSV text, through a driver connection."""
     if postgres:
         out = io.BytesIO()
-        with raw.cursor() as cur:
-            # an officer partition's rows are found through a bitmap of the officer index: room
-            # for one bit per row keeps it exact (the default 4 MB goes lossy at a few million
-            # rows, and every row of a lossy page is checked again)
-            cur.execute(f"SET LOCAL work_mem = '{READ_WORK_MEM}'")
         with raw.cursor() as cur, cur.copy(query, params) as copy:
             for block in copy:
                 out.write(block)
@@ -227,46 +198,93 @@ def _in_memory(session: Session) -> bool:
     return _engine(session).url.database in (None, "", ":memory:")
 
 
-def _round_robin(
-    fetchers: Sequence[Callable[[list[Any]], bytes]],
-    parts: list[list[Any]],
-    parse: Callable[[bytes], pl.DataFrame | None],
-) -> list[pl.DataFrame | None]:
-    """Slice k fetched by fetcher k mod n on its own thread and parsed as it arrives; the frames
-    returned in slice order."""
-    n = len(fetchers)
-
-    def work(i: int) -> list[tuple[int, pl.DataFrame | None]]:
-        return [(k, parse(fetchers[i](parts[k]))) for k in range(i, len(parts), n)]
-
-    with ThreadPoolExecutor(n) as pool:
-        done = [item for chunk in pool.map(work, range(n)) for item in chunk]
-    return [frame for _, frame in sorted(done, key=lambda kf: kf[0])]
+def _arrow_address(session: Session) -> str:
+    """The session's database as a connectorx address. PostgreSQL connections it opens run
+    without JIT compilation (about half a second per query, for plans that spend their time
+    reading pages); an SQLite file is named by its absolute path."""
+    url = _engine(session).url
+    if is_postgres(session):
+        address = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return address + ("&" if "?" in address else "?") + "options=-c%20jit%3Doff"
+    return "sqlite://" + quote(str(Path(str(url.database)).resolve()))
 
 
-def _parallel_frames(
-    workers: Sequence[pg_reader.Reader | sqlite_reader.Reader],
-    query: str,
-    parts: list[list[Any]],
-    parse: Callable[[bytes], pl.DataFrame | None],
-) -> list[pl.DataFrame | None]:
-    """Slices read by ``workers`` at once (round robin), each parsed as it arrives; the workers
-    are closed after."""
-    try:
-        return _round_robin([partial(w.ask, query) for w in workers], parts, parse)
-    finally:
-        for worker in workers:
-            worker.close()
+def _literal(value: Any, postgres: bool) -> str:
+    """An SQL literal of an instant or an integer (the only parameters the parallel reads take)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in a read")
+        if postgres:
+            return f"'{value.astimezone(UTC).isoformat()}'::timestamptz"
+        return str(to_epoch_us(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(f"unsupported literal in a parallel read: {type(value).__name__}")
 
 
-def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
-    out: list[list[datetime]] = []
-    start = lo
-    while start < hi:
-        end = min(start + timedelta(hours=1), hi)
-        out.append([start, end])
-        start = end
-    return out
+def _conform_arrow(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+    """connectorx's columns as ``schema`` has them: an instant arrives as an aware timestamp
+    (PostgreSQL) or integer microseconds (SQLite); an unsigned cell as a signed integer."""
+    exprs = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        have = frame.schema[name]
+        if dtype == INSTANT:
+            if isinstance(have, pl.Datetime):
+                expr = col.dt.cast_time_unit("us")
+                expr = (
+                    expr.dt.convert_time_zone("UTC")
+                    if have.time_zone
+                    else expr.dt.replace_time_zone("UTC")
+                )
+            else:
+                expr = col.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+            exprs.append(expr.alias(name))
+        else:
+            exprs.append(col.cast(dtype).alias(name))
+    return frame.select(exprs)
+
+
+def read_parallel(
+    session: Session,
+    sql: str,
+    slices: Sequence[Sequence[Any]],
+    schema: Schema,
+) -> pl.DataFrame:
+    """Run ``sql`` (``{p}`` placeholders; instants and integers only) once per parameter list of
+    ``slices``, all at once on connections of their own, into one frame of ``schema``.
+
+    The select list names plain columns of ``schema`` (no expressions). connectorx reads each
+    slice on its own connection and thread straight into Arrow columns (PostgreSQL's binary
+    protocol; SQLite's C interface, in a child process: store.sqlite_arrow), which costs a
+    fraction of rendering and parsing text. Other
+    connections do not see the session's uncommitted rows, so this is only for a session that has
+    written nothing; an in-memory SQLite database, which no other connection can open, is read
+    through the session (read_frame) instead.
+    """
+    if _in_memory(session):
+        cols = _select_list(schema, is_postgres(session))
+        return read_frame(session, sql.replace("{cols}", cols), [], schema, slices=slices)
+    import connectorx
+
+    postgres = is_postgres(session)
+    queries = []
+    for params in slices:
+        text = sql.replace("{cols}", ", ".join(schema))
+        for value in params:
+            text = text.replace("{p}", _literal(value, postgres), 1)
+        queries.append(text)
+    address = _arrow_address(session)
+    if postgres:
+        table = connectorx.read_sql(address, queries, return_type="arrow")
+    else:
+        # in a child process: connectorx's own copy of SQLite must not share this process's locks
+        table = sqlite_arrow.read(address, queries)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    return _conform_arrow(frame, schema)
 
 
 def _even(lo: datetime, hi: datetime, parts: int) -> list[list[datetime]]:
@@ -274,6 +292,10 @@ def _even(lo: datetime, hi: datetime, parts: int) -> list[list[datetime]]:
     step = (hi - lo) / parts
     cuts = [lo + step * k for k in range(parts)] + [hi]
     return [[a, b] for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
+    return _even(lo, hi, max(1, -(-int((hi - lo).total_seconds()) // 3600)))
 
 
 def load_officers(session: Session) -> pl.DataFrame:
@@ -287,49 +309,36 @@ def load_officers(session: Session) -> pl.DataFrame:
     )
 
 
-def load_fixes(
-    session: Session,
-    lo: datetime,
-    hi: datetime,
-    *,
-    readers: int = 1,
-    officer_ids: Sequence[str] | None = None,
+def _load_events(
+    session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, readers: int
 ) -> pl.DataFrame:
-    """Stored (on-duty) device fixes with lo <= ts < hi, in no particular order (the rules do
-    not depend on row order, and sorting tens of millions of rows costs seconds).
+    """Rows of ``table`` with lo <= ts < hi, in no particular order (the rules do not depend on
+    row order, and sorting tens of millions of rows costs seconds).
 
-    ``officer_ids`` (sorted, non-empty) limits the read to those officers' fixes: one officer
-    partition of a day. It is read in slices of time (over ``readers`` connections), so each
-    stored page is visited once: rows are stored in the order they arrive, every officer's
-    spread over the whole day, and slicing the officers instead would have each slice visit
-    every page of the day again (on PostgreSQL, more than the rows themselves cost). PostgreSQL
-    reads two slices per reader, each finding its officers' rows through the (officer_id, ts)
-    index (a probe per officer and slice: hourly slices would probe the index 24 times per
-    officer); SQLite scans each hour keeping the rows between the first and last id (a scan
-    costs a fraction of a row's rendering, an index probe per row several times it), then keeps
-    exactly the ids given.
+    ``readers`` > 1 reads the range in that many slices of time at once, on connections of their
+    own (read_parallel: only for a session that has written nothing). A slice of time is read in
+    one pass over the stored rows whatever officers they belong to: a day's rows are stored as
+    they arrive, every officer's spread over the whole day, so reading the day once and splitting
+    it by officer afterwards visits each stored page once, where reading it officer by officer
+    visits every page again for each group. Otherwise the range is read hour by hour through the
+    session (read_frame).
     """
+    if readers > 1:
+        sql = f"SELECT {{cols}} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
+        return read_parallel(session, sql, _even(lo, hi, 2 * readers), schema)
     pg = is_postgres(session)
-    sql = f"SELECT {_select_list(FIXES, pg)} FROM pings WHERE ts >= {{p}} AND ts < {{p}}"
-    if officer_ids is None:
-        return read_frame(session, sql, [lo, hi], FIXES, slices=_hourly(lo, hi), readers=readers)
-    ids = list(officer_ids)
-    if pg:
-        sql += " AND officer_id = ANY({p})"
-        slices = [[a, b, ids] for a, b in _even(lo, hi, 2 * max(1, readers))]
-        return read_frame(session, sql, [], FIXES, slices=slices, readers=readers)
-    # unary + keeps SQLite from answering the range through the officer index
-    sql += " AND +officer_id >= {p} AND +officer_id <= {p}"
-    slices = [[a, b, ids[0], ids[-1]] for a, b in _hourly(lo, hi)]
-    frame = read_frame(session, sql, [], FIXES, slices=slices, readers=readers)
-    return frame.filter(pl.col("officer_id").is_in(pl.Series(ids, dtype=pl.Utf8).implode()))
+    sql = f"SELECT {_select_list(schema, pg)} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
+    return read_frame(session, sql, [lo, hi], schema, slices=_hourly(lo, hi))
+
+
+def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
+    """Stored (on-duty) device fixes with lo <= ts < hi (see _load_events)."""
+    return _load_events(session, "pings", FIXES, lo, hi, readers)
 
 
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
-    """Stored (on-duty) badge swipes with lo <= ts < hi, in no particular order."""
-    pg = is_postgres(session)
-    sql = f"SELECT {_select_list(SWIPES, pg)} FROM swipes WHERE ts >= {{p}} AND ts < {{p}}"
-    return read_frame(session, sql, [lo, hi], SWIPES, slices=_hourly(lo, hi), readers=readers)
+    """Stored (on-duty) badge swipes with lo <= ts < hi (see _load_events)."""
+    return _load_events(session, "swipes", SWIPES, lo, hi, readers)
 
 
 def load_shifts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -379,9 +388,9 @@ def load_day(
     """Everything stored for local ``day`` in zone ``tz`` (see DayFrames), read in bulk.
 
     ``officers`` may be passed in when already loaded for a multi-day run. ``readers`` > 1 reads
-    the fixes and swipes on that many connections at once (see read_frame: only for a session
-    that has written nothing). ``with_fixes`` False leaves the fixes frame empty, for a caller
-    that reads them per officer partition (load_fixes with ``officer_ids``).
+    the fixes and swipes on connections of their own (read_parallel: only for a session that has
+    written nothing). ``with_fixes`` False leaves the fixes frame empty, for a caller that reads
+    them over a narrower span (load_fixes).
     """
     lo, hi = day_range(day, tz)
     return DayFrames(

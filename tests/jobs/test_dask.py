@@ -3,6 +3,7 @@ results of one whole-day computation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import polars as pl
@@ -79,16 +80,19 @@ def test_officer_groups_balance_busy_officers(factory: sessionmaker[Session]) ->
     assert max(per_group) - min(per_group) <= 1
 
 
-def test_partitioned_fixes_read_exactly_their_officers(factory: sessionmaker[Session]) -> None:
+def test_officer_partitions_split_the_day_exactly(factory: sessionmaker[Session]) -> None:
     with factory() as s:
         frames = load_day(s, START, TZ)
-        groups = officer_groups(frames, 3)
-        for k, ids in enumerate(groups):
-            read = load_fixes(s, frames.lo, frames.hi, readers=2, officer_ids=ids)
-            expected = officer_part(frames, groups, k).fixes
-            order = ("officer_id", "ts", "device_id")
-            assert_frame_equal(read.sort(order), expected.sort(order))
-            assert read.height > 0
+        read = load_fixes(s, frames.lo, frames.hi, readers=2)
+    order = ("officer_id", "ts", "device_id")
+    assert_frame_equal(read.sort(order), frames.fixes.sort(order))
+    groups = officer_groups(frames, 3)
+    whole = replace(frames, fixes=read)
+    parts = [officer_part(whole, groups, k).fixes for k in range(len(groups))]
+    for ids, fixes in zip(groups, parts, strict=True):
+        assert fixes.height > 0
+        assert set(fixes["officer_id"]) <= set(ids)
+    assert_frame_equal(pl.concat(parts).sort(order), frames.fixes.sort(order))
 
 
 def test_run_in_officer_partitions_is_identical(

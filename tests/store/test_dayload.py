@@ -6,10 +6,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
-from store.dayload import FIXES, SWIPES, day_range, load_daily, load_day
+from store.dayload import FIXES, SWIPES, _literal, day_range, load_daily, load_day, load_fixes
 from store.load import insert_events
 from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
 from store.results import write_day
@@ -148,3 +151,68 @@ def test_load_daily(session: Session) -> None:
     write_day(session, DAY, daily, [], policy_version="p", run_id=None, now=T0)
     assert load_daily(session, DAY, DAY).rows() == daily.rows()
     assert load_daily(session, DAY + timedelta(days=1), DAY + timedelta(days=2)).is_empty()
+
+
+def _committed_events(engine: Engine) -> pl.DataFrame:
+    """Pings with awkward values, committed (other connections see them): nulls, a mock fix,
+    ids with quotes, commas and non-ASCII letters, a full-size H3 cell, instants either side of
+    the repeated hour of 2026-10-25 and on a range's edges."""
+    edge = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # 01:00 UTC: the second 01:00 in London
+    ts = [
+        edge - timedelta(microseconds=1),
+        edge,
+        edge + timedelta(minutes=30, microseconds=7),
+        T0,
+        T0 + timedelta(hours=20),
+    ]
+    pings = pl.DataFrame(
+        {
+            "device_id": ["d'1", "d,2", "dé3", "d'1", "d,2"],
+            "ts": ts,
+            "officer_id": ["o'1", "o,2", "oé3", "o'1", "o,2"],
+            "lat": [51.5, 51.500001, -33.9, 51.49999999, 0.0],
+            "lon": [-0.1, -0.100001, 151.2, -0.2, 0.0],
+            "accuracy_m": [10.0, None, 1500.0, 3.25, None],
+            "source": ["gps", None, "cell", "wifi", "fused"],
+            "is_mock": [False, True, False, False, True],
+            "h3_cell": [0x8C195DA49A0DBFF, 0x8C195DA49A0D9FF, 1, 2, 0x8C195DA49A0DDFF],
+        },
+        schema_overrides={"ts": INSTANT},
+    )
+    with Session(engine) as s, s.begin():
+        insert_events(s, "pings", pings)
+    return pings
+
+
+def test_parallel_read_matches_the_session_read(engine: Engine) -> None:
+    stored = _committed_events(engine)
+    lo, hi = day_range(DAY, "Europe/London")
+    order = ("officer_id", "ts", "device_id")
+    with Session(engine) as s:
+        through_session = load_fixes(s, lo, hi, readers=1)
+        parallel = load_fixes(s, lo, hi, readers=2)
+        edge = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+        from_edge = load_fixes(s, edge, T0 + timedelta(hours=20), readers=3)
+        nothing = load_fixes(s, lo - timedelta(days=9), lo - timedelta(days=8), readers=2)
+    assert parallel.schema == pl.Schema(FIXES)
+    assert_frame_equal(parallel.sort(order), through_session.sort(order))
+    expected = stored.select(list(FIXES)).cast(FIXES)  # type: ignore[arg-type]
+    assert_frame_equal(parallel.sort(order), expected.sort(order))
+    # [lo, hi): the row at lo is read, the one at hi is not, nor the one just before lo
+    assert sorted(from_edge["ts"].to_list()) == [
+        edge,
+        edge + timedelta(minutes=30, microseconds=7),
+        T0,
+    ]
+    assert nothing.is_empty()
+    assert nothing.schema == pl.Schema(FIXES)
+
+
+def test_parallel_read_takes_only_instants_and_integers() -> None:
+    assert _literal(7, postgres=True) == "7"
+    assert _literal(T0, postgres=False) == str(int(T0.timestamp()) * 1_000_000)
+    assert _literal(T0, postgres=True) == "'2026-10-25T08:00:00+00:00'::timestamptz"
+    with pytest.raises(ValueError, match="naive"):
+        _literal(datetime(2026, 10, 25, 8, 0), postgres=True)
+    with pytest.raises(TypeError, match="str"):
+        _literal("o1'; DROP TABLE pings; --", postgres=True)
