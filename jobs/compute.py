@@ -55,8 +55,12 @@ def _range_of(groups: list[list[str]], k: int) -> pl.Expr:
     return expr
 
 
-def officer_part(frames: DayFrames, groups: list[list[str]], k: int) -> DayFrames:
-    """The rows of ``frames`` belonging to run ``k`` of ``groups``."""
+def officer_part(
+    frames: DayFrames, groups: list[list[str]], k: int, fixes: pl.DataFrame | None = None
+) -> DayFrames:
+    """The rows of ``frames`` belonging to run ``k`` of ``groups``; ``fixes`` (that run's fixes,
+    read already cut by officer: store.dayload.load_fixes_by_officer) replaces the frames' own
+    when given."""
     keep = _range_of(groups, k)
     shifts = frames.shifts.filter(keep)
     return replace(
@@ -66,7 +70,7 @@ def officer_part(frames: DayFrames, groups: list[list[str]], k: int) -> DayFrame
         shift_history=frames.shift_history.filter(
             pl.col("shift_id").is_in(shifts["shift_id"].implode())
         ),
-        fixes=frames.fixes.filter(keep),
+        fixes=frames.fixes.filter(keep) if fixes is None else fixes,
         swipes=frames.swipes.filter(keep),
         overtime=frames.overtime.filter(keep),
     )
@@ -109,7 +113,7 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
     from rules.engine import DayInputs, evaluate_day
 
     t0 = perf_counter()
-    fixes = classify_fixes(index, frames.fixes)
+    fixes = classify_fixes(index, frames.fixes.rechunk())
     t1 = perf_counter()
     inputs = DayInputs(
         day=frames.day,

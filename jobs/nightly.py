@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.index import StationIndex
@@ -163,26 +164,33 @@ def _compute_day(
     with factory() as session:
         base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
         backend = session.get_bind().dialect.name
+        busy = base.shifts["officer_id"].n_unique() + base.overtime.height
+        per_part = PART_OFFICERS.get(backend, min(PART_OFFICERS.values()))
+        groups = officer_groups(base, max(executor.min_parts, -(-busy // per_part)))
         span = _fix_range(base, day, tz, policy)
-        if span is not None:
-            base = replace(
-                base, fixes=dayload.load_fixes(session, span[0], span[1], readers=READERS)
+        pending: list[pl.DataFrame | None] = (
+            list(
+                dayload.load_fixes_by_officer(
+                    session, span[0], span[1], [g[0] for g in groups[1:]], readers=READERS
+                )
             )
-    busy = base.shifts["officer_id"].n_unique() + base.overtime.height
-    per_part = PART_OFFICERS.get(backend, min(PART_OFFICERS.values()))
-    groups = officer_groups(base, max(executor.min_parts, -(-busy // per_part)))
+            if span is not None
+            else [base.fixes] * len(groups)
+        )
+    n_fixes = sum(f.height for f in pending if f is not None)
     timings = {"load": perf_counter() - t0}
 
     def parts() -> Iterator[dayload.DayFrames]:
         for k in range(len(groups)):
-            yield officer_part(base, groups, k)
+            fixes, pending[k] = pending[k], None  # the executor holds it until computed
+            yield officer_part(base, groups, k, fixes)
 
     t1 = perf_counter()
     result = executor.run_parts(parts())
     timings["compute"] = perf_counter() - t1
     sizes = {
         "officers": base.officers.height,
-        "fixes": base.fixes.height,
+        "fixes": n_fixes,
         "swipes": base.swipes.height,
         "shifts": base.shifts.height,
         "parts": len(groups),

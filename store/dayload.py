@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,13 +12,14 @@ from typing import Any
 from urllib.parse import quote
 
 import polars as pl
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from rules import schemas as rules_schemas
 from rules.clock import INSTANT, day_bounds
 from store import sqlite_arrow
 from store.db import is_postgres
+from store.load import partition_name
 from store.types import to_epoch_us
 
 # How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
@@ -199,9 +201,9 @@ def _in_memory(session: Session) -> bool:
 
 
 def _arrow_address(session: Session) -> str:
-    """The session's database as a connectorx address. PostgreSQL connections it opens run
-    without JIT compilation (about half a second per query, for plans that spend their time
-    reading pages); an SQLite file is named by its absolute path."""
+    """The session's database as a libpq URI (for ADBC), whose connections run without JIT
+    compilation (about half a second per query, for plans that spend their time reading pages),
+    or as a connectorx SQLite address (the file's absolute path)."""
     url = _engine(session).url
     if is_postgres(session):
         address = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -223,7 +225,7 @@ def _literal(value: Any, postgres: bool) -> str:
 
 
 def _conform_arrow(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
-    """connectorx's columns as ``schema`` has them: an instant arrives as an aware timestamp
+    """Arrow columns as ``schema`` has them: an instant arrives as an aware timestamp
     (PostgreSQL) or integer microseconds (SQLite); an unsigned cell as a signed integer."""
     exprs = []
     for name, dtype in schema.items():
@@ -245,46 +247,54 @@ def _conform_arrow(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def read_parallel(
-    session: Session,
-    sql: str,
-    slices: Sequence[Sequence[Any]],
-    schema: Schema,
-) -> pl.DataFrame:
-    """Run ``sql`` (``{p}`` placeholders; instants and integers only) once per parameter list of
-    ``slices``, all at once on connections of their own, into one frame of ``schema``.
+def read_pieces(
+    session: Session, queries: Sequence[str], schema: Schema, *, workers: int = 2
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Run ``queries`` (each selecting the plain columns of ``schema``, in order, with literals
+    written by ``_literal``), up to ``workers`` at once on connections of their own; yields
+    (query number, frame of ``schema``) as each piece arrives, in no particular order (SQLite
+    may answer a query in several pieces).
 
-    The select list names plain columns of ``schema`` (no expressions). connectorx reads each
-    slice on its own connection and thread straight into Arrow columns (PostgreSQL's binary
-    protocol; SQLite's C interface, in a child process: store.sqlite_arrow), which costs a
-    fraction of rendering and parsing text. Other
-    connections do not see the session's uncommitted rows, so this is only for a session that has
-    written nothing; an in-memory SQLite database, which no other connection can open, is read
-    through the session (read_frame) instead.
+    Each query is read on its own connection and thread straight into Arrow columns, which costs
+    a fraction of rendering and parsing text: PostgreSQL by the ADBC driver (binary COPY decoded
+    in C++), SQLite by connectorx in a child process (store.sqlite_arrow). Each piece is
+    converted as it arrives and its Arrow buffers dropped, so the caller can keep or split it
+    without the whole result being held twice. Other connections do not see the session's
+    uncommitted rows, so this is only for a session that has written nothing.
     """
-    if _in_memory(session):
-        cols = _select_list(schema, is_postgres(session))
-        return read_frame(session, sql.replace("{cols}", cols), [], schema, slices=slices)
-    import connectorx
-
-    postgres = is_postgres(session)
-    queries = []
-    for params in slices:
-        text = sql.replace("{cols}", ", ".join(schema))
-        for value in params:
-            text = text.replace("{p}", _literal(value, postgres), 1)
-        queries.append(text)
     address = _arrow_address(session)
-    if postgres:
-        table = connectorx.read_sql(address, queries, return_type="arrow")
-    else:
+    if not is_postgres(session):
         # in a child process: connectorx's own copy of SQLite must not share this process's locks
-        table = sqlite_arrow.read(address, queries)
-    frame = pl.from_arrow(table)
+        for k, table in sqlite_arrow.stream(address, queries, workers=workers):
+            yield k, _from_arrow(table, schema)
+        return
+    import adbc_driver_postgresql.dbapi as adbc
+
+    def one(query: str) -> pl.DataFrame:
+        with adbc.connect(address) as conn, conn.cursor() as cur:
+            cur.execute(query)
+            return _from_arrow(cur.fetch_arrow_table(), schema)
+
+    with ThreadPoolExecutor(max(1, min(workers, len(queries)))) as pool:
+        futures = {pool.submit(one, q): k for k, q in enumerate(queries)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def _from_arrow(table: Any, schema: Schema) -> pl.DataFrame:
+    frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
-    if frame.is_empty():
-        return pl.DataFrame(schema=schema)
-    return _conform_arrow(frame, schema)
+    return pl.DataFrame(schema=schema) if frame.is_empty() else _conform_arrow(frame, schema)
+
+
+def split_by_officer_ranges(frame: pl.DataFrame, cuts: Sequence[str]) -> list[pl.DataFrame]:
+    """``frame`` cut by ``officer_id`` into len(cuts) + 1 ranges: piece k holds the ids from
+    ``cuts[k - 1]`` (inclusive; no lower bound for the first) up to ``cuts[k]`` (exclusive; no
+    upper bound for the last). ``cuts`` must be sorted."""
+    if not cuts:
+        return [frame]
+    part = pl.Series(list(cuts), dtype=pl.Utf8).search_sorted(frame["officer_id"], side="right")
+    return [frame.filter(part == k) for k in range(len(cuts) + 1)]
 
 
 def _even(lo: datetime, hi: datetime, parts: int) -> list[list[datetime]]:
@@ -309,31 +319,114 @@ def load_officers(session: Session) -> pl.DataFrame:
     )
 
 
+def _event_queries(
+    session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, parts: int
+) -> list[str]:
+    """Queries that together read the rows of ``table`` with lo <= ts < hi once, in about
+    ``parts`` pieces of equal work.
+
+    PostgreSQL: ranges of pages of each table holding the range (the ``pings`` partitions of the
+    UTC days it touches), read by TID range scans. A day's rows are stored as they arrive, so a
+    slice of time would be balanced badly (most fixes fall in the day shift) and, selecting a
+    large share of a partition, be read by a full scan of it: four slices of a day cost four
+    scans. Pages of a range are read once, and a range of pages holds about as many rows as the
+    next; the last range of each table is open, for pages added since its size was read. SQLite:
+    hours (the table is stored in (ts, ...) order, so an hour is a range of its key).
+    """
+    cols = ", ".join(schema)
+    bounds = "ts >= {lo} AND ts < {hi}"
+    if not is_postgres(session):
+        return [
+            f"SELECT {cols} FROM {table} WHERE "
+            + bounds.format(lo=_literal(a, False), hi=_literal(b, False))
+            for a, b in _hourly(lo, hi)
+        ]
+    where = bounds.format(lo=_literal(lo, True), hi=_literal(hi, True))
+    if table == "pings":
+        first = lo.astimezone(UTC).date()
+        last = (hi - timedelta(microseconds=1)).astimezone(UTC).date()
+        names = [partition_name(first + timedelta(days=k)) for k in range((last - first).days + 1)]
+    else:
+        names = [table]
+    sizes = session.execute(
+        text(
+            "SELECT relname, pg_relation_size(oid) / current_setting('block_size')::int "
+            "FROM pg_class WHERE relkind = 'r' AND relname = ANY(:names) ORDER BY relname"
+        ),
+        {"names": names},
+    ).all()
+    per = max(1, -(-sum(int(b) for _, b in sizes) // max(1, parts)))
+    queries = []
+    for name, blocks in sizes:
+        start = 0
+        while True:
+            ctid = f"ctid >= '({start},0)'::tid"
+            if start + per < int(blocks):
+                ctid += f" AND ctid < '({start + per},0)'::tid"
+            queries.append(f"SELECT {cols} FROM {name} WHERE {where} AND {ctid}")
+            start += per
+            if start >= int(blocks):
+                break
+    return queries
+
+
 def _load_events(
     session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, readers: int
 ) -> pl.DataFrame:
     """Rows of ``table`` with lo <= ts < hi, in no particular order (the rules do not depend on
     row order, and sorting tens of millions of rows costs seconds).
 
-    ``readers`` > 1 reads the range in that many slices of time at once, on connections of their
-    own (read_parallel: only for a session that has written nothing). A slice of time is read in
-    one pass over the stored rows whatever officers they belong to: a day's rows are stored as
-    they arrive, every officer's spread over the whole day, so reading the day once and splitting
-    it by officer afterwards visits each stored page once, where reading it officer by officer
-    visits every page again for each group. Otherwise the range is read hour by hour through the
-    session (read_frame).
+    ``readers`` > 1 reads them in pieces (_event_queries), 2 x ``readers`` at once, on
+    connections of their own (read_pieces: only for a session that has written nothing; not
+    for an in-memory SQLite database, which no other connection can open). Otherwise the range
+    is read hour by hour through the session (read_frame).
     """
-    if readers > 1:
-        sql = f"SELECT {{cols}} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
-        return read_parallel(session, sql, _even(lo, hi, 2 * readers), schema)
+    if readers > 1 and not _in_memory(session):
+        pieces = sorted(
+            _event_pieces(session, table, schema, lo, hi, readers), key=lambda kf: kf[0]
+        )
+        frames = [frame for _, frame in pieces]
+        return pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema=schema)
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(schema, pg)} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
     return read_frame(session, sql, [lo, hi], schema, slices=_hourly(lo, hi))
 
 
+def _event_pieces(
+    session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, readers: int
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    workers = 2 * max(1, readers)
+    queries = _event_queries(session, table, schema, lo, hi, 2 * workers)
+    return read_pieces(session, queries, schema, workers=workers)
+
+
 def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
     """Stored (on-duty) device fixes with lo <= ts < hi (see _load_events)."""
     return _load_events(session, "pings", FIXES, lo, hi, readers)
+
+
+def load_fixes_by_officer(
+    session: Session, lo: datetime, hi: datetime, cuts: Sequence[str], *, readers: int = 2
+) -> list[pl.DataFrame]:
+    """The fixes of load_fixes(readers=``readers``), cut into officer ranges as they arrive
+    (split_by_officer_ranges): one pass over the stored rows, and the day's fixes are held once,
+    already in their parts, instead of as a whole and again as parts."""
+    if readers <= 1 or _in_memory(session):
+        return split_by_officer_ranges(load_fixes(session, lo, hi), cuts)
+    # pieces are put back in query order (stored order), so every run hands the rules the same
+    # rows in the same order, mostly sorted by time already
+    parts: list[list[tuple[int, pl.DataFrame]]] = [[] for _ in range(len(cuts) + 1)]
+    for n, piece in _event_pieces(session, "pings", FIXES, lo, hi, readers):
+        for k, rows in enumerate(split_by_officer_ranges(piece, cuts)):
+            if rows.height:
+                parts[k].append((n, rows))
+        del piece
+    return [
+        pl.concat([rows for _, rows in sorted(p, key=lambda nr: nr[0])], rechunk=False)
+        if p
+        else pl.DataFrame(schema=FIXES)
+        for p in parts
+    ]
 
 
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
@@ -388,7 +481,7 @@ def load_day(
     """Everything stored for local ``day`` in zone ``tz`` (see DayFrames), read in bulk.
 
     ``officers`` may be passed in when already loaded for a multi-day run. ``readers`` > 1 reads
-    the fixes and swipes on connections of their own (read_parallel: only for a session that has
+    the fixes and swipes on connections of their own (read_pieces: only for a session that has
     written nothing). ``with_fixes`` False leaves the fixes frame empty, for a caller that reads
     them over a narrower span (load_fixes).
     """
