@@ -376,8 +376,8 @@ def _load_events(
     """Rows of ``table`` with lo <= ts < hi, in no particular order (the rules do not depend on
     row order, and sorting tens of millions of rows costs seconds).
 
-    ``readers`` > 1 reads them in pieces (_event_queries), 2 x ``readers`` at once, on
-    connections of their own (read_pieces: only for a session that has written nothing; not
+    ``readers`` > 1 reads them in about 4 x ``readers`` pieces (_event_queries), ``readers`` at
+    once, on connections of their own (read_pieces: only for a session that has written nothing; not
     for an in-memory SQLite database, which no other connection can open). Otherwise the range
     is read hour by hour through the session (read_frame).
     """
@@ -395,9 +395,8 @@ def _load_events(
 def _event_pieces(
     session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, readers: int
 ) -> Iterator[tuple[int, pl.DataFrame]]:
-    workers = 2 * max(1, readers)
-    queries = _event_queries(session, table, schema, lo, hi, 2 * workers)
-    return read_pieces(session, queries, schema, workers=workers)
+    queries = _event_queries(session, table, schema, lo, hi, 4 * readers)
+    return read_pieces(session, queries, schema, workers=readers)
 
 
 def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:

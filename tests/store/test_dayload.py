@@ -12,7 +12,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
-from store.dayload import FIXES, SWIPES, _literal, day_range, load_daily, load_day, load_fixes
+from store.dayload import (
+    FIXES,
+    SWIPES,
+    _literal,
+    day_range,
+    load_daily,
+    load_day,
+    load_fixes,
+    load_fixes_by_officer,
+)
 from store.load import insert_events
 from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
 from store.results import write_day
@@ -216,3 +225,42 @@ def test_parallel_read_takes_only_instants_and_integers() -> None:
         _literal(datetime(2026, 10, 25, 8, 0), postgres=True)
     with pytest.raises(TypeError, match="str"):
         _literal("o1'; DROP TABLE pings; --", postgres=True)
+
+
+def test_parallel_read_of_many_pages_reads_every_row_once(engine: Engine) -> None:
+    # enough rows for several pieces (PostgreSQL: ranges of pages of two day partitions; SQLite:
+    # hours), and rows either side of the range that must not be read
+    n = 6_000
+    start = datetime(2026, 10, 24, 20, 0, tzinfo=UTC)
+    ts = [start + timedelta(seconds=17 * i) for i in range(n)]
+    pings = pl.DataFrame(
+        {
+            "device_id": [f"d{i % 37}" for i in range(n)],
+            "ts": ts,
+            "officer_id": [f"o{i % 37:02d}" for i in range(n)],
+            "lat": [51.5 + i * 1e-6 for i in range(n)],
+            "lon": [-0.1] * n,
+            "accuracy_m": [None if i % 11 == 0 else 5.0 + i % 7 for i in range(n)],
+            "source": [("gps", "wifi", None)[i % 3] for i in range(n)],
+            "is_mock": [i % 101 == 0 for i in range(n)],
+            "h3_cell": [0x8C195DA49A0DBFF + i for i in range(n)],
+        },
+        schema_overrides={"ts": INSTANT},
+    )
+    with Session(engine) as s, s.begin():
+        insert_events(s, "pings", pings)
+    lo, hi = ts[100], ts[-100]
+    order = ("officer_id", "ts", "device_id")
+    with Session(engine) as s:
+        parallel = load_fixes(s, lo, hi, readers=2)
+        cuts = ["o10", "o20", "o30"]
+        parts = load_fixes_by_officer(s, lo, hi, cuts, readers=2)
+    expected = pings.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)).select(list(FIXES))
+    expected = expected.cast(FIXES).sort(order)  # type: ignore[arg-type]
+    assert parallel.height == n - 200
+    assert_frame_equal(parallel.sort(order), expected)
+    assert [p.height for p in parts] == [
+        expected.filter(pl.col("officer_id").is_between(pl.lit(a), pl.lit(b), closed="left")).height
+        for a, b in zip(["", *cuts], [*cuts, "~"], strict=True)
+    ]
+    assert_frame_equal(pl.concat(parts).sort(order), expected)
