@@ -254,9 +254,12 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
         raw = sa_conn.connection.driver_connection
         if not url.startswith("sqlite"):
             raw.autocommit = True
-            # what autovacuum does to a day partition filled during the day (inserts trigger
-            # it): hint bits set, statistics made, so the job's read is not the first visit
+            # as the database stands at night, hours after a day partition was filled: vacuumed
+            # by autovacuum (inserts trigger it: hint bits set, statistics made, so the job's read
+            # is not the first visit of every page) and checkpointed (the load's dirty pages
+            # written out, not by the checkpointer in the middle of the job)
             raw.execute("VACUUM (ANALYZE)")
+            raw.execute("CHECKPOINT")
     engine.dispose()
     return {k: v.height for k, v in tables.items() if k != "shift_versions"}
 
