@@ -1,0 +1,42 @@
+"""SQLite reads in a child process: rows committed by this process are seen, errors are named."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from store.sqlite_arrow import stream
+
+
+def _database(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE t (x INTEGER, name VARCHAR)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"n{i}") for i in range(10)])
+    conn.commit()
+    return conn
+
+
+def test_child_sees_what_this_process_committed(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    conn = _database(path)
+    queries = ["SELECT x, name FROM t WHERE x < 5", "SELECT x, name FROM t WHERE x >= 5"]
+    before = sorted(x for _, t in stream(f"sqlite://{path}", queries) for x in t["x"].to_pylist())
+    conn.execute("DELETE FROM t WHERE x % 2 = 0")
+    conn.commit()
+    pieces = list(stream(f"sqlite://{path}", queries, workers=2, rows=1))
+    after = sorted(x for _, t in pieces for x in t["x"].to_pylist())
+    assert before == list(range(10))
+    assert after == [1, 3, 5, 7, 9]
+    assert {k for k, _ in pieces} == {0, 1}
+    assert all(t.num_rows for _, t in pieces)
+
+
+def test_a_failed_read_names_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    _database(path)
+    with pytest.raises(RuntimeError, match="no such column: nope"):
+        list(stream(f"sqlite://{path}", ["SELECT nope FROM t"]))
+    assert list(stream(f"sqlite://{path}", [])) == []
