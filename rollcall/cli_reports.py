@@ -636,13 +636,24 @@ def demo(
         f"  {env} rollcall report officer {result.officer_id} --from {result.first} "
         f"--to {result.last}\n"
         f"  {env} rollcall flags --status open\n"
-        "Start the API on it and get a token:\n"
-        f"  export {env} ROLLCALL_JWT_SECRET=dev-secret-change-me\n"
+        "Start the API on it (the key file signs investigators' timeline exports; make it once)"
+        " and get a token:\n"
+        "  rollcall timeline keygen export-key.pem > export-key.pub\n"
+        f"  export {env} ROLLCALL_EXPORT_KEY_FILE=$PWD/export-key.pem\n"
+        "  export ROLLCALL_JWT_SECRET=$(python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))')\n"
         "  rollcall serve &\n"
         "  TOKEN=$(rollcall token --role hr --sub you)\n"
         '  curl -H "Authorization: Bearer $TOKEN" '
         f"'http://127.0.0.1:8000/v1/compliance?from={result.first}&to={result.last}'\n"
-        "OpenAPI docs: http://127.0.0.1:8000/docs"
+        "A signed timeline for a case, checked offline with the public key:\n"
+        "  TOKEN=$(rollcall token --role investigator --sub you)\n"
+        '  curl -H "Authorization: Bearer $TOKEN" -o export.json '
+        f"'http://127.0.0.1:8000/v1/officers/{result.officer_id}/timeline/export"
+        f"?from={result.first}&to={result.last}&case_ref=DEMO-1'\n"
+        "  rollcall timeline verify export.json --public-key export-key.pub\n"
+        "OpenAPI docs: http://127.0.0.1:8000/docs",
+        soft_wrap=True,  # commands stay on one line, to be copied whole
     )
 
 

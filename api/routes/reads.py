@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -193,7 +194,10 @@ def _timeline(
     end = _bound(end_text, "to", tz, end=True)
     if end <= start:
         raise BadRequest("'to' is not after 'from'")
-    if end - start > timedelta(days=MAX_TIMELINE_DAYS):
+    # counted on the force's calendar: October, with its 25-hour day, is 31 days
+    zone = ZoneInfo(tz)
+    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
+    if wall > timedelta(days=MAX_TIMELINE_DAYS):
         raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
     if not officer_exists(session, officer_id):
         raise NotFound("no such officer")

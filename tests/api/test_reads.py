@@ -141,6 +141,22 @@ def test_timeline_is_on_duty_only_and_never_coordinates(world: Api) -> None:
     assert (entry.action, entry.officer_id, entry.case_ref) == ("read.timeline", "O1", "CASE-7")
 
 
+def test_timeline_of_a_calendar_month_with_a_25_hour_day(world: Api) -> None:
+    url = "/v1/officers/O1/timeline"
+    headers = world.headers("investigator")
+    october = {"from": "2026-10-01", "to": "2026-10-31", "case_ref": "CASE-7"}  # 31 days, 745 h
+    r = world.client.get(url, params=october, headers=headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["from"], r.json()["to"]) == (
+        "2026-10-01T00:00:00+01:00",
+        "2026-11-01T00:00:00+00:00",
+    )
+    longer = {**october, "to": "2026-11-01"}
+    r = world.client.get(url, params=longer, headers=headers)
+    assert r.status_code == 400
+    assert r.json()["error"]["message"] == "a timeline covers at most 31 days"
+
+
 def test_timeline_roles(world: Api) -> None:
     url = "/v1/officers/O1/timeline"
     params = {"from": "2026-10-05", "to": "2026-10-05"}

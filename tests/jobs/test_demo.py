@@ -23,4 +23,6 @@ def test_demo_command(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Office attendance 2026-10-01 to 2026-10-03" in out
     assert "rollcall serve" in out
     assert "rollcall token --role hr --sub you" in out
+    assert "ROLLCALL_EXPORT_KEY_FILE" in out
+    assert "rollcall timeline verify export.json" in out
     assert "Flags (leads for a reviewer" in out
