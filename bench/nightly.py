@@ -7,7 +7,7 @@ One force of the largest size is generated once (fixtures.synth, on-duty fixes o
 size a fresh database of each backend is loaded with that many officers, fixes in time order as a
 day's arrive (PostgreSQL: the import's bulk path for pings; outside every timing), and the
 nightly job for the day runs in a fresh subprocess (so its peak RSS is its own). The job reads
-the day's fixes once (connectorx, four slices of time at once), then computes one officer
+the day's fixes once (four connections, ranges of pages or hours), then computes one officer
 partition after another. Per stage: load (store -> frames), classify (geo), presence and flags
 (rules: each flag rule is wrapped with a timer, presence is the rest of the engine), write
 (store), and the end-to-end job time; peak RSS of the job and of its reader child (SQLite reads

@@ -106,11 +106,26 @@ def _read_types(schema: Schema) -> Schema:
 
 
 def _finish(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+    """``frame``'s columns as ``schema`` has them. An instant arrives as integer epoch
+    microseconds (CSV reads, SQLite's Arrow reads) or as a timestamp (PostgreSQL's Arrow reads);
+    a date as text; an unsigned cell as a signed integer."""
     exprs = []
     for name, dtype in schema.items():
         col = pl.col(name)
-        if dtype == INSTANT:
-            exprs.append(col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(name))
+        have = frame.schema[name]
+        if dtype == INSTANT and isinstance(have, pl.Datetime):
+            cast = col.dt.cast_time_unit("us")
+            exprs.append(
+                (
+                    cast.dt.convert_time_zone("UTC")
+                    if have.time_zone
+                    else cast.dt.replace_time_zone("UTC")
+                ).alias(name)
+            )
+        elif dtype == INSTANT:
+            exprs.append(
+                col.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(name)
+            )
         elif dtype == pl.Date():
             exprs.append(col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias(name))
         else:
@@ -224,29 +239,6 @@ def _literal(value: Any, postgres: bool) -> str:
     raise TypeError(f"unsupported literal in a parallel read: {type(value).__name__}")
 
 
-def _conform_arrow(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
-    """Arrow columns as ``schema`` has them: an instant arrives as an aware timestamp
-    (PostgreSQL) or integer microseconds (SQLite); an unsigned cell as a signed integer."""
-    exprs = []
-    for name, dtype in schema.items():
-        col = pl.col(name)
-        have = frame.schema[name]
-        if dtype == INSTANT:
-            if isinstance(have, pl.Datetime):
-                expr = col.dt.cast_time_unit("us")
-                expr = (
-                    expr.dt.convert_time_zone("UTC")
-                    if have.time_zone
-                    else expr.dt.replace_time_zone("UTC")
-                )
-            else:
-                expr = col.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-            exprs.append(expr.alias(name))
-        else:
-            exprs.append(col.cast(dtype).alias(name))
-    return frame.select(exprs)
-
-
 def read_pieces(
     session: Session, queries: Sequence[str], schema: Schema, *, workers: int = 2
 ) -> Iterator[tuple[int, pl.DataFrame]]:
@@ -284,7 +276,7 @@ def read_pieces(
 def _from_arrow(table: Any, schema: Schema) -> pl.DataFrame:
     frame = pl.from_arrow(table, rechunk=False)
     assert isinstance(frame, pl.DataFrame)
-    return pl.DataFrame(schema=schema) if frame.is_empty() else _conform_arrow(frame, schema)
+    return pl.DataFrame(schema=schema) if frame.is_empty() else _finish(frame, schema)
 
 
 def split_by_officer_ranges(frame: pl.DataFrame, cuts: Sequence[str]) -> list[pl.DataFrame]:
@@ -376,27 +368,45 @@ def _load_events(
     """Rows of ``table`` with lo <= ts < hi, in no particular order (the rules do not depend on
     row order, and sorting tens of millions of rows costs seconds).
 
-    ``readers`` > 1 reads them in about 4 x ``readers`` pieces (_event_queries), ``readers`` at
-    once, on connections of their own (read_pieces: only for a session that has written nothing; not
-    for an in-memory SQLite database, which no other connection can open). Otherwise the range
-    is read hour by hour through the session (read_frame).
+    ``readers`` > 1 reads them in about 4 x ``readers`` pieces, ``readers`` at once, on
+    connections of their own (_read_by_officer with no cuts: only for a session that has written
+    nothing; not for an in-memory SQLite database, which no other connection can open).
+    Otherwise the range is read hour by hour through the session (read_frame).
     """
     if readers > 1 and not _in_memory(session):
-        pieces = sorted(
-            _event_pieces(session, table, schema, lo, hi, readers), key=lambda kf: kf[0]
-        )
-        frames = [frame for _, frame in pieces]
-        return pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema=schema)
+        [rows] = _read_by_officer(session, table, schema, lo, hi, [], readers)
+        return rows.rechunk()
     pg = is_postgres(session)
     sql = f"SELECT {_select_list(schema, pg)} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
     return read_frame(session, sql, [lo, hi], schema, slices=_hourly(lo, hi))
 
 
-def _event_pieces(
-    session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, readers: int
-) -> Iterator[tuple[int, pl.DataFrame]]:
+def _read_by_officer(
+    session: Session,
+    table: str,
+    schema: Schema,
+    lo: datetime,
+    hi: datetime,
+    cuts: Sequence[str],
+    readers: int,
+) -> list[pl.DataFrame]:
+    """The rows of ``table`` with lo <= ts < hi read in pieces (_event_queries, read_pieces),
+    each cut into the officer ranges of ``cuts`` as it arrives (split_by_officer_ranges). The
+    pieces are put back in query order (stored order), so every run hands the rules the same
+    rows in the same order, mostly sorted by time already."""
     queries = _event_queries(session, table, schema, lo, hi, 4 * readers)
-    return read_pieces(session, queries, schema, workers=readers)
+    parts: list[list[tuple[int, pl.DataFrame]]] = [[] for _ in range(len(cuts) + 1)]
+    for n, piece in read_pieces(session, queries, schema, workers=readers):
+        for k, rows in enumerate(split_by_officer_ranges(piece, cuts)):
+            if rows.height:
+                parts[k].append((n, rows))
+        del piece
+    return [
+        pl.concat([rows for _, rows in sorted(p, key=lambda nr: nr[0])], rechunk=False)
+        if p
+        else pl.DataFrame(schema=schema)
+        for p in parts
+    ]
 
 
 def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
@@ -412,20 +422,7 @@ def load_fixes_by_officer(
     already in their parts, instead of as a whole and again as parts."""
     if readers <= 1 or _in_memory(session):
         return split_by_officer_ranges(load_fixes(session, lo, hi), cuts)
-    # pieces are put back in query order (stored order), so every run hands the rules the same
-    # rows in the same order, mostly sorted by time already
-    parts: list[list[tuple[int, pl.DataFrame]]] = [[] for _ in range(len(cuts) + 1)]
-    for n, piece in _event_pieces(session, "pings", FIXES, lo, hi, readers):
-        for k, rows in enumerate(split_by_officer_ranges(piece, cuts)):
-            if rows.height:
-                parts[k].append((n, rows))
-        del piece
-    return [
-        pl.concat([rows for _, rows in sorted(p, key=lambda nr: nr[0])], rechunk=False)
-        if p
-        else pl.DataFrame(schema=FIXES)
-        for p in parts
-    ]
+    return _read_by_officer(session, "pings", FIXES, lo, hi, cuts, readers)
 
 
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
