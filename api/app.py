@@ -15,7 +15,7 @@ from api.auth import TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
-from api.routes import audit, flags, ingest, ops, reads
+from api.routes import audit, flags, ingest, ops, reads, reply
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, audit):
+    for module in (ops, ingest, reads, flags, reply, audit):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, metrics=state.metrics, max_body_bytes=MAX_BODY_BYTES)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReviewStatus = Literal["open", "under_review", "dismissed", "substantiated"]
+ReplyCategory = Literal[
+    "other_station", "device_problem", "roster_error", "leave_not_recorded", "other"
+]
 
 
 class ErrorDetail(BaseModel):
@@ -175,6 +178,11 @@ class DayRow(BaseModel):
     verified_presence_minutes: float = Field(examples=[412.5])
     verified_office_day: bool
     evidence: str = Field(examples=["adequate"])
+    adjustments: list[AdjustmentOut] = Field(
+        default_factory=list,
+        description="Manual adjustments of the day (upheld contests); ``applied`` ones are "
+        "included in the values above",
+    )
 
 
 class FlagOut(BaseModel):
@@ -185,9 +193,28 @@ class FlagOut(BaseModel):
     flag_id: str = Field(examples=["5b0c6c9e-4a43-4a8e-9d0b-2f8f3f1f9a11"])
     officer_id: str = Field(examples=["O-0001"])
     code: str = Field(examples=["DECLARED_OFFICE_UNVERIFIED"])
-    date: str = Field(examples=["2026-10-05"])
-    status: str = Field(examples=["open"])
-    evidence: dict[str, Any]
+    date: str = Field(examples=["2026-10-05"], description="The local day the finding is about")
+    status: str = Field(
+        examples=["open"], description="open, under_review, dismissed or substantiated"
+    )
+    evidence: dict[str, Any] = Field(description="The intervals, events and thresholds behind it")
+    summary: str | None = Field(default=None, description="One line saying what was found")
+    rule_version: str | None = Field(default=None, description="Version of the rule that raised it")
+    policy_version: str | None = Field(default=None, description="Digest of the policy values used")
+    misconduct: bool | None = Field(
+        default=None, description="A misconduct lead (false only for BELOW_OFFICE_SHARE)"
+    )
+    withdrawn: bool | None = Field(
+        default=None, description="The finding disappeared after corrected data (kept as history)"
+    )
+    raised_at: str | None = Field(default=None, description="When it was first raised")
+    last_reviewer: str | None = Field(
+        default=None, description="Who last reviewed it (null: never reviewed)"
+    )
+    last_reviewed_at: str | None = Field(default=None, description="When it was last reviewed")
+    responded: bool | None = Field(
+        default=None, description="Whether the officer has responded to it"
+    )
 
 
 class OfficerReport(BaseModel):
@@ -314,15 +341,65 @@ class FlagPatch(BaseModel):
 
 
 class ReviewOut(BaseModel):
-    """One recorded change of status."""
+    """One recorded review: who, in which role, when, the change of status, the note and case."""
 
     review_id: int
-    at: str
-    actor: str
-    role: str
-    from_status: str
-    to_status: str
-    note: str | None
+    at: str = Field(examples=["2026-10-07T10:15:00+01:00"])
+    actor: str = Field(examples=["det.jones"], description="The reviewer's token subject")
+    role: str = Field(examples=["investigator"])
+    from_status: str = Field(examples=["open"])
+    to_status: str = Field(examples=["under_review"])
+    note: str | None = Field(examples=["Checked swipe logs with the unit."])
+    case_ref: str | None = Field(default=None, examples=["CASE-2026-0042"])
+    kind: str = Field(
+        default="change",
+        description="change (one reviewer), proposal (substantiation awaiting another "
+        "investigator) or confirmation (a second investigator substantiated it)",
+    )
+
+
+class ResponseIn(BaseModel):
+    """The officer's answer to a flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: ReplyCategory = Field(examples=["device_problem"])
+    statement: str = Field(
+        min_length=1, max_length=8000, examples=["My phone was replaced that week."]
+    )
+
+
+class ResponseOut(BaseModel):
+    """An officer's recorded answer to a flag."""
+
+    response_id: int
+    flag_id: str
+    officer_id: str
+    at: str = Field(examples=["2026-10-08T09:00:00+01:00"])
+    actor: str = Field(description="The token subject who wrote it")
+    category: ReplyCategory
+    statement: str
+    duplicate: bool = Field(
+        default=False, description="True when the same answer was already recorded (sent twice)"
+    )
+
+
+class Substantiation(BaseModel):
+    """Where two-person substantiation stands."""
+
+    needed: int = Field(examples=[2], description="policy.substantiation_reviewers")
+    proposed_by: list[str] = Field(
+        description="Investigators whose proposal awaits confirmation by another"
+    )
+
+
+class FlagRecord(BaseModel):
+    """A flag with its whole history: every review and every response of the officer."""
+
+    flag: FlagOut
+    reviews: list[ReviewOut]
+    responses: list[ResponseOut]
+    substantiation: Substantiation
 
 
 class FlagReviewResult(BaseModel):
@@ -330,6 +407,7 @@ class FlagReviewResult(BaseModel):
 
     flag: FlagOut
     review: ReviewOut | None
+    substantiation: Substantiation
 
 
 class AuditEntryOut(BaseModel):
@@ -360,3 +438,93 @@ class Health(BaseModel):
     """Liveness or readiness."""
 
     status: Literal["ok", "ready", "unavailable"]
+
+
+# --- right of reply -----------------------------------------------------------------------------
+
+AdjustmentEffect = Literal["verified_office_day", "not_expected"]
+
+
+class ContestIn(BaseModel):
+    """The officer's contest of one of their days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-10-05"], description="The local day"
+    )
+    category: ReplyCategory = Field(examples=["other_station"])
+    statement: str = Field(
+        min_length=1, max_length=8000, examples=["I worked at Lambeth that day, not at my base."]
+    )
+
+
+class ContestAnswerIn(BaseModel):
+    """An answer to a contest by HR or an investigator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "not_upheld"]
+    reason: str = Field(min_length=1, max_length=4000, examples=["Lambeth door log confirms it."])
+    effect: AdjustmentEffect | None = Field(
+        default=None,
+        description="What upholding changes: the day counts as a verified office day, or it "
+        "leaves the expected office days. Default from the category (other_station and "
+        "device_problem: verified_office_day; roster_error and leave_not_recorded: "
+        "not_expected); required for ``other``",
+    )
+    case_ref: str | None = Field(
+        default=None, max_length=100, description="Required for investigators"
+    )
+
+
+class AdjustmentOut(BaseModel):
+    """A recorded manual change to a day's result: who, when, why and what it changes."""
+
+    adjustment_id: int
+    officer_id: str
+    date: str
+    effect: AdjustmentEffect
+    contest_id: int | None
+    made_at: str
+    made_by: str
+    role: str
+    reason: str
+    applied: bool | None = Field(
+        default=None, description="Whether the stored result already includes it (nightly job)"
+    )
+
+
+class ContestOut(BaseModel):
+    """A day contest and its answer (null until answered)."""
+
+    contest_id: int
+    officer_id: str
+    date: str
+    at: str = Field(description="When the officer contested it")
+    actor: str
+    category: ReplyCategory
+    statement: str
+    status: Literal["open", "upheld", "not_upheld"]
+    answered_at: str | None
+    answered_by: str | None
+    answered_role: str | None
+    reason: str | None
+    adjustment: AdjustmentOut | None = None
+    duplicate: bool = Field(
+        default=False, description="True when the same contest was already recorded (sent twice)"
+    )
+
+
+class ContestList(BaseModel):
+    """Contests, newest first."""
+
+    contests: list[ContestOut]
+
+
+class CaseClosed(BaseModel):
+    """A closed case: reads made under it now appear in the officers' access logs."""
+
+    case_ref: str
+    closed_at: str
+    closed_by: str

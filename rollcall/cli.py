@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rollcall import cli_api, cli_reports
+from rollcall import cli_api, cli_flags, cli_reports
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 from store.db import make_engine, session_factory
 from store.ingest import FILE_KINDS, OUTCOMES, ImportFileError, IngestReport, ingest_file
@@ -136,6 +136,7 @@ def import_(
 
 
 cli_reports.register(app)
+app.add_typer(cli_flags.flags_app, name="flags")
 cli_api.register(app)
 
 

@@ -65,6 +65,10 @@ class Policy(BaseModel):
     support_share: float = Field(gt=0.0, le=1.0)
     mock_min_fixes: int = Field(ge=1)
 
+    # Review and right of reply (store/flag_review.py, store/access.py).
+    substantiation_reviewers: int = Field(ge=1, le=5)
+    open_case_disclosure_days: int = Field(ge=0, le=3650)
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""
