@@ -452,6 +452,10 @@ class _CsvSource:
         """The data rows of the next ``count`` records, stepping over the rows set aside."""
         rows: list[int] = []
         row = self._next_row
+        self._skipped = {r for r in self._skipped if r >= row}
+        if not self._skipped:
+            self._next_row = row + count
+            return list(range(row, row + count))
         while len(rows) < count:
             if row not in self._skipped:
                 rows.append(row)
