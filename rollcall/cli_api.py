@@ -267,10 +267,19 @@ def timeline_verify(
 ) -> None:
     """Check a signed timeline export offline. Exit 0 valid, 1 altered (the document does not
     match its signature), 3 unknown key (signed by none of the given keys), 4 malformed."""
-    from api.signing import SigningConfigError, read_public_key, verify
+    from api.signing import (
+        MalformedExportError,
+        SigningConfigError,
+        parse_export,
+        read_public_key,
+        verify,
+    )
 
     try:
-        signed = json.loads(file.read_text(encoding="utf-8"))
+        signed = parse_export(file.read_text(encoding="utf-8"))
+    except MalformedExportError as exc:
+        typer.echo(f"{file}: MALFORMED: {exc}", err=True)
+        raise typer.Exit(VERIFY_EXIT["malformed"]) from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         typer.echo(f"error: {file}: not a readable JSON file", err=True)
         raise typer.Exit(2) from exc
