@@ -15,7 +15,7 @@ from api.auth import TokenConfigError, TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
-from api.routes import audit, flags, ingest, ops, reads, reply
+from api.routes import audit, fairness, flags, ingest, ops, reads, reply, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -90,7 +90,7 @@ def create_app(
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, reply, audit):
+    for module in (ops, ingest, reads, flags, reply, subject, fairness, audit):
         app.include_router(module.router)
     web.install(
         app,

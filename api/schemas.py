@@ -626,3 +626,103 @@ class CaseClosed(BaseModel):
     case_ref: str
     closed_at: str
     closed_by: str
+
+
+# --- what the officer can see about themselves ---------------------------------------------------
+
+
+class AccessEntryOut(BaseModel):
+    """One read or change of the officer's data: who, in which role, when, why, for which case."""
+
+    seq: int = Field(description="Position in the audit log")
+    at: str = Field(examples=["2026-10-07T10:15:00+01:00"])
+    actor: str = Field(examples=["det.jones"], description="Who (the token subject)")
+    role: str = Field(examples=["investigator"])
+    action: str = Field(examples=["read.timeline"])
+    purpose: str | None = Field(examples=["subject_access"])
+    case_ref: str | None = Field(examples=["CASE-2026-0042"])
+
+
+class AccessLog(BaseModel):
+    """Who read or changed the officer's data. Reads made under a case still open appear once
+    it is closed, or after policy.open_case_disclosure_days at most."""
+
+    officer_id: str
+    entries: list[AccessEntryOut]
+    next_after: int | None = Field(description="Pass as ``after`` for the next page")
+
+
+# --- fairness -------------------------------------------------------------------------------------
+
+
+class Proportion(BaseModel):
+    """``count`` of ``of`` with its rate and 95% Wilson interval. When either number is below
+    10 only the counts are given (``shown_as: counts``; rate and interval null)."""
+
+    count: int
+    of: int
+    rate: float | None
+    low: float | None = Field(description="Lower bound of the 95% Wilson interval")
+    high: float | None = Field(description="Upper bound of the 95% Wilson interval")
+    shown_as: Literal["rate", "counts"]
+
+
+class RuleRow(BaseModel):
+    """How one rule's flags of the period were reviewed, and its observed precision
+    (substantiated / (substantiated + dismissed))."""
+
+    code: str
+    raised: int
+    reviewed: int = Field(description="Under review, dismissed or substantiated")
+    dismissed: int
+    substantiated: int
+    precision: Proportion
+
+
+class GroupRow(BaseModel):
+    """One group's flag rate (on-duty days with a misconduct flag) and dismissal rate
+    (decided misconduct flags dismissed), each marked when its interval lies wholly above the
+    force-wide rate."""
+
+    group: str | None = Field(description="The unit, rank, platform or day/night (null: unknown)")
+    officer_days: int
+    flagged_days: int
+    flag_rate: Proportion
+    flag_rate_above_force: bool
+    decided: int
+    dismissed: int
+    dismissal_rate: Proportion
+    dismissal_rate_above_force: bool
+
+
+class ForceRates(BaseModel):
+    """The force-wide rates the groups are compared with."""
+
+    officer_days: int
+    flagged_days: int
+    flag_rate: Proportion
+    decided: int
+    dismissed: int
+    dismissal_rate: Proportion
+
+
+class BelowShareRow(BaseModel):
+    """The share of a unit's office-based officers flagged BELOW_OFFICE_SHARE in the period."""
+
+    unit: str | None
+    office_based_officers: int
+    below_share: Proportion
+
+
+class FairnessReport(BaseModel):
+    """How the rules performed and for whom, over local days from..to."""
+
+    from_: str = Field(alias="from", examples=["2026-10-01"])
+    to: str = Field(examples=["2026-10-31"])
+    force: ForceRates
+    rules: list[RuleRow]
+    groups: dict[Literal["unit", "rank", "platform", "shift_pattern"], list[GroupRow]]
+    below_office_share_by_unit: list[BelowShareRow]
+    min_count: int = Field(description="Counts below this are shown as counts, not rates")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

@@ -71,6 +71,9 @@ ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
         {"hr", "investigator"},
     ),
     ("POST", "/v1/cases/CASE-1/close", {}, None, {"investigator"}),
+    ("GET", "/v1/officers/O1/access-log", {}, None, {"officer", "auditor"}),
+    ("GET", "/v1/officers/O1/subject-access", {}, None, {"officer", "auditor"}),
+    ("GET", "/v1/fairness", DAYS, None, {"auditor", "investigator"}),
     ("GET", "/v1/audit", {}, None, {"auditor"}),
 ]
 OPEN = ["/healthz", "/readyz", "/metrics"]
@@ -92,6 +95,9 @@ TEMPLATES = {
     "/v1/contests/1": "/v1/contests/{contest_id}",
     "/v1/contests/{role}": "/v1/contests/{contest_id}",
     "/v1/cases/CASE-1/close": "/v1/cases/{case_ref}/close",
+    "/v1/officers/O1/access-log": "/v1/officers/{officer_id}/access-log",
+    "/v1/officers/O1/subject-access": "/v1/officers/{officer_id}/subject-access",
+    "/v1/fairness": "/v1/fairness",
     "/v1/audit": "/v1/audit",
 }
 
