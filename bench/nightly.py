@@ -512,7 +512,7 @@ def run_measure_subprocess(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
 def main() -> int:
     quick = quick_mode()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--officers", default="3000" if quick else "5000,20000,46000")
+    parser.add_argument("--officers", default="2000" if quick else "5000,20000,46000")
     parser.add_argument(
         "--pairs",
         type=int,
