@@ -17,6 +17,7 @@ from api.observability import Metrics
 from api.trail import RefusalLimiter, watch_refusals
 from rollcall.settings import Settings
 from rules.policy import Policy
+from store.stations import StationCatalog
 
 ON_COMMIT = "on_commit"
 
@@ -32,6 +33,7 @@ class AppState:
     verifier: TokenVerifier
     metrics: Metrics
     refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
+    stations: StationCatalog = field(default_factory=StationCatalog)
 
 
 def get_state(request: Request) -> AppState:
@@ -118,6 +120,7 @@ ContestAnswerer = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATO
 ContestReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))]
 SubjectReader = Annotated[Principal, Depends(require(Role.OFFICER, Role.AUDITOR))]
 FairnessReader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.INVESTIGATOR))]
+AnyRole = Annotated[Principal, Depends(require(*Role))]
 
 
 def ensure_subject(principal: Principal, officer_id: str) -> None:

@@ -1,8 +1,8 @@
 """the review record: review case_ref and kind, officer responses, day contests, adjustments,
 case closures, device platform
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 03:30:00
 
 Reviews gain the case they were made under and their kind (a single reviewer's change, a
@@ -21,8 +21,8 @@ from alembic import op
 
 import store.types
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
