@@ -287,6 +287,10 @@ def test_officer_sees_own_month_flags_and_who_looked(web: Api) -> None:
     assert "IMPOSSIBLE_TRAVEL" not in month
     assert "33%" in month
     access = web.client.get("/app/me/access").text
+    assert "C-9" not in access  # the case is still open
+    closed = web.client.post("/v1/cases/C-9/close", headers={"Authorization": f"Bearer {inv}"})
+    assert closed.status_code == 200
+    access = web.client.get("/app/me/access").text
     assert "inv.z" in access
     assert "C-9" in access
 
