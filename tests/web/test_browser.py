@@ -171,22 +171,21 @@ FORBIDDEN = {
 }
 
 
-@pytest.mark.parametrize("role", sorted(FORBIDDEN))
 def test_forbidden_pages_are_refused_in_the_browser(
-    site: tuple[str, Api], browser: Browser, role: str
+    site: tuple[str, Api], browser: Browser
 ) -> None:
     base, _ = site
-    context = browser.new_context()
-    tab = context.new_page()
-    officer_id, paths = FORBIDDEN[role]
-    sign_in(tab, base, role, officer_id=officer_id)
-    for path in paths:
-        response = tab.goto(base + path)
-        assert response is not None, path
-        assert response.status == 403, path
-        expect(tab.get_by_role("heading", name="Not allowed")).to_be_visible()
-    _accessible(tab)
-    context.close()
+    for role, (officer_id, paths) in sorted(FORBIDDEN.items()):
+        context = browser.new_context()
+        tab = context.new_page()
+        sign_in(tab, base, role, officer_id=officer_id)
+        for path in paths:
+            response = tab.goto(base + path)
+            assert response is not None, path
+            assert response.status == 403, (role, path)
+            expect(tab.get_by_role("heading", name="Not allowed")).to_be_visible()
+        _accessible(tab)
+        context.close()
 
 
 def test_keyboard_alone_signs_in_and_reaches_content(site: tuple[str, Api], page: Page) -> None:
