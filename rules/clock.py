@@ -145,3 +145,33 @@ def days_between(first: date, last: date) -> list[date]:
     if last < first:
         raise ValueError(f"period ends ({last}) before it starts ({first})")
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def period_bounds(
+    start_text: str, end_text: str, tz: str = DEFAULT_TIMEZONE, *, max_days: int
+) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of a period given as local days (``end_text`` inclusive) or
+    ISO 8601 instants (``end_text`` exclusive), at most ``max_days`` of the force's calendar
+    (a month with a 25-hour day still counts as its days). Raises ValueError saying which bound
+    is wrong."""
+
+    def bound(value: str, name: str, *, end: bool) -> datetime:
+        try:
+            if len(value) == 10:
+                bounds = day_bounds(date.fromisoformat(value), tz)
+                return bounds[1] if end else bounds[0]
+            return parse_instant(value, tz)
+        except ValueError as exc:
+            raise ValueError(
+                f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant"
+            ) from exc
+
+    start = bound(start_text, "from", end=False)
+    end = bound(end_text, "to", end=True)
+    if end <= start:
+        raise ValueError("'to' is not after 'from'")
+    zone = ZoneInfo(tz)
+    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
+    if wall > timedelta(days=max_days):
+        raise ValueError(f"a timeline covers at most {max_days} days")
+    return start, end
