@@ -9,6 +9,12 @@ import polars as pl
 
 DEFAULT_TIMEZONE = "Europe/London"
 INSTANT = pl.Datetime("us", "UTC")
+# Every instant and day read from outside lies in [EARLIEST, LATEST): dates at the ends of the
+# calendar (0001-01-01, 9999-12-31) overflow day arithmetic and partitioning, and no record of
+# the force is from then.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+SUPPORTED_RANGE = f"{EARLIEST.date()}..{(LATEST - timedelta(days=1)).date()}"
 
 _ISO = (
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?"
@@ -156,15 +162,23 @@ def period_bounds(
     is wrong."""
 
     def bound(value: str, name: str, *, end: bool) -> datetime:
+        wrong = f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant"
+        if len(value) == 10:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(wrong) from exc
+            if not EARLIEST.date() <= day < LATEST.date():
+                raise ValueError(f"'{name}' must be a day in {SUPPORTED_RANGE}")
+            bounds = day_bounds(day, tz)
+            return bounds[1] if end else bounds[0]
         try:
-            if len(value) == 10:
-                bounds = day_bounds(date.fromisoformat(value), tz)
-                return bounds[1] if end else bounds[0]
-            return parse_instant(value, tz)
-        except ValueError as exc:
-            raise ValueError(
-                f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant"
-            ) from exc
+            instant = parse_instant(value, tz)
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(wrong) from exc
+        if not EARLIEST <= instant < LATEST:
+            raise ValueError(f"'{name}' must be an instant in {SUPPORTED_RANGE}")
+        return instant
 
     start = bound(start_text, "from", end=False)
     end = bound(end_text, "to", end=True)

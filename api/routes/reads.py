@@ -49,7 +49,7 @@ from api.schemas import (
 )
 from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
-from rules.clock import iso_local, period_bounds
+from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, iso_local, period_bounds
 from store.reports import (
     compliance_dicts,
     compliance_frame,
@@ -79,7 +79,14 @@ CaseRef = Annotated[
 Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
 
 
+def _supported(value: date, name: str) -> None:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise BadRequest(f"'{name}' must be a day in {SUPPORTED_RANGE}")
+
+
 def _period(start: date, end: date, max_days: int) -> None:
+    _supported(start, "from")
+    _supported(end, "to")
     if end < start:
         raise BadRequest("'to' is before 'from'")
     if (end - start).days + 1 > max_days:
