@@ -13,7 +13,16 @@ from api.auth import TokenConfigError, issue_token
 from rollcall.settings import Settings
 from store.db import transaction
 from store.models import AuditEntry, Flag
-from tests.api.helpers import FAR, SECRET, TZ, Api, TestClient
+from tests.api.helpers import (
+    FAR,
+    INSIDE,
+    SECRET,
+    TZ,
+    Api,
+    TestClient,
+    seed_reference,
+    seed_results,
+)
 from tests.web.conftest import csrf_of, sign_in
 
 PAGES = {
@@ -343,3 +352,37 @@ def test_signed_export_downloads_from_the_timeline(web: Api) -> None:
     assert body["document"]["case_ref"] == "C-2"
     (entry,) = _audit(web, "export.timeline")
     assert entry.actor == "inv.e"
+
+
+def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
+    settings = Settings(
+        database_url=db_url,
+        jwt_secret=SECRET,
+        timezone=TZ,
+        basemap_url="https://tiles.force.example/osm/{z}/{x}/{y}.png",
+    )
+    app = create_app(settings, dev_login=True)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api = Api(client=client, factory=app.state.rollcall.factory)
+        seed_reference(api)
+        seed_results(api)
+        for ts in ("2026-10-05T09:00:00+01:00", "2026-10-05T09:05:00+01:00"):
+            r = client.post(
+                "/v1/pings", json={"pings": [api.ping(ts, INSIDE)]}, headers=api.headers("ingest")
+            )
+            assert r.json()["accepted"] == 1, r.text
+        sign_in(client, "officer", officer_id="O1")
+        r = client.get("/app/officers/O1/timeline?from=2026-10-05&to=2026-10-05")
+    assert r.status_code == 200
+    assert '<image href="https://tiles.force.example/osm/' in r.text
+    assert 'class="present"' in r.text
+    assert (
+        "img-src 'self' data: https://tiles.force.example;" in r.headers["content-security-policy"]
+    )
+    assert str(INSIDE[0]) not in r.text
+    assert str(INSIDE[1]) not in r.text
+
+
+def test_a_bad_basemap_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="basemap_url"):
+        Settings(basemap_url="ftp://tiles/{z}/{x}/{y}")
