@@ -36,6 +36,15 @@ PAGES = {
     "auditor": ["/app/audit", "/app/audit/status"],
 }
 OFFICER_OF = {"officer": "O1"}
+FLAG_CODES_OF_CONTRACT = (
+    "DECLARED_OFFICE_UNVERIFIED",
+    "BADGE_WITHOUT_DEVICE",
+    "OVERTIME_UNVERIFIED",
+    "ROSTER_RETRO_EDIT",
+    "IMPOSSIBLE_TRAVEL",
+    "MOCK_LOCATION",
+    "BELOW_OFFICE_SHARE",
+)
 
 
 def _audit(api: Api, action: str | None = None) -> list[AuditEntry]:
@@ -147,6 +156,7 @@ def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
     assert 'name="from" value="2026-10-05"' in r.text
     r = web.client.get("/app/flags/f-mock-0001?case_ref=CASE-7")
     assert "MOCK_LOCATION" in r.text
+    assert "Simulated fixes off duty are masked before the rule sees them." in r.text
     (entry,) = _audit(web, "read.flag")
     assert (entry.actor, entry.officer_id, entry.case_ref) == ("inv.a", "O1", "CASE-7")
     bad = web.client.get("/app/flags?case_ref=%3Cscript%3E")
