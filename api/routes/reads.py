@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request
@@ -50,7 +49,7 @@ from api.schemas import (
 )
 from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
-from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, day_bounds, iso_local, parse_instant
+from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, iso_local, period_bounds
 from store.reports import (
     compliance_dicts,
     compliance_frame,
@@ -308,22 +307,6 @@ def get_attendance(
     return OfficerReport.model_validate(report)
 
 
-def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
-    """A date (local day; 'to' includes the whole day) or an ISO 8601 instant."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            _supported(day, name)
-            bounds = day_bounds(day, tz)
-            return bounds[1] if end else bounds[0]
-        instant = parse_instant(value, tz)
-    except (ValueError, OverflowError) as exc:
-        raise BadRequest(f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant") from exc
-    if not EARLIEST <= instant < LATEST:
-        raise BadRequest(f"'{name}' must be an instant in {SUPPORTED_RANGE}")
-    return instant
-
-
 def _timeline(
     officer_id: str,
     start_text: str,
@@ -340,15 +323,10 @@ def _timeline(
     ensure_subject(caller, officer_id)
     case_ref = require_case_ref(caller, case_ref)
     tz = state.settings.timezone
-    start = _bound(start_text, "from", tz, end=False)
-    end = _bound(end_text, "to", tz, end=True)
-    if end <= start:
-        raise BadRequest("'to' is not after 'from'")
-    # counted on the force's calendar: October, with its 25-hour day, is 31 days
-    zone = ZoneInfo(tz)
-    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
-    if wall > timedelta(days=MAX_TIMELINE_DAYS):
-        raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
+    try:
+        start, end = period_bounds(start_text, end_text, tz, max_days=MAX_TIMELINE_DAYS)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
     if not officer_exists(session, officer_id):
         raise NotFound("no such officer")
     timeline = build_timeline(
