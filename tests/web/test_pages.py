@@ -159,6 +159,9 @@ def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
     assert "Simulated fixes off duty are masked before the rule sees them." in r.text
     (entry,) = _audit(web, "read.flag")
     assert (entry.actor, entry.officer_id, entry.case_ref) == ("inv.a", "O1", "CASE-7")
+    wrong = web.client.get("/app/flags?case_ref=C-1&status=closed")
+    assert wrong.status_code == 422
+    assert "<li>query status: Input should be" in wrong.text
     bad = web.client.get("/app/flags?case_ref=%3Cscript%3E")
     assert bad.status_code == 400
     assert "<script>" not in bad.text
