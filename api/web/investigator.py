@@ -12,7 +12,8 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.routes.reads import export_timeline
+from api.negotiate import JSON
+from api.routes.reads import export_response
 from api.trail import check_ref, record
 from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
@@ -246,8 +247,18 @@ def timeline_export(
     case_ref: CaseRef = None,
 ) -> Response:
     """The signed export of GET /v1/officers/{id}/timeline/export, as a file to save."""
-    response = export_timeline(
-        officer_id, start, end, request, session, state, caller, request_id, case_ref, None
+    response = export_response(
+        JSON,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
         f'attachment; filename="timeline-{officer_id}-{start}-{end}.json"'
