@@ -359,7 +359,9 @@ def test_signed_export_downloads_from_the_timeline(web: Api) -> None:
         "/app/officers/O1/timeline/export?case_ref=C-2&from=2026-10-05&to=2026-10-05"
     )
     assert r.status_code == 200
-    assert r.headers["content-disposition"].startswith('attachment; filename="timeline-O1-')
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="timeline-O1-2026-10-05.json"'
+    )
     body = r.json()
     assert body["signature"]["alg"] == "Ed25519"
     assert body["document"]["case_ref"] == "C-2"
@@ -399,3 +401,18 @@ def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
 def test_a_bad_basemap_setting_names_the_variable() -> None:
     with pytest.raises(ValueError, match="basemap_url"):
         Settings(basemap_url="ftp://tiles/{z}/{x}/{y}")
+
+
+def test_printable_case_file_downloads_as_pdf(web: Api) -> None:
+    sign_in(web.client, "investigator", sub="inv.p")
+    page = web.client.get("/app/officers/O1/timeline?case_ref=C-3&from=2026-10-05&to=2026-10-05")
+    assert "Printable case file (PDF)" in page.text
+    r = web.client.get(
+        "/app/officers/O1/timeline/casefile.pdf?case_ref=C-3&from=2026-10-05&to=2026-10-05"
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content[:5] == b"%PDF-"
+    assert r.headers["content-disposition"] == ('attachment; filename="casefile-O1-2026-10-05.pdf"')
+    (entry,) = _audit(web, "export.timeline")
+    assert (entry.actor, entry.case_ref) == ("inv.p", "C-3")
