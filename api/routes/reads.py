@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api import signing
 from api.auth import Principal, Role
+from api.casefile import render_html, render_pdf
 from api.deps import (
     AppState,
     HrCaller,
@@ -26,8 +28,10 @@ from api.deps import (
 from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
 from api.negotiate import (
     GEOJSON,
+    HTML,
     JSON,
     NOT_ACCEPTABLE,
+    PDF,
     TABULAR,
     GeoJsonResponse,
     choose,
@@ -51,6 +55,7 @@ from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
 from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, iso_local, period_bounds
 from store.reports import (
+    case_record,
     compliance_dicts,
     compliance_frame,
     day_rows,
@@ -441,7 +446,20 @@ def _export_signer(request: Request) -> signing.Signer:
 @router.get(
     "/officers/{officer_id}/timeline/export",
     response_model=SignedTimeline,
-    responses=EXPORT_RESPONSES,
+    responses={
+        200: {
+            "description": (
+                "The signed export as JSON; or, by Accept, the printable case file rendered from "
+                "it as PDF (the signed JSON attached) or HTML"
+            ),
+            "content": {
+                PDF: {"schema": {"type": "string", "format": "binary"}},
+                HTML: {"schema": {"type": "string"}},
+            },
+        },
+        406: NOT_ACCEPTABLE,
+        **EXPORT_RESPONSES,
+    },
     summary="The timeline as a signed document (`rollcall timeline verify FILE --public-key KEY`)",
 )
 def export_timeline(
@@ -458,7 +476,42 @@ def export_timeline(
 ) -> Response:
     """The same timeline, wrapped with who exported it, when and for which case, and an Ed25519
     signature over the canonical JSON (sorted keys, no whitespace) of ``document``. Anyone with
-    the public key (``GET /v1/export-keys``) can check it offline; only this service can make it."""
+    the public key (``GET /v1/export-keys``) can check it offline; only this service can make it.
+    The document also carries the officer (name, rank, unit), the period's day results and its
+    flags with their review history. ``Accept: application/pdf`` or ``text/html`` gives the
+    printable case file drawn from the signed document (never without a signing key)."""
+    media = choose(request, (JSON, PDF, HTML))
+    return export_response(
+        media,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        purpose,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+
+
+def export_response(
+    media: str,
+    officer_id: str,
+    start: str,
+    end: str,
+    case_ref: str | None,
+    purpose: str | None,
+    *,
+    request: Request,
+    session: Session,
+    state: AppState,
+    caller: Principal,
+    request_id: str,
+) -> Response:
+    """The signed export of a timeline as ``media``: the JSON, or the case file (PDF or HTML)
+    drawn from it. Audited as export.timeline; 503 without a signing key."""
     signer = _export_signer(request)
     timeline, case_ref = _timeline(
         officer_id,
@@ -472,15 +525,35 @@ def export_timeline(
         request_id=request_id,
         action="export.timeline",
     )
+    tz = state.settings.timezone
+    zone = ZoneInfo(tz)
+    first = datetime.fromisoformat(str(timeline["from"])).astimezone(zone).date()
+    last = (
+        (datetime.fromisoformat(str(timeline["to"])) - timedelta(microseconds=1))
+        .astimezone(zone)
+        .date()
+    )
     document = {
         "timeline": timeline,
-        "exported_at": iso_local(datetime.now(UTC), state.settings.timezone),
+        **case_record(session, officer_id, first, last, tz=tz),
+        "exported_at": iso_local(datetime.now(UTC), tz),
         "exported_by": caller.sub,
         "role": caller.role.value,
         "case_ref": case_ref,
         "request_id": request_id,
     }
-    return JsonResponse(signer.sign(document))
+    signed = signer.sign(document)
+    if media == JSON:
+        return JsonResponse(signed)
+    fences = state.stations.current(session).fences
+    name = f"case-{officer_id}-{first.isoformat()}-{last.isoformat()}"
+    if media == PDF:
+        return Response(
+            render_pdf(signed, fences),
+            media_type=PDF,
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
+    return HTMLResponse(render_html(signed, fences))
 
 
 @router.get(
