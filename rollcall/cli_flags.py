@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rollcall.cli_reports import _check_format, _json_out, _sessions, flags_table
+from rollcall.cli_reports import _audit_cli, _check_format, _json_out, _sessions, flags_table
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 
 flags_app = typer.Typer(
@@ -84,8 +84,9 @@ def flags(
                 "status": status,
                 "code": code,
                 "misconduct": misconduct,
-                "returned": len(found),
-                "officers": sorted({f["officer_id"] for f in found}),
+                "format": fmt,
+                "flags": len(found),
+                "officers": len({f["officer_id"] for f in found}),
             },
         )
     if fmt == "json":
@@ -160,33 +161,40 @@ def show(
     case_ref: CaseRefOpt = None,
 ) -> None:
     """A flag with its whole history: every review and every response of the officer."""
-    from store import audit
     from store.db import transaction
     from store.flag_review import FlagNotFoundError
 
     fmt = _check_format(fmt, ("table", "json"))
     settings = load_settings()
+    record: dict[str, Any] | None
     with _sessions(settings) as factory, transaction(factory) as session:
         try:
             record = _record(flag_id, settings.timezone, session)
-        except FlagNotFoundError as exc:
-            err_console.print(f"[red]error:[/] no flag {flag_id!r}")
-            raise typer.Exit(1) from exc
-        audit.append(
-            session,
-            actor=getpass.getuser(),
-            role=CLI_ROLE,
-            action="read.flag",
-            officer_id=record["flag"]["officer_id"],
-            case_ref=case_ref,
-            purpose="cli flags show",
-            request_id=None,
-            detail={
-                "flag_id": flag_id,
-                "reviews": len(record["reviews"]),
-                "responses": len(record["responses"]),
-            },
-        )
+        except FlagNotFoundError:
+            record = None
+            _audit_cli(
+                session,
+                "access.refused",
+                {"command": "flags show", "status": "not_found", "reason": "no such flag"},
+                case_ref=case_ref,
+                purpose="cli flags show",
+            )
+        else:
+            _audit_cli(
+                session,
+                "read.flag",
+                {
+                    "flag_id": flag_id,
+                    "reviews": len(record["reviews"]),
+                    "responses": len(record["responses"]),
+                },
+                officer_id=record["flag"]["officer_id"],
+                case_ref=case_ref,
+                purpose="cli flags show",
+            )
+    if record is None:
+        err_console.print(f"[red]error:[/] no flag {flag_id!r}")
+        raise typer.Exit(1)
     if fmt == "json":
         _json_out(record)
         return

@@ -106,6 +106,11 @@ def my_access_log(
     return page(
         request,
         "access_log.html",
-        {"entries": entries, "next_after": next_after, "officer_id": officer_id},
+        {
+            "entries": entries,
+            "next_after": next_after,
+            "officer_id": officer_id,
+            "disclosure_days": state.policy.open_case_disclosure_days,
+        },
         user=caller,
     )

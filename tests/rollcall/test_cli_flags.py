@@ -129,6 +129,7 @@ def test_filters_show_and_two_person_review(
         ("flag.review", "det.b", "CASE-9", "O1"),
         ("read.flag", "det.b", "CASE-9", "O1"),
         ("read.flag", "det.b", None, "O1"),
+        ("access.refused", "det.b", None, None),
     ]
 
 
