@@ -152,6 +152,16 @@ class ComplianceRow(BaseModel):
     verified_office_share: float | None = Field(examples=[0.75])
     meets_policy: bool = Field(examples=[False])
     insufficient_evidence_days: int = Field(examples=[1])
+    office_share_lower: float | None = Field(
+        default=None,
+        examples=[0.7],
+        description="verified / expected office days: every day without evidence not an office day",
+    )
+    office_share_upper: float | None = Field(
+        default=None,
+        examples=[0.8],
+        description="(verified + days without evidence) / expected: every such day an office day",
+    )
 
 
 class ComplianceReport(BaseModel):

@@ -379,7 +379,22 @@ def _planted(force: Force) -> dict[str, set[tuple[str, str]]]:
     for oid, d, code in rows:
         planted[code].add((oid, "" if code == "BELOW_OFFICE_SHARE" else d.isoformat()))
     planted["DECLARED_OFFICE_UNVERIFIED"] -= planted["BADGE_WITHOUT_DEVICE"]
+    planted["BELOW_OFFICE_SHARE"] = {(o, "") for o in _provably_below(force)}
     return planted
+
+
+def _provably_below(force: Force, rule: float = 0.80) -> set[str]:
+    """Office-based officers below the rule even if every office day the data leaves unknown
+    (the truth's insufficient-evidence office days) were an office day."""
+    days = force.truth_days.filter(pl.col("expected_office")).join(
+        force.officers.filter(pl.col("office_based")).select("officer_id"), on="officer_id"
+    )
+    unknown = (pl.col("evidence_expected") != "adequate") & (
+        pl.col("declared_location") == "office"
+    )
+    known_office = pl.col("true_office_day") & (pl.col("evidence_expected") == "adequate")
+    upper = days.group_by("officer_id").agg(upper=(known_office.sum() + unknown.sum()) / pl.len())
+    return set(upper.filter(pl.col("upper") < rule - 1e-9)["officer_id"])
 
 
 def _profile_of(force: Force) -> pl.DataFrame:
@@ -434,8 +449,8 @@ def fairness(
         correct = assessed.filter(pl.col("verified_office_day") == pl.col("true_office_day"))
         sh = shares.filter(pick)
         inside = sh.filter(
-            (pl.col("true_office_share") >= pl.col("office_share_lower") - 1e-9)
-            & (pl.col("true_office_share") <= pl.col("office_share_upper") + 1e-9)
+            (pl.col("true_office_share") >= pl.col("office_share_lower") - 6e-5)
+            & (pl.col("true_office_share") <= pl.col("office_share_upper") + 6e-5)
         )
         mid = sh.filter(pl.col("verified_office_share").is_not_null()).select(
             (

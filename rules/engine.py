@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import polars as pl
 
 from rules.clock import DEFAULT_TIMEZONE, local_date
-from rules.daily import clip_segments, daily_results, day_windows
+from rules.daily import clip_segments, daily_results, day_windows, mark_conflicts
 from rules.evidence import evidence_events
 from rules.findings import Finding
 from rules.flags import (
@@ -135,12 +135,24 @@ def presence_segments(
     return public_segments(all_segments(events, on.windows, on.windows, policy))
 
 
+def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
+    """Officers whose sources disagree on the day: a granted swipe while the device stayed far
+    away (BADGE_WITHOUT_DEVICE). Their day is conflicting evidence: neither presence nor absence
+    is established, so it is graded insufficient_evidence and no rule reads it as absence; the
+    conflict itself is the lead."""
+    far = badge_without_device.far_swipes(ctx)
+    if far.is_empty():
+        return frozenset()
+    return frozenset(far["officer_id"].unique().to_list())
+
+
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     """Daily results, presence segments and findings for ``inputs.day``.
 
     Steps: conform the frames; mask off-duty fixes and swipes (rules.onduty, before anything
     else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
-    the day, so a night shift belongs to the day it starts); grade evidence; run every day rule.
+    the day, so a night shift belongs to the day it starts); grade evidence; mark the officers
+    whose badge and device disagree (conflicting_officers); run every day rule.
     The result depends only on the values given, never on row order. ``presence`` holds the
     segments clipped to the day's on-duty windows.
     """
@@ -179,6 +191,10 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
         stations=stations,
         windows=on.windows,
     )
+    conflicts = conflicting_officers(ctx)
+    if conflicts:
+        daily = mark_conflicts(daily, conflicts)
+        ctx = replace(ctx, daily=daily, conflicts=conflicts)
     findings: list[Finding] = []
     for rule in DAY_RULES:
         findings.extend(rule(ctx))

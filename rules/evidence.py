@@ -9,6 +9,7 @@ import polars as pl
 from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
+from rules.ghosts import ghost_fixes
 from rules.onduty import sort_by_group_time
 from rules.policy import Policy
 
@@ -30,6 +31,9 @@ SOURCE_BITS: dict[str, int] = {
     "badge": 32,
 }
 SATELLITE_BITS = SOURCE_BITS["gps"] | SOURCE_BITS["fused"] | SOURCE_BITS["unknown"]
+# Fixes labelled GPS: the only ones that cannot come from a Wi-Fi database ("fused" positions can,
+# and a hotspot registered elsewhere gives a confident fused position kilometres away).
+GNSS_BITS = SOURCE_BITS["gps"]
 
 EVENTS: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -172,8 +176,8 @@ def fix_type(policy: Policy) -> pl.Expr:
 def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
-    Mock fixes become MOCK events (never presence). Fixes less precise than both accuracy limits
-    take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
+    Mock fixes become MOCK events (never presence). Ghost fixes (rules.ghosts) and fixes less
+    precise than both accuracy limits take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
     events carry the coarse H3 cell at policy.timeline_cell_resolution (geo.cells.
     timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates.
     """
@@ -182,7 +186,8 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
-    usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst))
+    ghost = ghost_fixes(frame, policy)
+    usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
     usable = (
         usable.with_columns(smoothed_distance(usable, policy))
         .with_columns(etype=fix_type(policy))

@@ -33,6 +33,8 @@ class Policy(BaseModel):
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)
     timeline_cell_resolution: int = Field(ge=0, le=15)
+    share_min_assessed_days: int = Field(ge=0)
+    share_min_assessed_fraction: float = Field(ge=0.0, le=1.0)
 
     # Presence (rules/evidence.py, rules/presence.py).
     smooth_fixes: Literal[1, 3, 5]
@@ -51,6 +53,9 @@ class Policy(BaseModel):
     badge_anchor_max_hours: float = Field(ge=0.0, le=48.0)
     outlier_span_minutes: int = Field(ge=0, le=24 * 60)
     evidence_min_events: int = Field(ge=1)
+    ghost_min_distance_m: float = Field(gt=0.0)
+    ghost_same_place_m: float = Field(ge=0.0)
+    ghost_speed_kmh: float = Field(gt=0.0)
 
     # Flags (rules/flags/).
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)

@@ -41,8 +41,9 @@ def compliance_rows(
 
     Counts cover local days ``start``..``end`` inclusive, computed by rules.compliance (the same
     code that raises BELOW_OFFICE_SHARE): insufficient-evidence days are reported and left out of
-    the share's denominator; ``verified_office_share`` is None when no day could be assessed, and
-    then ``meets_policy`` is True. Officers without any daily result appear with zeros. ``unit``
+    the share's denominator and counted in its bounds (``office_share_lower``/``_upper``);
+    ``verified_office_share`` is None when too few days could be assessed, and ``meets_policy``
+    is False only when even the upper bound is below the rule. Officers without any daily result appear with zeros. ``unit``
     None means every unit.
     """
     from rules.compliance import COMPLIANCE_INPUT, compliance
@@ -71,9 +72,15 @@ def compliance_rows(
                 "verified_office_share": round(share, 4) if share is not None else None,
                 "meets_policy": bool(row["meets_policy"]),
                 "insufficient_evidence_days": int(row["insufficient_evidence_days"]),
+                "office_share_lower": _round(row["office_share_lower"]),
+                "office_share_upper": _round(row["office_share_upper"]),
             }
         )
     return out
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
 
 
 def _day_dict(row: DailyResult) -> dict[str, Any]:

@@ -10,17 +10,18 @@ from rules.evidence import effective_accuracy, source_bits
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
+from rules.ghosts import ghost_fixes
 from rules.masking import covered
 
 CODE = "BADGE_WITHOUT_DEVICE"
-RULE_VERSION = f"{CODE}/1"
+RULE_VERSION = f"{CODE}/2"
 MAX_SWIPES = 10
 
 
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
-    Precise: not mock, accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
+    Precise: not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
     badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
     must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
@@ -37,7 +38,9 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).sort("officer_id", "ts")
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"]))
+    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
+        ~ghost_fixes(ctx.fixes, policy)
+    )
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(

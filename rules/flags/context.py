@@ -30,6 +30,9 @@ class FlagContext:
     overtime: pl.DataFrame  # claims starting on day
     stations: pl.DataFrame  # station_id, lat, lon centroids
     windows: pl.DataFrame  # every on-duty window: officer_id, win_id, win_start, win_end, core_end
+    # officers whose badge and device disagree on the day (rules.conflict): their day is
+    # conflicting evidence, so no rule reads it as absence
+    conflicts: frozenset[str] = frozenset()
 
     def local(self, instant: datetime) -> str:
         """ISO 8601 with the zone's offset, for evidence and summaries."""

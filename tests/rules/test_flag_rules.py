@@ -110,7 +110,11 @@ def test_declared_office_not_raised_on_insufficient_evidence() -> None:
 def test_badge_without_device_needs_far_fixes_both_sides_of_the_swipe() -> None:
     sw = swipes([swipe("o1", at(DAY, 8, 1))])
     out = evaluate_day(day_inputs(DAY, OFFICE, fixes(home_all_day()), sw), POLICY)
-    assert codes(out.findings) == [badge_without_device.CODE, declared_office.CODE]
+    # badge and phone disagree: the conflict is the lead, never a finding of absence
+    assert codes(out.findings) == [badge_without_device.CODE]
+    assert out.daily.select("evidence", "verified_office_day").rows() == [
+        ("insufficient_evidence", False)
+    ]
     f = out.findings[0]
     check_finding_shape(f)
     listed = f.evidence["swipes"][0]
@@ -320,3 +324,31 @@ def test_badge_while_passing_through_is_not_badge_without_device() -> None:
     )
     out = evaluate_day(day_inputs(DAY, OFFICE, fx, sw), POLICY)
     assert badge_without_device.CODE not in codes(out.findings)
+
+
+def test_fused_ghosts_are_neither_travel_nor_absence() -> None:
+    # a Wi-Fi hotspot registered 25 km away: two confident fused fixes amid station fixes
+    ghosts = fixes(jump_track([(9, 20), (9, 22)], "fused"))
+    out = evaluate_day(day_inputs(DAY, OFFICE, ghosts), POLICY)
+    assert out.findings == []
+    # the ghosts break no presence: the hour at the station is unbroken
+    assert out.daily["away_minutes"].to_list() == [0.0]
+
+
+def test_shortening_after_the_end_compared_with_the_roster_systems_own_version() -> None:
+    # the shift was in the roster system before the day (updated_at), but first stored here at
+    # the import after the edit (recorded_at); shortening it adds nothing to check
+    made = at(DAY - timedelta(days=20), 9)
+    edited = at(DAY + timedelta(days=2), 10)
+    current = shift("s1", "o1", at(DAY, 8), at(DAY, 12), created_at=made, updated_at=edited)
+    old = {
+        **shift("s1", "o1", at(DAY, 8), at(DAY, 16), created_at=made),
+        "version": 1,
+        "recorded_at": edited,
+    }
+    new = {**current, "version": 2, "recorded_at": edited}
+    home = fixes(home_all_day())
+    out = evaluate_day(
+        day_inputs(DAY, shifts(current), home, history_rows=history([old, new])), POLICY
+    )
+    assert roster_retro_edit.CODE not in codes(out.findings)
