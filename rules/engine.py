@@ -15,6 +15,7 @@ from rules.findings import Finding
 from rules.flags import (
     badge_without_device,
     declared_office,
+    device_without_badge,
     impossible_travel,
     mock_location,
     overtime_unverified,
@@ -42,6 +43,7 @@ DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
     roster_retro_edit.detect,
     impossible_travel.detect,
     mock_location.detect,
+    device_without_badge.detect,
 )
 
 
@@ -137,13 +139,15 @@ def presence_segments(
 
 def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
     """Officers whose sources disagree on the day: a granted swipe while the device stayed far
-    away (BADGE_WITHOUT_DEVICE). Their day is conflicting evidence: neither presence nor absence
+    away (BADGE_WITHOUT_DEVICE), or a device inside a station all day on clean satellite fixes
+    with no swipe of theirs (DEVICE_WITHOUT_BADGE). Their day is conflicting evidence: neither presence nor absence
     is established, so it is graded insufficient_evidence and no rule reads it as absence; the
     conflict itself is the lead."""
-    far = badge_without_device.far_swipes(ctx)
-    if far.is_empty():
-        return frozenset()
-    return frozenset(far["officer_id"].unique().to_list())
+    found: set[str] = set()
+    for frame in (badge_without_device.far_swipes(ctx), device_without_badge.suspects(ctx)):
+        if not frame.is_empty():
+            found.update(frame["officer_id"].unique().to_list())
+    return frozenset(found)
 
 
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
@@ -190,6 +194,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
         overtime=claims,
         stations=stations,
         windows=on.windows,
+        recent_swipes=on.swipes,
     )
     conflicts = conflicting_officers(ctx)
     if conflicts:

@@ -63,12 +63,16 @@ class Policy(BaseModel):
     badge_same_place_m: float = Field(ge=0.0)
     flag_fix_max_accuracy_m: float = Field(gt=0.0)
     badge_fix_max_accuracy_m: float = Field(gt=0.0)
+    badge_min_far_fixes: int = Field(ge=1)
     travel_min_distance_m: float = Field(ge=0.0)
     travel_confirm_share: float = Field(gt=0.0, lt=0.5)
     travel_confirm_minutes: int = Field(gt=0, le=24 * 60)
     check_min_coverage: float = Field(gt=0.0, le=1.0)
     support_share: float = Field(gt=0.0, le=1.0)
     mock_min_fixes: int = Field(ge=1)
+    dwb_min_fixes: int = Field(ge=1)
+    dwb_clean_share: float = Field(gt=0.0, le=1.0)
+    dwb_clean_accuracy_m: float = Field(gt=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

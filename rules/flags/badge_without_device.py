@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import effective_accuracy, source_bits
+from rules.evidence import GNSS_BITS, effective_accuracy, source_bits
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
 from rules.ghosts import ghost_fixes
 from rules.masking import covered
+from rules.policy import Policy
 
 CODE = "BADGE_WITHOUT_DEVICE"
 RULE_VERSION = f"{CODE}/2"
@@ -26,7 +27,7 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
     must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
     at one place elsewhere across the swipe, so an officer passing through (arriving from one
-    place, leaving for another) is not raised. One fix alone (before or after) proves nothing;
+    place, leaving for another) is not raised; and that place must not be a ghost (_corroborated). One fix alone (before or after) proves nothing;
     a silent device never raises this.
     """
     policy = ctx.policy
@@ -46,11 +47,18 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         .filter(
             ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
         )
-        .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
+        .select(
+            "officer_id",
+            f_ts="ts",
+            f_lat="lat",
+            f_lon="lon",
+            f_acc="acc",
+            f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
+        )
     )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
     out = swipes
     for side, strategy in (("before", "backward"), ("after", "forward")):
-        part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc")})
+        part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")})
         out = out.join_asof(
             part,
             left_on="ts",
@@ -80,11 +88,49 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         - pl.col("f_acc_before")
         - pl.col("f_acc_after")
     )
-    return out.filter(
+    far = out.filter(
         (pl.col("dist_before_m") >= policy.badge_far_m)
         & (pl.col("dist_after_m") >= policy.badge_far_m)
         & (pl.col("apart_m") <= policy.badge_same_place_m)
-    ).sort("officer_id", "ts", "station_id")
+    )
+    if far.is_empty():
+        return far
+    return _corroborated(far, good, window, policy).sort("officer_id", "ts", "station_id")
+
+
+def _corroborated(
+    far: pl.DataFrame, good: pl.DataFrame, window: timedelta, policy: Policy
+) -> pl.DataFrame:
+    """The far swipes whose far place is not a ghost: the fix before or after is labelled GPS,
+    or at least badge_min_far_fixes precise fixes within the window around the swipe lie at
+    that place (a Wi-Fi access point registered elsewhere gives one or two confident positions
+    kilometres away, labelled wifi or fused; a phone really left there keeps reporting it)."""
+    keyed = far.with_row_index("_k")
+    near = (
+        keyed.select("_k", "officer_id", "ts", "f_lat_before", "f_lon_before", "f_acc_before")
+        .join(good, on="officer_id")
+        .filter(
+            ((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+            & (
+                haversine_m(
+                    pl.col("f_lat"), pl.col("f_lon"), pl.col("f_lat_before"), pl.col("f_lon_before")
+                )
+                <= policy.badge_same_place_m + pl.col("f_acc") + pl.col("f_acc_before")
+            )
+        )
+        .group_by("_k")
+        .agg(n_far_fixes=pl.len())
+    )
+    return (
+        keyed.join(near, on="_k", how="left")
+        .with_columns(pl.col("n_far_fixes").fill_null(0))
+        .filter(
+            pl.col("f_gps_before")
+            | pl.col("f_gps_after")
+            | (pl.col("n_far_fixes") >= policy.badge_min_far_fixes)
+        )
+        .drop("_k")
+    )
 
 
 def detect(ctx: FlagContext) -> list[Finding]:
