@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint bench postgis clean
+.PHONY: install demo test test-fast lint bench bench-quick postgis clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,9 +37,16 @@ lint: install  ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: install postgis  ## the benchmarks in bench/ (each prints its figures and one JSON line)
-	for b in bench/import_pings.py bench/geofence.py bench/accuracy.py bench/nightly.py bench/ingest.py; do \
-		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+BENCHES := import_pings geofence accuracy nightly ingest
+BENCH_RESULTS ?= bench/results
+
+bench: install postgis  ## every benchmark at full (Met) scale; one JSON file per run in bench/results/
+	for b in $(BENCHES); do \
+		echo "== bench/$$b.py"; BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.$$b || exit 1; done
+
+bench-quick: install postgis  ## every benchmark at reduced size, same ratios (under 5 minutes)
+	for b in $(BENCHES); do \
+		echo "== bench/$$b.py (quick)"; BENCH_QUICK=1 $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache rollcall-demo.db

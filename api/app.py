@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
-from api import signing
-from api.auth import TokenVerifier
+from api import signing, web
+from api.auth import TokenConfigError, TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
-from api.routes import audit, flags, ingest, ops, reads
+from api.routes import audit, flags, ingest, ops, reads, stations
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -23,6 +26,7 @@ from store.db import make_engine, session_factory
 
 MAX_BODY_BYTES = 16 << 20  # 16 MiB: a 10,000-item batch is about 2 MiB
 API_VERSION = "1"
+log = logging.getLogger("rollcall.api")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -41,12 +45,30 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def create_app(settings: Settings | None = None, *, policy: Policy | None = None) -> FastAPI:
-    """A Rollcall API app on ``settings``' database (its own engine, disposed at shutdown).
+def _warm_stations(state: AppState) -> None:
+    """Build the station index before the first request. A database not reachable (or not yet
+    migrated) at start-up is no reason not to start: the first timeline builds it then."""
+    try:
+        with state.factory() as session:
+            state.stations.current(session)
+    except SQLAlchemyError:
+        log.warning("station index not built at start-up: database not ready")
+
+
+def create_app(
+    settings: Settings | None = None, *, policy: Policy | None = None, dev_login: bool = False
+) -> FastAPI:
+    """A Rollcall API app on ``settings``' database (its own engine, disposed at shutdown),
+    with the web app under /app. ``dev_login`` adds the development sign-in page; it is refused
+    when tokens are verified with the identity provider's key or there is no secret to sign with.
 
     CORS is off: no browser origin is trusted.
     """
     settings = settings or get_settings()
+    if dev_login and settings.jwt_public_key:
+        raise TokenConfigError("--dev-login is refused while ROLLCALL_JWT_PUBLIC_KEY is set")
+    if dev_login and not settings.jwt_secret.get_secret_value():
+        raise TokenConfigError("--dev-login needs ROLLCALL_JWT_SECRET to sign its tokens")
     # Configuration errors (key, policy) surface before any connection is made.
     verifier = TokenVerifier(settings)
     export_signer = signing.signer_from_settings(settings)
@@ -66,6 +88,7 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_stations, state)
         yield
         engine.dispose()
 
@@ -82,8 +105,15 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, audit):
+    for module in (ops, ingest, reads, flags, audit, stations):
         app.include_router(module.router)
+    web.install(
+        app,
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+        dev_login=dev_login,
+        basemap_url=settings.basemap_url,
+        tz=settings.timezone,
+    )
     app.add_middleware(RequestMiddleware, metrics=state.metrics, max_body_bytes=MAX_BODY_BYTES)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # PEM (PKCS#8) Ed25519 private key that signs timeline exports; without it exports are refused.
     export_key_file: Path | None = None
     log_level: str = "INFO"
+    # Tile URL template of the force's own map server ({z}/{x}/{y}); none: maps have no basemap.
+    basemap_url: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -66,6 +68,18 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("basemap_url", mode="before")
+    @classmethod
+    def _tile_template(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        text = str(value)
+        if not text.startswith(("https://", "http://")) or not all(
+            part in text for part in ("{z}", "{x}", "{y}")
+        ):
+            raise ValueError("must be an http(s) URL with {z}, {x} and {y}")
+        return text
 
     @field_validator("database_url")
     @classmethod
