@@ -178,7 +178,8 @@ class ComplianceRow(BaseModel):
         examples=[0.75],
     )
     meets_policy: bool = Field(
-        description="share >= min_office_share (true when the share is null)", examples=[False]
+        description="False only when even office_share_upper is below min_office_share",
+        examples=[False],
     )
     insufficient_evidence_days: int = Field(
         description="Declared office days without adequate evidence (never counted against "
