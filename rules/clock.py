@@ -9,6 +9,12 @@ import polars as pl
 
 DEFAULT_TIMEZONE = "Europe/London"
 INSTANT = pl.Datetime("us", "UTC")
+# Every instant and day read from outside lies in [EARLIEST, LATEST): dates at the ends of the
+# calendar (0001-01-01, 9999-12-31) overflow day arithmetic and partitioning, and no record of
+# the force is from then.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+SUPPORTED_RANGE = f"{EARLIEST.date()}..{(LATEST - timedelta(days=1)).date()}"
 
 _ISO = (
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?"

@@ -50,7 +50,7 @@ from api.schemas import (
 )
 from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
-from rules.clock import day_bounds, iso_local, parse_instant
+from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, day_bounds, iso_local, parse_instant
 from store.reports import (
     compliance_dicts,
     compliance_frame,
@@ -80,7 +80,14 @@ CaseRef = Annotated[
 Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
 
 
+def _supported(value: date, name: str) -> None:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise BadRequest(f"'{name}' must be a day in {SUPPORTED_RANGE}")
+
+
 def _period(start: date, end: date, max_days: int) -> None:
+    _supported(start, "from")
+    _supported(end, "to")
     if end < start:
         raise BadRequest("'to' is before 'from'")
     if (end - start).days + 1 > max_days:
@@ -305,11 +312,16 @@ def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
     """A date (local day; 'to' includes the whole day) or an ISO 8601 instant."""
     try:
         if len(value) == 10:
-            bounds = day_bounds(date.fromisoformat(value), tz)
+            day = date.fromisoformat(value)
+            _supported(day, name)
+            bounds = day_bounds(day, tz)
             return bounds[1] if end else bounds[0]
-        return parse_instant(value, tz)
-    except ValueError as exc:
+        instant = parse_instant(value, tz)
+    except (ValueError, OverflowError) as exc:
         raise BadRequest(f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant") from exc
+    if not EARLIEST <= instant < LATEST:
+        raise BadRequest(f"'{name}' must be an instant in {SUPPORTED_RANGE}")
+    return instant
 
 
 def _timeline(

@@ -111,13 +111,19 @@ def test_hr_month_counts_and_calendar(web: Api) -> None:
     assert officer.count("state-declared") == 3  # two days and the legend
     assert "Monday 5 October 2026: BELOW_OFFICE_SHARE" in officer  # en-GB dates
     assert "clocks change" in officer  # 25 October 2026 is 25 hours long
-    csv = web.client.get("/app/hr/units/Unit%20A/compliance.csv?month=2026-10")
-    assert csv.headers["content-disposition"] == 'attachment; filename="compliance-2026-10.csv"'
+    csv = web.client.get("/app/hr/compliance.csv?month=2026-10&unit=Unit%20A")
+    assert csv.headers["content-disposition"] == (
+        'attachment; filename="compliance-2026-10-Unit-A.csv"'
+    )
     lines = csv.text.splitlines()
-    assert lines[0].startswith("officer_id,unit,from,to,")
-    assert lines[1].startswith("O1,Unit A,2026-10-01,2026-10-31,3,3,1,0.3333,False,0")
-    reads = _audit(web, "read.compliance")
-    assert [e.detail["via"] for e in reads if e.detail] == ["web"] * 2  # units, CSV
+    assert lines[0].startswith("officer_id,display_name,rank,unit,")
+    assert lines[1].startswith("O1,Alex Smith,,Unit A,3,3,1,0.3333,false,0")
+    xlsx = web.client.get("/app/hr/compliance.xlsx?month=2026-10")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert xlsx.content[:2] == b"PK"
+    assert web.client.get("/app/hr/compliance.pdf?month=2026-10").status_code == 422
+    reads = _audit(web, "read.compliance") + _audit(web, "read.compliance_units")
+    assert sorted(str(e.detail["unit"]) for e in reads if e.detail) == ["None", "None", "Unit A"]
 
 
 def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
