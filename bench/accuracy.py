@@ -23,6 +23,7 @@ from rules.findings import Finding
 from rules.geodesy import haversine_m
 from rules.masking import DutyStatus, duty_status, on_duty_windows
 from rules.policy import Policy, load_policy
+from rules.visits import visit_fixes
 
 CODES = (
     "DECLARED_OFFICE_UNVERIFIED",
@@ -93,7 +94,11 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
     now = day_bounds(last, force.tz)[1] + timedelta(days=3)
     masked: dict[str, int] = {}
     kept: dict[str, pl.DataFrame] = {}
-    for name, frame in (("pings", force.pings), ("swipes", force.swipes)):
+    pings = force.pings
+    if force.visits is not None and force.visits.height:
+        rows = visit_fixes(force.visits, policy.visit_step_minutes)
+        pings = pl.concat([pings, rows.select(pings.columns)], how="vertical_relaxed")
+    for name, frame in (("pings", pings), ("swipes", force.swipes)):
         status = duty_status(
             frame,
             shifts,

@@ -139,12 +139,18 @@ def presence_segments(
 
 def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
     """Officers whose sources disagree on the day: a granted swipe while the device stayed far
-    away (BADGE_WITHOUT_DEVICE), or a device inside a station all day on clean satellite fixes
+    away (BADGE_WITHOUT_DEVICE), a granted swipe that every fix near it places far away
+    (badge_without_device.contradicted_swipes: no lead, a sparse phone proves too little), or a
+    device inside a station all day on clean satellite fixes
     with no swipe of theirs (DEVICE_WITHOUT_BADGE). Their day is conflicting evidence: neither presence nor absence
     is established, so it is graded insufficient_evidence and no rule reads it as absence; the
     conflict itself is the lead."""
     found: set[str] = set()
-    for frame in (badge_without_device.far_swipes(ctx), device_without_badge.suspects(ctx)):
+    for frame in (
+        badge_without_device.far_swipes(ctx),
+        badge_without_device.contradicted_swipes(ctx),
+        device_without_badge.suspects(ctx),
+    ):
         if not frame.is_empty():
             found.update(frame["officer_id"].unique().to_list())
     return frozenset(found)

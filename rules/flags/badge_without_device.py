@@ -133,6 +133,45 @@ def _corroborated(
     )
 
 
+def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
+    """Granted on-duty swipes of the day that the device contradicts without proving anything:
+    every precise fix of the officer within conflict_window_minutes of the swipe (at least one)
+    is at least badge_far_m from the swiped station beyond its accuracy. Weaker than far_swipes
+    (a throttled phone may report once an hour), so it raises nothing; it only makes the day
+    conflicting evidence, never an absence (a phone left at home while the officer badges in).
+    Columns: officer_id."""
+    policy = ctx.policy
+    swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
+    swipes = swipes.filter(covered(swipes, ctx.day_windows))
+    if swipes.is_empty() or ctx.fixes.is_empty():
+        return pl.DataFrame()
+    window = timedelta(minutes=policy.conflict_window_minutes)
+    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
+        ~ghost_fixes(ctx.fixes, policy)
+    )
+    good = (
+        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+        .filter(
+            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+        )
+        .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
+    )
+    near = (
+        swipes.join(ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id")
+        .with_row_index("_s")
+        .join(good, on="officer_id")
+        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+        .with_columns(
+            far=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+            - pl.col("f_acc")
+            >= policy.badge_far_m
+        )
+        .group_by("_s")
+        .agg(pl.first("officer_id"), all_far=pl.col("far").all())
+    )
+    return near.filter(pl.col("all_far")).select("officer_id").unique().sort("officer_id")
+
+
 def detect(ctx: FlagContext) -> list[Finding]:
     """One finding per officer with at least one such swipe on the day."""
     found = far_swipes(ctx)
