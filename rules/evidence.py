@@ -159,8 +159,8 @@ def fix_type(policy: Policy) -> pl.Expr:
     visit_limit = (policy.visit_inside_share * pl.col("acc")).clip(
         policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.visit_inside_cap_m)
     )
-    inside_limit = pl.when(pl.col("src_bits") == SOURCE_BITS["visit"]).then(visit_limit)
-    inside_limit = inside_limit.otherwise(fix_limit)
+    is_visit = pl.col("src_bits") == SOURCE_BITS["visit"]
+    inside_limit = pl.when(is_visit).then(visit_limit).otherwise(fix_limit)
     inside = (
         (pl.col("med_d") <= inside_limit)
         & (own < policy.away_min_distance_m)

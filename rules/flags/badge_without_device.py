@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import GNSS_BITS, effective_accuracy, source_bits
+from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bits
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
@@ -22,7 +22,8 @@ MAX_SWIPES = 10
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
-    Precise: not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
+    Precise: a fix (not a visit row: operating systems report a visit's arrival and departure
+    minutes late), not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
     badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
     must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
@@ -45,7 +46,9 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            ~pl.col("is_mock").fill_null(False)
+            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
         .select(
             "officer_id",
