@@ -145,9 +145,7 @@ def check_fence_size(station_id: str, geom: MultiPolygon) -> None:
         raise _fail(station_id, f"fence spans {span:,.0f} m; at most {MAX_FENCE_SPAN_M:,.0f} m")
     area = geom.area * m_per_deg_lng * _M_PER_DEG_LAT
     if area > MAX_FENCE_AREA_M2:
-        raise _fail(
-            station_id, f"fence covers {area:,.0f} m2; at most {MAX_FENCE_AREA_M2:,.0f} m2"
-        )
+        raise _fail(station_id, f"fence covers {area:,.0f} m2; at most {MAX_FENCE_AREA_M2:,.0f} m2")
 
 
 def _swapped(geom: MultiPolygon) -> MultiPolygon:

@@ -50,9 +50,7 @@ def test_oversized_fences_are_refused_on_put(api: Api) -> None:
         (_circle(64, 900), "m2; at most"),
     ):
         started = time.perf_counter()
-        r = api.client.put(
-            "/v1/stations/ST8", json=_feature("ST8", coordinates), headers=admin
-        )
+        r = api.client.put("/v1/stations/ST8", json=_feature("ST8", coordinates), headers=admin)
         assert r.status_code == 422, r.text
         assert "station ST8" in r.json()["error"]["message"]
         assert words in r.json()["error"]["message"]
