@@ -116,8 +116,9 @@ def test_upheld_contest_changes_the_day_and_the_share(
             assert stored.details["adjustment_ids"] == [adjustment["adjustment_id"]]
         after = _share(api, officer)
         assert after["verified_office_days"] == before["verified_office_days"] + 1  # type: ignore[operator]
-        assessed = after["expected_office_days"] - after["insufficient_evidence_days"]  # type: ignore[operator]
-        assert after["verified_office_share"] == round(after["verified_office_days"] / assessed, 4)  # type: ignore[operator]
+        lower = after["verified_office_days"] / after["expected_office_days"]  # type: ignore[operator]
+        assert after["office_share_lower"] == round(lower, 4)
+        assert after["office_share_lower"] > before["office_share_lower"]  # type: ignore[operator]
         # A second rerun changes nothing more: the adjustment is applied once.
         run_nightly(factory, day.day, day.day, policy=policy, tz=TZ, clock=lambda: RUN_AT)
         assert _share(api, officer) == after
