@@ -31,6 +31,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "No valid bearer token",
         403: "Role or officer not allowed",
         404: "Not found",
+        409: "Conflicts with the current state (reload and try again)",
         413: "Body or batch too large",
         422: "Invalid content",
         503: "Database unavailable; nothing was stored",
@@ -46,6 +47,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 # A read of people's data: bad parameter, token, role or officer, unknown officer, invalid query,
 # database down.
 READ_ERRORS = errors(400, 401, 403, 404, 422, 503)
+# A report over many officers: as a read, without an officer to be missing.
+REPORT_ERRORS = errors(400, 401, 403, 422, 503)
 
 # --- ingest -------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Auditor, RequestIdDep, SessionDep, StateDep
 from api.errors import BadRequest
-from api.schemas import ERROR_RESPONSES, AuditEntryOut, AuditPage
+from api.schemas import REPORT_ERRORS, AuditEntryOut, AuditPage
 from api.trail import check_ref, record
 from rules.clock import TimeParseError, iso_local, parse_instant
 from store import audit
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 @router.get(
     "/audit",
     response_model=AuditPage,
-    responses=ERROR_RESPONSES,
+    responses=REPORT_ERRORS,
     summary="Who read or changed what, when and why",
 )
 def get_audit(

@@ -14,7 +14,15 @@ from api.auth import Role
 from api.deps import FlagReader, Investigator, RequestIdDep, SessionDep, StateDep, ensure_subject
 from api.errors import JsonResponse
 from api.negotiate import JSON, TABULAR, choose, tabular_content, tabular_response
-from api.schemas import ERROR_RESPONSES, FlagOut, FlagPage, FlagPatch, FlagReviewResult, ReviewOut
+from api.schemas import (
+    REPORT_ERRORS,
+    FlagOut,
+    FlagPage,
+    FlagPatch,
+    FlagReviewResult,
+    ReviewOut,
+    errors,
+)
 from api.trail import check_ref, record
 from rules.clock import iso_local
 from store.flag_review import review_flag
@@ -57,7 +65,7 @@ def _flag_frame(flags: list[dict[str, Any]]) -> pl.DataFrame:
 @router.get(
     "/flags",
     response_model=FlagPage,
-    responses={**ERROR_RESPONSES, **tabular_content("FlagPage")},
+    responses={**REPORT_ERRORS, **tabular_content("FlagPage")},
     summary="Flags, newest first, with filters and cursor pagination (JSON, CSV or xlsx)",
 )
 def get_flags(
@@ -123,7 +131,7 @@ def get_flags(
 @router.patch(
     "/flags/{flag_id}",
     response_model=FlagReviewResult,
-    responses=ERROR_RESPONSES,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
     summary="Review a flag: set its status with a note (every change is kept)",
 )
 def patch_flag(

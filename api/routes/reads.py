@@ -39,8 +39,8 @@ from api.negotiate import (
     tabular_response,
 )
 from api.schemas import (
-    ERROR_RESPONSES,
     READ_ERRORS,
+    REPORT_ERRORS,
     ComplianceReport,
     DaysReport,
     ErrorBody,
@@ -127,7 +127,7 @@ def _name(kind: str, start: date, end: date) -> str:
 @router.get(
     "/compliance",
     response_model=ComplianceReport,
-    responses={**READ_ERRORS, **tabular_content("ComplianceReport")},
+    responses={**REPORT_ERRORS, **tabular_content("ComplianceReport")},
     summary="Verified office share of every office-based officer (HR; JSON, CSV or xlsx)",
 )
 def get_compliance(
@@ -175,7 +175,7 @@ def get_compliance(
 @router.get(
     "/compliance/units",
     response_model=UnitReport,
-    responses={**READ_ERRORS, **tabular_content("UnitReport")},
+    responses={**REPORT_ERRORS, **tabular_content("UnitReport")},
     summary="Compliance rolled up per unit, with a drill-down to its officers (HR)",
 )
 def get_compliance_units(
@@ -230,7 +230,7 @@ def get_compliance_units(
 @router.get(
     "/days",
     response_model=DaysReport,
-    responses={**READ_ERRORS, **tabular_content("DaysReport")},
+    responses={**REPORT_ERRORS, **tabular_content("DaysReport")},
     summary="Every officer's daily results, for analysts' tools (HR; JSON, CSV or xlsx)",
 )
 def get_days(
@@ -266,7 +266,7 @@ def get_days(
 @router.get(
     "/officers/{officer_id}/attendance",
     response_model=OfficerReport,
-    responses=ERROR_RESPONSES,
+    responses=READ_ERRORS,
     summary="An officer's verified days and flags",
 )
 def get_attendance(
@@ -427,7 +427,7 @@ def get_timeline(
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
+    **READ_ERRORS,
     503: {
         "model": ErrorBody,
         "description": f"Database unavailable, or no signing key ({signing.KEY_SETTING} not set)",
