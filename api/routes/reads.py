@@ -70,7 +70,9 @@ MAX_REPORT_DAYS = 366
 MAX_TIMELINE_DAYS = 31
 MAX_DAYS_EXPORT = 31
 
-OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
+OfficerId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The officer's id", examples=["O-0001"])
+]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
 ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
 CaseRef = Annotated[
