@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.negotiate import JSON
+from api.negotiate import JSON, PDF
 from api.routes.reads import export_response
 from api.trail import check_ref, record
 from api.web.explain import CONSIDERED, evidence_lines
@@ -261,6 +261,43 @@ def timeline_export(
         request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="timeline-{officer_id}-{start}-{end}.json"'
+        f'attachment; filename="timeline-{_file_part(officer_id)}-{_file_part(start)}.json"'
     )
     return response
+
+
+@router.get("/officers/{officer_id}/timeline/casefile.pdf")
+def timeline_casefile(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The printable case file (PDF drawn from the signed export, which it carries), as
+    GET /v1/officers/{id}/timeline/export sends it for Accept: application/pdf."""
+    response = export_response(
+        PDF,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="casefile-{_file_part(officer_id)}-{_file_part(start)}.pdf"'
+    )
+    return response
+
+
+def _file_part(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:64]
