@@ -21,7 +21,7 @@ from rollcall.console import console, err_console, load_policy_or_exit, load_set
 from rollcall.settings import Settings
 from rules.clock import iso_local
 from rules.policy import Policy
-from store.db import make_engine, session_factory
+from store.db import make_engine, session_factory, transaction
 
 report_app = typer.Typer(help="Reports for HR and analysts.", no_args_is_help=True)
 
@@ -371,11 +371,25 @@ def report_compliance(
     first, last = _period(start, end)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         try:
             frame = compliance_frame(session, first, last, unit=unit, rank=rank, policy=policy)
         except FilterError as exc:
             raise _filter_or_exit(exc) from exc
+        _audit_cli(
+            session,
+            "read.compliance",
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "unit": unit,
+                "rank": rank,
+                "by": by,
+                "format": fmt,
+                "rows": frame.height,
+            },
+            purpose="cli report compliance",
+        )
     units = unit_rollup(frame) if by == "unit" else None
     shown = units if units is not None else frame
     if fmt == "xlsx":
@@ -426,24 +440,43 @@ def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
     return days, flags
 
 
-def _audit_cli_read(
-    session: Session, officer_id: str, detail: dict[str, Any], case_ref: str | None
-) -> bool:
-    """Record a CLI read of an officer's data in the audit log (if the audit store exists)."""
-    try:
-        from store import audit
-    except ImportError:  # pragma: no cover - the audit store ships with the API
-        return False
+def _audit_cli(
+    session: Session,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    officer_id: str | None = None,
+    case_ref: str | None = None,
+    purpose: str,
+) -> None:
+    """Record a command-line read of people's data in the audit log (actor: the OS user, role
+    ``cli``), in the caller's transaction."""
+    from store import audit
+
     audit.append(
         session,
         actor=getpass.getuser(),
         role="cli",
-        action="read.attendance",
+        action=action,
+        officer_id=officer_id,
+        case_ref=case_ref,
+        purpose=purpose,
+        request_id=None,
+        detail=detail,
+    )
+
+
+def _audit_cli_read(
+    session: Session, officer_id: str, detail: dict[str, Any], case_ref: str | None
+) -> bool:
+    """Record a CLI read of an officer's data in the audit log."""
+    _audit_cli(
+        session,
+        "read.attendance",
+        detail,
         officer_id=officer_id,
         case_ref=case_ref,
         purpose="cli report officer",
-        request_id=None,
-        detail=detail,
     )
     return True
 
@@ -459,7 +492,6 @@ def report_officer(
     ] = None,
 ) -> None:
     """An officer's days and flags. The read is recorded in the audit log (role "cli")."""
-    from store.db import transaction
     from store.reports import officer_report
 
     fmt = _check_format(fmt, ("table", "json"))
@@ -470,11 +502,25 @@ def report_officer(
             session, officer_id, first, last, include_misconduct=True, tz=settings.timezone
         )
         if report is None:
-            err_console.print(f"[red]error:[/] no officer {officer_id!r}")
-            raise typer.Exit(1)
-        _audit_cli_read(
-            session, officer_id, {"from": first.isoformat(), "to": last.isoformat()}, case_ref
-        )
+            missing = True
+        else:
+            missing = False
+            _audit_cli_read(
+                session, officer_id, {"from": first.isoformat(), "to": last.isoformat()}, case_ref
+            )
+    if missing or report is None:
+        # A probe of an id that does not exist is recorded too (which ids exist is itself data).
+        with _sessions(settings) as factory, transaction(factory) as session:
+            _audit_cli(
+                session,
+                "access.refused",
+                {"command": "report officer", "status": "not_found", "reason": "no such officer"},
+                officer_id=officer_id[:64],
+                case_ref=case_ref,
+                purpose="cli report officer",
+            )
+        err_console.print(f"[red]error:[/] no officer {officer_id!r}")
+        raise typer.Exit(1)
     if fmt == "json":
         _json_out(report)
         return
@@ -502,11 +548,24 @@ def report_days(
         err_console.print(f"[red]error:[/] --format {fmt} needs --output FILE")
         raise typer.Exit(2)
     settings = load_settings()
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         try:
             frame = day_rows(session, first, last, unit=unit, rank=rank)
         except FilterError as exc:
             raise _filter_or_exit(exc) from exc
+        _audit_cli(
+            session,
+            "read.days",
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "unit": unit,
+                "rank": rank,
+                "format": fmt,
+                "rows": frame.height,
+            },
+            purpose="cli report days",
+        )
     if fmt == "parquet":
         assert output is not None
         frame.write_parquet(output)
@@ -558,7 +617,7 @@ def flags(
     fmt = _check_format(fmt, ("table", "json"))
     settings = load_settings()
     found: list[dict[str, Any]] = []
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         cursor: str | None = None
         while True:
             page, cursor = list_flags(
@@ -567,6 +626,18 @@ def flags(
             found.extend(page)
             if cursor is None:
                 break
+        _audit_cli(
+            session,
+            "read.flags",
+            {
+                "status": status,
+                "code": code,
+                "format": fmt,
+                "flags": len(found),
+                "officers": len({f["officer_id"] for f in found}),
+            },
+            purpose="cli flags",
+        )
     if fmt == "json":
         _json_out(found)
     else:
@@ -633,7 +704,6 @@ def demo(
     names another database.
     """
     from jobs.demo import DEMO_DATABASE_URL, run_demo
-    from store.db import transaction
     from store.reports import compliance_rows, officer_report
 
     settings = load_settings()

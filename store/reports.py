@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from rules.clock import DEFAULT_TIMEZONE, iso_local
+from rules.findings import coarsen
 from rules.policy import Policy
 from store.models import DailyResult, Flag, Officer
 
@@ -223,7 +224,7 @@ def flag_dict(flag: Flag, tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
         "date": flag.day.isoformat(),
         "status": flag.status,
         "summary": flag.summary,
-        "evidence": flag.evidence,
+        "evidence": coarsen(flag.evidence),
         "rule_version": flag.rule_version,
         "policy_version": flag.policy_version,
         "misconduct": flag.misconduct,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import polars as pl
 
 from rules.evidence import effective_accuracy, source_bits
-from rules.findings import Finding, make_finding
+from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
 from rules.masking import covered
@@ -110,11 +110,11 @@ def detect(ctx: FlagContext) -> list[Finding]:
             for r in rows.head(MAX_SWIPES).iter_rows(named=True)
         ]
         first = rows.row(0, named=True)
-        near_km = min(first["dist_before_m"], first["dist_after_m"]) / 1000
+        near = coarse_km(min(first["dist_before_m"], first["dist_after_m"]))
         summary = (
             f"Officer {officer}'s badge was granted at {first['station_id']} at "
-            f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them at "
-            f"least {near_km:.1f} km away, at one place, before and after the swipe; "
+            f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them "
+            f"about {near} km away, at one place, before and after the swipe; "
             f"{rows.height} such swipe(s) that day."
         )
         evidence = {

@@ -8,7 +8,7 @@ from datetime import timedelta
 import polars as pl
 
 from rules.evidence import SATELLITE_BITS, SOURCE_BITS, effective_accuracy, source_bits
-from rules.findings import Finding, make_finding
+from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
 from rules.onduty import in_windows
@@ -171,8 +171,8 @@ def detect(ctx: FlagContext) -> list[Finding]:
         ]
         first = rows.row(0, named=True)
         summary = (
-            f"Officer {officer}'s device {first['device_id']} moved "
-            f"{first['dist_m'] / 1000:.1f} km "
+            f"Officer {officer}'s device {first['device_id']} moved about "
+            f"{coarse_km(first['dist_m'])} km "
             f"in {first['secs'] / 60:.0f} min at {ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} "
             f"(faster than {policy.max_speed_kmh:.0f} km/h even allowing for both fixes' "
             "accuracy), "

@@ -118,7 +118,7 @@ def test_badge_without_device_needs_far_fixes_both_sides_of_the_swipe() -> None:
         listed["station_id"],
         listed["fix_before_distance_m"],
         listed["fix_after_distance_m"],
-    ) == ("ST1", 4990, 4990)
+    ) == ("ST1", 5000, 5000)  # 4990 m, shown to 250 m: never to the metre
     # only a fix before the swipe (device then silent): one fix proves nothing
     before_only = fixes([fix("o1", at(DAY, 7, 55), where="far", metres=5000)])
     out = evaluate_day(day_inputs(DAY, OFFICE, before_only, sw), POLICY)
@@ -269,8 +269,10 @@ def test_corroborated_jump_is_impossible_travel() -> None:
     f = out.findings[0]
     check_finding_shape(f)
     assert f.evidence["n_jumps"] == 2  # out and back
-    assert f.evidence["jumps"][0]["distance_m"] == 24985
+    assert f.evidence["jumps"][0]["distance_m"] == 25000  # 24985 m, shown to 250 m
     assert f.evidence["jumps"][0]["seconds"] == 120.0
+    assert f.evidence["jumps"][0]["speed_kmh"] == 750  # from the shown distance, not the fix
+    assert "about 25 km" in f.summary
 
 
 def test_a_lone_odd_fix_or_a_wifi_only_jump_is_not_impossible_travel() -> None:
