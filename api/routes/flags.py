@@ -26,6 +26,7 @@ from api.errors import JsonResponse
 from api.negotiate import JSON, TABULAR, choose, tabular_content, tabular_response
 from api.schemas import (
     ERROR_RESPONSES,
+    REPORT_ERRORS,
     FlagOut,
     FlagPage,
     FlagPatch,
@@ -35,6 +36,7 @@ from api.schemas import (
     ResponseOut,
     ReviewOut,
     Substantiation,
+    errors,
 )
 from api.trail import check_ref, record, require_case_ref
 from rules.clock import iso_local
@@ -48,7 +50,7 @@ from store.reports import flag_dict, list_flags, with_review_state
 router = APIRouter(prefix="/v1", tags=["flags"])
 
 StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
-FlagId = Annotated[str, Path(min_length=1, max_length=64)]
+FlagId = Annotated[str, Path(min_length=1, max_length=64, description="The flag's id")]
 CaseRef = Annotated[
     str | None,
     Query(max_length=100, description="Case reference (required for investigators)"),
@@ -119,7 +121,7 @@ def _flag_frame(flags: list[dict[str, Any]]) -> pl.DataFrame:
 @router.get(
     "/flags",
     response_model=FlagPage,
-    responses={**ERROR_RESPONSES, **tabular_content("FlagPage")},
+    responses={**REPORT_ERRORS, **tabular_content("FlagPage")},
     summary="Flags, newest first, with their review state, filters and cursor pagination "
     "(JSON, CSV or xlsx)",
 )
@@ -129,14 +131,28 @@ def get_flags(
     state: StateDep,
     caller: FlagReader,
     request_id: RequestIdDep,
-    status: StatusFilter | None = None,
-    code: Annotated[str | None, Query(max_length=40, examples=["MOCK_LOCATION"])] = None,
-    officer_id: Annotated[str | None, Query(max_length=64)] = None,
-    misconduct: bool | None = None,
+    status: Annotated[
+        StatusFilter | None,
+        Query(description="A review status, or withdrawn (only flags whose finding disappeared)"),
+    ] = None,
+    code: Annotated[
+        str | None,
+        Query(max_length=40, description="Only this flag code", examples=["MOCK_LOCATION"]),
+    ] = None,
+    officer_id: Annotated[
+        str | None, Query(max_length=64, description="Only this officer's")
+    ] = None,
+    misconduct: Annotated[
+        bool | None, Query(description="true: misconduct leads only; false: compliance only")
+    ] = None,
     after: Annotated[str | None, Query(max_length=400, description="next_cursor of a page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    case_ref: CaseRef = None,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Flags per page (JSON)")] = 100,
+    case_ref: Annotated[
+        str | None, Query(max_length=100, description="Case reference (required for investigators)")
+    ] = None,
+    purpose: Annotated[
+        str | None, Query(max_length=100, description="Why the flags are read")
+    ] = None,
 ) -> Response:
     """Investigators see every flag (with case_ref); an officer token sees only its own
     officer's flags. Each flag carries its status, last reviewer and whether it was answered.
@@ -249,7 +265,7 @@ def get_flag_record(
 @router.patch(
     "/flags/{flag_id}",
     response_model=FlagReviewResult,
-    responses=ERROR_RESPONSES,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
     summary="Review a flag: set its status with a note (two investigators substantiate)",
 )
 def patch_flag(
