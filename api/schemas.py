@@ -615,22 +615,27 @@ class ResponseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: ReplyCategory = Field(examples=["device_problem"])
+    category: ReplyCategory = Field(
+        description="What the officer says explains it", examples=["device_problem"]
+    )
     statement: str = Field(
-        min_length=1, max_length=8000, examples=["My phone was replaced that week."]
+        description="The officer's statement",
+        min_length=1,
+        max_length=8000,
+        examples=["My phone was replaced that week."],
     )
 
 
 class ResponseOut(BaseModel):
     """An officer's recorded answer to a flag."""
 
-    response_id: int
-    flag_id: str
-    officer_id: str
-    at: str = Field(examples=["2026-10-08T09:00:00+01:00"])
+    response_id: int = Field(description="The response's id")
+    flag_id: str = Field(description="The flag answered")
+    officer_id: str = Field(description="The officer")
+    at: str = Field(description="When it was written", examples=["2026-10-08T09:00:00+01:00"])
     actor: str = Field(description="The token subject who wrote it")
-    category: ReplyCategory
-    statement: str
+    category: ReplyCategory = Field(description="What the officer says explains it")
+    statement: str = Field(description="The officer's statement")
     duplicate: bool = Field(
         default=False, description="True when the same answer was already recorded (sent twice)"
     )
@@ -648,10 +653,10 @@ class Substantiation(BaseModel):
 class FlagRecord(BaseModel):
     """A flag with its whole history: every review and every response of the officer."""
 
-    flag: FlagOut
-    reviews: list[ReviewOut]
-    responses: list[ResponseOut]
-    substantiation: Substantiation
+    flag: FlagOut = Field(description="The flag with its review state")
+    reviews: list[ReviewOut] = Field(description="Every review, oldest first")
+    responses: list[ResponseOut] = Field(description="Every response of the officer, oldest first")
+    substantiation: Substantiation = Field(description="Where two-person substantiation stands")
 
 
 class FlagReviewResult(BaseModel):
@@ -709,9 +714,14 @@ class ContestIn(BaseModel):
     date: str = Field(
         pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-10-05"], description="The local day"
     )
-    category: ReplyCategory = Field(examples=["other_station"])
+    category: ReplyCategory = Field(
+        description="What kind of error the officer says it is", examples=["other_station"]
+    )
     statement: str = Field(
-        min_length=1, max_length=8000, examples=["I worked at Lambeth that day, not at my base."]
+        description="The officer's statement",
+        min_length=1,
+        max_length=8000,
+        examples=["I worked at Lambeth that day, not at my base."],
     )
 
 
@@ -720,8 +730,13 @@ class ContestAnswerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal["upheld", "not_upheld"]
-    reason: str = Field(min_length=1, max_length=4000, examples=["Lambeth door log confirms it."])
+    outcome: Literal["upheld", "not_upheld"] = Field(description="upheld or not_upheld")
+    reason: str = Field(
+        description="Why: shown to the officer",
+        min_length=1,
+        max_length=4000,
+        examples=["Lambeth door log confirms it."],
+    )
     effect: AdjustmentEffect | None = Field(
         default=None,
         description="What upholding changes: the day counts as a verified office day, or it "
@@ -737,15 +752,15 @@ class ContestAnswerIn(BaseModel):
 class AdjustmentOut(BaseModel):
     """A recorded manual change to a day's result: who, when, why and what it changes."""
 
-    adjustment_id: int
-    officer_id: str
-    date: str
-    effect: AdjustmentEffect
-    contest_id: int | None
-    made_at: str
-    made_by: str
-    role: str
-    reason: str
+    adjustment_id: int = Field(description="The adjustment's id")
+    officer_id: str = Field(description="The officer")
+    date: str = Field(description="The local day it changes")
+    effect: AdjustmentEffect = Field(description="verified_office_day or not_expected")
+    contest_id: int | None = Field(description="The contest whose upholding made it")
+    made_at: str = Field(description="When it was made")
+    made_by: str = Field(description="Who made it")
+    role: str = Field(description="In which role")
+    reason: str = Field(description="Why")
     applied: bool | None = Field(
         default=None, description="Whether the stored result already includes it (nightly job)"
     )
@@ -754,19 +769,23 @@ class AdjustmentOut(BaseModel):
 class ContestOut(BaseModel):
     """A day contest and its answer (null until answered)."""
 
-    contest_id: int
-    officer_id: str
-    date: str
+    contest_id: int = Field(description="The contest's id")
+    officer_id: str = Field(description="The officer")
+    date: str = Field(description="The contested local day")
     at: str = Field(description="When the officer contested it")
-    actor: str
-    category: ReplyCategory
-    statement: str
-    status: Literal["open", "upheld", "not_upheld"]
-    answered_at: str | None
-    answered_by: str | None
-    answered_role: str | None
-    reason: str | None
-    adjustment: AdjustmentOut | None = None
+    actor: str = Field(description="Who wrote it (token subject)")
+    category: ReplyCategory = Field(description="What kind of error the officer says it is")
+    statement: str = Field(description="The officer's statement")
+    status: Literal["open", "upheld", "not_upheld"] = Field(
+        description="open, upheld or not_upheld"
+    )
+    answered_at: str | None = Field(description="When it was answered")
+    answered_by: str | None = Field(description="Who answered it")
+    answered_role: str | None = Field(description="In which role")
+    reason: str | None = Field(description="Why it was answered so")
+    adjustment: AdjustmentOut | None = Field(
+        default=None, description="The adjustment upholding it made"
+    )
     duplicate: bool = Field(
         default=False, description="True when the same contest was already recorded (sent twice)"
     )
@@ -775,15 +794,15 @@ class ContestOut(BaseModel):
 class ContestList(BaseModel):
     """Contests, newest first."""
 
-    contests: list[ContestOut]
+    contests: list[ContestOut] = Field(description="Contests, newest first")
 
 
 class CaseClosed(BaseModel):
     """A closed case: reads made under it now appear in the officers' access logs."""
 
-    case_ref: str
-    closed_at: str
-    closed_by: str
+    case_ref: str = Field(description="The case")
+    closed_at: str = Field(description="When it was first closed")
+    closed_by: str = Field(description="Who closed it")
 
 
 # --- what the officer can see about themselves ---------------------------------------------------
@@ -793,20 +812,26 @@ class AccessEntryOut(BaseModel):
     """One read or change of the officer's data: who, in which role, when, why, for which case."""
 
     seq: int = Field(description="Position in the audit log")
-    at: str = Field(examples=["2026-10-07T10:15:00+01:00"])
+    at: str = Field(
+        description="When it was read or changed", examples=["2026-10-07T10:15:00+01:00"]
+    )
     actor: str = Field(examples=["det.jones"], description="Who (the token subject)")
-    role: str = Field(examples=["investigator"])
-    action: str = Field(examples=["read.timeline"])
-    purpose: str | None = Field(examples=["subject_access"])
-    case_ref: str | None = Field(examples=["CASE-2026-0042"])
+    role: str = Field(description="In which role", examples=["investigator"])
+    action: str = Field(description="What was done, e.g. read.timeline", examples=["read.timeline"])
+    purpose: str | None = Field(
+        description="Why, as the caller gave it", examples=["subject_access"]
+    )
+    case_ref: str | None = Field(
+        description="The case it was done for", examples=["CASE-2026-0042"]
+    )
 
 
 class AccessLog(BaseModel):
     """Who read or changed the officer's data. Reads made under a case still open appear once
     it is closed, or after policy.open_case_disclosure_days at most."""
 
-    officer_id: str
-    entries: list[AccessEntryOut]
+    officer_id: str = Field(description="The officer")
+    entries: list[AccessEntryOut] = Field(description="Reads and changes, oldest first")
     next_after: int | None = Field(description="Pass as ``after`` for the next page")
 
 
@@ -817,24 +842,26 @@ class Proportion(BaseModel):
     """``count`` of ``of`` with its rate and 95% Wilson interval. When either number is below
     10 only the counts are given (``shown_as: counts``; rate and interval null)."""
 
-    count: int
-    of: int
-    rate: float | None
+    count: int = Field(description="The numerator")
+    of: int = Field(description="The denominator")
+    rate: float | None = Field(description="count / of (null: counts only)")
     low: float | None = Field(description="Lower bound of the 95% Wilson interval")
     high: float | None = Field(description="Upper bound of the 95% Wilson interval")
-    shown_as: Literal["rate", "counts"]
+    shown_as: Literal["rate", "counts"] = Field(
+        description="rate, or counts when either number is under 10"
+    )
 
 
 class RuleRow(BaseModel):
     """How one rule's flags of the period were reviewed, and its observed precision
     (substantiated / (substantiated + dismissed))."""
 
-    code: str
-    raised: int
+    code: str = Field(description="The flag code")
+    raised: int = Field(description="Flags raised in the period that stand")
     reviewed: int = Field(description="Under review, dismissed or substantiated")
-    dismissed: int
-    substantiated: int
-    precision: Proportion
+    dismissed: int = Field(description="Dismissed")
+    substantiated: int = Field(description="Substantiated by two investigators")
+    precision: Proportion = Field(description="substantiated of decided")
 
 
 class GroupRow(BaseModel):
@@ -843,44 +870,52 @@ class GroupRow(BaseModel):
     force-wide rate."""
 
     group: str | None = Field(description="The unit, rank, platform or day/night (null: unknown)")
-    officer_days: int
-    flagged_days: int
-    flag_rate: Proportion
-    flag_rate_above_force: bool
-    decided: int
-    dismissed: int
-    dismissal_rate: Proportion
-    dismissal_rate_above_force: bool
+    officer_days: int = Field(description="On-duty officer-days of the group")
+    flagged_days: int = Field(description="Those with a misconduct flag")
+    flag_rate: Proportion = Field(description="flagged_days of officer_days")
+    flag_rate_above_force: bool = Field(
+        description="The flag rate's interval lies wholly above the force-wide rate"
+    )
+    decided: int = Field(description="The group's misconduct flags dismissed or substantiated")
+    dismissed: int = Field(description="Of those, dismissed")
+    dismissal_rate: Proportion = Field(description="dismissed of decided")
+    dismissal_rate_above_force: bool = Field(
+        description="The dismissal rate's interval lies wholly above the force-wide rate"
+    )
 
 
 class ForceRates(BaseModel):
     """The force-wide rates the groups are compared with."""
 
-    officer_days: int
-    flagged_days: int
-    flag_rate: Proportion
-    decided: int
-    dismissed: int
-    dismissal_rate: Proportion
+    officer_days: int = Field(description="On-duty officer-days of the period")
+    flagged_days: int = Field(description="Those with a misconduct flag")
+    flag_rate: Proportion = Field(description="flagged_days of officer_days")
+    decided: int = Field(description="Misconduct flags dismissed or substantiated")
+    dismissed: int = Field(description="Of those, dismissed")
+    dismissal_rate: Proportion = Field(description="dismissed of decided")
 
 
 class BelowShareRow(BaseModel):
     """The share of a unit's office-based officers flagged BELOW_OFFICE_SHARE in the period."""
 
-    unit: str | None
-    office_based_officers: int
-    below_share: Proportion
+    unit: str | None = Field(description="The unit (null: none)")
+    office_based_officers: int = Field(description="Office-based officers in the unit")
+    below_share: Proportion = Field(description="Those flagged BELOW_OFFICE_SHARE in the period")
 
 
 class FairnessReport(BaseModel):
     """How the rules performed and for whom, over local days from..to."""
 
-    from_: str = Field(alias="from", examples=["2026-10-01"])
-    to: str = Field(examples=["2026-10-31"])
-    force: ForceRates
-    rules: list[RuleRow]
-    groups: dict[Literal["unit", "rank", "platform", "shift_pattern"], list[GroupRow]]
-    below_office_share_by_unit: list[BelowShareRow]
+    from_: str = Field(description="First local day", alias="from", examples=["2026-10-01"])
+    to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
+    force: ForceRates = Field(description="Force-wide rates")
+    rules: list[RuleRow] = Field(description="One row per flag code")
+    groups: dict[Literal["unit", "rank", "platform", "shift_pattern"], list[GroupRow]] = Field(
+        description="Rates by unit, rank, platform and shift_pattern"
+    )
+    below_office_share_by_unit: list[BelowShareRow] = Field(
+        description="BELOW_OFFICE_SHARE by unit"
+    )
     min_count: int = Field(description="Counts below this are shown as counts, not rates")
 
 

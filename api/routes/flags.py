@@ -229,7 +229,9 @@ def get_flag_record(
     caller: FlagReader,
     request_id: RequestIdDep,
     case_ref: CaseRef = None,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    purpose: Annotated[
+        str | None, Query(max_length=100, description="Why the flag is read")
+    ] = None,
 ) -> FlagRecord:
     """Investigators (with case_ref) or the flag's officer, who sees reviews made under a case
     once the case is closed or policy.open_case_disclosure_days have passed."""

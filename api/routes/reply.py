@@ -40,8 +40,10 @@ from store.reports import adjustment_dict
 
 router = APIRouter(prefix="/v1", tags=["right of reply"])
 
-OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
-ContestId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+OfficerId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The officer's id", examples=["O-0001"])
+]
+ContestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The contest's id")]
 CaseRef = Annotated[
     str | None,
     Query(max_length=100, description="Case reference (required for investigators)"),
@@ -144,13 +146,19 @@ def get_contests(
     state: StateDep,
     caller: ContestReader,
     request_id: RequestIdDep,
-    officer_id: Annotated[str | None, Query(max_length=64)] = None,
-    status: ContestStatus | None = None,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    officer_id: Annotated[
+        str | None, Query(max_length=64, description="Only this officer's contests")
+    ] = None,
+    status: Annotated[
+        ContestStatus | None, Query(description="open (the queue to answer), upheld, not_upheld")
+    ] = None,
+    start: Annotated[date | None, Query(alias="from", description="First contested day")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last contested day")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many")] = 100,
     case_ref: CaseRef = None,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    purpose: Annotated[
+        str | None, Query(max_length=100, description="Why the data is read")
+    ] = None,
 ) -> ContestList:
     """``status=open`` is the queue of contests awaiting an answer."""
     officer_id, case_ref = _contests_read(caller, officer_id, case_ref)
@@ -201,7 +209,9 @@ def get_one_contest(
     caller: ContestReader,
     request_id: RequestIdDep,
     case_ref: CaseRef = None,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    purpose: Annotated[
+        str | None, Query(max_length=100, description="Why the data is read")
+    ] = None,
 ) -> ContestOut:
     """HR, investigators (with case_ref) or the officer who made it."""
     case_ref = require_case_ref(caller, case_ref)
@@ -274,7 +284,7 @@ def patch_contest(
     summary="Close a case: officers' access logs then show the reads made under it",
 )
 def post_close_case(
-    case_ref: Annotated[str, Path(min_length=1, max_length=100)],
+    case_ref: Annotated[str, Path(min_length=1, max_length=100, description="The case to close")],
     session: SessionDep,
     state: StateDep,
     caller: Investigator,

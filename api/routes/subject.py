@@ -22,7 +22,9 @@ from store.timeline import officer_exists
 
 router = APIRouter(prefix="/v1", tags=["subject access"])
 
-OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
+OfficerId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The officer's id", examples=["O-0001"])
+]
 ZIP = "application/zip"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -40,7 +42,7 @@ def get_access_log(
     caller: SubjectReader,
     request_id: RequestIdDep,
     after: Annotated[int | None, Query(ge=0, description="next_after of a page")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page")] = 200,
 ) -> AccessLog:
     """Every recorded read or change of the officer's data, oldest first: who, role, when,
     purpose and case. A read under a case that is still open is shown once an investigator
