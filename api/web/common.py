@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.errors import BadRequest
@@ -58,3 +59,21 @@ def day_cells(
         else:
             cells[day] = ("remote", f"declared {where}")
     return cells
+
+
+def day_marks(
+    days: list[dict[str, object]], open_contest_days: list[date]
+) -> tuple[set[str], set[str]]:
+    """Adjusted days (an upheld contest or another recorded adjustment on the day row) and
+    contested days (a contest still waiting for an answer), as ISO dates for ``day_cells``."""
+    adjusted = {str(row["date"]) for row in days if row.get("adjustments")}
+    contested = {d.isoformat() for d in open_contest_days}
+    return adjusted, contested
+
+
+def form_error(exc: ValidationError) -> BadRequest:
+    """A form that does not fit the API's body model, as a 400 naming the field (never echoing
+    what was typed)."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or "form"
+    return BadRequest(f"field {field}: {first.get('msg', 'invalid')}")

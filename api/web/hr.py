@@ -1,5 +1,5 @@
 """HR's screens: compliance by unit for a month, a unit's officers, one officer's month, and the
-same rows as CSV or .xlsx. Same queries, roll-up, spreadsheets and audit entries as
+same rows as CSV or .xlsx, and the day contests waiting for an answer. Same queries, roll-up, spreadsheets and audit entries as
 GET /v1/compliance/units, /v1/compliance and /attendance; HR never sees a misconduct flag, a
 timeline or a coordinate."""
 
@@ -9,17 +9,21 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import polars as pl
-from fastapi import APIRouter, Path, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
 from api.negotiate import CSV, XLSX, tabular_response
+from api.routes.reply import get_contests, patch_contest
+from api.schemas import ContestAnswerIn
 from api.trail import record
 from api.web import fmt
-from api.web.common import day_cells, month_links, month_of
-from api.web.render import page
-from api.web.session import HrUser
+from api.web.common import day_cells, day_marks, form_error, month_links, month_of
+from api.web.render import page, web_config
+from api.web.session import HrUser, check_csrf
+from store.reply import list_contests
 from store.reports import compliance_dicts, compliance_frame, officer_report, unit_rollup
 
 router = APIRouter(prefix="/app/hr", include_in_schema=False)
@@ -161,7 +165,11 @@ def officer_month(
             "via": "web",
         },
     )
-    cells = day_cells(report["days"], set(), set())
+    open_days = [
+        c.day
+        for c in list_contests(session, officer_id=officer_id, status="open", start=first, end=last)
+    ]
+    cells = day_cells(report["days"], *day_marks(report["days"], open_days))
     context = {
         "months": month_links(first),
         "officer_id": officer_id,
@@ -169,3 +177,63 @@ def officer_month(
         "report": report,
     }
     return page(request, "hr_officer.html", context, user=caller)
+
+
+EFFECTS = (
+    ("", "as the category says"),
+    ("verified_office_day", "count the day as a verified office day"),
+    ("not_expected", "take the day out of the expected office days"),
+)
+
+
+@router.get("/contests")
+def contests(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    caller: HrUser,
+    request_id: RequestIdDep,
+) -> Response:
+    """The day contests waiting for an answer, newest first (GET /v1/contests?status=open)."""
+    listed = get_contests(
+        session,
+        state,
+        caller,
+        request_id,
+        officer_id=None,
+        status="open",
+        start=None,
+        end=None,
+        limit=200,
+        case_ref=None,
+        purpose=None,
+    )
+    context = {"contests": listed.contests, "effects": EFFECTS}
+    return page(request, "hr_contests.html", context, user=caller)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return await check_csrf(request, web_config(request).csrf_key)
+
+
+@router.post("/contests/{contest_id}/answer")
+def answer(
+    contest_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    state: StateDep,
+    caller: HrUser,
+    request_id: RequestIdDep,
+    fields: Annotated[dict[str, str], Depends(_form)],
+) -> Response:
+    """Answer a contest: upheld (an adjustment) or not upheld, with a reason
+    (PATCH /v1/contests/{id}; answered once, 409 after)."""
+    try:
+        body = ContestAnswerIn(
+            outcome=fields.get("outcome", ""),
+            reason=fields.get("reason", "").strip(),
+            effect=fields.get("effect") or None,
+        )
+    except ValidationError as exc:
+        raise form_error(exc) from exc
+    patch_contest(contest_id, body, session, state, caller, request_id)
+    return RedirectResponse("/app/hr/contests", status_code=303)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
 from api.negotiate import JSON, PDF
+from api.routes.flags import get_flag_record
 from api.routes.reads import export_response
 from api.trail import check_ref, record
 from api.web.explain import CONSIDERED, evidence_lines
@@ -20,7 +21,7 @@ from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
 from rules.findings import coarsen
-from store.flag_review import review_flag, reviews
+from store.flag_review import review_flag
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
 
@@ -127,27 +128,22 @@ def flag_page(
     case_ref = check_ref(case_ref or None, "case_ref")
     if case_ref is None:
         return _ask_case(request, caller, "open this flag")
+    # The same read as GET /v1/flags/{id}: reviews, the officer's responses, the two-person state
+    # (and its read.flag audit entry).
+    flag_record = get_flag_record(flag_id, session, state, caller, request_id, case_ref, None)
     flag = flag_by_id(session, flag_id)
     if flag is None:
         raise NotFound("no such flag")
     tz = state.settings.timezone
-    history = reviews(session, flag_id)
-    record(
-        session,
-        caller,
-        request_id,
-        "read.flag",
-        officer_id=flag.officer_id,
-        case_ref=case_ref,
-        detail={"flag_id": flag_id, "reviews": len(history), "via": "web"},
-    )
     context = {
         "flag": flag_dict(flag, tz),
-        "reviews": history,
+        "record": flag_record,
+        "reviews": flag_record.reviews,
         "case_ref": case_ref,
         "statuses": REVIEW_STATUSES,
         "evidence": evidence_lines(coarsen(flag.evidence), tz),
         "considered": CONSIDERED.get(flag.code, []),
+        "is_proposer": caller.sub in flag_record.substantiation.proposed_by,
     }
     return page(request, "flag.html", context, user=caller)
 

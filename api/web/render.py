@@ -20,9 +20,13 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 # Each role's screens, in menu order: (path, label).
 NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.HR: [("/app/hr", "Compliance by unit")],
+    Role.HR: [("/app/hr", "Compliance by unit"), ("/app/hr/contests", "Contests to answer")],
     Role.INVESTIGATOR: [("/app/flags", "Flag queue"), ("/app/investigate", "Case")],
-    Role.OFFICER: [("/app/me", "My month"), ("/app/me/access", "Who looked at my data")],
+    Role.OFFICER: [
+        ("/app/me", "My month"),
+        ("/app/me/contests", "My contests"),
+        ("/app/me/access", "Who looked at my data"),
+    ],
     Role.AUDITOR: [("/app/audit", "Access log"), ("/app/audit/status", "Chain and refusals")],
 }
 HOME: dict[Role, str] = {role: links[0][0] for role, links in NAV.items()}
