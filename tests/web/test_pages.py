@@ -26,13 +26,19 @@ from tests.api.helpers import (
 from tests.web.conftest import csrf_of, sign_in
 
 PAGES = {
-    "hr": ["/app/hr", "/app/hr/units/Unit%20A", "/app/hr/officers/O1"],
+    "hr": ["/app/hr", "/app/hr/units/Unit%20A", "/app/hr/officers/O1", "/app/hr/contests"],
     "investigator": [
         "/app/flags?case_ref=C-1",
         "/app/flags/f-mock-0001?case_ref=C-1",
         "/app/officers/O1/timeline?case_ref=C-1&from=2026-10-05&to=2026-10-07",
     ],
-    "officer": ["/app/me", "/app/me/access", "/app/officers/O1/timeline"],
+    "officer": [
+        "/app/me",
+        "/app/me/access",
+        "/app/me/contests",
+        "/app/me/flags/f-mock-0001",
+        "/app/officers/O1/timeline",
+    ],
     "auditor": ["/app/audit", "/app/audit/status"],
 }
 OFFICER_OF = {"officer": "O1"}
@@ -88,6 +94,7 @@ FORBIDDEN = {
         "/app/flags?case_ref=C-1",
         "/app/officers/O2/timeline",
         "/app/audit",
+        "/app/hr/contests",
     ],
     "auditor": ["/app/hr", "/app/flags?case_ref=C-1", "/app/me", "/app/officers/O1/timeline"],
 }
