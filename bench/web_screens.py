@@ -42,6 +42,7 @@ def demo_screens(session: Session, policy: Policy) -> list[Screen]:
         Screen("hr-units", "hr", f"/app/hr?month={month}"),
         Screen("hr-unit", "hr", f"/app/hr/units/{quote(unit)}?month={month}"),
         Screen("hr-officer", "hr", f"/app/hr/officers/{officer}?month={month}"),
+        Screen("hr-contests", "hr", "/app/hr/contests"),
         Screen("investigator-case", "investigator", "/app/investigate"),
         Screen("investigator-queue", "investigator", f"/app/flags?case_ref={CASE}"),
         Screen(
@@ -59,6 +60,8 @@ def demo_screens(session: Session, policy: Policy) -> list[Screen]:
             f"/app/officers/{subject}/timeline?from={first}&to={last}",
             subject,
         ),
+        Screen("officer-flag", "officer", f"/app/me/flags/{flag['flag_id']}", subject),
+        Screen("officer-contests", "officer", "/app/me/contests", subject),
         Screen("officer-access-log", "officer", "/app/me/access", subject),
         Screen("auditor-log", "auditor", "/app/audit"),
         Screen("auditor-status", "auditor", "/app/audit/status"),

@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from api import signing
 from api.app import create_app
+from api.auth import issue_token
 from rollcall.settings import Settings
 from store.db import transaction
 from store.models import Flag
@@ -75,7 +76,13 @@ def _accessible(page: Page) -> None:
 
 
 def test_hr_journey_unit_officer_calendar_and_download(site: tuple[str, Api], page: Page) -> None:
-    base, _ = site
+    base, api = site
+    officer = issue_token(SECRET, role="officer", sub="pc.o1", officer_id="O1")
+    contest = {"date": "2026-10-06", "category": "other_station", "statement": "At Lambeth"}
+    sent = api.client.post(
+        "/v1/officers/O1/contests", json=contest, headers={"Authorization": f"Bearer {officer}"}
+    )
+    assert sent.status_code == 200, sent.text
     sign_in(page, base, "hr", sub="hr.web")
     expect(page.get_by_role("heading", name="Compliance by unit")).to_be_visible()
     page.goto(f"{base}/app/hr?month=2026-10")
@@ -92,9 +99,20 @@ def test_hr_journey_unit_officer_calendar_and_download(site: tuple[str, Api], pa
     page.get_by_role("link", name="O1").click()
     expect(page.get_by_role("table", name="Office days of O1, October 2026")).to_be_visible()
     expect(page.locator("td.state-verified")).to_have_count(1)
-    expect(page.locator("td.state-declared")).to_have_count(2)
+    expect(page.locator("td.state-declared")).to_have_count(1)
+    expect(page.locator("td.state-contested")).to_have_count(1)
     _accessible(page)
     assert "MOCK_LOCATION" not in page.content()
+    page.get_by_role("link", name="Contests to answer").click()
+    expect(page.get_by_role("heading", name="Day contests waiting for an answer")).to_be_visible()
+    _accessible(page)
+    page.get_by_label("Upheld", exact=True).check()
+    page.get_by_label("Reason (shown to the officer)").fill("Lambeth door log shows it")
+    page.get_by_role("button", name="Send answer").click()
+    expect(page.get_by_text("No contest is waiting for an answer.")).to_be_visible()
+    page.goto(f"{base}/app/hr/officers/O1?month=2026-10")
+    expect(page.locator("td.state-adjusted")).to_have_count(1)
+    expect(page.locator("td.state-contested")).to_have_count(0)
 
 
 def test_investigator_journey_case_queue_flag_review_timeline(
@@ -122,6 +140,13 @@ def test_investigator_journey_case_queue_flag_review_timeline(
     expect(page.get_by_role("table", name="Reviews, oldest first")).to_contain_text(
         "Asked the officer's line manager"
     )
+    expect(page.get_by_role("heading", name="The officer's responses")).to_be_visible()
+    page.get_by_label("New status").select_option("substantiated")
+    page.get_by_label("Why").fill("The phone log contradicts the fixes")
+    page.get_by_role("button", name="Record review").click()
+    expect(page.get_by_text("Proposed by inv.web")).to_be_visible()
+    expect(page.get_by_text("you cannot confirm your own proposal")).to_be_visible()
+    _accessible(page)
     with transaction(api.factory) as session:
         flag = session.get(Flag, "f-mock-0001")
         assert flag is not None
@@ -141,6 +166,26 @@ def test_officer_journey_month_timeline_and_access_log(site: tuple[str, Api], pa
         "MOCK_LOCATION"
     )
     _accessible(page)
+    page.get_by_label("Day", exact=True).select_option("2026-10-06")
+    page.get_by_label("What is wrong").select_option("other_station")
+    page.get_by_label("Your statement").fill("I worked at Lambeth that day")
+    page.get_by_role("button", name="Send contest").click()
+    expect(page.get_by_role("table", name="My contested days")).to_contain_text(
+        "waiting for an answer"
+    )
+    _accessible(page)
+    page.goto(f"{base}/app/me?month=2026-10")
+    expect(page.locator("td.state-contested")).to_have_count(1)
+    page.get_by_role("link", name="Open and answer the MOCK_LOCATION flag").click()
+    expect(page.get_by_text("You have not answered this flag.")).to_be_visible()
+    _accessible(page)
+    page.get_by_label("What explains it").select_option("device_problem")
+    page.get_by_label("Your statement").fill("My phone was replaced that week")
+    page.get_by_role("button", name="Send answer").click()
+    expect(page.get_by_role("table", name="My answers to this flag, oldest first")).to_contain_text(
+        "My phone was replaced that week"
+    )
+    page.get_by_role("link", name="Back to my month").click()
     page.get_by_role("link", name="My timeline on a map").click()
     expect(page.get_by_role("heading", name="Timeline of O1")).to_be_visible()
     _accessible(page)

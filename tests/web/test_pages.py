@@ -95,6 +95,7 @@ FORBIDDEN = {
         "/app/officers/O2/timeline",
         "/app/audit",
         "/app/hr/contests",
+        "/app/me/flags/f-o2-0001",
     ],
     "auditor": ["/app/hr", "/app/flags?case_ref=C-1", "/app/me", "/app/officers/O1/timeline"],
 }
