@@ -79,6 +79,13 @@ def _json_out(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def _range(lower: float | None, upper: float | None) -> str:
+    """The share's bounds as "62-81%" (empty without expected days)."""
+    if lower is None or upper is None:
+        return ""
+    return f"{lower * 100:.0f}-{upper * 100:.0f}%"
+
+
 def _pct(share: float | None) -> str:
     return f"{share * 100:.0f}%" if share is not None else "n/a"
 
@@ -257,9 +264,11 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
         title=title,
         caption=(
             "Office days: expected (rostered office or remote), declared office, verified (station "
-            f"presence of at least {policy.office_day_min_hours:g} h). Share = verified / expected "
-            f"days with evidence; the rule is {policy.min_office_share:.0%}. 'No evidence': days "
-            f"with {INSUFFICIENT_TEXT} (device silent, no swipes), never counted against anyone."
+            f"presence of at least {policy.office_day_min_hours:g} h). Share: estimated from the "
+            "days with evidence; range: from every 'no evidence' day counted as not office to "
+            f"every one counted as office; below the {policy.min_office_share:.0%} rule only "
+            f"when even the range's top is. 'No evidence': office days with {INSUFFICIENT_TEXT} "
+            "(device silent, no swipes), never counted against anyone."
         ),
         show_footer=True,
     )
@@ -276,6 +285,7 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
     table.add_column("verified", justify="right", footer=str(ver))
     table.add_column("no evidence", justify="right", footer=str(ins))
     table.add_column("share", justify="right", footer=_pct(ver / assessed if assessed else None))
+    table.add_column("range", justify="right", footer="")
     table.add_column(f"{policy.min_office_share:.0%} rule", footer=f"{below} below")
     for r in rows:
         share = r["verified_office_share"]
@@ -293,6 +303,7 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
             str(r["verified_office_days"]),
             str(r["insufficient_evidence_days"]),
             _pct(share),
+            _range(r.get("office_share_lower"), r.get("office_share_upper")),
             verdict,
         )
     return table
