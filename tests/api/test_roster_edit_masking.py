@@ -23,8 +23,7 @@ def _count(api: Api, model: type, **where: Any) -> int:
 def _masked(api: Api, kind: str) -> int:
     with api.factory() as session:
         return int(
-            session.scalar(select(func.sum(MaskedCount.count)).where(MaskedCount.kind == kind))
-            or 0
+            session.scalar(select(func.sum(MaskedCount.count)).where(MaskedCount.kind == kind)) or 0
         )
 
 
