@@ -19,6 +19,7 @@ from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
+from rules.findings import coarsen
 from store.flag_review import review_flag, reviews
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
@@ -145,7 +146,7 @@ def flag_page(
         "reviews": history,
         "case_ref": case_ref,
         "statuses": REVIEW_STATUSES,
-        "evidence": evidence_lines(flag.evidence, tz),
+        "evidence": evidence_lines(coarsen(flag.evidence), tz),
         "considered": CONSIDERED.get(flag.code, []),
     }
     return page(request, "flag.html", context, user=caller)
