@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     jwt_roles_claim: str = Field(default="role", min_length=1, max_length=100)
     # PEM (PKCS#8) Ed25519 private key that signs timeline exports; without it exports are refused.
     export_key_file: Path | None = None
+    # Ed25519 key that signs audit checkpoints (default: the export key); kept off the database.
+    audit_key_file: Path | None = None
+    # When set, the service appends a signed checkpoint to this file every few minutes.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_minutes: float = Field(default=5.0, gt=0.0, le=1440.0)
     log_level: str = "INFO"
     # Tile URL template of the force's own map server ({z}/{x}/{y}); none: maps have no basemap.
     basemap_url: str | None = None
@@ -59,6 +64,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "export_key_file",
+        "audit_key_file",
+        "audit_checkpoint_file",
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",
