@@ -75,6 +75,9 @@ class ShiftIn(BaseModel):
     declared_location: str | None = Field(default=None, examples=["office"])
     created_at: str | None = Field(default=None, examples=["2026-09-20T10:00:00+01:00"])
     updated_at: str | None = None
+    edited_by: str | None = Field(
+        default=None, description="The rostering account that created or changed this version."
+    )
 
 
 class PingBatch(BaseModel):
