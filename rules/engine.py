@@ -21,6 +21,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
+from rules.integrity import late_support
 from rules.onduty import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
@@ -183,6 +184,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     for rule in DAY_RULES:
         findings.extend(rule(ctx))
     findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
+    daily = late_support(ctx)
     presence = public_segments(clip_segments(segments, windows_today)).sort(
         "officer_id", "start_at", "kind", "station_id", "h3_cell", nulls_last=True
     )

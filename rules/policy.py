@@ -65,6 +65,11 @@ class Policy(BaseModel):
     support_share: float = Field(gt=0.0, le=1.0)
     mock_min_fixes: int = Field(ge=1)
 
+    # Roster integrity (rules/integrity.py).
+    overlap_min_minutes: int = Field(ge=1, le=24 * 60)
+    self_edit_max_per_period: int = Field(ge=0)
+    edit_cluster_min_edits: int = Field(ge=2)
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""
