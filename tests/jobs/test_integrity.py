@@ -146,7 +146,13 @@ def test_a_period_raises_each_lead_once_and_a_rerun_keeps_them(
         again = run_period(session, START, END, policy=policy, tz=TZ, now=NOW)
         # the daily run of a day in the period leaves period leads alone
         results.write_day(
-            session, END, pl.DataFrame(schema=DAILY), [], policy_version=policy.version, run_id=None, now=NOW
+            session,
+            END,
+            pl.DataFrame(schema=DAILY),
+            [],
+            policy_version=policy.version,
+            run_id=None,
+            now=NOW,
         )
     assert (again.writes.flags_raised, again.writes.flags_kept) == (0, 6)
     with loaded() as session:
