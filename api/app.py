@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from api import signing
-from api.auth import TokenVerifier
+from api import signing, web
+from api.auth import TokenConfigError, TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
@@ -41,12 +41,20 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def create_app(settings: Settings | None = None, *, policy: Policy | None = None) -> FastAPI:
-    """A Rollcall API app on ``settings``' database (its own engine, disposed at shutdown).
+def create_app(
+    settings: Settings | None = None, *, policy: Policy | None = None, dev_login: bool = False
+) -> FastAPI:
+    """A Rollcall API app on ``settings``' database (its own engine, disposed at shutdown),
+    with the web app under /app. ``dev_login`` adds the development sign-in page; it is refused
+    when tokens are verified with the identity provider's key or there is no secret to sign with.
 
     CORS is off: no browser origin is trusted.
     """
     settings = settings or get_settings()
+    if dev_login and settings.jwt_public_key:
+        raise TokenConfigError("--dev-login is refused while ROLLCALL_JWT_PUBLIC_KEY is set")
+    if dev_login and not settings.jwt_secret.get_secret_value():
+        raise TokenConfigError("--dev-login needs ROLLCALL_JWT_SECRET to sign its tokens")
     # Configuration errors (key, policy) surface before any connection is made.
     verifier = TokenVerifier(settings)
     export_signer = signing.signer_from_settings(settings)
@@ -84,6 +92,13 @@ def create_app(settings: Settings | None = None, *, policy: Policy | None = None
     install_error_handlers(app)
     for module in (ops, ingest, reads, flags, audit):
         app.include_router(module.router)
+    web.install(
+        app,
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+        dev_login=dev_login,
+        basemap_url=settings.basemap_url,
+        tz=settings.timezone,
+    )
     app.add_middleware(RequestMiddleware, metrics=state.metrics, max_body_bytes=MAX_BODY_BYTES)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -22,7 +22,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# Label values come only from these bounded sets: an invented method or path adds no series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -97,7 +99,7 @@ def _error_body(status: int, code: str, message: str, request_id: str) -> bytes:
 
 
 class RequestMiddleware:
-    """X-Request-ID in and out, a request-size limit, one JSON log line and metrics per request.
+    """A server-made X-Request-ID on every response (the client's kept apart), a request-size limit, one JSON log line and metrics per request.
 
     Also the last line of defence: an exception nothing else handled becomes the standard 500
     body (with no internals) and is logged by type only.
@@ -114,13 +116,18 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         headers = dict(scope.get("headers") or [])
+        # The id that audit entries and signed exports carry is always the server's own: a
+        # client's X-Request-ID (when well-formed) is only logged beside it and echoed back.
+        request_id = uuid.uuid4().hex
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        client_request_id = given if _REQUEST_ID.fullmatch(given) else None
         scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"]["client_request_id"] = client_request_id
         status = {"code": 500, "started": False}
         # Every response: its request id; people's data must never sit in a shared cache.
         extra_headers = [
             (b"x-request-id", request_id.encode("latin-1")),
+            *([(b"x-client-request-id", given.encode("latin-1"))] if client_request_id else []),
             (b"cache-control", b"no-store"),
             (b"x-content-type-options", b"nosniff"),
         ]
@@ -179,14 +186,17 @@ class RequestMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         method = str(scope.get("method", ""))
-        self.metrics.requests.labels(method, template, str(code)).inc()
-        self.metrics.latency.labels(method, template).observe(elapsed_s)
-        principal = scope.get("state", {}).get("principal")
+        label = method if method in _METHODS else "other"
+        self.metrics.requests.labels(label, template, str(code)).inc()
+        self.metrics.latency.labels(label, template).observe(elapsed_s)
+        state = scope.get("state", {})
+        principal = state.get("principal")
         log.info(
             "request",
             extra={
                 "request_id": request_id,
-                "method": method,
+                "client_request_id": state.get("client_request_id"),
+                "method": label,
                 "route": template,
                 "status": code,
                 "duration_ms": round(elapsed_s * 1000, 2),

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -53,6 +54,33 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.VALID
+
+
+EXPORT_KEYS = frozenset({"document", "signature"})
+SIGNATURE_KEYS = frozenset({"alg", "key_id", "value"})
+
+
+class MalformedExportError(ValueError):
+    """Export text that is not one plain JSON document: a key twice in an object (which of the
+    two a reader takes differs between parsers), or NaN/Infinity (not JSON)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise MalformedExportError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedExportError(f"{name} is not JSON")
+
+
+def parse_export(text: str) -> Any:
+    """A saved export parsed strictly (raises MalformedExportError or json.JSONDecodeError)."""
+    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
 
 
 def canonical(document: Any) -> bytes:
@@ -266,6 +294,10 @@ def verify(
     sig, document = signed["signature"], signed.get("document")
     if not isinstance(document, dict):
         return Verdict(Outcome.MALFORMED, "not a signed export (no document object)")
+    extra = sorted(set(signed) - EXPORT_KEYS) + sorted(set(sig) - SIGNATURE_KEYS)
+    if extra:
+        # Nothing unsigned may travel with the document and be read as part of it.
+        return Verdict(Outcome.MALFORMED, f"unsigned key(s) beside the document: {extra}")
     try:
         message = canonical(document)
     except orjson.JSONEncodeError:

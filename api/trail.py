@@ -25,14 +25,14 @@ REFUSED_ACTION = "access.refused"
 UNAUTHENTICATED_ACTOR = "unauthenticated"
 NO_ROLE = "none"
 
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_.:#-]{0,99}$")
+_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.:#-]{0,99}")
 
 
 def check_ref(value: str | None, name: str) -> str | None:
     """A case reference or purpose: 1-100 plain characters (letters, digits, / _ . : # -) or None."""
     if value is None:
         return None
-    if not _REF.match(value):
+    if not _REF.fullmatch(value):  # never match(): its $ lets a final newline through
         raise BadRequest(f"{name} must be 1-100 letters, digits or / _ . : # -")
     return value
 
@@ -75,10 +75,10 @@ def record(
     )
 
 
-_ID = re.compile(r"^[A-Za-z0-9._:/#-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9._:/#-]{1,64}")
 # A local day or an ISO 8601 instant: never anything else (a coordinate, say) from a query.
 _DAY_OR_INSTANT = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$"
+    r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?"
 )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 
+from fixtures._realistic import PRESETS
 from fixtures.synth import Force, generate_force
 from geo.fences import stations_from_geojson
 from geo.index import StationIndex
@@ -31,7 +32,23 @@ CODES = (
     "IMPOSSIBLE_TRAVEL",
     "MOCK_LOCATION",
     "BELOW_OFFICE_SHARE",
+    "DEVICE_WITHOUT_BADGE",
 )
+# Lead that a phone left at home (an honest officer) raises exactly as a lent badge does: the
+# data cannot tell the two apart, so on such days it is counted as a conflict lead, not misconduct.
+CONFLICT_CODE = "BADGE_WITHOUT_DEVICE"
+# Acceptance targets on the realistic preset (fairness on real devices), overall and per profile.
+FAIR_TARGETS = {
+    "honest_flagged_share": 0.01,
+    "honest_flagged_share_per_profile": 0.02,
+    "precision": 0.97,
+    "recall": 0.95,
+    "office_day_accuracy_assessed": 0.99,
+    "interval_coverage": 0.95,
+    "midpoint_mae_points": 3.0,
+    "coverage_android_continuous": 0.95,
+    "off_duty_leaks": 0,
+}
 TARGETS = {
     "office_day_accuracy": 0.98,
     "share_mae_points": 2.0,
@@ -275,14 +292,17 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
     rule_agree = _ratio(
         shares.filter(pl.col("meets_policy").fill_null(True) == truth_meets).height, shares.height
     )
-    # flags
+    # flags, on the cases the data can prove
+    conflicts = _conflict_days(force)
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    conflict_leads: set[tuple[str, str]] = set()
     for f in result.findings:
         key = (f.officer_id, "" if f.code == "BELOW_OFFICE_SHARE" else f.date.isoformat())
+        if f.code == CONFLICT_CODE and key in conflicts:
+            conflict_leads.add(key)
+            continue
         found[f.code].add(key)
-    planted: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for oid, d, code in force.truth_misconduct.select("officer_id", "date", "code").iter_rows():
-        planted[code].add((oid, "" if code == "BELOW_OFFICE_SHARE" else d.isoformat()))
+    planted = _planted(force)
     per_code: dict[str, dict[str, Any]] = {}
     tp_all = fp_all = fn_all = 0
     for code in CODES:
@@ -300,7 +320,12 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
             "missed": sorted(planted[code] - found[code])[:5],
         }
     honest = set(force.truth_officers.filter(pl.col("honest"))["officer_id"])
-    flagged_honest = {f.officer_id for f in result.findings if f.misconduct} & honest
+    flagged_honest = {
+        f.officer_id
+        for f in result.findings
+        if f.misconduct
+        and not (f.code == CONFLICT_CODE and (f.officer_id, f.date.isoformat()) in conflicts)
+    } & honest
     leaks = off_duty_leaks(result, policy)
     return {
         "office_days_scored": days.height,
@@ -328,11 +353,135 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
         "honest_officers": len(honest),
         "honest_flagged": sorted(flagged_honest),
         "honest_flagged_share": _ratio(len(flagged_honest), len(honest)),
+        "conflict_leads": len(conflict_leads),
+        "conflict_days": len(conflicts),
         "off_duty_leaks": leaks["total"],
         "leak_detail": leaks,
+        "profiles": fairness(result, found, planted, flagged_honest),
         "masked": result.masked,
         "seconds": result.seconds,
     }
+
+
+def _conflict_days(force: Force) -> set[tuple[str, str]]:
+    """(officer, day) where the truth says the badge and the phone disagree innocently."""
+    if force.truth_phenomena is None:
+        return set()
+    rows = force.truth_phenomena.filter(pl.col("phenomenon") == "phone_at_home")
+    return {(o, d.isoformat()) for o, d in rows.select("officer_id", "date").iter_rows()}
+
+
+def _planted(force: Force) -> dict[str, set[tuple[str, str]]]:
+    """Planted misconduct the data can prove: on a lent-badge day the badge says present and the
+    phone says absent, so the day is a conflict (BADGE_WITHOUT_DEVICE), not provable absence."""
+    planted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    rows = force.truth_misconduct.select("officer_id", "date", "code").iter_rows()
+    for oid, d, code in rows:
+        planted[code].add((oid, "" if code == "BELOW_OFFICE_SHARE" else d.isoformat()))
+    planted["DECLARED_OFFICE_UNVERIFIED"] -= planted["BADGE_WITHOUT_DEVICE"]
+    return planted
+
+
+def _profile_of(force: Force) -> pl.DataFrame:
+    """officer_id, profile (every device continuous Android when the force has no device truth)."""
+    if force.truth_devices is None:
+        return force.officers.select("officer_id", profile=pl.lit("android_continuous"))
+    return force.truth_devices.select("officer_id", "profile")
+
+
+def _bounds(rows: pl.DataFrame) -> pl.DataFrame:
+    """Compliance rows with the share's bounds: unknown days counted as not office / as office."""
+    if "office_share_lower" in rows.columns:
+        return rows
+    exp = pl.col("expected_office_days").cast(pl.Float64)
+    ver = pl.col("verified_office_days").cast(pl.Float64)
+    ins = pl.col("insufficient_evidence_days").cast(pl.Float64)
+    return rows.with_columns(
+        office_share_lower=pl.when(exp > 0).then(ver / exp),
+        office_share_upper=pl.when(exp > 0).then((ver + ins) / exp),
+    )
+
+
+def fairness(
+    result: RunResult,
+    found: dict[str, set[tuple[str, str]]],
+    planted: dict[str, set[tuple[str, str]]],
+    flagged_honest: set[str],
+) -> dict[str, dict[str, Any]]:
+    """Figures per device profile (and "all"): honest officers flagged, flag precision and
+    recall, office-day accuracy on assessed days, share interval coverage and midpoint error,
+    coverage (assessed / expected office days)."""
+    force = result.force
+    prof = _profile_of(force)
+    truth = force.truth_days.filter(pl.col("expected_office")).join(
+        result.daily.select("officer_id", "date", "verified_office_day", "evidence"),
+        on=["officer_id", "date"],
+        how="left",
+    )
+    truth = truth.join(prof, on="officer_id", how="left")
+    shares = (
+        force.truth_officers.filter(pl.col("true_office_share").is_not_null())
+        .join(_bounds(result.compliance), on="officer_id", how="left")
+        .join(prof, on="officer_id", how="left")
+    )
+    honest = force.truth_officers.filter(pl.col("honest")).join(prof, on="officer_id")
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("all", *sorted(prof["profile"].unique().to_list())):
+        pick = pl.lit(True) if name == "all" else pl.col("profile") == name
+        members = set(prof.filter(pick)["officer_id"])
+        t = truth.filter(pick)
+        assessed = t.filter(pl.col("evidence") == "adequate")
+        correct = assessed.filter(pl.col("verified_office_day") == pl.col("true_office_day"))
+        sh = shares.filter(pick)
+        inside = sh.filter(
+            (pl.col("true_office_share") >= pl.col("office_share_lower") - 1e-9)
+            & (pl.col("true_office_share") <= pl.col("office_share_upper") + 1e-9)
+        )
+        mid = sh.filter(pl.col("verified_office_share").is_not_null()).select(
+            (
+                (pl.col("office_share_lower") + pl.col("office_share_upper")) / 2
+                - pl.col("true_office_share")
+            )
+            .abs()
+            .mean()
+        )
+        tp = fp = fn = 0
+        for code in CODES:
+            f = {k for k in found[code] if k[0] in members}
+            p = {k for k in planted[code] if k[0] in members}
+            tp, fp, fn = tp + len(f & p), fp + len(f - p), fn + len(p - f)
+        n_honest = honest.filter(pick).height
+        out[name] = {
+            "officers": len(members),
+            "honest_officers": n_honest,
+            "honest_flagged": len(flagged_honest & members),
+            "honest_flagged_share": _ratio(len(flagged_honest & members), n_honest),
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(tp, tp + fn),
+            "office_day_accuracy_assessed": _ratio(correct.height, assessed.height),
+            "coverage": _ratio(assessed.height, t.height),
+            "interval_coverage": _ratio(inside.height, sh.height),
+            "midpoint_mae_points": None if mid.item() is None else float(mid.item()) * 100,
+        }
+    return out
+
+
+def profile_table(profiles: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per device profile of the fairness figures."""
+    cols = (
+        ("officers", "officers"),
+        ("honest_flagged_share", "honest flagged"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("office_day_accuracy_assessed", "day acc"),
+        ("coverage", "coverage"),
+        ("interval_coverage", "interval"),
+        ("midpoint_mae_points", "mid err pts"),
+    )
+    lines = ["  " + f"{'profile':<20}" + "".join(f"{h:>15}" for _, h in cols)]
+    for name, p in profiles.items():
+        lines.append("  " + f"{name:<20}" + "".join(f"{_fmt(p[k]):>15}" for k, _ in cols))
+    return lines
 
 
 def _fmt(value: Any) -> str:
@@ -383,6 +532,10 @@ def report(label: str, s: dict[str, Any]) -> str:
             lines.append(f"  false positives {code}: {c['false_positives']}")
         if c["missed"]:
             lines.append(f"  missed {code}: {c['missed']}")
+    lines += profile_table(s["profiles"])
+    lines.append(
+        f"  conflict leads on phone-at-home days: {s['conflict_leads']} of {s['conflict_days']}"
+    )
     if s["office_day_error_kinds"]:
         lines.append(f"  office-day errors by kind: {s['office_day_error_kinds']}")
     for row in s["office_day_errors"]:
@@ -412,6 +565,9 @@ def _summary(s: dict[str, Any]) -> dict[str, Any]:
         "honest_flagged_share": s["honest_flagged_share"],
         "off_duty_leaks": s["off_duty_leaks"],
         "evidence_agreement": s["evidence_agreement"],
+        "conflict_leads": s["conflict_leads"],
+        "conflict_days": s["conflict_days"],
+        "profiles": s["profiles"],
     }
 
 
@@ -423,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 12))
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 2.0])
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="default",
+        help="realistic: every real-device phenomenon on (fixtures/_realistic.py)",
+    )
     args = parser.parse_args(argv)
     policy = load_policy()
     figures: dict[str, Any] = {
@@ -430,12 +592,20 @@ def main(argv: list[str] | None = None) -> int:
         "days": args.days,
         "start": args.start.isoformat(),
         "seed": args.seed,
+        "preset": args.preset,
         "policy_version": policy.version,
-        "targets": TARGETS,
+        "targets": FAIR_TARGETS if args.preset == "realistic" else TARGETS,
     }
     for noise in args.noise:
         t0 = time.perf_counter()
-        force = generate_force(args.seed, args.officers, args.start, args.days, noise=noise)
+        force = generate_force(
+            args.seed,
+            args.officers,
+            args.start,
+            args.days,
+            noise=noise,
+            phenomena=PRESETS[args.preset],
+        )
         gen_s = time.perf_counter() - t0
         result = run_pipeline(force, policy)
         s = score(result, policy)

@@ -14,7 +14,14 @@ from rich.table import Table
 from rollcall import cli_api, cli_reports
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 from store.db import make_engine, session_factory
-from store.ingest import FILE_KINDS, OUTCOMES, ImportFileError, IngestReport, ingest_file
+from store.ingest import (
+    FILE_KINDS,
+    OUTCOMES,
+    ImportFileError,
+    ImportStoppedError,
+    IngestReport,
+    ingest_file,
+)
 from store.migrate import current_revision, upgrade
 
 app = typer.Typer(
@@ -117,22 +124,31 @@ def import_(
                 now=now,
                 progress=on_progress,
             )
+        except ImportStoppedError as exc:
+            console.print(_summary(kind, file, exc.report))
+            _print_row_errors(file, exc.report, errors_file)
+            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(1) from exc
         except ImportFileError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+            err_console.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(1) from exc
         finally:
             engine.dispose()
     console.print(_summary(kind, file, report))
     if report.errors:
-        for e in report.errors[:MAX_ERRORS_SHOWN]:
-            column = f", column {e.column}" if e.column else ""
-            err_console.print(f"{file.name}: row {e.row}{column}: {e.reason}", markup=False)
-        hidden = len(report.errors) - MAX_ERRORS_SHOWN
-        if hidden > 0:
-            err_console.print(f"... and {hidden:,} more (use --errors FILE to write them all)")
-        if errors_file is not None:
-            _write_errors(errors_file, file.name, report)
+        _print_row_errors(file, report, errors_file)
         raise typer.Exit(1)
+
+
+def _print_row_errors(file: Path, report: IngestReport, errors_file: Path | None) -> None:
+    for e in report.errors[:MAX_ERRORS_SHOWN]:
+        column = f", column {e.column}" if e.column else ""
+        err_console.print(f"{file.name}: row {e.row}{column}: {e.reason}", markup=False)
+    hidden = len(report.errors) - MAX_ERRORS_SHOWN
+    if hidden > 0:
+        err_console.print(f"... and {hidden:,} more (use --errors FILE to write them all)")
+    if errors_file is not None:
+        _write_errors(errors_file, file.name, report)
 
 
 cli_reports.register(app)

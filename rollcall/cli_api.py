@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import secrets
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -20,16 +21,43 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    dev_login: Annotated[
+        bool,
+        typer.Option(
+            "--dev-login",
+            help="Development only: a sign-in page at /app/login issuing 30-minute tokens for "
+            "any role (refused with ROLLCALL_JWT_PUBLIC_KEY set).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the HTTP API (uvicorn). Logs are JSON lines on stderr with request ids."""
+    """Run the HTTP API and the web app under /app (uvicorn). Logs are JSON lines on stderr."""
     import uvicorn
     from fastapi import FastAPI
+    from pydantic import SecretStr
 
     from api.app import create_app
     from api.observability import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    if dev_login:
+        if settings.jwt_public_key:
+            typer.echo(
+                "error: --dev-login is refused while ROLLCALL_JWT_PUBLIC_KEY is set", err=True
+            )
+            raise typer.Exit(2)
+        if workers > 1:
+            typer.echo("error: --dev-login runs with one worker", err=True)
+            raise typer.Exit(2)
+        if not settings.jwt_secret.get_secret_value():
+            # tokens of this process only: they stop working when it stops
+            settings = settings.model_copy(
+                update={"jwt_secret": SecretStr(secrets.token_urlsafe(32))}
+            )
+        typer.echo(
+            f"development sign-in: http://{host}:{port}/app/login (never expose this server)",
+            err=True,
+        )
     if not settings.jwt_secret.get_secret_value() and not settings.jwt_public_key:
         typer.echo(
             "warning: neither ROLLCALL_JWT_SECRET nor ROLLCALL_JWT_PUBLIC_KEY is set: "
@@ -56,7 +84,9 @@ def serve(
         signer_from_settings(settings)
         load_policy(settings.policy)
         target: FastAPI | str = (
-            create_app(settings) if workers == 1 else "api.app:app_from_environment"
+            create_app(settings, dev_login=dev_login)
+            if workers == 1
+            else "api.app:app_from_environment"
         )
     except (TokenConfigError, SigningConfigError, PolicyError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -237,10 +267,19 @@ def timeline_verify(
 ) -> None:
     """Check a signed timeline export offline. Exit 0 valid, 1 altered (the document does not
     match its signature), 3 unknown key (signed by none of the given keys), 4 malformed."""
-    from api.signing import SigningConfigError, read_public_key, verify
+    from api.signing import (
+        MalformedExportError,
+        SigningConfigError,
+        parse_export,
+        read_public_key,
+        verify,
+    )
 
     try:
-        signed = json.loads(file.read_text(encoding="utf-8"))
+        signed = parse_export(file.read_text(encoding="utf-8"))
+    except MalformedExportError as exc:
+        typer.echo(f"{file}: MALFORMED: {exc}", err=True)
+        raise typer.Exit(VERIFY_EXIT["malformed"]) from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         typer.echo(f"error: {file}: not a readable JSON file", err=True)
         raise typer.Exit(2) from exc

@@ -6,8 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# An HS256 secret shorter than the hash output can be brute-forced offline from one token.
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -20,9 +23,20 @@ class Settings(BaseSettings):
     policy: Path | None = None
     jwt_secret: SecretStr = SecretStr("")
     jwt_public_key: str | None = None
+    # An identity provider's signing keys (JWKS, fetched and cached; a new kid is fetched again).
+    jwt_jwks_url: str | None = None
+    # Seconds before an unknown key id may trigger another JWKS fetch (rotation vs. a flood).
+    jwt_jwks_cooldown_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # When set, tokens must carry exactly this issuer ("iss") / this audience ("aud").
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    # The claim holding the caller's role: a string, or an array of which one is a Rollcall role.
+    jwt_roles_claim: str = Field(default="role", min_length=1, max_length=100)
     # PEM (PKCS#8) Ed25519 private key that signs timeline exports; without it exports are refused.
     export_key_file: Path | None = None
     log_level: str = "INFO"
+    # Tile URL template of the force's own map server ({z}/{x}/{y}); none: maps have no basemap.
+    basemap_url: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -33,10 +47,39 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("export_key_file", mode="before")
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        given = value.get_secret_value()
+        if given and len(given.encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_BYTES} bytes (32 random bytes: openssl rand -base64 32)"
+            )
+        return value
+
+    @field_validator(
+        "export_key_file",
+        "jwt_public_key",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        "jwt_audience",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("basemap_url", mode="before")
+    @classmethod
+    def _tile_template(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        text = str(value)
+        if not text.startswith(("https://", "http://")) or not all(
+            part in text for part in ("{z}", "{x}", "{y}")
+        ):
+            raise ValueError("must be an http(s) URL with {z}, {x} and {y}")
+        return text
 
     @field_validator("database_url")
     @classmethod

@@ -296,7 +296,7 @@ def prepare_batch(
     Raises MissingColumnsError when a required column is absent.
     """
     report = IngestReport(kind)
-    frame = frame.with_row_index("_row", offset=row_offset + 1)
+    frame = _numbered(frame, row_offset)
     checked = validate(kind, frame, tz=tz)
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
@@ -343,6 +343,14 @@ def _record_rejections(report: IngestReport, parts: list[pl.DataFrame], row_offs
     report.errors = _errors_from(errors, row_offset)
 
 
+def _numbered(frame: pl.DataFrame, row_offset: int) -> pl.DataFrame:
+    """``frame`` with ``_row`` (1-based data row): a file reader's own numbering when it gave one
+    (rows it set aside keep their numbers), otherwise counted from ``row_offset``."""
+    if "_row" in frame.columns:
+        return frame.with_columns(pl.col("_row").cast(pl.UInt32))
+    return frame.with_row_index("_row", offset=row_offset + 1)
+
+
 # --- public entry points -----------------------------------------------------------------------
 
 
@@ -374,7 +382,7 @@ def ingest_frame(
         )
         return write_batch(session, prepared, tz=tz, count_masked=count_masked)
     report = IngestReport(kind)
-    frame = frame.with_row_index("_row", offset=row_offset + 1)
+    frame = _numbered(frame, row_offset)
     checked = validate(kind, frame, tz=tz)
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
@@ -414,39 +422,142 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _csv_batches(path: Path) -> Iterator[pl.DataFrame]:
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+class _CsvSource:
+    """A CSV file read block by block. Rows with too few or too many fields and rows that are
+    not UTF-8 are set aside as row errors (their values are never repeated) and the rest are
+    read on; each frame carries ``_row``, the 1-based data row of every record in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.errors: list[RowError] = []
+        self._skipped: set[int] = set()
+        self._next_row = 1
+        self.header = _csv_header(path)
+
+    def _invalid_row(self, row: pacsv.InvalidRow) -> str:
+        # ``number`` is the physical line (the header is line 1) when reading serially.
+        data_row = (row.number or 0) - 1
+        lines = row.text.count("\n")
+        if lines:
+            reason = (
+                f"a quote opened on this row is never closed; it and the {lines:,} line(s) "
+                "after it were not read"
+            )
+        else:
+            reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
+        self._skipped.add(data_row)
+        self.errors.append(RowError(index=data_row - 1, row=data_row, column=None, reason=reason))
+        return "skip"
+
+    def _row_numbers(self, count: int) -> list[int]:
+        """The data rows of the next ``count`` records, stepping over the rows set aside."""
+        rows: list[int] = []
+        row = self._next_row
+        self._skipped = {r for r in self._skipped if r >= row}
+        if not self._skipped:
+            self._next_row = row + count
+            return list(range(row, row + count))
+        while len(rows) < count:
+            if row not in self._skipped:
+                rows.append(row)
+            row += 1
+        self._next_row = row
+        return rows
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(
+                block_size=BATCH_BYTES // FIRST_SPLIT, encoding="utf8", use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=self._invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.binary() for name in self.header},
+                strings_can_be_null=False,
+            ),
+        )
+        yield from _first_small(self._decode(batch) for batch in reader)
+
+    def _decode(self, batch: pa.RecordBatch) -> pl.DataFrame:
+        rows = pa.array(self._row_numbers(batch.num_rows), pa.uint32())
         try:
-            header = next(csv.reader(fh), None)
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(path, "not valid UTF-8 text") from exc
+            text = batch.cast(pa.schema([(n, pa.string()) for n in batch.schema.names]))
+        except pa.ArrowInvalid:
+            return self._decode_slowly(batch, rows)
+        frame: pl.DataFrame = pl.from_arrow(text)  # type: ignore[assignment]
+        return frame.with_columns(_row=pl.Series(rows))
+
+    def _decode_slowly(self, batch: pa.RecordBatch, rows: pa.Array) -> pl.DataFrame:
+        """A block with bytes that are not UTF-8: those rows become row errors."""
+        bad: dict[int, str] = {}
+        columns: dict[str, list[str]] = {}
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            values = []
+            for i, raw in enumerate(column.to_pylist()):
+                try:
+                    values.append(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    bad.setdefault(i, name)
+                    values.append("")
+            columns[name] = values
+        row_list = rows.to_pylist()
+        for i, name in sorted(bad.items()):
+            self.errors.append(
+                RowError(index=row_list[i] - 1, row=row_list[i], column=name, reason="not UTF-8")
+            )
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Utf8)).with_columns(
+            _row=pl.Series(row_list, dtype=pl.UInt32)
+        )
+        keep = [i for i in range(frame.height) if i not in bad]
+        return frame[keep]
+
+
+MAX_HEADER_BYTES = 64 << 10
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        raw = fh.readline(MAX_HEADER_BYTES + 1)
+    if len(raw) > MAX_HEADER_BYTES:
+        raise ImportFileError(
+            path, f"the header row cannot be read (longer than {MAX_HEADER_BYTES:,} bytes)"
+        )
+    try:
+        line = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(path, "the header row is not valid UTF-8 text") from exc
+    try:
+        header = next(csv.reader([line]), None)
+    except csv.Error as exc:
+        raise ImportFileError(path, f"the header row cannot be read ({exc})") from exc
     if not header or all(not h.strip() for h in header):
         raise ImportFileError(path, "file is empty: expected a header row and data rows")
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES // FIRST_SPLIT, encoding="utf8"),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, strings_can_be_null=False
-        ),
-    )
-    try:
-        yield from _first_small(pl.from_arrow(batch) for batch in reader)  # type: ignore[misc]
-    except pa.ArrowInvalid as exc:
-        raise ImportFileError(path, f"malformed CSV ({exc})") from exc
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ImportFileError(
+            path, f"column(s) named more than once in the header: {', '.join(repeated)}"
+        )
+    return header
 
 
 def _first_small(pieces: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     """The first piece alone, then the rest in groups of FIRST_SPLIT: the writer gets its first
-    batch after a quarter of a block's preparation instead of a whole one."""
+    batch after a quarter of a block's preparation instead of a whole one. When reading fails,
+    the pieces read before the failure are still yielded, then the error is raised."""
     group: list[pl.DataFrame] = []
-    for index, piece in enumerate(pieces):
-        if index == 0:
-            yield piece
-            continue
-        group.append(piece)
-        if len(group) == FIRST_SPLIT:
+    try:
+        for index, piece in enumerate(pieces):
+            if index == 0:
+                yield piece
+                continue
+            group.append(piece)
+            if len(group) == FIRST_SPLIT:
+                yield pl.concat(group)
+                group = []
+    except Exception:
+        if group:
             yield pl.concat(group)
-            group = []
+        raise
     if group:
         yield pl.concat(group)
 
@@ -454,12 +565,69 @@ def _first_small(pieces: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
 def _parquet_batches(path: Path) -> Iterator[pl.DataFrame]:
     try:
         source = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ImportFileError(path, "not a readable Parquet file") from exc
+    names = source.schema_arrow.names
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ImportFileError(
+            path, f"column(s) named more than once in the file: {', '.join(repeated)}"
+        )
+
+    def numbered() -> Iterator[pl.DataFrame]:
+        offset = 0
+        for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS // FIRST_SPLIT):
+            frame: pl.DataFrame = pl.from_arrow(batch)  # type: ignore[assignment]
+            frame = frame.drop("_row", strict=False).with_row_index("_row", offset=offset + 1)
+            offset += frame.height
+            yield frame
+
+    yield from _first_small(numbered())
+
+
+class FileStoppedError(Exception):
+    """Reading a file failed part-way; ``row`` is the first data row not read."""
+
+    def __init__(self, row: int, reason: str) -> None:
+        self.row = row
+        self.reason = reason
+        super().__init__(f"reading stopped at data row {row:,} ({reason} at or after that row)")
+
+
+class ImportStoppedError(ImportFileError):
+    """An import that committed part of a file and could not read the rest; ``report`` holds what
+    was committed."""
+
+    def __init__(self, path: Path, stopped: FileStoppedError, report: IngestReport) -> None:
+        self.report = report
+        done = ", ".join(f"{report.counts.get(o, 0):,} {o}" for o in OUTCOMES)
+        super().__init__(
+            path,
+            f"{stopped}. Stored before that: {done}. Nothing after that row was read; correct the "
+            "file and import it again (rows already stored count as duplicates, masked events "
+            "are not counted again).",
+        )
+
+
+def _guarded(path: Path, batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """``batches``, turning a failure to read the file part-way into FileStoppedError, whose
+    reason never repeats the file's values."""
+    next_row = 1
+    try:
+        for frame in batches:
+            if frame.height:
+                next_row = int(frame["_row"].max()) + 1  # type: ignore[arg-type]
+            yield frame
     except pa.ArrowInvalid as exc:
-        raise ImportFileError(path, f"not a readable Parquet file ({exc})") from exc
-    yield from _first_small(
-        pl.from_arrow(batch)  # type: ignore[misc]
-        for batch in source.iter_batches(batch_size=PARQUET_BATCH_ROWS // FIRST_SPLIT)
-    )
+        if "straddl" in str(exc):
+            reason = f"a row longer than {BATCH_BYTES // FIRST_SPLIT:,} bytes"
+        else:
+            reason = "malformed data that cannot be parsed"
+        raise FileStoppedError(next_row, reason) from exc
+    except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+        raise FileStoppedError(
+            next_row, f"the file cannot be decoded ({type(exc).__name__})"
+        ) from exc
 
 
 BatchResults = Iterator[tuple[int, IngestReport]]
@@ -526,9 +694,13 @@ def _event_batches(
     deferred = DeferredIndexes()
     offset = 0
     pending: tuple[Future[PreparedEvents], int] | None = None
+    stopped: FileStoppedError | None = None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rollcall-prepare") as pool:
-            for frame in batches:
+            for frame in _until_stopped(batches):
+                if isinstance(frame, FileStoppedError):
+                    stopped = frame
+                    break
                 future = pool.submit(
                     _prepare_in_own_session,
                     factory,
@@ -555,6 +727,19 @@ def _event_batches(
         if deferred.partitions:
             with transaction(factory) as session:
                 deferred.build(session)
+    if stopped is not None:
+        raise stopped
+
+
+def _until_stopped(
+    batches: Iterator[pl.DataFrame],
+) -> Iterator[pl.DataFrame | FileStoppedError]:
+    """``batches``, then the FileStoppedError that ended them early, if one did: the batch read
+    before it is still written."""
+    try:
+        yield from batches
+    except FileStoppedError as exc:
+        yield exc
 
 
 def _write_prepared(
@@ -604,8 +789,9 @@ def ingest_file(
     if kind == "stations":
         report = _import_geojson(factory, path, now)
     else:
-        batches = (
-            _parquet_batches(path) if path.suffix.lower() == ".parquet" else _csv_batches(path)
+        csv_source = None if path.suffix.lower() == ".parquet" else _CsvSource(path)
+        batches = _guarded(
+            path, _parquet_batches(path) if csv_source is None else csv_source.batches()
         )
         size = path.stat().st_size
         step = _event_batches if kind in ("pings", "swipes") else _record_batches
@@ -622,7 +808,13 @@ def ingest_file(
                     progress(offset, min(1.0, read / size))
         except MissingColumnsError as exc:
             raise ImportFileError(path, str(exc)) from exc
-        if offset == 0:
+        except FileStoppedError as exc:
+            _add_reader_errors(report, csv_source)
+            if offset == 0:
+                raise ImportFileError(path, f"{exc}; nothing was stored") from exc
+            raise ImportStoppedError(path, exc, report) from exc
+        _add_reader_errors(report, csv_source)
+        if offset == 0 and not report.errors:
             raise ImportFileError(path, "file has a header row but no data rows")
     with transaction(factory) as session:
         session.add(
@@ -635,6 +827,15 @@ def ingest_file(
             )
         )
     return report
+
+
+def _add_reader_errors(report: IngestReport, source: _CsvSource | None) -> None:
+    """The rows the CSV reader set aside, as row errors of the report, in row order."""
+    if source is None or not source.errors:
+        return
+    report.errors = sorted([*report.errors, *source.errors], key=lambda e: (e.row, e.column or ""))
+    report.counts["rejected"] += len(source.errors)
+    source.errors = []
 
 
 def _import_geojson(factory: sessionmaker[Session], path: Path, now: datetime) -> IngestReport:

@@ -43,15 +43,21 @@ def test_request_id_and_error_shape(api: Api, caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.INFO, logger="rollcall.api"):
         r = api.client.get("/v1/nothing-here", headers={"X-Request-ID": "req-123"})
     assert r.status_code == 404
-    assert r.headers["x-request-id"] == "req-123"
+    request_id = r.headers["x-request-id"]
+    assert request_id != "req-123"  # the server's own id; the client's is kept apart
+    assert r.headers["x-client-request-id"] == "req-123"
     assert r.headers["cache-control"] == "no-store"
     assert r.json() == {
-        "error": {"code": "not_found", "message": "Not Found", "request_id": "req-123"}
+        "error": {"code": "not_found", "message": "Not Found", "request_id": request_id}
     }
-    line = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == "req-123")
+    line = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == request_id)
     assert line.__dict__["status"] == 404
+    assert line.__dict__["client_request_id"] == "req-123"
     evil = api.client.get("/healthz", headers={"X-Request-ID": "x" * 200})
     assert evil.headers["x-request-id"] != "x" * 200
+    assert "x-client-request-id" not in evil.headers
+    newline = api.client.get("/healthz", headers={"X-Request-ID": "abc def"})
+    assert "x-client-request-id" not in newline.headers
     invalid = api.client.get(
         "/v1/compliance", params={"from": "nope", "to": "2026-01-01"}, headers=api.headers("hr")
     )
@@ -112,3 +118,20 @@ def test_logs_hold_no_coordinates_or_tokens(api: Api, caplog: pytest.LogCaptureF
     assert "51.51234" not in text
     assert "-0.14321" not in text
     assert token not in text
+
+
+def test_metrics_labels_stay_bounded(api: Api) -> None:
+    """Anonymous requests with invented methods and paths add no label values."""
+    before = api.client.get("/metrics").text.count("rollcall_http_requests_total{")
+    for i in range(50):
+        api.client.request(f"BREW{i}", "/healthz")
+        api.client.request(f"X{i}", f"/v1/made-up-{i}")
+        api.client.get(f"/v1/officers/O{i}/attendance")
+    text = api.client.get("/metrics").text
+    assert "BREW" not in text
+    assert "made-up" not in text
+    assert 'method="other"' in text
+    series = [
+        line for line in text.splitlines() if line.startswith("rollcall_http_requests_total{")
+    ]
+    assert len(series) - before <= 6, series

@@ -147,7 +147,7 @@ def test_refusals_of_write_endpoints_are_audited(api: Api, family: str) -> None:
             method, path, json=body, headers={**headers, "X-Request-ID": request_id}
         )
         assert r.status_code == status, r.text
-        entry = _entry(api, request_id)
+        entry = _entry(api, r.headers["x-request-id"])
         expected_detail: dict[str, Any] = {
             "method": method,
             "route": route,
@@ -186,7 +186,8 @@ def test_the_caller_is_checked_before_the_body(api: Api) -> None:
                 headers={**headers, "Content-Type": "application/json", "X-Request-ID": request_id},
             )
             assert r.status_code == (401 if not headers else 403), r.text
-            assert _entry(api, request_id).detail["route"] == route  # type: ignore[index]
+            entry = _entry(api, r.headers["x-request-id"])
+            assert entry.detail["route"] == route  # type: ignore[index]
 
 
 # Names and texts drawn from letters that no stored refusal can hold (no hex digit, no letter of
@@ -240,7 +241,7 @@ def test_no_body_reaches_a_refusal_entry(
     request_id = uuid.uuid4().hex
     r = api.client.request(method, path, json=body, headers={**headers, "X-Request-ID": request_id})
     assert r.status_code == status
-    entry = _entry(api, request_id)
+    entry = _entry(api, r.headers["x-request-id"])
     assert (entry.actor, entry.role, entry.officer_id, entry.case_ref) == (actor, role, None, None)
     assert entry.detail is not None
     assert entry.detail == {

@@ -43,8 +43,9 @@ def test_report_raises_prints_and_audits(cli: CliRunner, loaded: sessionmaker[Se
 
 
 def test_nightly_closing_the_month_raises_them(
-    cli: CliRunner, loaded: sessionmaker[Session]
-) -> None:  # noqa: F811
+    cli: CliRunner,
+    loaded: sessionmaker[Session],  # noqa: F811
+) -> None:
     result = cli.invoke(app, ["nightly", "--date", "2026-03-31"])
     assert result.exit_code == 0, result.output
     assert flags(loaded) == EXPECTED

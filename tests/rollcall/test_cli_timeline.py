@@ -204,3 +204,47 @@ def test_serve_warns_when_exports_cannot_be_signed(
     assert "warning: ROLLCALL_EXPORT_KEY_FILE is not set: timeline exports will be refused" in (
         result.stderr
     )
+
+
+def test_verify_refuses_duplicate_and_unsigned_keys(tmp_path: Path) -> None:
+    """A forged first ``document`` before the signed one, or unsigned keys beside it, are
+    MALFORMED: a reader taking the first of two keys must never see a VALID verdict."""
+    key_path = tmp_path / "export.pem"
+    public_file = tmp_path / "export.pub"
+    public_file.write_text(_keygen(key_path), encoding="utf-8")
+    signer = signing.load_signer(key_path)
+    signed = signer.sign(copy.deepcopy(DOCUMENT))
+    forged = {**DOCUMENT, "case_ref": "FORGED"}
+    genuine = json.dumps(signed["document"])
+    twice = tmp_path / "twice.json"
+    twice.write_text(
+        f'{{"document": {json.dumps(forged)}, "document": {genuine}, '
+        f'"signature": {json.dumps(signed["signature"])}}}',
+        encoding="utf-8",
+    )
+    assert json.loads(twice.read_text())["document"]["case_ref"] == "C1"  # last one wins here
+    result = _verify(str(twice), "-k", str(public_file))
+    assert result.exit_code == 4, result.output
+    assert "MALFORMED" in result.stderr
+    assert "'document' appears twice" in result.stderr
+    assert "VALID" not in result.stdout
+
+    nested = tmp_path / "nested.json"
+    nested.write_text(
+        json.dumps(signed).replace('"case_ref": "C1"', '"case_ref": "X", "case_ref": "C1"'),
+        encoding="utf-8",
+    )
+    assert _verify(str(nested), "-k", str(public_file)).exit_code == 4
+
+    for extra in (
+        {"note": "approved by the court"},
+        {"signature": {**signed["signature"], "x": 1}},
+    ):
+        path = _save(tmp_path / "extra.json", {**signed, **extra})
+        result = _verify(str(path), "-k", str(public_file))
+        assert result.exit_code == 4, extra
+        assert "unsigned key(s)" in result.stderr
+
+    nan = tmp_path / "nan.json"
+    nan.write_text(json.dumps(signed).replace('"case_ref": "C1"', '"case_ref": NaN'), "utf-8")
+    assert _verify(str(nan), "-k", str(public_file)).exit_code == 4

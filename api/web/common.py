@@ -1,0 +1,59 @@
+"""Helpers shared by the role pages: the month asked for and the case reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from api.errors import BadRequest
+from api.web import fmt
+from store.overview import latest_result_day
+
+
+def month_of(session: Session, month: str | None, tz: str) -> tuple[date, date]:
+    """First and last day of ``month`` (YYYY-MM); by default the month of the newest results
+    (or today's month in the force's zone when nothing has been computed)."""
+    default = latest_result_day(session) or datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+    try:
+        return fmt.parse_month(month, default)
+    except ValueError as exc:
+        raise BadRequest("month must be YYYY-MM, for example 2026-10") from exc
+
+
+def month_links(first: date) -> dict[str, str]:
+    """The month shown, the previous and the next, for the month picker."""
+    return {
+        "month": f"{first:%Y-%m}",
+        "label": fmt.month_label(first),
+        "prev": fmt.shift_month(first, -1),
+        "next": fmt.shift_month(first, 1),
+    }
+
+
+def day_cells(
+    days: list[dict[str, object]], adjusted: set[str], contested: set[str]
+) -> dict[date, tuple[str, str]]:
+    """Calendar states of an officer's day rows: verified, declared but not verified, remote,
+    field, insufficient evidence (never shown as absence), adjusted or contested."""
+    cells: dict[date, tuple[str, str]] = {}
+    for row in days:
+        day_text = str(row["date"])
+        day = date.fromisoformat(day_text)
+        where = row.get("declared_location")
+        if day_text in contested:
+            cells[day] = ("contested", "contested")
+        elif day_text in adjusted:
+            cells[day] = ("adjusted", "adjusted")
+        elif row.get("evidence") == "insufficient_evidence":
+            cells[day] = ("insufficient", "insufficient evidence")
+        elif row.get("verified_office_day"):
+            cells[day] = ("verified", "verified office day")
+        elif not row.get("expected_office"):
+            cells[day] = ("other", f"{where or 'not an office day'}")
+        elif where == "office":
+            cells[day] = ("declared", "declared office, not verified")
+        else:
+            cells[day] = ("remote", f"declared {where}")
+    return cells

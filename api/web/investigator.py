@@ -1,0 +1,283 @@
+"""Investigators' screens: the flag queue, a flag with its evidence and review history and the
+review action, and an officer's timeline on a map. Every page showing a person's data asks for
+the case reference first; reads and reviews are audited as the API's are."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from api.deps import RequestIdDep, SessionDep, StateDep
+from api.errors import NotFound
+from api.routes.reads import export_timeline
+from api.trail import check_ref, record
+from api.web.render import page, web_config
+from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
+from api.web.timeline import timeline_context
+from store.flag_review import review_flag, reviews
+from store.overview import flag_by_id
+from store.reports import flag_dict, list_flags
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+CaseRef = Annotated[str | None, Query(max_length=100)]
+FlagId = Annotated[str, Path(min_length=1, max_length=64)]
+OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
+StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
+REVIEW_STATUSES = ("open", "under_review", "dismissed", "substantiated")
+FLAG_CODES = (
+    "DECLARED_OFFICE_UNVERIFIED",
+    "BADGE_WITHOUT_DEVICE",
+    "OVERTIME_UNVERIFIED",
+    "ROSTER_RETRO_EDIT",
+    "IMPOSSIBLE_TRAVEL",
+    "MOCK_LOCATION",
+    "BELOW_OFFICE_SHARE",
+)
+
+
+def _ask_case(request: Request, caller: Any, purpose: str) -> Response:
+    return page(
+        request,
+        "case_ref.html",
+        {"action": request.url.path, "purpose": purpose, "keep": dict(request.query_params)},
+        user=caller,
+    )
+
+
+@router.get("/investigate")
+def investigate(request: Request, caller: InvestigatorUser) -> Response:
+    """Which case the investigator is working on (carried on every page after this)."""
+    return _ask_case(request, caller, "open the flag queue")
+
+
+@router.get("/flags")
+def flag_queue(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    caller: InvestigatorUser,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+    status: StatusFilter | None = "open",
+    code: Annotated[str | None, Query(max_length=40)] = None,
+    officer_id: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=400)] = None,
+) -> Response:
+    """The flag queue with filters (status, code, officer), newest first, 50 a page."""
+    case_ref = check_ref(case_ref or None, "case_ref")
+    if case_ref is None:
+        return _ask_case(request, caller, "open the flag queue")
+    flags, cursor = list_flags(
+        session,
+        status=status,
+        code=code or None,
+        officer_id=officer_id or None,
+        after=after,
+        limit=50,
+        tz=state.settings.timezone,
+    )
+    record(
+        session,
+        caller,
+        request_id,
+        "read.flags",
+        officer_id=officer_id or None,
+        case_ref=case_ref,
+        detail={
+            "status": status,
+            "code": code,
+            "returned": len(flags),
+            "officers": sorted({f["officer_id"] for f in flags}),
+            "via": "web",
+        },
+    )
+    context = {
+        "flags": flags,
+        "cursor": cursor,
+        "case_ref": case_ref,
+        "status": status,
+        "code": code or "",
+        "officer_id": officer_id or "",
+        "statuses": (*REVIEW_STATUSES, "withdrawn"),
+        "codes": FLAG_CODES,
+    }
+    template = "flag_rows.html" if request.headers.get("hx-request") else "flag_queue.html"
+    return page(request, template, context, user=caller)
+
+
+@router.get("/flags/{flag_id}")
+def flag_page(
+    request: Request,
+    flag_id: FlagId,
+    session: SessionDep,
+    state: StateDep,
+    caller: InvestigatorUser,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+) -> Response:
+    """A flag: its evidence in words, the explanations the rule considered, its reviews and the
+    review form."""
+    case_ref = check_ref(case_ref or None, "case_ref")
+    if case_ref is None:
+        return _ask_case(request, caller, "open this flag")
+    flag = flag_by_id(session, flag_id)
+    if flag is None:
+        raise NotFound("no such flag")
+    tz = state.settings.timezone
+    history = reviews(session, flag_id)
+    record(
+        session,
+        caller,
+        request_id,
+        "read.flag",
+        officer_id=flag.officer_id,
+        case_ref=case_ref,
+        detail={"flag_id": flag_id, "reviews": len(history), "via": "web"},
+    )
+    context = {
+        "flag": flag_dict(flag, tz),
+        "reviews": history,
+        "case_ref": case_ref,
+        "statuses": REVIEW_STATUSES,
+        "evidence": _evidence_items(flag.evidence),
+        "considered": _considered(flag.evidence),
+    }
+    return page(request, "flag.html", context, user=caller)
+
+
+def _evidence_items(evidence: Any) -> list[tuple[str, str]]:
+    """The evidence as label/value lines (nested values written out plainly)."""
+    if not isinstance(evidence, dict):
+        return []
+    items = []
+    for key, value in evidence.items():
+        if key in ("considered", "innocent_explanations"):
+            continue
+        items.append((key.replace("_", " "), _words(value)))
+    return items
+
+
+def _words(value: Any) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_words(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_words(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _considered(evidence: Any) -> list[str]:
+    if not isinstance(evidence, dict):
+        return []
+    found = evidence.get("considered") or evidence.get("innocent_explanations") or []
+    return [_words(v) for v in found] if isinstance(found, list) else [_words(found)]
+
+
+async def _review_form(request: Request, caller: WebPrincipal) -> dict[str, str]:
+    return await check_csrf(request, web_config(request).csrf_key)
+
+
+@router.post("/flags/{flag_id}/review")
+def review(
+    flag_id: FlagId,
+    session: SessionDep,
+    caller: InvestigatorUser,
+    request_id: RequestIdDep,
+    fields: Annotated[dict[str, str], Depends(_review_form)],
+) -> Response:
+    """Move the flag to another status with a note (409 if someone moved it meanwhile)."""
+    case_ref = check_ref(fields.get("case_ref") or None, "case_ref")
+    to_status = fields.get("status", "")
+    from api.errors import BadRequest
+
+    if to_status not in REVIEW_STATUSES:
+        raise BadRequest("field status: choose open, under_review, dismissed or substantiated")
+    note = fields.get("note", "").strip()
+    if not note or len(note) > 2000:
+        raise BadRequest("field note: say why, in at most 2,000 characters")
+    outcome = review_flag(
+        session,
+        flag_id,
+        to_status=to_status,
+        note=note,
+        actor=caller.sub,
+        role=caller.role.value,
+        now=datetime.now(UTC),
+        expected_status=fields.get("expected_status") or None,
+    )
+    record(
+        session,
+        caller,
+        request_id,
+        "flag.review",
+        officer_id=outcome.flag.officer_id,
+        case_ref=case_ref,
+        detail={
+            "flag_id": flag_id,
+            "to": outcome.flag.status,
+            "changed": outcome.review is not None,
+            "via": "web",
+        },
+    )
+    target = f"/app/flags/{flag_id}" + (f"?case_ref={case_ref}" if case_ref else "")
+    return RedirectResponse(target, status_code=303)
+
+
+TimeText = Annotated[str | None, Query(max_length=40)]
+
+
+@router.get("/officers/{officer_id}/timeline")
+def timeline(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    case_ref: CaseRef = None,
+    start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+) -> Response:
+    """An officer's timeline on a map with the list beside it (an investigator gives the case
+    first; an officer sees only their own)."""
+    if caller.role.value == "investigator" and not case_ref:
+        return _ask_case(request, caller, "open this officer's timeline")
+    context = timeline_context(
+        officer_id,
+        start,
+        end,
+        case_ref,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+        basemap_url=web_config(request).basemap_url,
+    )
+    return page(request, "timeline.html", context, user=caller)
+
+
+@router.get("/officers/{officer_id}/timeline/export")
+def timeline_export(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The signed export of GET /v1/officers/{id}/timeline/export, as a file to save."""
+    response = export_timeline(
+        officer_id, start, end, request, session, state, caller, request_id, case_ref, None
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="timeline-{officer_id}-{start}-{end}.json"'
+    )
+    return response
