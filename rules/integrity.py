@@ -62,6 +62,11 @@ OTHERS: dict[str, pl.DataType] = {
     "end_at": INSTANT,
 }
 ACCOUNTS: dict[str, pl.DataType] = {"officer_id": pl.Utf8(), "account_id": pl.Utf8()}
+# Columns the daily run adds to rules.schemas.DAILY (stored in the day's result details).
+LATE_SUPPORT: dict[str, pl.DataType] = {
+    "late_added_minutes": pl.Float64(),
+    "late_presence_minutes": pl.Float64(),
+}
 SUPPORT: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
     "date": pl.Date(),
