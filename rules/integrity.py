@@ -9,10 +9,10 @@ from typing import Any
 import networkx as nx
 import polars as pl
 
-from rules.clock import INSTANT, iso_local, local_date
+from rules.clock import INSTANT, day_bounds, iso_local, local_date
+from rules.daily import day_shifts
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
-from rules.flags.roster_retro_edit import retro_intervals
 from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
 from rules.policy import Policy
@@ -102,27 +102,31 @@ class PeriodInputs:
 
 def late_support(ctx: FlagContext) -> pl.DataFrame:
     """``ctx.daily`` with ``late_added_minutes`` and ``late_presence_minutes`` per officer: the
-    on-duty time of the day's shifts added after they ended (rules.flags.roster_retro_edit) and the
-    station presence inside it (null when nothing was added late). Presence is on-duty evidence
-    only: it comes from the day's masked segments."""
-    added = retro_intervals(ctx)
-    if not added:
+    paid time every version of the day's on-duty shifts added after the fact (late_additions,
+    the same reading the period rules make) and the station presence inside it (null when nothing
+    was added late). Presence is on-duty evidence only: it comes from the day's masked segments."""
+    day = day_shifts(ctx.shifts, ctx.day, ctx.tz).filter(pl.col("kind").is_in(ON_DUTY_KINDS))
+    added = late_additions(_day_versions(ctx.shift_history, day))
+    parts = pl.concat(
+        [
+            added.select(
+                "officer_id", "shift_id", "version", q_start="start_at", q_end="before_end"
+            ),
+            added.select(
+                "officer_id", "shift_id", "version", q_start="after_start", q_end="after_end"
+            ),
+        ]
+    ).filter(pl.col("q_end") > pl.col("q_start"))
+    if parts.is_empty():
         return ctx.daily.with_columns(
             late_added_minutes=pl.lit(None, pl.Float64),
             late_presence_minutes=pl.lit(None, pl.Float64),
         )
-    queries = pl.DataFrame(
-        [
-            {
-                "officer_id": r["officer_id"],
-                "q_id": f"{r['shift_id']}#{i}",
-                "q_start": a,
-                "q_end": b,
-            }
-            for r in added
-            for i, (a, b) in enumerate(r["added"])
-        ],
-        schema={"officer_id": pl.Utf8, "q_id": pl.Utf8, "q_start": INSTANT, "q_end": INSTANT},
+    queries = parts.with_row_index("_i").select(
+        "officer_id",
+        q_id=pl.format("{}#{}#{}", "shift_id", "version", "_i"),
+        q_start="q_start",
+        q_end="q_end",
     )
     per_officer = (
         overlap_minutes(queries, ctx.segments)
@@ -133,6 +137,22 @@ def late_support(ctx: FlagContext) -> pl.DataFrame:
         )
     )
     return ctx.daily.join(per_officer, on="officer_id", how="left")
+
+
+def _day_versions(history: pl.DataFrame, day: pl.DataFrame) -> pl.DataFrame:
+    """Every stored version of the shifts of ``day`` as VERSIONS rows (with the one before)."""
+    h = history.join(day.select("shift_id", "officer_id"), on="shift_id").with_columns(
+        edited_at=pl.coalesce("updated_at", "created_at", "recorded_at"),
+        edited_by=pl.lit(None, pl.Utf8),
+    )
+    prev = h.select(
+        "shift_id",
+        version=pl.col("version") + 1,
+        prev_start_at="start_at",
+        prev_end_at="end_at",
+        prev_kind="kind",
+    )
+    return h.join(prev, on=["shift_id", "version"], how="left").select(list(VERSIONS))
 
 
 # --- claims ----------------------------------------------------------------------------------
@@ -291,7 +311,9 @@ def late_additions(versions: pl.DataFrame) -> pl.DataFrame:
     A version adds the part of its on-duty interval outside the version before it (all of it when
     it is the first version or the one before was leave, sickness or rest); only the part that had
     already begun when the edit was made (``edited_at``) is after the fact. Returns the versions
-    with ``added_start``, ``added_end`` (span of what was added late) and ``added_minutes`` > 0.
+    with ``added_minutes`` > 0, ``added_start`` and ``added_end`` (the span of what was added
+    late) and its two parts, [start_at, before_end) and [after_start, after_end) (either may be
+    empty).
     """
     v = versions.filter(pl.col("kind").is_in(ON_DUTY_KINDS))
     prev_paid = pl.col("prev_kind").is_in(ON_DUTY_KINDS).fill_null(False)
@@ -316,6 +338,9 @@ def late_additions(versions: pl.DataFrame) -> pl.DataFrame:
     out = out.filter(pl.col("added_minutes") > 0).with_columns(
         added_start=pl.when(pl.col("_a") > 0).then(pl.col("start_at")).otherwise("_b_start"),
         added_end=pl.when(pl.col("_b") > 0).then(cut).otherwise("_a_end"),
+        before_end=pl.max_horizontal("start_at", "_a_end"),
+        after_start="_b_start",
+        after_end=pl.max_horizontal("_b_start", cut),
     )
     return out.drop("_a", "_b", "_a_end", "_b_start")
 
@@ -489,3 +514,78 @@ def evaluate_period(inputs: PeriodInputs, policy: Policy) -> list[Finding]:
     ]
     findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
     return findings
+
+
+def inputs_from_frames(
+    start: date,
+    end: date,
+    tz: str,
+    *,
+    history: pl.DataFrame,
+    shifts: pl.DataFrame,
+    claims: pl.DataFrame,
+    accounts: pl.DataFrame,
+    daily: pl.DataFrame,
+) -> PeriodInputs:
+    """PeriodInputs from frames in memory, as store.integrity reads them from the database.
+
+    ``history``: every shift version (rules.schemas.SHIFT_HISTORY columns plus ``officer_id``
+    and ``edited_by``); ``shifts``: current shifts (SHIFTS); ``claims``: CLAIMS columns;
+    ``accounts``: officer_id, account_id (null: unknown); ``daily``: daily results with
+    ``late_added_minutes`` and ``late_presence_minutes``.
+    """
+    lo, hi = day_bounds(start, tz)[0], day_bounds(end, tz)[1]
+    h = history.with_columns(edited_at=pl.coalesce("updated_at", "created_at", "recorded_at"))
+    prev = h.select(
+        "shift_id",
+        version=pl.col("version") + 1,
+        prev_start_at="start_at",
+        prev_end_at="end_at",
+        prev_kind="kind",
+    )
+    versions = (
+        h.join(prev, on=["shift_id", "version"], how="left")
+        .filter(
+            (pl.col("start_at") >= lo)
+            & (pl.col("start_at") < hi)
+            & pl.col("kind").is_in(ON_DUTY_KINDS)
+            & (pl.col("edited_at") > pl.col("start_at"))
+        )
+        .select(list(VERSIONS))
+        .cast(VERSIONS)  # type: ignore[arg-type]
+    )
+    in_period = claims.filter((pl.col("start_at") >= lo) & (pl.col("start_at") < hi))
+    claimants = in_period["officer_id"].unique().implode()
+    others = pl.concat(
+        [
+            shifts.select(
+                "officer_id",
+                item_id="shift_id",
+                item_type=pl.lit("shift"),
+                kind="kind",
+                start_at="start_at",
+                end_at="end_at",
+            ),
+            claims.select(
+                "officer_id",
+                item_id="claim_id",
+                item_type=pl.lit("claim"),
+                kind=pl.lit("claim"),
+                start_at="start_at",
+                end_at="end_at",
+            ),
+        ]
+    ).filter(pl.col("officer_id").is_in(claimants))
+    support = daily.filter(pl.col("late_added_minutes").is_not_null()).select(list(SUPPORT))
+    return PeriodInputs(
+        start=start,
+        end=end,
+        tz=tz,
+        versions=versions,
+        claims=in_period.select(list(CLAIMS)).cast(CLAIMS),  # type: ignore[arg-type]
+        others=others.cast(OTHERS),  # type: ignore[arg-type]
+        accounts=accounts.filter(pl.col("account_id").is_not_null())
+        .select(list(ACCOUNTS))
+        .cast(ACCOUNTS),  # type: ignore[arg-type]
+        support=support.cast(SUPPORT),  # type: ignore[arg-type]
+    )
