@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
-from rules.clock import day_bounds
+from rules.clock import day_bounds, local_date
 from rules.integrity import ACCOUNTS, CLAIMS, OTHERS, SUPPORT, VERSIONS, PeriodInputs
 from rules.masking import ON_DUTY_KINDS
 from store.dayload import _instant_sql, read_frame
@@ -91,21 +93,36 @@ def load_accounts(session: Session) -> pl.DataFrame:
     return read_frame(session, sql, [], ACCOUNTS)
 
 
-def load_support(session: Session, start: date, end: date) -> pl.DataFrame:
-    """Per officer and day of the period, the on-duty minutes the daily run found added after the
-    fact and the station presence inside them (only days where something was added late)."""
+def load_support(session: Session, versions: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """For the officer and local start day of each of ``versions``, the on-duty minutes the
+    daily run found added after the fact and the station presence inside them (days where the
+    daily run found nothing added late are left out). Primary-key reads of daily_results."""
+    if versions.is_empty():
+        return pl.DataFrame(schema=SUPPORT)
+    keys = versions.select("officer_id", day=local_date(pl.col("start_at"), tz)).unique()
+    keys = keys.sort("officer_id", "day")
+    officers, days = keys["officer_id"].to_list(), keys["day"].to_list()
     if is_postgres(session):
-        added = "(details->>'late_added_minutes')::float8"
-        presence = "(details->>'late_presence_minutes')::float8"
+        added = "(d.details->>'late_added_minutes')::float8"
+        presence = "(d.details->>'late_presence_minutes')::float8"
+        source = "unnest({p}::text[], {p}::date[]) AS k(officer_id, day)"
+        params: list[Any] = [officers, days]
+        on = "d.officer_id = k.officer_id AND d.day = k.day"
     else:
-        added = "json_extract(details, '$.late_added_minutes')"
-        presence = "json_extract(details, '$.late_presence_minutes')"
+        added = "json_extract(d.details, '$.late_added_minutes')"
+        presence = "json_extract(d.details, '$.late_presence_minutes')"
+        source = "json_each({p}) AS k"
+        pairs = [[o, day.isoformat()] for o, day in zip(officers, days, strict=True)]
+        params = [json.dumps(pairs)]
+        on = (
+            "d.officer_id = json_extract(k.value, '$[0]') AND d.day = json_extract(k.value, '$[1]')"
+        )
     sql = (
-        f"SELECT officer_id, day AS date, {added} AS late_added_minutes, "
-        f"{presence} AS late_presence_minutes FROM daily_results "
-        f"WHERE day >= {{p}} AND day <= {{p}} AND {added} IS NOT NULL"
+        f"SELECT d.officer_id AS officer_id, d.day AS date, {added} AS late_added_minutes, "
+        f"{presence} AS late_presence_minutes FROM {source} JOIN daily_results d ON {on} "
+        f"WHERE {added} IS NOT NULL"
     )
-    return read_frame(session, sql, [start, end], SUPPORT)
+    return read_frame(session, sql, params, SUPPORT)
 
 
 def load_period_inputs(session: Session, start: date, end: date, tz: str) -> PeriodInputs:
@@ -115,13 +132,14 @@ def load_period_inputs(session: Session, start: date, end: date, tz: str) -> Per
     which hold only on-duty presence.
     """
     lo, hi = _period_instants(start, end, tz)
+    versions = load_versions(session, lo, hi)
     return PeriodInputs(
         start=start,
         end=end,
         tz=tz,
-        versions=load_versions(session, lo, hi),
+        versions=versions,
         claims=load_claims(session, lo, hi),
         others=load_overlapping(session, lo, hi),
         accounts=load_accounts(session),
-        support=load_support(session, start, end),
+        support=load_support(session, versions, tz),
     )
