@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo.fences import GeofenceError
 from rules.clock import TimeParseError
 from store.flag_review import FlagNotFoundError, ReviewConflictError
-from store.reports import CursorError
+from store.reports import CursorError, FilterError
 
 log = logging.getLogger("rollcall.api")
 
@@ -114,6 +114,7 @@ class Unavailable(ApiError):
 STATUS_MAP: dict[type[Exception], tuple[int, str, str | None]] = {
     TimeParseError: (400, "bad_request", None),
     CursorError: (400, "bad_request", "invalid cursor"),
+    FilterError: (400, "unknown_filter_value", None),
     GeofenceError: (422, "invalid_geofence", None),
     FlagNotFoundError: (404, "not_found", "no such flag"),
     ReviewConflictError: (409, "conflict", None),

@@ -37,6 +37,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entries of the error statuses a route can give."""
+    return {code: ERROR_RESPONSES[code] for code in codes}
+
+
+# A read of people's data: bad parameter, token, role or officer, unknown officer, invalid query,
+# database down.
+READ_ERRORS = errors(400, 401, 403, 404, 422, 503)
+
 # --- ingest -------------------------------------------------------------------------------------
 
 
@@ -145,26 +155,95 @@ class StationResult(BaseModel):
 class ComplianceRow(BaseModel):
     """One office-based officer's verified office share over the period (CONTRACT §6)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True)
 
-    officer_id: str = Field(examples=["O-0001"])
-    unit: str | None = Field(examples=["Finance"])
-    expected_office_days: int = Field(examples=[12])
-    declared_office_days: int = Field(examples=[12])
-    verified_office_days: int = Field(examples=[9])
-    verified_office_share: float | None = Field(examples=[0.75])
-    meets_policy: bool = Field(examples=[False])
-    insufficient_evidence_days: int = Field(examples=[1])
+    officer_id: str = Field(description="The officer's id", examples=["O-0001"])
+    display_name: str | None = Field(
+        default=None, description="Name from officers.csv (HR and investigators only)"
+    )
+    rank: str | None = Field(default=None, description="Rank from officers.csv", examples=["PC"])
+    unit: str | None = Field(description="Unit from officers.csv", examples=["Finance"])
+    from_: str | None = Field(
+        default=None, alias="from", description="First local day of the period"
+    )
+    to: str | None = Field(default=None, description="Last local day of the period, inclusive")
+    expected_office_days: int = Field(
+        description="Days with an on-duty shift declared office or remote", examples=[12]
+    )
+    declared_office_days: int = Field(description="Expected days declared office", examples=[12])
+    verified_office_days: int = Field(
+        description="Expected days with verified station presence of office_day_min_hours",
+        examples=[9],
+    )
+    verified_office_share: float | None = Field(
+        description="verified / (expected - insufficient evidence); null when nothing assessed",
+        examples=[0.75],
+    )
+    meets_policy: bool = Field(
+        description="share >= min_office_share (true when the share is null)", examples=[False]
+    )
+    insufficient_evidence_days: int = Field(
+        description="Expected days without adequate evidence (never counted against anyone)",
+        examples=[1],
+    )
 
 
 class ComplianceReport(BaseModel):
     """The compliance rows of a period (``below``: only officers under the policy share)."""
 
-    from_: str = Field(alias="from", examples=["2026-10-01"])
-    to: str = Field(examples=["2026-10-31"])
-    unit: str | None = None
-    min_office_share: float = Field(examples=[0.8])
-    rows: list[ComplianceRow]
+    from_: str = Field(alias="from", description="First local day", examples=["2026-10-01"])
+    to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
+    unit: str | None = Field(default=None, description="The unit filter as given (any case)")
+    rank: str | None = Field(default=None, description="The rank filter as given (any case)")
+    min_office_share: float = Field(description="The policy's threshold", examples=[0.8])
+    rows: list[ComplianceRow] = Field(description="One row per office-based officer")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class UnitRow(BaseModel):
+    """One unit's office-based officers against the hybrid-working rule."""
+
+    unit: str | None = Field(description="The unit (null: officers without one)", examples=["CID"])
+    officers: int = Field(description="Office-based officers of the unit", examples=[40])
+    officers_assessed: int = Field(
+        description="Officers with a share (an expected day with adequate evidence)",
+        examples=[38],
+    )
+    officers_meeting_policy: int = Field(
+        description="Assessed officers whose share meets min_office_share", examples=[31]
+    )
+    officers_below_policy: int = Field(
+        description="Assessed officers whose share is below min_office_share", examples=[7]
+    )
+    median_share: float | None = Field(
+        description="Median share of the assessed officers (null: none assessed)", examples=[0.86]
+    )
+    p10_share: float | None = Field(
+        description="10th percentile of the assessed officers' shares (linear interpolation)",
+        examples=[0.62],
+    )
+    expected_office_days: int = Field(description="Summed over the unit's officers")
+    verified_office_days: int = Field(description="Summed over the unit's officers")
+    insufficient_evidence_days: int = Field(description="Summed over the unit's officers")
+    officers_url: str = Field(
+        description="The drill-down: this unit's officer rows (GET /v1/compliance)",
+        examples=["/v1/compliance?from=2026-10-01&to=2026-10-31&unit=CID"],
+    )
+
+
+class UnitReport(BaseModel):
+    """Compliance rolled up per unit; with ``unit`` given, that unit's officers too."""
+
+    from_: str = Field(alias="from", description="First local day", examples=["2026-10-01"])
+    to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
+    unit: str | None = Field(default=None, description="The unit filter as given (any case)")
+    rank: str | None = Field(default=None, description="The rank filter as given (any case)")
+    min_office_share: float = Field(description="The policy's threshold", examples=[0.8])
+    units: list[UnitRow] = Field(description="One row per unit, sorted by unit")
+    officers: list[ComplianceRow] | None = Field(
+        default=None, description="The drill-down, when a unit is asked for: its officer rows"
+    )
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -172,12 +251,36 @@ class ComplianceReport(BaseModel):
 class DayRow(BaseModel):
     """One officer's verified attendance on one local day."""
 
-    date: str = Field(examples=["2026-10-05"])
-    expected_office: bool
-    declared_location: str | None = Field(examples=["office"])
-    verified_presence_minutes: float = Field(examples=[412.5])
-    verified_office_day: bool
-    evidence: str = Field(examples=["adequate"])
+    date: str = Field(description="The local day", examples=["2026-10-05"])
+    expected_office: bool = Field(description="An on-duty shift declared office or remote")
+    declared_location: str | None = Field(
+        description="office, remote or field (null: no on-duty shift)", examples=["office"]
+    )
+    verified_presence_minutes: float = Field(
+        description="Verified presence at stations, minutes", examples=[412.5]
+    )
+    verified_office_day: bool = Field(
+        description="Expected day with presence of at least office_day_min_hours"
+    )
+    evidence: Literal["adequate", "insufficient_evidence"] = Field(
+        description="Whether the day had enough evidence to be assessed", examples=["adequate"]
+    )
+
+
+class OfficerDayRow(DayRow):
+    """A day row of every officer's report (``GET /v1/days``)."""
+
+    officer_id: str = Field(description="The officer's id", examples=["O-0001"])
+
+
+class DaysReport(BaseModel):
+    """Every officer's daily results of a period, for analysts' tools."""
+
+    from_: str = Field(alias="from", description="First local day", examples=["2026-10-01"])
+    to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
+    rows: list[OfficerDayRow] = Field(description="Sorted by officer_id then date")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
 
 class FlagOut(BaseModel):
@@ -363,3 +466,58 @@ class Health(BaseModel):
     """Liveness or readiness."""
 
     status: Literal["ok", "ready", "unavailable"]
+
+
+# --- maps ---------------------------------------------------------------------------------------
+
+
+class Geometry(BaseModel):
+    """A GeoJSON geometry (RFC 7946), longitude before latitude."""
+
+    type: Literal["Polygon", "MultiPolygon"] = Field(description="Polygon or MultiPolygon")
+    coordinates: list[Any] = Field(description="Rings of [longitude, latitude] positions")
+
+
+class StationProperties(BaseModel):
+    """What a station feature says about the station."""
+
+    station_id: str = Field(description="The station's id", examples=["ST-01"])
+    name: str = Field(description="The station's name", examples=["Charing Cross"])
+    borough: str | None = Field(description="Its borough", examples=["Westminster"])
+
+
+class StationFeature(BaseModel):
+    """One station's fence."""
+
+    type: Literal["Feature"] = Field(description="Always Feature")
+    id: str = Field(description="The station's id", examples=["ST-01"])
+    geometry: Geometry = Field(description="The fence")
+    properties: StationProperties = Field(description="Id, name and borough")
+
+
+class StationCollection(BaseModel):
+    """Every station's fence (station outlines are not personal data)."""
+
+    type: Literal["FeatureCollection"] = Field(description="Always FeatureCollection")
+    features: list[StationFeature] = Field(description="One feature per station, by id")
+
+
+class TimelineFeature(BaseModel):
+    """One timeline event: presence and swipes drawn as their station's fence, away segments as
+    their H3 cell's hexagon, events without a place with a null geometry; never a point."""
+
+    type: Literal["Feature"] = Field(description="Always Feature")
+    geometry: Geometry | None = Field(description="Fence, hexagon, or null")
+    properties: TimelineEvent = Field(description="The event as in the JSON timeline")
+
+
+class TimelineCollection(BaseModel):
+    """A timeline as GeoJSON (``Accept: application/geo+json``)."""
+
+    type: Literal["FeatureCollection"] = Field(description="Always FeatureCollection")
+    officer_id: str = Field(description="The officer", examples=["O-0001"])
+    from_: str = Field(alias="from", description="Start of the period (ISO 8601)")
+    to: str = Field(description="End of the period, exclusive (ISO 8601)")
+    features: list[TimelineFeature] = Field(description="One feature per event, in time order")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

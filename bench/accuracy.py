@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from bench.machine import Run, quick_mode
 from fixtures._realistic import PRESETS
 from fixtures.synth import Force, generate_force
 from geo.fences import stations_from_geojson
@@ -586,9 +585,10 @@ def _roster_integrity(args: argparse.Namespace, policy: Policy) -> dict[str, Any
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark at noise 1.0 and 2.0; print tables, then one JSON line of figures."""
+    quick = quick_mode()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--officers", type=int, default=150)
-    parser.add_argument("--days", type=int, default=28)
+    parser.add_argument("--officers", type=int, default=60 if quick else 150)
+    parser.add_argument("--days", type=int, default=14 if quick else 28)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 12))
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 2.0])
@@ -599,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         help="realistic: every real-device phenomenon on (fixtures/_realistic.py)",
     )
     args = parser.parse_args(argv)
+    run = Run("accuracy", postgres=False)
     policy = load_policy()
     figures: dict[str, Any] = {
         "officers": args.officers,
@@ -626,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(label, s))
         figures[f"noise_{noise:g}"] = _summary(s)
     figures["roster_integrity"] = _roster_integrity(args, policy)
-    sys.stdout.write(json.dumps(figures, default=str) + "\n")
+    run.finish(figures)
     return 0
 
 

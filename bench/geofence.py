@@ -17,7 +17,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import io  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
@@ -32,6 +31,7 @@ import shapely  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import Run, describe, quick_mode  # noqa: E402
 from geo.cells import cell_expr  # noqa: E402
 from geo.fences import GREATER_LONDON, Station  # noqa: E402
 from geo.index import StationIndex  # noqa: E402
@@ -197,13 +197,15 @@ def rate(n: int, seconds: float) -> float:
 
 
 def main() -> None:
+    quick = quick_mode()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fixes", type=int, default=10_000_000)
-    parser.add_argument("--compare", type=int, default=1_000_000)
+    parser.add_argument("--fixes", type=int, default=2_000_000 if quick else 10_000_000)
+    parser.add_argument("--compare", type=int, default=200_000 if quick else 1_000_000)
     parser.add_argument("--stations", type=int, default=600)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3 if quick else 5)
     parser.add_argument("--no-postgis", action="store_true")
     args = parser.parse_args()
+    run = Run("geofence", postgres=not args.no_postgis)
     t_start = time.perf_counter()
     print(
         f"python {platform.python_version()}, polars {pl.__version__}, numpy {np.__version__}, "
@@ -320,7 +322,6 @@ def main() -> None:
         "same_as_geopandas": same_gpd,
         "same_as_postgis": same_pg,
         "single_thread": True,
-        "load_avg_1m": round(os.getloadavg()[0], 1),
         "total_s": round(time.perf_counter() - t_start, 1),
     }
     print(
@@ -331,7 +332,8 @@ def main() -> None:
         f"{(n / raw_cpu) / (m / gpd_cpu) >= 10}; >= 100x PostGIS (wall) "
         f"{bool(pg_rate and raw_rate / pg_rate >= 100)}"
     )
-    print(json.dumps(figures))
+    out = run.finish(figures)
+    print(describe(out["machine"]), file=sys.stderr)
 
 
 if __name__ == "__main__":

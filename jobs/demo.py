@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy import make_url
 
 from jobs.imports import import_directory
 from jobs.nightly import DayReport, NightlyReport, run_nightly
+from rules.clock import day_bounds
 from rules.policy import Policy
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
@@ -116,7 +117,9 @@ def run_demo(
         f"{force.roster.height:,} shifts ({first} to {last})"
     )
     t = perf_counter()
-    now = datetime.now(UTC)
+    # "Now" for the import: three days after the period, as if it were imported then (events of
+    # a period long past would be refused as older than the raw retention).
+    now = day_bounds(last, tz)[1] + timedelta(days=3)
     with tempfile.TemporaryDirectory(prefix="rollcall-demo-") as tmp:
         force.write(Path(tmp))
         imported = import_directory(factory, Path(tmp), tz=tz, policy=policy, now=now)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rollcall import cli_api, cli_reports
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.tabular import escape_cell
 from store.db import make_engine, session_factory
 from store.ingest import (
     FILE_KINDS,
@@ -72,7 +73,9 @@ def _write_errors(path: Path, file_name: str, report: IngestReport) -> None:
         writer = csv.writer(fh)
         writer.writerow(["file", "row", "column", "reason"])
         for e in report.errors:
-            writer.writerow([file_name, e.row, e.column or "", e.reason])
+            writer.writerow(
+                [escape_cell(file_name), e.row, escape_cell(e.column or ""), escape_cell(e.reason)]
+            )
 
 
 @app.command("import")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
-import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -284,12 +282,52 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
     return table
 
 
-def _write_csv(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+def unit_table(units: list[dict[str, Any]], policy: Policy, title: str) -> Table:
+    """The roll-up per unit: officers assessed and meeting the rule, median and 10th-percentile
+    share, insufficient-evidence days."""
+    table = Table(
+        title=title,
+        caption=(
+            f"Assessed: officers with at least one expected day with evidence. Rule: "
+            f"{policy.min_office_share:.0%} of assessed days verified at a station. p10: the "
+            "share below which the lowest tenth of the unit's assessed officers fall."
+        ),
+    )
+    for col in ("unit", "officers", "assessed", "meeting", "below", "median", "p10", "no evidence"):
+        table.add_column(col, justify="left" if col == "unit" else "right", no_wrap=True)
+    for u in units:
+        table.add_row(
+            u["unit"] or "(none)",
+            str(u["officers"]),
+            str(u["officers_assessed"]),
+            str(u["officers_meeting_policy"]),
+            str(u["officers_below_policy"]),
+            _pct(u["median_share"]),
+            _pct(u["p10_share"]),
+            str(u["insufficient_evidence_days"]),
+        )
+    return table
+
+
+def _write_bytes(data: bytes, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(data)
+
+
+def _filter_or_exit(exc: Exception) -> typer.Exit:
+    err_console.print(f"error: {exc}", markup=False, style="red")
+    return typer.Exit(2)
+
+
+RankOpt = Annotated[
+    str | None, typer.Option("--rank", help="Only officers of this rank (any case).")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
+]
 
 
 @report_app.command("compliance")
@@ -297,26 +335,51 @@ def report_compliance(
     start: FromOpt,
     end: ToOpt,
     unit: UnitOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    rank: RankOpt = None,
+    by: Annotated[str, typer.Option("--by", help="officer (one row each) or unit.")] = "officer",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or xlsx.")] = "table",
+    output: OutputOpt = None,
 ) -> None:
-    """One row per office-based officer: expected, declared and verified office days, share."""
-    from store.reports import compliance_rows
+    """Office attendance against the hybrid-working rule: one row per office-based officer, or
+    per unit with --by unit (officers assessed and meeting the rule, median and 10th-percentile
+    share). --unit and --rank match any case; an unknown one names the nearest known values.
+    xlsx needs --output (with --by unit it has a units sheet and an officers sheet)."""
+    from rollcall.tabular import to_csv, to_xlsx
+    from store.reports import FilterError, compliance_dicts, compliance_frame, unit_rollup
 
-    fmt = _check_format(fmt, ("table", "csv", "json"))
+    fmt = _check_format(fmt, ("table", "csv", "json", "xlsx"))
+    by = _check_format(by, ("officer", "unit"))
+    if fmt == "xlsx" and output is None:
+        err_console.print("[red]error:[/] --format xlsx needs --output FILE")
+        raise typer.Exit(2)
     first, last = _period(start, end)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
     with _sessions(settings) as factory, factory() as session:
-        rows = compliance_rows(session, first, last, unit=unit, policy=policy)
-    if fmt == "json":
-        _json_out(rows)
+        try:
+            frame = compliance_frame(session, first, last, unit=unit, rank=rank, policy=policy)
+        except FilterError as exc:
+            raise _filter_or_exit(exc) from exc
+    units = unit_rollup(frame) if by == "unit" else None
+    shown = units if units is not None else frame
+    if fmt == "xlsx":
+        sheets = {"units": units, "officers": frame} if units is not None else {"compliance": frame}
+        _write_bytes(to_xlsx(sheets), output)
+        err_console.print(f"{shown.height:,} rows written to {output}")
     elif fmt == "csv":
-        _write_csv(rows)
+        _write_bytes(to_csv(shown), output)
+    elif fmt == "json":
+        document = units.to_dicts() if units is not None else compliance_dicts(frame, first, last)
+        _json_out(document)
     else:
-        scope = f"unit {unit}" if unit else "all units"
-        console.print(
-            compliance_table(rows, policy, f"Office attendance {first} to {last}, {scope}")
+        scope = ", ".join(
+            [f"unit {unit}" if unit else "all units"] + ([f"rank {rank}"] if rank else [])
         )
+        title = f"Office attendance {first} to {last}, {scope}"
+        if units is not None:
+            console.print(unit_table(units.to_dicts(), policy, title))
+        else:
+            console.print(compliance_table(compliance_dicts(frame, first, last), policy, title))
 
 
 def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
@@ -409,38 +472,35 @@ def report_days(
     start: FromOpt,
     end: ToOpt,
     unit: UnitOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or parquet.")] = "csv",
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Write to this file instead of stdout.")
-    ] = None,
+    rank: RankOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, parquet or xlsx.")] = "csv",
+    output: OutputOpt = None,
 ) -> None:
     """Every officer's daily results, for analysts' tools."""
-    from store.reports import day_rows
+    from rollcall.tabular import to_csv, to_xlsx
+    from store.reports import FilterError, day_rows
 
-    fmt = _check_format(fmt, ("csv", "json", "parquet"))
+    fmt = _check_format(fmt, ("csv", "json", "parquet", "xlsx"))
     first, last = _period(start, end)
-    if fmt == "parquet" and output is None:
-        err_console.print("[red]error:[/] --format parquet needs --output FILE")
+    if fmt in ("parquet", "xlsx") and output is None:
+        err_console.print(f"[red]error:[/] --format {fmt} needs --output FILE")
         raise typer.Exit(2)
     settings = load_settings()
     with _sessions(settings) as factory, factory() as session:
-        frame = day_rows(session, first, last, unit=unit)
+        try:
+            frame = day_rows(session, first, last, unit=unit, rank=rank)
+        except FilterError as exc:
+            raise _filter_or_exit(exc) from exc
     if fmt == "parquet":
         assert output is not None
         frame.write_parquet(output)
     elif fmt == "json":
         text = orjson.dumps(frame.to_dicts(), option=orjson.OPT_INDENT_2).decode() + "\n"
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            output.write_text(text, encoding="utf-8")
+        _write_bytes(text.encode(), output)
+    elif fmt == "xlsx":
+        _write_bytes(to_xlsx({"days": frame}), output)
     else:
-        buffer = io.StringIO()
-        frame.write_csv(buffer)
-        if output is None:
-            sys.stdout.write(buffer.getvalue())
-        else:
-            output.write_text(buffer.getvalue(), encoding="utf-8")
+        _write_bytes(to_csv(frame), output)
     if output is not None:
         err_console.print(f"{frame.height:,} day rows written to {output}")
 
@@ -652,7 +712,11 @@ def demo(
         f"'http://127.0.0.1:8000/v1/officers/{result.officer_id}/timeline/export"
         f"?from={result.first}&to={result.last}&case_ref=DEMO-1'\n"
         "  rollcall timeline verify export.json --public-key export-key.pub\n"
-        "OpenAPI docs: http://127.0.0.1:8000/docs",
+        "OpenAPI docs: http://127.0.0.1:8000/docs\n"
+        "The web app on the demo database, with the development sign-in (no token needed):\n"
+        f"  {env} ROLLCALL_EXPORT_KEY_FILE=$PWD/export-key.pem rollcall serve --dev-login\n"
+        "  then open http://127.0.0.1:8000/app/login and sign in as hr, investigator, auditor, "
+        f"or officer with officer id {result.officer_id}",
         soft_wrap=True,  # commands stay on one line, to be copied whole
     )
 

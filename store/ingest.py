@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,13 @@ from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.db import transaction
 from store.held import promote_held
-from store.load import DeferredIndexes, add_masked_counts, dialect_insert, insert_events
+from store.load import (
+    MASKED_KEYS,
+    DeferredIndexes,
+    add_masked_counts,
+    dialect_insert,
+    insert_events,
+)
 from store.models import (
     BadgeAssignment,
     DeviceAssignment,
@@ -205,6 +211,7 @@ def _ingest_roster(
             )
             .select("officer_id", day=local_date(pl.col("ts"), tz))
             .unique()
+            .sort("officer_id", "day")  # one order for every writer: no deadlock cycles
         )
         for officer_id, day in days.iter_rows():
             stmt = dialect_insert(session, RecomputeMark).values(
@@ -277,8 +284,20 @@ def _prepare_events(
     held = rows.filter(pl.col("_status") == DutyStatus.HELD.value).with_columns(
         held_at=pl.lit(now).cast(pl.Datetime("us", "UTC"))
     )
-    masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select("ts")
+    key = MASKED_KEYS["ping" if kind == "pings" else "swipe"]
+    masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select(key)
     return on, held, masked, pl.concat(rejected)
+
+
+def _split_expired(
+    rows: pl.DataFrame, *, policy: Policy, now: datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows to keep, rejections of rows already older than retention_days_raw): a purge would
+    have removed them, so they are never stored, counted or held."""
+    cutoff = now - timedelta(days=policy.retention_days_raw)
+    old = rows.filter(pl.col("ts") < cutoff)
+    reason = f"older than the raw retention period ({policy.retention_days_raw} days): not stored"
+    return rows.filter(pl.col("ts") >= cutoff), _reject(old, "ts", reason)
 
 
 def prepare_batch(
@@ -300,8 +319,11 @@ def prepare_batch(
     checked = validate(kind, frame, tz=tz)
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
+    first, too_old = _split_expired(first, policy=policy, now=now)
     on, held, masked, rejected = _prepare_events(session, kind, first, policy=policy, now=now)
-    _record_rejections(report, [checked.errors, _conflicts(kind, conflicts), rejected], row_offset)
+    _record_rejections(
+        report, [checked.errors, _conflicts(kind, conflicts), too_old, rejected], row_offset
+    )
     return PreparedEvents(kind, report, on, held, masked)
 
 

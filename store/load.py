@@ -3,20 +3,22 @@ the key."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from hashlib import blake2b
 from itertools import chain
 from typing import Any
 
 import polars as pl
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rules.clock import local_date
 from store.db import is_postgres
-from store.models import MaskedCount
+from store.models import MaskedCount, MaskedKey, MaskingSalt
 
 _TEXT, _FLOAT, _BOOL = pl.Utf8, pl.Float64, pl.Boolean
 _INSTANT = pl.Datetime("us", "UTC")
@@ -263,15 +265,55 @@ def dialect_insert(session: Session, model: Any) -> Any:
     return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
 
 
-def add_masked_counts(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> None:
-    """Add masked events (a frame with ``ts``) to the per-local-day counts of ``kind``: the only
-    trace off-duty events leave."""
+MASKED_KEYS = {"ping": ("device_id", "ts"), "swipe": ("badge_id", "ts", "reader_id")}
+
+
+def _masked_digests(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> pl.DataFrame:
+    """(day, digest) of each distinct masked event, in digest order: a keyed BLAKE2b of its
+    natural key under this database's salt."""
+    salt = session.execute(select(MaskingSalt.salt).where(MaskingSalt.salt_id == 1)).scalar_one()
+    parts = [
+        pl.col(c).dt.epoch("us").cast(pl.Utf8) if c == "ts" else pl.col(c).cast(pl.Utf8)
+        for c in MASKED_KEYS[kind]
+    ]
+    keys = masked.select(
+        day=local_date(pl.col("ts"), tz), key=pl.concat_str(parts, separator="\x1f")
+    )
+    digests = [
+        blake2b(k.encode(), digest_size=16, key=salt).digest() for k in keys.get_column("key")
+    ]
+    return (
+        keys.select("day")
+        .with_columns(digest=pl.Series(digests, dtype=pl.Binary))
+        .unique("digest")
+        .sort("digest")
+    )
+
+
+def add_masked_counts(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> int:
+    """Count masked events (a frame with ``ts`` and the rest of the natural key of ``kind``) in
+    the per-local-day counts, each key once: its digest is recorded (masked_keys) and only events
+    whose digest is new are counted, so a retried file or batch adds nothing. Keys go in digest
+    order and days in date order, so concurrent writers never wait on each other in a cycle.
+    Returns how many were newly counted. Only flushes."""
     if masked.is_empty():
-        return
-    per_day = masked.group_by(local_date(pl.col("ts"), tz).alias("day")).len()
-    for day, count in per_day.iter_rows():
-        stmt = dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=count)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "kind"], set_={"count": MaskedCount.count + stmt.excluded.count}
+        return 0
+    digests = _masked_digests(session, masked, kind, tz)
+    stmt = (
+        dialect_insert(session, MaskedKey)
+        .on_conflict_do_nothing(index_elements=["kind", "digest"])
+        .returning(MaskedKey.day)
+    )
+    new_days: list[date] = []
+    rows = [{"kind": kind, "day": d, "digest": g} for d, g in digests.iter_rows()]
+    for start in range(0, len(rows), 10_000):
+        new_days += session.scalars(stmt, rows[start : start + 10_000]).all()
+    per_day = Counter(new_days)
+    for day in sorted(per_day):
+        upsert = dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=per_day[day])
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["day", "kind"],
+            set_={"count": MaskedCount.count + upsert.excluded.count},
         )
-        session.execute(stmt)
+        session.execute(upsert)
+    return len(new_days)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -244,6 +245,26 @@ class MaskedCount(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class MaskedKey(Base):
+    """A salted digest of a masked event's natural key, so it is counted once (kept as long as
+    raw events)."""
+
+    __tablename__ = "masked_keys"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+
+
+class MaskingSalt(Base):
+    """The random salt of this database's masked-key digests (one row)."""
+
+    __tablename__ = "masking_salt"
+
+    salt_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class ImportRecord(Base):

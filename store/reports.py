@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import difflib
 from datetime import date
 from typing import Any
 
@@ -34,8 +35,98 @@ class CursorError(ValueError):
     """A pagination cursor that this module did not issue (or that was altered)."""
 
 
+class FilterError(ValueError):
+    """A unit or rank filter that matches no officer; names the nearest known values."""
+
+    def __init__(self, field: str, value: str, nearest: list[str]) -> None:
+        hint = f"; nearest known: {', '.join(nearest)}" if nearest else "; none are known"
+        super().__init__(f"unknown {field} {value!r}{hint}")
+        self.field, self.value, self.nearest = field, value, nearest
+
+
+def _known(session: Session, column: Any) -> list[str]:
+    return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
+
+
+def match_filter(session: Session, field: str, value: str | None) -> list[str] | None:
+    """The stored spellings of officers' ``field`` (``unit`` or ``rank``) equal to ``value``
+    ignoring case; None when ``value`` is None. Raises FilterError naming up to five nearest
+    known values (by similarity, ignoring case) when none matches."""
+    if value is None:
+        return None
+    column = Officer.unit if field == "unit" else Officer.rank
+    known = _known(session, column)
+    wanted = value.strip().casefold()
+    matches = [k for k in known if k.casefold() == wanted]
+    if matches:
+        return matches
+    folded: dict[str, list[str]] = {}
+    for k in known:
+        folded.setdefault(k.casefold(), []).append(k)
+    close = difflib.get_close_matches(wanted, list(folded), n=5, cutoff=0.4)
+    nearest = [spelling for c in close for spelling in folded[c]]
+    nearest += [k for k in known if wanted in k.casefold() and k not in nearest]
+    raise FilterError(field, value, nearest[:5] or known[:5])
+
+
+def _labels(session: Session) -> pl.DataFrame:
+    rows = session.execute(select(Officer.officer_id, Officer.display_name, Officer.rank)).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"officer_id": pl.Utf8(), "display_name": pl.Utf8(), "rank": pl.Utf8()},
+        orient="row",
+    )
+
+
+def compliance_frame(
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    unit: str | None,
+    policy: Policy,
+    rank: str | None = None,
+) -> pl.DataFrame:
+    """The compliance rows (see compliance_rows) as a frame with ``display_name`` and ``rank``
+    after ``officer_id``. ``unit`` and ``rank`` match ignoring case (FilterError if unknown)."""
+    from rules.compliance import COMPLIANCE_INPUT, compliance
+    from store.dayload import load_daily, load_officers
+
+    units = match_filter(session, "unit", unit)
+    ranks = match_filter(session, "rank", rank)
+    officers = load_officers(session)
+    labels = _labels(session)
+    if units is not None:
+        officers = officers.filter(pl.col("unit").is_in(units))
+    if ranks is not None:
+        keep = labels.filter(pl.col("rank").is_in(ranks))["officer_id"]
+        officers = officers.filter(pl.col("officer_id").is_in(keep.implode()))
+    # compliance() reports only the officers given, so other officers' days need no filtering.
+    daily = load_daily(
+        session, start, end, expected_only=True, ordered=False, columns=COMPLIANCE_INPUT
+    )
+    rows, _ = compliance(daily, officers, policy, end, with_findings=False)
+    rows = rows.join(labels, on="officer_id", how="left").with_columns(
+        pl.col("verified_office_share").round(4),
+        pl.col(
+            "expected_office_days",
+            "declared_office_days",
+            "verified_office_days",
+            "insufficient_evidence_days",
+        ).cast(pl.Int64),
+    )
+    first = ["officer_id", "display_name", "rank", "unit"]
+    return rows.select(first + [c for c in rows.columns if c not in first]).sort("officer_id")
+
+
 def compliance_rows(
-    session: Session, start: date, end: date, *, unit: str | None, policy: Policy
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    unit: str | None,
+    policy: Policy,
+    rank: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per office-based officer (CONTRACT §6), sorted by officer_id.
 
@@ -43,37 +134,73 @@ def compliance_rows(
     code that raises BELOW_OFFICE_SHARE): insufficient-evidence days are reported and left out of
     the share's denominator; ``verified_office_share`` is None when no day could be assessed, and
     then ``meets_policy`` is True. Officers without any daily result appear with zeros. ``unit``
-    None means every unit.
+    and ``rank`` None mean every unit and rank; otherwise they match ignoring case, and an unknown
+    one raises FilterError. Rows carry ``display_name`` and ``rank`` (HR and investigators only).
     """
-    from rules.compliance import COMPLIANCE_INPUT, compliance
-    from store.dayload import load_daily, load_officers
+    frame = compliance_frame(session, start, end, unit=unit, rank=rank, policy=policy)
+    return compliance_dicts(frame, start, end)
 
-    officers = load_officers(session)
-    if unit is not None:
-        officers = officers.filter(pl.col("unit") == unit)
-    # compliance() reports only the officers given, so other officers' days need no filtering.
-    daily = load_daily(
-        session, start, end, expected_only=True, ordered=False, columns=COMPLIANCE_INPUT
+
+COMPLIANCE_FIELDS = (
+    "officer_id",
+    "display_name",
+    "rank",
+    "unit",
+    "expected_office_days",
+    "declared_office_days",
+    "verified_office_days",
+    "verified_office_share",
+    "meets_policy",
+    "insufficient_evidence_days",
+)
+
+
+def compliance_dicts(frame: pl.DataFrame, start: date, end: date) -> list[dict[str, Any]]:
+    """compliance_frame rows as the dicts of the JSON report, each with the period's bounds."""
+    period = {"from": start.isoformat(), "to": end.isoformat()}
+    columns = [c for c in COMPLIANCE_FIELDS if c in frame.columns]
+    columns += [c for c in frame.columns if c not in columns]
+    return [{**row, **period} for row in frame.select(columns).iter_rows(named=True)]
+
+
+UNIT_SCHEMA: dict[str, pl.DataType] = {
+    "unit": pl.Utf8(),
+    "officers": pl.Int64(),
+    "officers_assessed": pl.Int64(),
+    "officers_meeting_policy": pl.Int64(),
+    "officers_below_policy": pl.Int64(),
+    "median_share": pl.Float64(),
+    "p10_share": pl.Float64(),
+    "expected_office_days": pl.Int64(),
+    "verified_office_days": pl.Int64(),
+    "insufficient_evidence_days": pl.Int64(),
+}
+
+
+def unit_rollup(frame: pl.DataFrame) -> pl.DataFrame:
+    """Compliance rows (compliance_frame) summed per unit, sorted by unit (officers without a
+    unit under null, last).
+
+    ``officers``: office-based officers; ``officers_assessed``: those with a share (at least
+    one expected day with adequate evidence); ``officers_meeting_policy`` and
+    ``officers_below_policy`` split the assessed ones; ``median_share`` and ``p10_share`` (10th
+    percentile, linear interpolation) over the assessed officers' shares, null when none is
+    assessed; day counts summed over the unit's officers.
+    """
+    share = pl.col("verified_office_share")
+    assessed = share.is_not_null()
+    out = frame.group_by("unit").agg(
+        officers=pl.len().cast(pl.Int64),
+        officers_assessed=assessed.sum().cast(pl.Int64),
+        officers_meeting_policy=(assessed & pl.col("meets_policy")).sum().cast(pl.Int64),
+        officers_below_policy=(~pl.col("meets_policy")).sum().cast(pl.Int64),
+        median_share=share.median().round(4),
+        p10_share=share.quantile(0.1, interpolation="linear").round(4),
+        expected_office_days=pl.col("expected_office_days").sum().cast(pl.Int64),
+        verified_office_days=pl.col("verified_office_days").sum().cast(pl.Int64),
+        insufficient_evidence_days=pl.col("insufficient_evidence_days").sum().cast(pl.Int64),
     )
-    rows, _ = compliance(daily, officers, policy, end, with_findings=False)
-    out: list[dict[str, Any]] = []
-    for row in rows.iter_rows(named=True):
-        share = row["verified_office_share"]
-        out.append(
-            {
-                "officer_id": row["officer_id"],
-                "unit": row["unit"],
-                "from": start.isoformat(),
-                "to": end.isoformat(),
-                "expected_office_days": int(row["expected_office_days"]),
-                "declared_office_days": int(row["declared_office_days"]),
-                "verified_office_days": int(row["verified_office_days"]),
-                "verified_office_share": round(share, 4) if share is not None else None,
-                "meets_policy": bool(row["meets_policy"]),
-                "insufficient_evidence_days": int(row["insufficient_evidence_days"]),
-            }
-        )
-    return out
+    return out.select(list(UNIT_SCHEMA)).cast(UNIT_SCHEMA).sort("unit", nulls_last=True)  # type: ignore[arg-type]
 
 
 def _day_dict(row: DailyResult) -> dict[str, Any]:
@@ -145,10 +272,15 @@ def officer_report(
     }
 
 
-def day_rows(session: Session, start: date, end: date, *, unit: str | None) -> pl.DataFrame:
+def day_rows(
+    session: Session, start: date, end: date, *, unit: str | None, rank: str | None = None
+) -> pl.DataFrame:
     """Every officer's daily results for local days ``start``..``end``: the officer report's day
-    fields plus ``officer_id``, sorted by officer_id then date. ``unit`` None means every unit.
+    fields plus ``officer_id``, sorted by officer_id then date. ``unit`` and ``rank`` None mean
+    every unit and rank; otherwise they match ignoring case (FilterError when unknown).
     """
+    units = match_filter(session, "unit", unit)
+    ranks = match_filter(session, "rank", rank)
     dr = DailyResult
     query = (
         select(
@@ -163,8 +295,12 @@ def day_rows(session: Session, start: date, end: date, *, unit: str | None) -> p
         .where(dr.day >= start, dr.day <= end)
         .order_by(dr.officer_id, dr.day)
     )
-    if unit is not None:
-        query = query.join(Officer, Officer.officer_id == dr.officer_id).where(Officer.unit == unit)
+    if units is not None or ranks is not None:
+        query = query.join(Officer, Officer.officer_id == dr.officer_id)
+    if units is not None:
+        query = query.where(Officer.unit.in_(units))
+    if ranks is not None:
+        query = query.where(Officer.rank.in_(ranks))
     rows = session.execute(query).all()
     frame = (
         pl.DataFrame([tuple(r) for r in rows], schema=DAY_SCHEMA, orient="row")

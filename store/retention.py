@@ -23,6 +23,7 @@ from store.models import (
     FlagReview,
     JobRun,
     MaskedCount,
+    MaskedKey,
     Ping,
     RecomputeMark,
     Swipe,
@@ -111,7 +112,19 @@ def purge_raw(factory: sessionmaker[Session], cutoff: datetime) -> dict[str, int
     partitions, partition_rows = drop_old_ping_partitions(factory, cutoff)
     pings = partition_rows + _delete_before(factory, Ping, cutoff)
     swipes = _delete_before(factory, Swipe, cutoff)
-    return {"pings": pings, "ping_partitions_dropped": partitions, "swipes": swipes}
+    # A key's local day is within a day of its UTC instant: the day before the cutoff's UTC date
+    # holds only events that intake now refuses as too old.
+    with transaction(factory) as session:
+        result = session.execute(
+            delete(MaskedKey).where(MaskedKey.day < (cutoff - timedelta(days=1)).date())
+        )
+        keys = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return {
+        "pings": pings,
+        "ping_partitions_dropped": partitions,
+        "swipes": swipes,
+        "masked event digests": keys,
+    }
 
 
 def _delete_ids(factory: sessionmaker[Session], model: Any, key: Any, ids: list[Any]) -> int:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+import orjson
+import polars as pl
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import Response
 
 from api.auth import Role
 from api.deps import FlagReader, Investigator, RequestIdDep, SessionDep, StateDep, ensure_subject
+from api.errors import JsonResponse
+from api.negotiate import JSON, TABULAR, choose, tabular_content, tabular_response
 from api.schemas import ERROR_RESPONSES, FlagOut, FlagPage, FlagPatch, FlagReviewResult, ReviewOut
 from api.trail import check_ref, record
 from rules.clock import iso_local
@@ -20,13 +25,43 @@ router = APIRouter(prefix="/v1", tags=["flags"])
 StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
 
 
+MAX_TABULAR_FLAGS = 100_000
+FLAG_FRAME: dict[str, pl.DataType] = {
+    "flag_id": pl.Utf8(),
+    "officer_id": pl.Utf8(),
+    "code": pl.Utf8(),
+    "date": pl.Date(),
+    "status": pl.Utf8(),
+    "withdrawn": pl.Boolean(),
+    "misconduct": pl.Boolean(),
+    "summary": pl.Utf8(),
+    "evidence": pl.Utf8(),
+    "rule_version": pl.Utf8(),
+    "policy_version": pl.Utf8(),
+    "raised_at": pl.Utf8(),
+}
+
+
+def _flag_frame(flags: list[dict[str, Any]]) -> pl.DataFrame:
+    rows = [
+        {
+            **{k: f.get(k) for k in FLAG_FRAME},
+            "date": date.fromisoformat(f["date"]),
+            "evidence": orjson.dumps(f["evidence"]).decode(),
+        }
+        for f in flags
+    ]
+    return pl.DataFrame(rows, schema=FLAG_FRAME, orient="row")
+
+
 @router.get(
     "/flags",
     response_model=FlagPage,
-    responses=ERROR_RESPONSES,
-    summary="Flags, newest first, with filters and cursor pagination",
+    responses={**ERROR_RESPONSES, **tabular_content("FlagPage")},
+    summary="Flags, newest first, with filters and cursor pagination (JSON, CSV or xlsx)",
 )
 def get_flags(
+    request: Request,
     session: SessionDep,
     state: StateDep,
     caller: FlagReader,
@@ -39,8 +74,13 @@ def get_flags(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     case_ref: Annotated[str | None, Query(max_length=100)] = None,
     purpose: Annotated[str | None, Query(max_length=100)] = None,
-) -> FlagPage:
-    """Investigators see every flag; an officer token sees only its own officer's flags."""
+) -> Response:
+    """Investigators see every flag; an officer token sees only its own officer's flags.
+    ``Accept: text/csv`` or the xlsx media type downloads every flag the filters select (from
+    ``after`` on, at most 100,000), newest first, evidence as JSON text."""
+    media = choose(request, TABULAR)
+    if media != JSON:
+        limit = MAX_TABULAR_FLAGS
     if caller.role is Role.OFFICER:
         if officer_id is not None:
             ensure_subject(caller, officer_id)
@@ -71,7 +111,13 @@ def get_flags(
             "officers": sorted({f["officer_id"] for f in flags}),
         },
     )
-    return FlagPage(flags=[FlagOut.model_validate(f) for f in flags], next_cursor=cursor)
+    if media != JSON:
+        return tabular_response(media, {"flags": _flag_frame(flags)}, "flags")
+    return JsonResponse(
+        FlagPage(flags=[FlagOut.model_validate(f) for f in flags], next_cursor=cursor).model_dump(
+            mode="json"
+        )
+    )
 
 
 @router.patch(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -23,25 +25,46 @@ from api.deps import (
     ensure_subject,
 )
 from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
+from api.negotiate import (
+    GEOJSON,
+    JSON,
+    NOT_ACCEPTABLE,
+    TABULAR,
+    GeoJsonResponse,
+    choose,
+    tabular_content,
+    tabular_response,
+)
 from api.schemas import (
     ERROR_RESPONSES,
+    READ_ERRORS,
     ComplianceReport,
+    DaysReport,
     ErrorBody,
     ExportKeys,
     ExportPublicKey,
     OfficerReport,
     SignedTimeline,
     Timeline,
+    UnitReport,
 )
 from api.trail import check_ref, record, require_case_ref
+from geo.geojson import timeline_collection
 from rules.clock import day_bounds, iso_local, parse_instant
-from store.reports import compliance_rows, officer_report
+from store.reports import (
+    compliance_dicts,
+    compliance_frame,
+    day_rows,
+    officer_report,
+    unit_rollup,
+)
 from store.timeline import build_timeline, officer_exists
 
 router = APIRouter(prefix="/v1", tags=["reads"])
 
 MAX_REPORT_DAYS = 366
 MAX_TIMELINE_DAYS = 31
+MAX_DAYS_EXPORT = 31
 
 OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
@@ -64,54 +87,169 @@ def _period(start: date, end: date, max_days: int) -> None:
         raise BadRequest(f"a period is at most {max_days} days")
 
 
+Unit = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Only officers of this unit, any case (unknown: 400 naming the nearest)",
+        examples=["CID"],
+    ),
+]
+Rank = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Only officers of this rank, any case (unknown: 400 naming the nearest)",
+        examples=["Chief Inspector"],
+    ),
+]
+
+
+def _filters(start: date, end: date, unit: str | None, rank: str | None) -> dict[str, Any]:
+    return {"from": start.isoformat(), "to": end.isoformat(), "unit": unit, "rank": rank}
+
+
+def _name(kind: str, start: date, end: date) -> str:
+    return f"{kind}-{start.isoformat()}-{end.isoformat()}"
+
+
 @router.get(
     "/compliance",
     response_model=ComplianceReport,
-    responses=ERROR_RESPONSES,
-    summary="Verified office share of every office-based officer (HR)",
+    responses={**READ_ERRORS, **tabular_content("ComplianceReport")},
+    summary="Verified office share of every office-based officer (HR; JSON, CSV or xlsx)",
 )
 def get_compliance(
     start: FromDate,
     end: ToDate,
+    request: Request,
     session: SessionDep,
     state: StateDep,
     caller: HrCaller,
     request_id: RequestIdDep,
-    unit: Annotated[str | None, Query(max_length=100)] = None,
+    unit: Unit = None,
+    rank: Rank = None,
     below: Annotated[bool, Query(description="Only officers below min_office_share")] = False,
     purpose: Purpose = None,
 ) -> Response:
     """One row per office-based officer for local days from..to inclusive, from the nightly
-    results. ``below=true`` keeps only officers who do not meet the policy."""
+    results, with display name and rank. ``below=true`` keeps only officers who do not meet the
+    policy. ``Accept: text/csv`` or the xlsx media type downloads the same rows."""
+    media = choose(request, TABULAR)
     _period(start, end, MAX_REPORT_DAYS)
-    rows = compliance_rows(session, start, end, unit=unit, policy=state.policy)
+    frame = compliance_frame(session, start, end, unit=unit, rank=rank, policy=state.policy)
     if below:
-        rows = [r for r in rows if not r["meets_policy"]]
+        frame = frame.filter(~pl.col("meets_policy"))
     record(
         session,
         caller,
         request_id,
         "read.compliance",
         purpose=check_ref(purpose, "purpose"),
-        detail={
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "unit": unit,
-            "below": below,
-            "rows": len(rows),
-        },
+        detail={**_filters(start, end, unit, rank), "below": below, "rows": frame.height},
     )
+    if media != JSON:
+        return tabular_response(media, {"compliance": frame}, _name("compliance", start, end))
     # Tens of thousands of rows: serialised once with orjson instead of validated model by model
     # (the rows come from store.reports, whose shape ComplianceRow documents).
     return JsonResponse(
         {
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "unit": unit,
+            **_filters(start, end, unit, rank),
             "min_office_share": state.policy.min_office_share,
-            "rows": rows,
+            "rows": compliance_dicts(frame, start, end),
         }
     )
+
+
+@router.get(
+    "/compliance/units",
+    response_model=UnitReport,
+    responses={**READ_ERRORS, **tabular_content("UnitReport")},
+    summary="Compliance rolled up per unit, with a drill-down to its officers (HR)",
+)
+def get_compliance_units(
+    start: FromDate,
+    end: ToDate,
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    caller: HrCaller,
+    request_id: RequestIdDep,
+    unit: Unit = None,
+    rank: Rank = None,
+    purpose: Purpose = None,
+) -> Response:
+    """Per unit: office-based officers, those assessed, meeting and below the policy, median and
+    10th-percentile share, and day counts. With ``unit`` the answer also carries that unit's
+    officer rows (the drill-down; ``officers_url`` of each unit row gives the same rows). The
+    xlsx has a ``units`` sheet and an ``officers`` sheet; the CSV has the unit rows."""
+    media = choose(request, TABULAR)
+    _period(start, end, MAX_REPORT_DAYS)
+    frame = compliance_frame(session, start, end, unit=unit, rank=rank, policy=state.policy)
+    units = unit_rollup(frame)
+    record(
+        session,
+        caller,
+        request_id,
+        "read.compliance_units",
+        purpose=check_ref(purpose, "purpose"),
+        detail={**_filters(start, end, unit, rank), "units": units.height, "rows": frame.height},
+    )
+    if media != JSON:
+        return tabular_response(
+            media, {"units": units, "officers": frame}, _name("units", start, end)
+        )
+    base = {"from": start.isoformat(), "to": end.isoformat()}
+    if rank is not None:
+        base["rank"] = rank
+    unit_rows = [
+        {**row, "officers_url": "/v1/compliance?" + urlencode({**base, "unit": row["unit"] or ""})}
+        for row in units.iter_rows(named=True)
+    ]
+    return JsonResponse(
+        {
+            **_filters(start, end, unit, rank),
+            "min_office_share": state.policy.min_office_share,
+            "units": unit_rows,
+            "officers": compliance_dicts(frame, start, end) if unit is not None else None,
+        }
+    )
+
+
+@router.get(
+    "/days",
+    response_model=DaysReport,
+    responses={**READ_ERRORS, **tabular_content("DaysReport")},
+    summary="Every officer's daily results, for analysts' tools (HR; JSON, CSV or xlsx)",
+)
+def get_days(
+    start: FromDate,
+    end: ToDate,
+    request: Request,
+    session: SessionDep,
+    caller: HrCaller,
+    request_id: RequestIdDep,
+    unit: Unit = None,
+    rank: Rank = None,
+    purpose: Purpose = None,
+) -> Response:
+    """The officer report's day rows of every officer (``rollcall report days``), at most 31
+    days, sorted by officer then day."""
+    media = choose(request, TABULAR)
+    _period(start, end, MAX_DAYS_EXPORT)
+    frame = day_rows(session, start, end, unit=unit, rank=rank)
+    record(
+        session,
+        caller,
+        request_id,
+        "read.days",
+        purpose=check_ref(purpose, "purpose"),
+        detail={**_filters(start, end, unit, rank), "rows": frame.height},
+    )
+    if media != JSON:
+        return tabular_response(media, {"days": frame}, _name("days", start, end))
+    rows = frame.with_columns(pl.col("date").dt.to_string("%Y-%m-%d")).to_dicts()
+    return JsonResponse({"from": start.isoformat(), "to": end.isoformat(), "rows": rows})
 
 
 @router.get(
@@ -201,7 +339,15 @@ def _timeline(
         raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
     if not officer_exists(session, officer_id):
         raise NotFound("no such officer")
-    timeline = build_timeline(session, officer_id, start, end, policy=state.policy, tz=tz)
+    timeline = build_timeline(
+        session,
+        officer_id,
+        start,
+        end,
+        policy=state.policy,
+        tz=tz,
+        stations=state.stations.current(session),
+    )
     record(
         session,
         caller,
@@ -239,22 +385,33 @@ TimeTo = Annotated[
     "/officers/{officer_id}/timeline",
     response_model=Timeline,
     response_model_exclude_none=True,
-    responses=ERROR_RESPONSES,
+    responses={
+        200: {
+            "description": "The timeline as JSON, or as GeoJSON by Accept: application/geo+json",
+            "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/TimelineCollection"}}},
+        },
+        406: NOT_ACCEPTABLE,
+        **READ_ERRORS,
+    },
     summary="An officer's verified on-duty timeline (investigator with case_ref, or the officer)",
 )
 def get_timeline(
     officer_id: OfficerId,
     start: TimeFrom,
     end: TimeTo,
+    request: Request,
     session: SessionDep,
     state: StateDep,
     caller: TimelineReader,
     request_id: RequestIdDep,
     case_ref: CaseRef = None,
     purpose: Purpose = None,
-) -> Timeline:
+) -> Response:
     """On-duty events only, in time order: shift starts and ends, swipes, presence at a station,
-    away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days."""
+    away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days. With
+    ``Accept: application/geo+json`` a FeatureCollection: presence and swipes as their station's
+    fence, away segments as the cell's hexagon, never a point."""
+    media = choose(request, (JSON, GEOJSON))
     timeline, _ = _timeline(
         officer_id,
         start,
@@ -267,7 +424,11 @@ def get_timeline(
         request_id=request_id,
         action="read.timeline",
     )
-    return Timeline.model_validate(timeline)
+    body = Timeline.model_validate(timeline).model_dump(mode="json", exclude_none=True)
+    if media == GEOJSON:
+        fences = state.stations.current(session).fences
+        return GeoJsonResponse(timeline_collection(body, fences))
+    return JsonResponse(body)
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

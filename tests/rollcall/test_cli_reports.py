@@ -37,6 +37,7 @@ def test_reports(cli: CliRunner, factory: sessionmaker[Session], tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "Nightly results" in result.output
     check_compliance(cli)
+    check_compliance_xlsx(cli, tmp_path)
     check_officer_report(cli, factory)
     check_days_export(cli, tmp_path)
     check_flags(cli)
@@ -64,13 +65,82 @@ def check_compliance(cli: CliRunner) -> None:
         ).stdout
     )
     assert {r["unit"] for r in only} == {unit}
+    assert all(r["display_name"] and r["rank"] for r in rows)
     csv_out = cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "csv"]).stdout
-    assert csv_out.splitlines()[0].startswith("officer_id,unit,")
+    assert csv_out.splitlines()[0].startswith("officer_id,display_name,rank,unit,")
     assert len(csv_out.splitlines()) == len(rows) + 1
+    meets = {line.rsplit(",", 2)[1] for line in csv_out.splitlines()[1:]}
+    assert meets <= {"true", "false"}
+    assert meets
     table = cli.invoke(app, ["report", "compliance", *PERIOD])
     assert table.exit_code == 0
     assert "officers" in table.stdout
     assert "%" in table.stdout
+    check_filters(cli, rows)
+
+
+def check_filters(cli: CliRunner, rows: list[dict[str, object]]) -> None:
+    unit, rank = str(rows[0]["unit"]), str(rows[0]["rank"])
+    upper = json.loads(
+        cli.invoke(
+            app, ["report", "compliance", *PERIOD, "--unit", unit.upper(), "--format", "json"]
+        ).stdout
+    )
+    assert [r["officer_id"] for r in upper] == [r["officer_id"] for r in rows if r["unit"] == unit]
+    ranked = json.loads(
+        cli.invoke(
+            app, ["report", "compliance", *PERIOD, "--rank", rank.lower(), "--format", "json"]
+        ).stdout
+    )
+    assert [r["officer_id"] for r in ranked] == [r["officer_id"] for r in rows if r["rank"] == rank]
+    unknown = cli.invoke(app, ["report", "compliance", *PERIOD, "--unit", unit[:-1] + "#"])
+    assert unknown.exit_code == 2
+    assert f"unknown unit '{unit[:-1]}#'" in unknown.output
+    assert unit in unknown.output
+    by_unit = json.loads(
+        cli.invoke(
+            app, ["report", "compliance", *PERIOD, "--by", "unit", "--format", "json"]
+        ).stdout
+    )
+    assert sorted(u["unit"] for u in by_unit) == sorted({str(r["unit"]) for r in rows})
+    mine = next(u for u in by_unit if u["unit"] == unit)
+    members = [r for r in rows if r["unit"] == unit]
+    assert mine["officers"] == len(members)
+    assessed = sorted(
+        float(str(r["verified_office_share"]))
+        for r in members
+        if r["verified_office_share"] is not None
+    )
+    assert mine["officers_assessed"] == len(assessed)
+    if assessed:
+        assert mine["median_share"] == pytest.approx(
+            float(pl.Series(assessed).median() or 0), abs=1e-4
+        )
+    table = cli.invoke(app, ["report", "compliance", *PERIOD, "--by", "unit"])
+    assert table.exit_code == 0
+    assert unit in table.stdout
+
+
+def check_compliance_xlsx(cli: CliRunner, tmp_path: Path) -> None:
+    import openpyxl
+
+    out = tmp_path / "units.xlsx"
+    assert cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "xlsx"]).exit_code == 2
+    result = cli.invoke(
+        app,
+        ["report", "compliance", *PERIOD, "--by", "unit", "--format", "xlsx", "--output", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["units", "officers"]
+    units, officers = book["units"], book["officers"]
+    assert units.freeze_panes == "A2"
+    header = [c.value for c in next(units.iter_rows(max_row=1))]
+    assert header[:3] == ["unit", "officers", "officers_assessed"]
+    assert all(isinstance(r[1], int) for r in units.iter_rows(min_row=2, values_only=True))
+    officer_header = [c.value for c in next(officers.iter_rows(max_row=1))]
+    meets = officer_header.index("meets_policy")
+    assert {type(r[meets]) for r in officers.iter_rows(min_row=2, values_only=True)} == {bool}
 
 
 def check_officer_report(cli: CliRunner, factory: sessionmaker[Session]) -> None:  # noqa: F811
