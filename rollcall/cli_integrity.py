@@ -1,4 +1,4 @@
-"""`rollcall report roster-integrity`: the period's roster-integrity leads, raised as flags."""
+"""`rollcall report roster-integrity`: the roster-integrity leads of any range, read only."""
 
 from __future__ import annotations
 
@@ -25,11 +25,10 @@ def report_roster_integrity(
     fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Self-approved and overlapping claims, self-edits and edit clusters of local days
-    --from..--to taken as one period: raised as flags (a rerun keeps their ids and review status)
-    and printed. The read is recorded in the audit log (role "cli")."""
-    from datetime import UTC, datetime
-
-    from jobs.integrity import run_period
+    --from..--to taken as one period, printed (nothing is written but the audit entry: flags
+    are raised by `rollcall nightly` for each calendar month it closes, so a custom range never
+    withdraws a month's leads). The read is recorded in the audit log (role "cli")."""
+    from jobs.integrity import find
     from store import audit
     from store.db import transaction
 
@@ -38,9 +37,7 @@ def report_roster_integrity(
     settings = load_settings()
     policy = load_policy_or_exit(settings)
     with _sessions(settings) as factory, transaction(factory) as session:
-        report = run_period(
-            session, first, last, policy=policy, tz=settings.timezone, now=datetime.now(UTC)
-        )
+        report = find(session, first, last, policy=policy, tz=settings.timezone)
         audit.append(
             session,
             actor=getpass.getuser(),
@@ -75,11 +72,9 @@ def report_roster_integrity(
                 "from": first.isoformat(),
                 "to": last.isoformat(),
                 "findings": rows,
-                "flags": {
-                    "raised": report.writes.flags_raised,
-                    "kept": report.writes.flags_kept,
-                    "withdrawn": report.writes.flags_withdrawn,
-                },
+                "paid_hours": round(
+                    sum(f.evidence.get("paid_hours", 0) for f in report.findings), 2
+                ),
             }
         )
         return

@@ -1,4 +1,4 @@
-"""`rollcall report roster-integrity` and the nightly run closing a month raise the same leads."""
+"""`rollcall report roster-integrity` shows the leads the nightly run closing a month raises."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def test_report_raises_prints_and_audits(cli: CliRunner, loaded: sessionmaker[Se
     doc = json.loads(result.stdout)
     got = sorted((f["code"], f["officer_id"], f["date"]) for f in doc["findings"])
     assert got == sorted((c, o, d.isoformat()) for c, o, d, _ in EXPECTED)
-    assert doc["flags"]["raised"] == 6
-    assert flags(loaded) == EXPECTED
+    assert doc["paid_hours"] > 0
+    assert flags(loaded) == []  # a report writes no flag
     with loaded() as session:
         reads, _ = entries(session, action="read.roster_integrity")
     assert len(reads) == 1
