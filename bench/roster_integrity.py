@@ -12,10 +12,11 @@ morning, officers booking their own late finishes that presence supports, and pl
 claimed twice, claims during rest days) whose number is known. Daily results are stored for the
 days with late edits (the only ones the period reads, by primary key).
 
-Then, in a fresh subprocess each (so the peak RSS is its own): the year as one period
-(`rollcall report roster-integrity --from 2026-01-01 --to 2026-12-31`: read, rules, flag
-writes), and for comparison the twelve calendar months one after another (what `rollcall
-nightly` does at each month's end). Ends with ONE JSON line of figures on stdout.
+Then, in a fresh subprocess each (so the peak RSS is its own), jobs.integrity.run_period (read,
+rules, flag writes): the year as one period, and for comparison the twelve calendar months one
+after another (what `rollcall nightly` does at each month's end). The codes found are printed
+beside the numbers planted. ``BENCH_QUICK=1``: 4,600 officers. Ends with ONE JSON line of
+figures on stdout (and a file in ``$BENCH_RESULTS`` when set).
 """
 
 from __future__ import annotations
@@ -174,13 +175,14 @@ def _edits(conn: Any, officers: int) -> dict[str, int]:
 
     own = "'acc-' || officer_id"
     admin = "'adm-U' || (substr(officer_id, 2)::int % 400)"
-    # rings of four officers from 20001: member k's account edits member (k + 1)'s shifts
+    # rings of four officers from the middle of the force: member k edits member (k + 1)'s shifts
+    base = officers // 2 + 1
     ring_editor = (
-        "'acc-O' || lpad((20001 + ((substr(officer_id, 2)::int - 20001) / 4) * 4"
-        " + ((substr(officer_id, 2)::int - 20001) % 4 + 3) % 4)::text, 6, '0')"
+        f"'acc-O' || lpad(({base} + ((substr(officer_id, 2)::int - {base}) / 4) * 4"
+        f" + ((substr(officer_id, 2)::int - {base}) % 4 + 3) % 4)::text, 6, '0')"
     )
-    rings = max(1, min(10, (officers - 20001) // 40)) if officers > 20040 else 0
-    ring_pick = f"{{o}} BETWEEN 20001 AND {20000 + 4 * rings}"
+    rings = max(1, min(10, officers // 400))
+    ring_pick = f"{{o}} BETWEEN {base} AND {base + 4 * rings - 1}"
     not_ring = f"NOT ({ring_pick})"
     steps = [
         ("administrators' catch-ups", _edit_sql("{o} % 13 = 1", admin, "1", 40, 1)),
@@ -325,8 +327,11 @@ def drop_database(url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.machine import quick_mode
+
+    quick = quick_mode()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--officers", type=int, default=46000)
+    parser.add_argument("--officers", type=int, default=4600 if quick else 46000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODE"), help=argparse.SUPPRESS)
@@ -334,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         sys.stdout.write(json.dumps(child(*args.child)) + "\n")
         return 0
+    from bench.machine import Run
+
+    run = Run("roster_integrity")
     url = create_database()
     try:
         log(f"filling {args.officers:,} officers x {args.days} days")
@@ -344,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
             "days": args.days,
             "fill_seconds": round(time.perf_counter() - t0, 1),
             "planted": planted,
+            "expected_codes": {
+                "OVERTIME_SELF_APPROVED": planted["self_approved"],
+                "OVERLAPPING_CLAIM": 2 * planted["double_claim_officers"]
+                + planted["rest_day_claims"],
+                "ROSTER_SELF_EDIT": planted["self_edit_officers"],
+                "ROSTER_EDIT_CLUSTER": planted["ring_members"],
+            },
         }
         for mode in ("year", "months"):
             log(f"timing: {mode}")
@@ -358,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             drop_database(url)
-    sys.stdout.write(json.dumps(figures) + "\n")
+    run.finish(figures)
     return 0
 
 
