@@ -381,15 +381,49 @@ class ExportKeys(BaseModel):
     keys: list[ExportPublicKey]
 
 
-class ExportDocument(BaseModel):
-    """What is signed: the timeline and who exported it, when, for which case."""
+class ExportOfficer(BaseModel):
+    """Who the export is about."""
 
-    timeline: dict[str, Any]
-    exported_at: str
-    exported_by: str
-    role: str
-    case_ref: str | None
-    request_id: str
+    officer_id: str = Field(description="The officer's id", examples=["O-0001"])
+    display_name: str | None = Field(description="Name from officers.csv")
+    rank: str | None = Field(description="Rank from officers.csv")
+    unit: str | None = Field(description="Unit from officers.csv")
+
+
+class ReviewEntry(BaseModel):
+    """One recorded change of a flag's status, in an export."""
+
+    at: str = Field(description="When (ISO 8601, force's offset)")
+    actor: str = Field(description="Who changed it")
+    role: str = Field(description="In which role")
+    from_status: str = Field(description="Status before")
+    to_status: str = Field(description="Status after")
+    note: str | None = Field(description="The reviewer's note")
+
+
+class ExportFlag(FlagOut):
+    """A flag of the export's period with its review history."""
+
+    reviews: list[ReviewEntry] = Field(description="Every change of status, oldest first")
+
+
+class ExportDocument(BaseModel):
+    """What is signed: the timeline, the officer, the period's days and flags, and who exported
+    it, when, for which case."""
+
+    timeline: Timeline = Field(description="The timeline, as GET .../timeline gives it")
+    officer: ExportOfficer | None = Field(default=None, description="Who the export is about")
+    days: list[DayRow] | None = Field(
+        default=None, description="The day results of the period's local days"
+    )
+    flags: list[ExportFlag] | None = Field(
+        default=None, description="The period's flags (withdrawn ones marked) with reviews"
+    )
+    exported_at: str = Field(description="When (ISO 8601, force's offset)")
+    exported_by: str = Field(description="The token's subject")
+    role: str = Field(description="The token's role")
+    case_ref: str | None = Field(description="The case it was exported for")
+    request_id: str = Field(description="The request's id (X-Request-ID)")
 
 
 class SignedTimeline(BaseModel):

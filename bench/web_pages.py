@@ -5,13 +5,13 @@ SVG and the event list in the page) against 1 s.
 
     python bench/web_pages.py [--database URL] [--repeat N]
 
-Run `make demo` first (./rollcall-demo.db). Ends with one JSON line.
+Run `make demo` first (./rollcall-demo.db). Ends with one JSON line (with the machine's load),
+also written to $BENCH_RESULTS when set.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -24,6 +24,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from api.auth import issue_token  # noqa: E402
+from bench.machine import Run  # noqa: E402
 from bench.web_screens import demo_screens  # noqa: E402
 from rollcall.settings import Settings  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
@@ -108,6 +109,7 @@ def main() -> None:
     problem = chromium_problem()
     if problem:
         raise SystemExit(problem)
+    run = Run("web_pages", postgres=False)
     settings = Settings(database_url=args.database, jwt_secret=SECRET)
     engine = make_engine(args.database)
     with session_factory(engine)() as session:
@@ -118,7 +120,6 @@ def main() -> None:
     maps = map_times(settings, month, max(5, args.repeat // 8))
     worst = max(v["p95_ms"] for v in pages.values())
     summary = {
-        "bench": "web_pages",
         "database": args.database.split("://")[0],
         "pages": pages,
         "worst_page_p95_ms": worst,
@@ -127,7 +128,7 @@ def main() -> None:
         "map_target_ms": MAP_MS,
         "met": worst <= PAGE_P95_MS and max(maps) < MAP_MS,
     }
-    print(json.dumps(summary))
+    run.finish(summary)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import typer
@@ -50,6 +51,15 @@ def _day(value: str, option: str) -> date:
         raise typer.Exit(2) from exc
 
 
+def _run_day(value: str, option: str, tz: str) -> date:
+    """A day for the nightly job: YYYY-MM-DD, or ``today`` / ``yesterday`` in the force's zone."""
+    word = value.strip().lower()
+    if word in ("today", "yesterday"):
+        today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+        return today - timedelta(days=1) if word == "yesterday" else today
+    return _day(value, option)
+
+
 def _period(start: str, end: str) -> tuple[date, date]:
     first, last = _day(start, "--from"), _day(end, "--to")
     if last < first:
@@ -77,9 +87,15 @@ def _pct(share: float | None) -> str:
 
 
 def nightly(
-    date_: Annotated[str, typer.Option("--date", help="Local day to compute, YYYY-MM-DD.")],
+    date_: Annotated[
+        str,
+        typer.Option(
+            "--date", help="Local day to compute: YYYY-MM-DD, yesterday or today (force's zone)."
+        ),
+    ],
     to: Annotated[
-        str | None, typer.Option("--to", help="Compute every day from --date to this one.")
+        str | None,
+        typer.Option("--to", help="Compute every day from --date to this one (same forms)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Officer partitions computed in parallel.")
@@ -94,8 +110,8 @@ def nightly(
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    first = _day(date_, "--date")
-    last = _day(to, "--to") if to is not None else first
+    first = _run_day(date_, "--date", settings.timezone)
+    last = _run_day(to, "--to", settings.timezone) if to is not None else first
     if last < first:
         err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
         raise typer.Exit(2)

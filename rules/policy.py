@@ -29,6 +29,7 @@ class Policy(BaseModel):
     office_day_min_hours: float = Field(gt=0.0, le=24.0)
     duty_grace_minutes: int = Field(ge=0, le=240)
     unrostered_hold_hours: int = Field(ge=0, le=24 * 14)
+    max_future_skew_minutes: int = Field(ge=0, le=24 * 60)
     retention_days_raw: int = Field(ge=1)
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)

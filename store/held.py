@@ -25,12 +25,12 @@ def _held_frame(
     session: Session,
     kind: str,
     officer_ids: Collection[str] | None,
-    before: datetime | None = None,
+    held_before: datetime | None = None,
 ) -> pl.DataFrame:
     model, columns = _HELD[kind]
     stmt = select(*[getattr(model, c) for c in columns])
-    if before is not None:
-        stmt = stmt.where(model.ts < before)
+    if held_before is not None:
+        stmt = stmt.where(model.held_at < held_before)
     if officer_ids is not None:
         stmt = stmt.where(model.officer_id.in_(sorted(officer_ids)))
     rows = session.execute(stmt).all()
@@ -80,18 +80,20 @@ def promote_held(
 
 
 def purge_expired_held(session: Session, *, policy: Policy, now: datetime, tz: str) -> int:
-    """Drop held events older than policy.unrostered_hold_hours (counting them as masked).
+    """Drop held events held longer than policy.unrostered_hold_hours (counting them as masked).
 
+    The hold counts from when the event was held (``held_at``), never from its own time: an
+    event dated ahead would otherwise outlive every purge.
     Returns how many were dropped. Only flushes.
     """
     cutoff = now - timedelta(hours=policy.unrostered_hold_hours)
     dropped = 0
     for kind, (model, _) in _HELD.items():
-        expired = _held_frame(session, kind, None, before=cutoff)
+        expired = _held_frame(session, kind, None, held_before=cutoff)
         if expired.is_empty():
             continue
         add_masked_counts(session, expired, kind.removesuffix("s"), tz)
-        session.execute(delete(model).where(model.ts < cutoff))
+        session.execute(delete(model).where(model.held_at < cutoff))
         dropped += expired.height
     session.flush()
     return dropped

@@ -268,6 +268,10 @@ def _prepare_events(
         )
     ]
     rows = rows.filter(pl.col("officer_id").is_not_null())
+    skew = policy.max_future_skew_minutes
+    future = pl.col("ts") > pl.lit(now + timedelta(minutes=skew)).cast(pl.Datetime("us", "UTC"))
+    rejected.append(_reject(rows.filter(future), "ts", f"more than {skew} minutes in the future"))
+    rows = rows.filter(~future)
     if kind == "swipes" and rows.height:
         known = sorted(set(session.execute(select(StationRow.station_id)).scalars()))
         bad_station = rows.filter(~pl.col("station_id").is_in(known))

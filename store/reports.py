@@ -362,3 +362,45 @@ def list_flags(
     page = flags[:limit]
     cursor = _encode_cursor(page[-1].day, page[-1].flag_id) if len(flags) > limit else None
     return [flag_dict(f, tz) for f in page], cursor
+
+
+def case_record(
+    session: Session, officer_id: str, start: date, end: date, *, tz: str
+) -> dict[str, Any]:
+    """What a case file adds to a timeline for local days ``start``..``end``: the officer
+    (id, display name, rank, unit), the day results, and every flag of the period (misconduct
+    ones included, withdrawn ones marked) with its review history, oldest change first."""
+    from store.models import FlagReview
+
+    officer = session.get(Officer, officer_id)
+    report = officer_report(session, officer_id, start, end, include_misconduct=True, tz=tz)
+    days: list[dict[str, Any]] = report["days"] if report else []
+    flags: list[dict[str, Any]] = report["flags"] if report else []
+    ids = [f["flag_id"] for f in flags]
+    history: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for review in session.scalars(
+            select(FlagReview)
+            .where(FlagReview.flag_id.in_(ids))
+            .order_by(FlagReview.at, FlagReview.review_id)
+        ):
+            history[review.flag_id].append(
+                {
+                    "at": iso_local(review.at, tz),
+                    "actor": review.actor,
+                    "role": review.role,
+                    "from_status": review.from_status,
+                    "to_status": review.to_status,
+                    "note": review.note,
+                }
+            )
+    return {
+        "officer": {
+            "officer_id": officer_id,
+            "display_name": officer.display_name if officer else None,
+            "rank": officer.rank if officer else None,
+            "unit": officer.unit if officer else None,
+        },
+        "days": days,
+        "flags": [{**f, "reviews": history[f["flag_id"]]} for f in flags],
+    }
