@@ -176,15 +176,29 @@ class ComplianceRow(BaseModel):
         examples=[9],
     )
     verified_office_share: float | None = Field(
-        description="verified / (expected - insufficient evidence); null when nothing assessed",
+        description="Estimated share: unknown office days at the rate of the assessed office "
+        "days; null when too few days are assessed (share_min_assessed_days / _fraction)",
         examples=[0.75],
     )
     meets_policy: bool = Field(
-        description="share >= min_office_share (true when the share is null)", examples=[False]
+        description="False only when even office_share_upper is below min_office_share",
+        examples=[False],
     )
     insufficient_evidence_days: int = Field(
-        description="Expected days without adequate evidence (never counted against anyone)",
+        description="Declared office days without adequate evidence (never counted against "
+        "anyone; a declared remote day is known not to be an office day)",
         examples=[1],
+    )
+    office_share_lower: float | None = Field(
+        default=None,
+        description="verified / expected office days: every day without evidence not an office day",
+        examples=[0.7],
+    )
+    office_share_upper: float | None = Field(
+        default=None,
+        description="(verified + days without evidence) / expected: every such day an office day; "
+        "meets_policy is false only when this is below min_office_share",
+        examples=[0.8],
     )
 
 

@@ -25,7 +25,7 @@ from api.deps import (
     TimelineReader,
     ensure_subject,
 )
-from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
+from api.errors import BadRequest, JsonResponse, OfficerNotFound, Unavailable
 from api.negotiate import (
     GEOJSON,
     HTML,
@@ -293,7 +293,7 @@ def get_attendance(
         tz=state.settings.timezone,
     )
     if report is None:
-        raise NotFound("no such officer")
+        raise OfficerNotFound("no such officer")
     record(
         session,
         caller,
@@ -333,7 +333,7 @@ def _timeline(
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     if not officer_exists(session, officer_id):
-        raise NotFound("no such officer")
+        raise OfficerNotFound("no such officer")
     timeline = build_timeline(
         session,
         officer_id,

@@ -12,13 +12,14 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.negotiate import JSON
+from api.negotiate import JSON, PDF
 from api.routes.reads import export_response
 from api.trail import check_ref, record
 from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
+from rules.findings import coarsen
 from rules.integrity import INTEGRITY_CODES
 from store.flag_review import review_flag, reviews
 from store.overview import flag_by_id
@@ -147,7 +148,7 @@ def flag_page(
         "reviews": history,
         "case_ref": case_ref,
         "statuses": REVIEW_STATUSES,
-        "evidence": evidence_lines(flag.evidence, tz),
+        "evidence": evidence_lines(coarsen(flag.evidence), tz),
         "considered": CONSIDERED.get(flag.code, []),
     }
     return page(request, "flag.html", context, user=caller)
@@ -263,6 +264,43 @@ def timeline_export(
         request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="timeline-{officer_id}-{start}-{end}.json"'
+        f'attachment; filename="timeline-{_file_part(officer_id)}-{_file_part(start)}.json"'
     )
     return response
+
+
+@router.get("/officers/{officer_id}/timeline/casefile.pdf")
+def timeline_casefile(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The printable case file (PDF drawn from the signed export, which it carries), as
+    GET /v1/officers/{id}/timeline/export sends it for Accept: application/pdf."""
+    response = export_response(
+        PDF,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="casefile-{_file_part(officer_id)}-{_file_part(start)}.pdf"'
+    )
+    return response
+
+
+def _file_part(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:64]

@@ -159,6 +159,9 @@ def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
     assert "Simulated fixes off duty are masked before the rule sees them." in r.text
     (entry,) = _audit(web, "read.flag")
     assert (entry.actor, entry.officer_id, entry.case_ref) == ("inv.a", "O1", "CASE-7")
+    wrong = web.client.get("/app/flags?case_ref=C-1&status=closed")
+    assert wrong.status_code == 422
+    assert "<li>query status: Input should be" in wrong.text
     bad = web.client.get("/app/flags?case_ref=%3Cscript%3E")
     assert bad.status_code == 400
     assert "<script>" not in bad.text
@@ -311,9 +314,13 @@ def test_officer_sees_own_month_flags_and_who_looked(web: Api) -> None:
     assert "MOCK_LOCATION" in month
     assert "IMPOSSIBLE_TRAVEL" not in month
     assert "33%" in month
+    hr = issue_token(SECRET, role="hr", sub="hr.q")
+    web.client.get("/app/hr/officers/O1?month=2026-10", headers={"Authorization": f"Bearer {hr}"})
     access = web.client.get("/app/me/access").text
-    assert "inv.z" in access
-    assert "C-9" in access
+    assert "hr.q" in access  # a read without a case is listed
+    assert "inv.z" not in access  # a read under a case is not, while it may be open
+    assert "C-9" not in access
+    assert "(1 on this page)" in access
 
 
 def test_auditor_searches_the_log_and_sees_the_chain_verified(web: Api) -> None:
@@ -356,7 +363,9 @@ def test_signed_export_downloads_from_the_timeline(web: Api) -> None:
         "/app/officers/O1/timeline/export?case_ref=C-2&from=2026-10-05&to=2026-10-05"
     )
     assert r.status_code == 200
-    assert r.headers["content-disposition"].startswith('attachment; filename="timeline-O1-')
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="timeline-O1-2026-10-05.json"'
+    )
     body = r.json()
     assert body["signature"]["alg"] == "Ed25519"
     assert body["document"]["case_ref"] == "C-2"
@@ -396,3 +405,18 @@ def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
 def test_a_bad_basemap_setting_names_the_variable() -> None:
     with pytest.raises(ValueError, match="basemap_url"):
         Settings(basemap_url="ftp://tiles/{z}/{x}/{y}")
+
+
+def test_printable_case_file_downloads_as_pdf(web: Api) -> None:
+    sign_in(web.client, "investigator", sub="inv.p")
+    page = web.client.get("/app/officers/O1/timeline?case_ref=C-3&from=2026-10-05&to=2026-10-05")
+    assert "Printable case file (PDF)" in page.text
+    r = web.client.get(
+        "/app/officers/O1/timeline/casefile.pdf?case_ref=C-3&from=2026-10-05&to=2026-10-05"
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content[:5] == b"%PDF-"
+    assert r.headers["content-disposition"] == ('attachment; filename="casefile-O1-2026-10-05.pdf"')
+    (entry,) = _audit(web, "export.timeline")
+    assert (entry.actor, entry.case_ref) == ("inv.p", "C-3")
