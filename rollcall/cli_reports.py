@@ -612,50 +612,24 @@ def flags_table(flags: list[dict[str, Any]], title: str | None = None) -> Table:
     return table
 
 
-def flags(
-    status: Annotated[
-        str | None,
-        typer.Option("--status", help="open, under_review, dismissed, substantiated or withdrawn."),
-    ] = None,
-    code: Annotated[
-        str | None, typer.Option("--code", help="A flag code, e.g. MOCK_LOCATION.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-) -> None:
-    """Flags, newest day first."""
-    from store.reports import list_flags
-
-    fmt = _check_format(fmt, ("table", "json"))
-    settings = load_settings()
-    found: list[dict[str, Any]] = []
-    with _sessions(settings) as factory, transaction(factory) as session:
-        cursor: str | None = None
-        while True:
-            page, cursor = list_flags(
-                session, status=status, code=code, after=cursor, limit=1000, tz=settings.timezone
-            )
-            found.extend(page)
-            if cursor is None:
-                break
-        _audit_cli(
-            session,
-            "read.flags",
-            {
-                "status": status,
-                "code": code,
-                "format": fmt,
-                "flags": len(found),
-                "officers": len({f["officer_id"] for f in found}),
-            },
-            purpose="cli flags",
-        )
-    if fmt == "json":
-        _json_out(found)
-    else:
-        console.print(flags_table(found))
-
-
 # --- purge ----------------------------------------------------------------------------------
+
+
+def _checkpoint_after_purge(factory: sessionmaker[Session], settings: Settings) -> None:
+    """With ROLLCALL_AUDIT_CHECKPOINT_FILE set, a signed checkpoint of the purged log."""
+    if settings.audit_checkpoint_file is None:
+        return
+    from api.checkpoints import make_checkpoint
+    from api.signing import load_signer
+
+    key = settings.audit_key_file or settings.export_key_file
+    if key is None:
+        err_console.print("warning: no audit key: no checkpoint after the purge", style="yellow")
+        return
+    seq, _ = make_checkpoint(
+        factory, load_signer(key), settings.audit_checkpoint_file, settings.timezone
+    )
+    err_console.print(f"audit checkpoint {seq} appended to {settings.audit_checkpoint_file}")
 
 
 def purge() -> None:
@@ -684,6 +658,7 @@ def purge() -> None:
             actor=getpass.getuser(),
             on_audit_batch=audit_progress,
         )
+        _checkpoint_after_purge(factory, settings)
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")
     table.add_column("rows removed", justify="right")
@@ -826,6 +801,5 @@ def register(app: typer.Typer) -> None:
 
     report_app.command("roster-integrity")(report_roster_integrity)
     app.add_typer(report_app, name="report")
-    app.command("flags")(flags)
     app.command("purge")(purge)
     app.command("demo")(demo)

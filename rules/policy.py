@@ -79,6 +79,10 @@ class Policy(BaseModel):
     dwb_clean_share: float = Field(gt=0.0, le=1.0)
     dwb_clean_accuracy_m: float = Field(gt=0.0)
 
+    # Review and right of reply (store/flag_review.py, store/access.py).
+    substantiation_reviewers: int = Field(ge=1, le=5)
+    open_case_disclosure_days: int = Field(ge=0, le=3650)
+
     # Roster integrity (rules/integrity.py).
     overlap_min_minutes: int = Field(ge=1, le=24 * 60)
     self_edit_max_per_period: int = Field(ge=0)
