@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from geo.fences import ForceArea, Station, check_fence_size, station_from_feature
@@ -97,12 +97,11 @@ def stations_version(session: Session) -> StationsVersion:
     """A cheap fingerprint of the stored stations (count, newest and sum of ``updated_at``): it
     changes whenever any process adds or changes a station, also when the change carries an
     older clock than the newest row. One aggregate over the stations table (hundreds of rows)."""
-    stamp: Any = StationRow.updated_at
+    # SQLite stores microseconds since the epoch: their sum is a plain integer, not an instant.
+    total: Any = type_coerce(func.sum(type_coerce(StationRow.updated_at, BigInteger)), BigInteger)
     if is_postgres(session):
-        stamp = func.extract("epoch", StationRow.updated_at)
-    row = session.execute(
-        select(func.count(), func.max(StationRow.updated_at), func.sum(stamp))
-    ).one()
+        total = func.sum(func.extract("epoch", StationRow.updated_at))
+    row = session.execute(select(func.count(), func.max(StationRow.updated_at), total)).one()
     return int(row[0]), row[1], row[2]
 
 

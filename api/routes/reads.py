@@ -39,8 +39,8 @@ from api.negotiate import (
     tabular_response,
 )
 from api.schemas import (
-    ERROR_RESPONSES,
     READ_ERRORS,
+    REPORT_ERRORS,
     ComplianceReport,
     DaysReport,
     ErrorBody,
@@ -70,7 +70,9 @@ MAX_REPORT_DAYS = 366
 MAX_TIMELINE_DAYS = 31
 MAX_DAYS_EXPORT = 31
 
-OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
+OfficerId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The officer's id", examples=["O-0001"])
+]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
 ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
 CaseRef = Annotated[
@@ -127,7 +129,7 @@ def _name(kind: str, start: date, end: date) -> str:
 @router.get(
     "/compliance",
     response_model=ComplianceReport,
-    responses={**READ_ERRORS, **tabular_content("ComplianceReport")},
+    responses={**REPORT_ERRORS, **tabular_content("ComplianceReport")},
     summary="Verified office share of every office-based officer (HR; JSON, CSV or xlsx)",
 )
 def get_compliance(
@@ -175,7 +177,7 @@ def get_compliance(
 @router.get(
     "/compliance/units",
     response_model=UnitReport,
-    responses={**READ_ERRORS, **tabular_content("UnitReport")},
+    responses={**REPORT_ERRORS, **tabular_content("UnitReport")},
     summary="Compliance rolled up per unit, with a drill-down to its officers (HR)",
 )
 def get_compliance_units(
@@ -230,7 +232,7 @@ def get_compliance_units(
 @router.get(
     "/days",
     response_model=DaysReport,
-    responses={**READ_ERRORS, **tabular_content("DaysReport")},
+    responses={**REPORT_ERRORS, **tabular_content("DaysReport")},
     summary="Every officer's daily results, for analysts' tools (HR; JSON, CSV or xlsx)",
 )
 def get_days(
@@ -266,7 +268,7 @@ def get_days(
 @router.get(
     "/officers/{officer_id}/attendance",
     response_model=OfficerReport,
-    responses=ERROR_RESPONSES,
+    responses=READ_ERRORS,
     summary="An officer's verified days and flags",
 )
 def get_attendance(
@@ -427,7 +429,7 @@ def get_timeline(
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
+    **READ_ERRORS,
     503: {
         "model": ErrorBody,
         "description": f"Database unavailable, or no signing key ({signing.KEY_SETTING} not set)",
