@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rollcall import cli_api, cli_reports
+from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 from rollcall.tabular import escape_cell
 from store.db import make_engine, session_factory
@@ -155,6 +155,9 @@ def _print_row_errors(file: Path, report: IngestReport, errors_file: Path | None
 
 
 cli_reports.register(app)
+app.add_typer(cli_flags.flags_app, name="flags")
+cli_subject.register(app)
+cli_fairness.register(cli_reports.report_app)
 cli_api.register(app)
 
 
