@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     export_key_file: Path | None = None
     # Ed25519 key that signs audit checkpoints (default: the export key); kept off the database.
     audit_key_file: Path | None = None
+    # When set, the service appends a signed checkpoint to this file every few minutes.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_minutes: float = Field(default=5.0, gt=0.0, le=1440.0)
     log_level: str = "INFO"
     # Tile URL template of the force's own map server ({z}/{x}/{y}); none: maps have no basemap.
     basemap_url: str | None = None
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
     @field_validator(
         "export_key_file",
         "audit_key_file",
+        "audit_checkpoint_file",
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",
