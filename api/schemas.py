@@ -452,4 +452,4 @@ class AuditPage(BaseModel):
 class Health(BaseModel):
     """Liveness or readiness."""
 
-    status: Literal["ok", "ready", "unavailable"]
+    status: Literal["ok", "ready", "unavailable", "not_migrated"]

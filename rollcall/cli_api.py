@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from rollcall.console import load_settings
+from rollcall.console import cli_engine, load_settings
 
 
 def serve(
@@ -163,7 +163,7 @@ def audit_verify(
     Prints the head (seq:hash) to record for the next run."""
     from rollcall.console import load_policy_or_exit
     from store import audit
-    from store.db import make_engine, session_factory
+    from store.db import session_factory
 
     head: tuple[int, str] | None = None
     if expect_head is not None:
@@ -174,7 +174,7 @@ def audit_verify(
         head = (int(seq_text), hash_text)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings)
     try:
         with session_factory(engine)() as session:
             report = audit.verify_chain(

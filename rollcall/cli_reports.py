@@ -16,7 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.console import (
+    cli_engine,
+    console,
+    err_console,
+    load_policy_or_exit,
+    load_settings,
+)
 from rollcall.settings import Settings
 from rules.clock import iso_local
 from rules.policy import Policy
@@ -35,7 +41,7 @@ INSUFFICIENT_TEXT = "insufficient evidence"
 
 @contextmanager
 def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings)
     try:
         yield session_factory(engine)
     finally:
