@@ -16,11 +16,17 @@ from rollcall.console import cli_engine, load_settings
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default ROLLCALL_HOST, loopback)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (default ROLLCALL_PORT, 8000).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes (default ROLLCALL_WORKERS, 1)."),
+    ] = None,
     dev_login: Annotated[
         bool,
         typer.Option(
@@ -40,6 +46,9 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    workers = settings.workers if workers is None else workers
     if dev_login:
         if settings.jwt_public_key:
             typer.echo(
