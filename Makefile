@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-fast lint bench bench-quick postgis clean
+.PHONY: install demo test test-fast lint bench bench-quick postgis chromium screenshots bench-web clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -26,7 +26,19 @@ demo: install  ## build a synthetic force in ./rollcall-demo.db, run everything 
 postgis:  ## make sure a PostgreSQL server with PostGIS is reachable (installs and starts it if needed)
 	bash .ci/ensure-postgis.sh
 
-test: install postgis  ## the whole suite on SQLite and PostgreSQL/PostGIS, with a coverage gate (90%)
+chromium:  ## make sure Debian's Chromium is installed for the browser tests (installs it if needed)
+	bash .ci/ensure-chromium.sh
+
+rollcall-demo.db: | install
+	$(BIN)/rollcall demo
+
+screenshots: install chromium rollcall-demo.db  ## a PNG of every web app screen from the demo database, in screenshots/
+	$(BIN)/python bench/screenshots.py --database sqlite:///rollcall-demo.db --out screenshots
+
+bench-web: install chromium rollcall-demo.db  ## web app server time per page and the officer-month map in Chromium
+	$(BIN)/python bench/web_pages.py --database sqlite:///rollcall-demo.db
+
+test: install postgis chromium  ## the whole suite on SQLite and PostgreSQL/PostGIS, with a coverage gate (90%)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term:skip-covered
 
 test-fast: install  ## the suite without the slow tests
@@ -49,4 +61,4 @@ bench-quick: install postgis  ## every benchmark at reduced size, same ratios (u
 		echo "== bench/$$b.py (quick)"; BENCH_QUICK=1 $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache rollcall-demo.db
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache rollcall-demo.db screenshots

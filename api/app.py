@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from api import signing, web
 from api.auth import TokenConfigError, TokenVerifier
 from api.deps import AppState
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
-from api.routes import audit, flags, ingest, ops, reads
+from api.routes import audit, flags, ingest, ops, reads, stations
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -23,6 +26,7 @@ from store.db import make_engine, session_factory
 
 MAX_BODY_BYTES = 16 << 20  # the default of ROLLCALL_MAX_BODY_BYTES
 API_VERSION = "1"
+log = logging.getLogger("rollcall.api")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -39,6 +43,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
     app.openapi_schema = doc
     return doc
+
+
+def _warm_stations(state: AppState) -> None:
+    """Build the station index before the first request. A database not reachable (or not yet
+    migrated) at start-up is no reason not to start: the first timeline builds it then."""
+    try:
+        with state.factory() as session:
+            state.stations.current(session)
+    except SQLAlchemyError:
+        log.warning("station index not built at start-up: database not ready")
 
 
 def create_app(
@@ -81,6 +95,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_stations, state)
         yield
         engine.dispose()
 
@@ -97,7 +112,7 @@ def create_app(
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, audit):
+    for module in (ops, ingest, reads, flags, audit, stations):
         app.include_router(module.router)
     web.install(
         app,

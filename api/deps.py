@@ -17,6 +17,7 @@ from api.observability import Metrics
 from api.trail import RefusalLimiter, watch_refusals
 from rollcall.settings import Settings
 from rules.policy import Policy
+from store.stations import StationCatalog
 
 ON_COMMIT = "on_commit"
 
@@ -32,6 +33,7 @@ class AppState:
     verifier: TokenVerifier
     metrics: Metrics
     refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
+    stations: StationCatalog = field(default_factory=StationCatalog)
 
 
 def get_state(request: Request) -> AppState:
@@ -113,6 +115,7 @@ TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OF
 FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
 Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+AnyRole = Annotated[Principal, Depends(require(*Role))]
 
 
 def ensure_subject(principal: Principal, officer_id: str) -> None:

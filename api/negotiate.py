@@ -9,7 +9,7 @@ import polars as pl
 from fastapi import Request
 from fastapi.responses import Response
 
-from api.errors import ApiError
+from api.errors import ApiError, JsonResponse
 from api.schemas import ErrorBody
 from rollcall.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, to_csv, to_xlsx
 
@@ -20,6 +20,18 @@ HTML = "text/html"
 CSV = CSV_MEDIA_TYPE
 XLSX = XLSX_MEDIA_TYPE
 TABULAR = (JSON, CSV, XLSX)
+
+
+NOT_ACCEPTABLE: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "The Accept header names no representation this endpoint has",
+}
+
+
+class GeoJsonResponse(JsonResponse):
+    """JSON sent as application/geo+json."""
+
+    media_type = GEOJSON
 
 
 class NotAcceptable(ApiError):
@@ -107,8 +119,5 @@ def tabular_content(json_model: str) -> dict[int | str, dict[str, Any]]:
                 XLSX: {"schema": {"type": "string", "format": "binary"}},
             },
         },
-        406: {
-            "model": ErrorBody,
-            "description": "The Accept header names no representation this endpoint has",
-        },
+        406: NOT_ACCEPTABLE,
     }

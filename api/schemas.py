@@ -37,6 +37,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entries of the error statuses a route can give."""
+    return {code: ERROR_RESPONSES[code] for code in codes}
+
+
+# A read of people's data: bad parameter, token, role or officer, unknown officer, invalid query,
+# database down.
+READ_ERRORS = errors(400, 401, 403, 404, 422, 503)
+
 # --- ingest -------------------------------------------------------------------------------------
 
 
@@ -453,3 +463,58 @@ class Health(BaseModel):
     """Liveness or readiness."""
 
     status: Literal["ok", "ready", "unavailable", "not_migrated"]
+
+
+# --- maps ---------------------------------------------------------------------------------------
+
+
+class Geometry(BaseModel):
+    """A GeoJSON geometry (RFC 7946), longitude before latitude."""
+
+    type: Literal["Polygon", "MultiPolygon"] = Field(description="Polygon or MultiPolygon")
+    coordinates: list[Any] = Field(description="Rings of [longitude, latitude] positions")
+
+
+class StationProperties(BaseModel):
+    """What a station feature says about the station."""
+
+    station_id: str = Field(description="The station's id", examples=["ST-01"])
+    name: str = Field(description="The station's name", examples=["Charing Cross"])
+    borough: str | None = Field(description="Its borough", examples=["Westminster"])
+
+
+class StationFeature(BaseModel):
+    """One station's fence."""
+
+    type: Literal["Feature"] = Field(description="Always Feature")
+    id: str = Field(description="The station's id", examples=["ST-01"])
+    geometry: Geometry = Field(description="The fence")
+    properties: StationProperties = Field(description="Id, name and borough")
+
+
+class StationCollection(BaseModel):
+    """Every station's fence (station outlines are not personal data)."""
+
+    type: Literal["FeatureCollection"] = Field(description="Always FeatureCollection")
+    features: list[StationFeature] = Field(description="One feature per station, by id")
+
+
+class TimelineFeature(BaseModel):
+    """One timeline event: presence and swipes drawn as their station's fence, away segments as
+    their H3 cell's hexagon, events without a place with a null geometry; never a point."""
+
+    type: Literal["Feature"] = Field(description="Always Feature")
+    geometry: Geometry | None = Field(description="Fence, hexagon, or null")
+    properties: TimelineEvent = Field(description="The event as in the JSON timeline")
+
+
+class TimelineCollection(BaseModel):
+    """A timeline as GeoJSON (``Accept: application/geo+json``)."""
+
+    type: Literal["FeatureCollection"] = Field(description="Always FeatureCollection")
+    officer_id: str = Field(description="The officer", examples=["O-0001"])
+    from_: str = Field(alias="from", description="Start of the period (ISO 8601)")
+    to: str = Field(description="End of the period, exclusive (ISO 8601)")
+    features: list[TimelineFeature] = Field(description="One feature per event, in time order")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

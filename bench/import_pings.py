@@ -35,6 +35,7 @@ from bench.machine import (  # noqa: E402
     alternate,
     describe,
     libpq_dsn,
+    median,
     quick_mode,
     sqlite_bare_insert,
 )
@@ -141,9 +142,17 @@ def _import_job(url: str, work: str, pings: str, queue: Any) -> None:
     elapsed = time.perf_counter() - t0
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM pings")).scalar_one()
+        size_sql = (
+            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'pings'::regclass"
+            if url.startswith("postgresql")
+            else "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        )
+        stored_bytes = conn.execute(sa.text(size_sql)).scalar_one()
     engine.dispose()
     queue.put(
         {
+            "stored_mb": round(int(stored_bytes or 0) / 1e6),
             "seconds": elapsed,
             "counts": report.counts,
             "stored": stored,
@@ -225,13 +234,17 @@ def ceiling_frame(pings: Path) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(t) for c, t in PING_TYPES.items()]).sort("ts")
 
 
-def ceiling(backend: str, work: Path, frame: pl.DataFrame) -> float:
-    """Seconds of the machine's plainest load of ``frame`` on ``backend``."""
+PING_KEY = ("ts", "device_id")
+
+
+def ceiling(backend: str, work: Path, frame: pl.DataFrame, key: tuple[str, ...] = ()) -> float:
+    """Seconds of the machine's plainest load of ``frame`` on ``backend`` (with ``key``: the
+    same into a table with only the pings' primary key)."""
     if backend == "sqlite":
-        return sqlite_bare_insert(work / "ceiling.db", frame)
+        return sqlite_bare_insert(work / "ceiling.db", frame, key)
     url = _fresh_db(backend, work, "ceiling", migrate=False)
     try:
-        return copy_ceiling(libpq_dsn(url), frame)
+        return copy_ceiling(libpq_dsn(url), frame, key=key)
     finally:
         _drop_pg("ceiling")
 
@@ -242,12 +255,19 @@ def measure_backend(
     """The import alternated with the ceiling ``pairs`` times, one import of the small file, and
     the ORM's rate; rows/s, seconds and the import's share of the ceiling."""
     imports: list[dict[str, Any]] = []
+    keyed: list[float] = []
 
     def one_import() -> float:
         imports.append(run_import(backend, work, big, "big"))
         return float(imports[-1]["seconds"])
 
-    pairs_ab = alternate(lambda: ceiling(backend, work, frame), one_import, pairs)
+    def one_ceiling() -> float:
+        seconds = ceiling(backend, work, frame)
+        # next to it, not alternated: how much of the gap the primary key alone explains
+        keyed.append(ceiling(backend, work, frame, PING_KEY))
+        return seconds
+
+    pairs_ab = alternate(one_ceiling, one_import, pairs)
     res_small = run_import(backend, work, small, "small")
     orm = run_orm(backend, work, big, orm_rows)
     res = imports[-1]
@@ -260,6 +280,7 @@ def measure_backend(
         "rows_per_s_runs": [round(rows / x) for x in pairs_ab.b],
         "seconds": summary["b_median"],
         "stored": res["stored"],
+        "stored_mb": res["stored_mb"],
         "ceiling": "binary COPY into a table without key or index"
         if backend == "postgis"
         else "executemany into a bare table",
@@ -267,6 +288,8 @@ def measure_backend(
         "ceiling_rows_per_s_runs": [round(rows / x) for x in pairs_ab.a],
         "share_of_ceiling": share,
         "share_of_ceiling_pairs": summary["ratios"],
+        "keyed_ceiling_rows_per_s": round(rows / median(keyed)),
+        "share_of_keyed_ceiling": round(median(keyed) / summary["b_median"], 3),
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in imports)),
         "peak_rss_mb_small_file": round(res_small["peak_rss_mb"]),
         "rows_small_file": res_small["counts"]["accepted"],
@@ -306,7 +329,8 @@ def main() -> None:
                 f"{backend:8s} {f['rows_per_s']:>10,} rows/s ({f['seconds']} s, "
                 f"{f['stored']:,} stored), ceiling {f['ceiling_rows_per_s']:,} rows/s "
                 f"({f['ceiling']}): share {f['share_of_ceiling']:.2f} (pairs "
-                f"{f['share_of_ceiling_pairs']}); peak RSS {f['peak_rss_mb']} MB (vs "
+                f"{f['share_of_ceiling_pairs']}; with the key only {f['keyed_ceiling_rows_per_s']:,} rows/s, "
+                f"share {f['share_of_keyed_ceiling']:.2f}); peak RSS {f['peak_rss_mb']} MB (vs "
                 f"{f['peak_rss_mb_small_file']} MB for {args.small_rows:,} rows); ORM add_all "
                 f"{f['orm_rows_per_s']:,} rows/s -> {f['speedup_vs_orm']}x"
             )

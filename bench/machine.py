@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,10 +266,16 @@ def pg_checkpoints(url: str = PG_ADMIN) -> tuple[int, int]:
 # ---- ceilings: the plainest way the same machine does the same job ----------------------
 
 
-def pg_copy_in(dsn: str, frame: pl.DataFrame, table: str = "rollcall_bench_ceiling") -> float:
+def pg_copy_in(
+    dsn: str,
+    frame: pl.DataFrame,
+    table: str = "rollcall_bench_ceiling",
+    key: Sequence[str] = (),
+) -> float:
     """Seconds to binary-COPY ``frame`` (Arrow encoded by pgpq, as the import does) into a fresh
-    table of the same columns with no key, index or constraint, committed. The table is dropped
-    afterwards; creating it is not timed."""
+    table of the same columns with no key, index or constraint (or only the primary key ``key``,
+    to tell the key's cost from the rest), committed. The table is dropped afterwards; creating
+    it is not timed."""
     import psycopg
     from pgpq import ArrowToPostgresBinaryEncoder
 
@@ -278,6 +284,8 @@ def pg_copy_in(dsn: str, frame: pl.DataFrame, table: str = "rollcall_bench_ceili
     columns = ", ".join(
         f"{name} {kind}" for name, kind in zip(frame.columns, _pg_types(frame), strict=True)
     )
+    if key:
+        columns += f", PRIMARY KEY ({', '.join(key)})"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} ({columns})")
@@ -327,11 +335,12 @@ def pg_copy_out(dsn: str, query: str) -> tuple[float, int]:
         return time.perf_counter() - t0, size
 
 
-def sqlite_bare_insert(path: str | Path, frame: pl.DataFrame) -> float:
+def sqlite_bare_insert(path: str | Path, frame: pl.DataFrame, key: Sequence[str] = ()) -> float:
     """Seconds to ``executemany`` the rows of ``frame`` (instants as integer microseconds, as
-    the project stores them) into a bare table (rowid, no key, no index) of a fresh SQLite file,
-    one statement per row, in one transaction, with the project's pragmas (WAL, synchronous
-    NORMAL). Converting the frame to Python rows is not timed."""
+    the project stores them) into a bare table (rowid, no key, no index; or a WITHOUT ROWID
+    table keyed on ``key``, to tell the key's cost from the rest) of a fresh SQLite file, one
+    statement per row, in one transaction, with the project's pragmas (WAL, synchronous NORMAL).
+    Converting the frame to Python rows is not timed."""
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -343,7 +352,8 @@ def sqlite_bare_insert(path: str | Path, frame: pl.DataFrame) -> float:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"CREATE TABLE bare ({', '.join(data.columns)})")
+        keyed = f", PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID" if key else ")"
+        conn.execute(f"CREATE TABLE bare ({', '.join(data.columns)}{keyed}")
         marks = ", ".join("?" for _ in data.columns)
         t0 = time.perf_counter()
         conn.execute("BEGIN")

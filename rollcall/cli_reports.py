@@ -718,7 +718,11 @@ def demo(
         f"'http://127.0.0.1:8000/v1/officers/{result.officer_id}/timeline/export"
         f"?from={result.first}&to={result.last}&case_ref=DEMO-1'\n"
         "  rollcall timeline verify export.json --public-key export-key.pub\n"
-        "OpenAPI docs: http://127.0.0.1:8000/docs",
+        "OpenAPI docs: http://127.0.0.1:8000/docs\n"
+        "The web app on the demo database, with the development sign-in (no token needed):\n"
+        f"  {env} ROLLCALL_EXPORT_KEY_FILE=$PWD/export-key.pem rollcall serve --dev-login\n"
+        "  then open http://127.0.0.1:8000/app/login and sign in as hr, investigator, auditor, "
+        f"or officer with officer id {result.officer_id}",
         soft_wrap=True,  # commands stay on one line, to be copied whole
     )
 

@@ -1,17 +1,24 @@
-"""Station footprints: upsert from GeoJSON features and read back as geo Stations."""
+"""Station footprints: upsert from GeoJSON features, read back as geo Stations, and the per-process
+catalog of them with their index."""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.fences import ForceArea, Station, station_from_feature
+from geo.index import StationIndex
 from store.db import is_postgres
 from store.models import Station as StationRow
+
+# Fixes this close to a fence are attributed to it when a timeline is built (metres).
+TIMELINE_NEAR_M = 100.0
 
 
 def _to_db(session: Session, station: Station) -> str:
@@ -75,3 +82,65 @@ def load_stations(session: Session) -> list[Station]:
     return [
         Station(station_id=r[0], name=r[1], borough=r[2], geometry=_from_db(r[3])) for r in rows
     ]
+
+
+StationsVersion = tuple[int, Any, Any]
+
+
+def stations_version(session: Session) -> StationsVersion:
+    """A cheap fingerprint of the stored stations (count, newest and sum of ``updated_at``): it
+    changes whenever any process adds or changes a station, also when the change carries an
+    older clock than the newest row. One aggregate over the stations table (hundreds of rows)."""
+    stamp: Any = StationRow.updated_at
+    if is_postgres(session):
+        stamp = func.extract("epoch", StationRow.updated_at)
+    row = session.execute(
+        select(func.count(), func.max(StationRow.updated_at), func.sum(stamp))
+    ).one()
+    return int(row[0]), row[1], row[2]
+
+
+@dataclass(frozen=True)
+class StationSet:
+    """One version of the stored stations: the list, fences by id and their classification index
+    (None when no station is stored)."""
+
+    version: StationsVersion
+    stations: list[Station]
+    fences: dict[str, shapely.MultiPolygon]
+    index: StationIndex | None
+
+
+class StationCatalog:
+    """The stations and their index, built once per process and rebuilt only when the stored
+    stations change (in this process or another: ``current`` compares stations_version, one
+    small query, before handing out the cached set). Thread-safe; a rebuild happens once even
+    when several requests notice the change together."""
+
+    def __init__(self, near_m: float = TIMELINE_NEAR_M) -> None:
+        self._near_m = near_m
+        self._lock = threading.Lock()
+        self._set: StationSet | None = None
+        self.builds = 0
+
+    def current(self, session: Session) -> StationSet:
+        """The stations as stored now, rebuilt if they changed since the last call."""
+        version = stations_version(session)
+        cached = self._set
+        if cached is not None and cached.version == version:
+            return cached
+        with self._lock:
+            cached = self._set
+            if cached is not None and cached.version == version:
+                return cached
+            stations = load_stations(session)
+            index = StationIndex.build(stations, near_m=self._near_m) if stations else None
+            built = StationSet(
+                version=version,
+                stations=stations,
+                fences={s.station_id: s.geometry for s in stations},
+                index=index,
+            )
+            self._set = built
+            self.builds += 1
+            return built

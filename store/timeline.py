@@ -19,7 +19,7 @@ from rules.policy import Policy
 from store.dayload import FIXES, SWIPES
 from store.models import Officer, Ping, Swipe
 from store.roster import load_shifts
-from store.stations import load_stations
+from store.stations import StationCatalog, StationSet
 
 FIX_SCHEMA = FIXES
 SWIPE_SCHEMA = SWIPES
@@ -115,13 +115,13 @@ def _timeline_cell(cell: int | None, resolution: int) -> str | None:
     return str(text)
 
 
-def _segments(records: OnDutyRecords, policy: Policy, tz: str, session: Session) -> pl.DataFrame:
+def _segments(
+    records: OnDutyRecords, policy: Policy, tz: str, index: StationIndex | None
+) -> pl.DataFrame:
     """Presence, away and unknown segments from the rules engine (fixes classified by geo first)."""
     fixes = records.fixes
-    if fixes.height:
-        stations = load_stations(session)
-        if stations:
-            fixes = StationIndex.build(stations, near_m=100.0).classify(fixes)
+    if fixes.height and index is not None:
+        fixes = index.classify(fixes)
     shifts = (
         records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
     )
@@ -147,8 +147,12 @@ def build_timeline(
     *,
     policy: Policy,
     tz: str,
+    stations: StationSet | None = None,
 ) -> dict[str, Any]:
     """The verified on-duty timeline of one officer for [start, end) (CONTRACT §7).
+
+    ``stations`` is the caller's StationCatalog set (the service builds it once per process);
+    None reads the stations and builds their index for this call only.
 
     Events in time order: shift_start/shift_end (roster), swipe (access control), presence (a
     station) and away (an H3 cell at ``policy.timeline_cell_resolution``, never coordinates), and
@@ -190,7 +194,9 @@ def build_timeline(
             )
         )
     if records.windows.height and (records.fixes.height or records.swipes.height):
-        segments = _segments(records, policy, tz, session)
+        if stations is None:
+            stations = StationCatalog().current(session)
+        segments = _segments(records, policy, tz, stations.index)
         for seg in segments.filter(pl.col("kind").is_in(["presence", "away"])).iter_rows(
             named=True
         ):

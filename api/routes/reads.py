@@ -25,9 +25,19 @@ from api.deps import (
     ensure_subject,
 )
 from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
-from api.negotiate import JSON, TABULAR, choose, tabular_content, tabular_response
+from api.negotiate import (
+    GEOJSON,
+    JSON,
+    NOT_ACCEPTABLE,
+    TABULAR,
+    GeoJsonResponse,
+    choose,
+    tabular_content,
+    tabular_response,
+)
 from api.schemas import (
     ERROR_RESPONSES,
+    READ_ERRORS,
     ComplianceReport,
     DaysReport,
     ErrorBody,
@@ -39,6 +49,7 @@ from api.schemas import (
     UnitReport,
 )
 from api.trail import check_ref, record, require_case_ref
+from geo.geojson import timeline_collection
 from rules.clock import day_bounds, iso_local, parse_instant
 from store.reports import (
     compliance_dicts,
@@ -54,8 +65,6 @@ router = APIRouter(prefix="/v1", tags=["reads"])
 MAX_REPORT_DAYS = 366
 MAX_TIMELINE_DAYS = 31
 MAX_DAYS_EXPORT = 31
-# Errors a read of people's data can give (it writes nothing: no 413, no 422 body).
-READ_ERRORS = ERROR_RESPONSES
 
 OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
@@ -330,7 +339,15 @@ def _timeline(
         raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
     if not officer_exists(session, officer_id):
         raise NotFound("no such officer")
-    timeline = build_timeline(session, officer_id, start, end, policy=state.policy, tz=tz)
+    timeline = build_timeline(
+        session,
+        officer_id,
+        start,
+        end,
+        policy=state.policy,
+        tz=tz,
+        stations=state.stations.current(session),
+    )
     record(
         session,
         caller,
@@ -368,22 +385,33 @@ TimeTo = Annotated[
     "/officers/{officer_id}/timeline",
     response_model=Timeline,
     response_model_exclude_none=True,
-    responses=ERROR_RESPONSES,
+    responses={
+        200: {
+            "description": "The timeline as JSON, or as GeoJSON by Accept: application/geo+json",
+            "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/TimelineCollection"}}},
+        },
+        406: NOT_ACCEPTABLE,
+        **READ_ERRORS,
+    },
     summary="An officer's verified on-duty timeline (investigator with case_ref, or the officer)",
 )
 def get_timeline(
     officer_id: OfficerId,
     start: TimeFrom,
     end: TimeTo,
+    request: Request,
     session: SessionDep,
     state: StateDep,
     caller: TimelineReader,
     request_id: RequestIdDep,
     case_ref: CaseRef = None,
     purpose: Purpose = None,
-) -> Timeline:
+) -> Response:
     """On-duty events only, in time order: shift starts and ends, swipes, presence at a station,
-    away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days."""
+    away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days. With
+    ``Accept: application/geo+json`` a FeatureCollection: presence and swipes as their station's
+    fence, away segments as the cell's hexagon, never a point."""
+    media = choose(request, (JSON, GEOJSON))
     timeline, _ = _timeline(
         officer_id,
         start,
@@ -396,7 +424,11 @@ def get_timeline(
         request_id=request_id,
         action="read.timeline",
     )
-    return Timeline.model_validate(timeline)
+    body = Timeline.model_validate(timeline).model_dump(mode="json", exclude_none=True)
+    if media == GEOJSON:
+        fences = state.stations.current(session).fences
+        return GeoJsonResponse(timeline_collection(body, fences))
+    return JsonResponse(body)
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -17,6 +17,7 @@ WIDTH = 800
 HEIGHT = 520
 TILE = 256
 PAD_PX = 24
+MIN_MARK_PX = 10
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,19 @@ def _ring_path(frame: _Frame, ring: Iterable[tuple[float, float]]) -> str:
     return "M" + "L".join(f"{x:.1f},{y:.1f}" for x, y in pts) + "Z"
 
 
+def _station_path(frame: _Frame, rings: list[list[tuple[float, float]]]) -> str:
+    """The station's outline, or a diamond of MIN_MARK_PX at its middle when the outline would be
+    too small to see (a month's map is zoomed out to its away areas)."""
+    pts = [frame.px(lng, lat) for ring in rings for lng, lat in ring]
+    xs, ys = [x for x, _ in pts], [y for _, y in pts]
+    if max(xs) - min(xs) >= MIN_MARK_PX and max(ys) - min(ys) >= MIN_MARK_PX:
+        return "".join(_ring_path(frame, r) for r in rings)
+    cx, cy, r = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2, MIN_MARK_PX / 2
+    return (
+        f"M{cx - r:.1f},{cy:.1f}L{cx:.1f},{cy - r:.1f}L{cx + r:.1f},{cy:.1f}L{cx:.1f},{cy + r:.1f}Z"
+    )
+
+
 def _cell_ring(cell: str) -> list[tuple[float, float]]:
     """A cell's boundary as lng/lat (h3 gives lat, lng)."""
     return [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
@@ -127,9 +141,13 @@ def timeline_map(
     view = MapView(empty=False)
     if basemap_url:
         view.tiles = _tiles(frame, basemap_url)
-    for station in stations:
+    for cell, count in sorted(cells.items()):
+        times = "once" if count == 1 else f"{count} times"
+        view.shapes.append(
+            Shape(_ring_path(frame, _cell_ring(cell)), "away", f"away in area {cell}, {times}")
+        )
+    for station in sorted(stations, key=lambda s: s.station_id in visited):
         rings = _station_rings(station)
-        paths = [_ring_path(frame, r) for r in rings]
         inside = any(
             -PAD_PX <= x <= WIDTH + PAD_PX and -PAD_PX <= y <= HEIGHT + PAD_PX
             for r in rings
@@ -139,10 +157,5 @@ def timeline_map(
             continue
         state = "present" if station.station_id in visited else "station"
         what = "present at" if state == "present" else "station"
-        view.shapes.append(Shape("".join(paths), state, f"{what} {station.name}"))
-    for cell, count in sorted(cells.items()):
-        times = "once" if count == 1 else f"{count} times"
-        view.shapes.append(
-            Shape(_ring_path(frame, _cell_ring(cell)), "away", f"away in area {cell}, {times}")
-        )
+        view.shapes.append(Shape(_station_path(frame, rings), state, f"{what} {station.name}"))
     return view

@@ -14,7 +14,6 @@ from api.deps import AppState
 from api.routes.reads import _timeline
 from api.web.mapsvg import timeline_map
 from store.overview import latest_result_day
-from store.stations import load_stations
 
 DEFAULT_DAYS = 7
 
@@ -54,7 +53,7 @@ def timeline_context(
         action="read.timeline",
     )
     events: list[dict[str, Any]] = list(timeline["events"])  # type: ignore[call-overload]
-    view = timeline_map(events, load_stations(session), basemap_url=basemap_url)
+    view = timeline_map(events, state.stations.current(session).stations, basemap_url=basemap_url)
     days: dict[str, list[dict[str, Any]]] = {}
     zone = ZoneInfo(state.settings.timezone)
     for event in events:

@@ -26,3 +26,5 @@ def test_demo_command(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "ROLLCALL_EXPORT_KEY_FILE" in out
     assert "rollcall timeline verify export.json" in out
     assert "Flags (leads for a reviewer" in out
+    assert "rollcall serve --dev-login" in out
+    assert "http://127.0.0.1:8000/app/login" in out
