@@ -83,7 +83,9 @@ def _pct(share: float | None) -> str:
 
 
 def nightly(
-    date_: Annotated[str, typer.Option("--date", help="Local day to compute, YYYY-MM-DD.")],
+    date_: Annotated[
+        str | None, typer.Option("--date", help="Local day to compute, YYYY-MM-DD.")
+    ] = None,
     to: Annotated[
         str | None, typer.Option("--to", help="Compute every day from --date to this one.")
     ] = None,
@@ -94,18 +96,33 @@ def nightly(
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) to compute on."),
     ] = None,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending", help="Recompute every day marked for it (late events, roster edits)."
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a nightly run computing the same days to finish."),
+    ] = False,
 ) -> None:
-    """Compute daily results and flags for each day (idempotent: a rerun replaces them)."""
-    from jobs.nightly import DayReport, NightlyError, run_nightly
+    """Compute daily results and flags for each day (idempotent: a rerun replaces them), and the
+    marked days before it (policy recompute_marked_days). One run at a time per day: a second
+    run refuses, or waits with --wait."""
+    from jobs.nightly import DayReport, NightlyBusyError, NightlyError, run_nightly
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    first = _day(date_, "--date")
+    if (date_ is None) == (not pending):
+        err_console.print("[red]error:[/] give --date D (and --to D2) or --pending")
+        raise typer.Exit(2)
+    first = _day(date_, "--date") if date_ is not None else None
     last = _day(to, "--to") if to is not None else first
-    if last < first:
+    if first is not None and last is not None and last < first:
         err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
         raise typer.Exit(2)
-    n_days = (last - first).days + 1
+    span = f"{first}..{last}" if first is not None else "marked days"
     table = Table(title="Nightly results", show_lines=False)
     for col in (
         "day",
@@ -130,7 +147,7 @@ def nightly(
             transient=True,
         ) as progress,
     ):
-        task = progress.add_task(f"nightly {first}..{last}", total=n_days)
+        task = progress.add_task(f"nightly {span}", total=None)
 
         def on_day(d: DayReport) -> None:
             w = d.writes
@@ -157,7 +174,12 @@ def nightly(
                 workers=workers,
                 scheduler=scheduler,
                 on_day=on_day,
+                wait=wait,
+                on_wait=lambda text: err_console.print(text, markup=False),
             )
+        except NightlyBusyError as exc:
+            err_console.print(f"error: {exc}", markup=False)
+            raise typer.Exit(1) from exc
         except NightlyError as exc:
             console.print(table)
             err_console.print(f"[red]nightly run failed:[/] {exc} (earlier days are committed)")
