@@ -18,6 +18,7 @@ from rollcall.console import (
     cli_engine,
     console,
     err_console,
+    error_line,
     load_policy_or_exit,
     load_settings,
 )
@@ -66,6 +67,27 @@ def db_upgrade() -> None:
             f"Built the officer index of {len(indexed)} ping partition(s) an interrupted import "
             f"left without one: {', '.join(indexed)}."
         )
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The new backup file (never overwritten).")],
+) -> None:
+    """Copy the SQLite database to FILE while the service runs (SQLite's online backup: writes
+    still in the WAL are included); PostgreSQL: prints how to use pg_dump."""
+    from store.backup import BackupError, backup_sqlite
+
+    settings = load_settings()
+    try:
+        size = backup_sqlite(settings.database_url, file)
+    except BackupError as exc:
+        error_line(str(exc))
+        raise typer.Exit(2 if "PostgreSQL" in str(exc) else 1) from exc
+    console.print(
+        f"Backed up to {file} ({size:,} bytes). Restore: stop the service, copy it over the "
+        "database file (removing its -wal and -shm files), start again.",
+        markup=False,
+    )
 
 
 def _summary(kind: str, path: Path, report: IngestReport) -> Table:
@@ -139,10 +161,10 @@ def import_(
         except ImportStoppedError as exc:
             console.print(_summary(kind, file, exc.report))
             _print_row_errors(file, exc.report, errors_file)
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            error_line(str(exc))
             raise typer.Exit(1) from exc
         except ImportFileError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            error_line(str(exc))
             raise typer.Exit(1) from exc
         finally:
             engine.dispose()

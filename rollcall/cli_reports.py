@@ -20,6 +20,7 @@ from rollcall.console import (
     cli_engine,
     console,
     err_console,
+    error_line,
     load_policy_or_exit,
     load_settings,
 )
@@ -178,7 +179,7 @@ def nightly(
                 on_wait=lambda text: err_console.print(text, markup=False),
             )
         except NightlyBusyError as exc:
-            err_console.print(f"error: {exc}", markup=False)
+            error_line(str(exc))
             raise typer.Exit(1) from exc
         except NightlyError as exc:
             console.print(table)

@@ -41,3 +41,8 @@ def cli_engine(settings: Settings, *, create: bool = False) -> Engine:
     return make_engine(
         settings.database_url, lock_timeout_s=settings.db_lock_timeout_s, must_exist=not create
     )
+
+
+def error_line(message: str) -> None:
+    """``error: message`` on stderr as one line (never wrapped, no markup)."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
