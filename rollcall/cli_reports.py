@@ -606,15 +606,21 @@ def purge() -> None:
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
+    from store.retention import PurgeBusyError
+
     with _sessions(settings) as factory:
-        report = run_purge(
-            factory,
-            policy=policy,
-            now=datetime.now(UTC),
-            tz=settings.timezone,
-            actor=getpass.getuser(),
-            on_audit_batch=audit_progress,
-        )
+        try:
+            report = run_purge(
+                factory,
+                policy=policy,
+                now=datetime.now(UTC),
+                tz=settings.timezone,
+                actor=getpass.getuser(),
+                on_audit_batch=audit_progress,
+            )
+        except PurgeBusyError as exc:
+            error_line(str(exc))
+            raise typer.Exit(1) from exc
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")
     table.add_column("rows removed", justify="right")
