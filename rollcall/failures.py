@@ -34,7 +34,10 @@ def _postgres(orig: BaseException, lock_timeout_s: float) -> str | None:
         return f"the database has no Rollcall schema or an older one; {_SCHEMA}"
     if state in ("57P01", "57P02", "57P03") or (state or "").startswith("08"):
         return f"the database connection was lost ({_first_line(orig)}); {_RETRY}"
-    if state is None and "connection" in str(orig).lower():
+    text = str(orig).lower()
+    if state is None and ("closed" in text or "terminat" in text or "lost" in text):
+        return f"the database connection was lost ({_first_line(orig)}); {_RETRY}"
+    if state is None and "connection" in text:
         return (
             f"cannot reach the database: {_first_line(orig)}; check ROLLCALL_DATABASE_URL and "
             "that the server is running"

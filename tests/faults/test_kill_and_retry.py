@@ -4,12 +4,16 @@ database ends exactly as after a clean run (events, masked counts, results, flag
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from tests.faults.conftest import (
     DAYS,
     START,
+    import_in_process,
     import_reference,
     kill_when,
     rollcall,
@@ -28,9 +32,7 @@ def _count(url: str, table: str) -> int:
 
 
 def _import_events(url: str, directory: Path) -> None:
-    for kind in ("pings", "swipes"):
-        result = rollcall(url, "import", kind, str(directory / f"{kind}.csv"))
-        assert result.returncode == 0, result.stderr
+    import_in_process(url, directory, (("pings", "pings.csv"), ("swipes", "swipes.csv")))
 
 
 def _events(snap: dict[str, object]) -> dict[str, object]:
@@ -53,7 +55,9 @@ def test_killed_import_and_nightly_then_run_again_equal_a_clean_run(
     proc = start(faulty, "import", "pings", str(force_dir / "pings.csv"))
     kill_when(proc, lambda: _count(faulty, "pings") > 0)
     assert 0 < _count(faulty, "pings") < total
-    _import_events(faulty, force_dir)
+    retry = rollcall(faulty, "import", "pings", str(force_dir / "pings.csv"))
+    assert retry.returncode == 0, retry.stderr
+    import_in_process(faulty, force_dir, (("swipes", "swipes.csv"),))
     assert _events(snapshot(faulty)) == _events(clean_events)
 
     # A nightly run killed once its first day is written, then run again.
@@ -83,5 +87,37 @@ def test_killed_purge_then_run_again_equals_a_clean_purge(
     proc = start(faulty, "purge", ROLLCALL_POLICY=str(policy))
     kill_when(proc, lambda: _count(faulty, "pings") < before, timeout=120)
     again = rollcall(faulty, "purge", ROLLCALL_POLICY=str(policy))
+    assert again.returncode == 0, again.stderr
+    assert _events(snapshot(faulty)) == _events(snapshot(clean))
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_an_import_whose_connections_are_terminated_says_so_and_a_rerun_completes(
+    db_url: str, second_db_url: str, force_dir: Path
+) -> None:
+    clean, faulty = second_db_url, db_url
+    import_reference(clean, force_dir)
+    import_in_process(clean, force_dir, (("pings", "pings.csv"),))
+    import_reference(faulty, force_dir)
+    database = scalar(faulty, "SELECT current_database()")
+    proc = start(faulty, "import", "pings", str(force_dir / "pings.csv"))
+    deadline = time.monotonic() + 240
+    while _count(faulty, "pings") == 0:
+        assert proc.poll() is None, "the import ended before the fault point"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    # The server ends every session of the import (an administrator, a failover, a restart).
+    scalar(
+        faulty,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+    )
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: the database connection was lost")
+    assert "run the same command again" in lines[0]
+    again = rollcall(faulty, "import", "pings", str(force_dir / "pings.csv"))
     assert again.returncode == 0, again.stderr
     assert _events(snapshot(faulty)) == _events(snapshot(clean))

@@ -104,7 +104,7 @@ def test_an_import_blocked_by_a_lock_gives_up_after_the_timeout(
         holder.join()
     assert result.returncode == 1
     assert "gave up after waiting 1 s for" in one_line(result)
-    assert waited < 20
+    assert waited < 60  # process start-up included; without the timeout it waited for ever
     # Once the lock is gone the same command goes through.
     again = rollcall(db_url, "import", "officers", str(officers))
     assert again.returncode == 0, again.stderr
