@@ -36,7 +36,7 @@ screenshots: install chromium rollcall-demo.db  ## a PNG of every web app screen
 	$(BIN)/python bench/screenshots.py --database sqlite:///rollcall-demo.db --out screenshots
 
 bench-web: install chromium rollcall-demo.db  ## web app server time per page and the officer-month map in Chromium
-	$(BIN)/python bench/web_pages.py --database sqlite:///rollcall-demo.db
+	BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python bench/web_pages.py --database sqlite:///rollcall-demo.db
 
 test: install postgis chromium  ## the whole suite on SQLite and PostgreSQL/PostGIS, with a coverage gate (90%)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term:skip-covered

@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from api import signing, web
 from api.auth import TokenConfigError, TokenVerifier
 from api.deps import AppState
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, flags, ingest, ops, reads, stations
-from api.schemas import PingBatch, ShiftBatch, SwipeBatch
+from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
 from store.db import make_engine, session_factory
@@ -30,14 +31,16 @@ log = logging.getLogger("rollcall.api")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with the batch bodies (parsed by hand for speed) in components."""
+    """The OpenAPI document, with the batch bodies (parsed by hand for speed) and the timeline's
+    GeoJSON (sent as bytes) in components."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     doc = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     _, defs = models_json_schema(
-        [(m, "validation") for m in (PingBatch, SwipeBatch, ShiftBatch)],
+        [(m, "validation") for m in (PingBatch, SwipeBatch, ShiftBatch)]
+        + [(TimelineCollection, "serialization")],
         ref_template="#/components/schemas/{model}",
     )
     doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
@@ -108,7 +111,10 @@ def create_app(
             'hash-chained audit log. Errors: {"error": {code, message, request_id, details?}}.'
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)

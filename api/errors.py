@@ -87,6 +87,13 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class OfficerNotFound(NotFound):
+    """An authorised caller asked about an officer id that does not exist: recorded in the audit
+    log like a refusal, so probing for which ids exist leaves a trace."""
+
+    refusal = True
+
+
 class Conflict(ApiError):
     """The change conflicts with the current state."""
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -25,6 +26,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Label values come only from these bounded sets: an invented method or path adds no series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# No route takes a control character in its path or query: a NUL cannot even reach PostgreSQL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -85,6 +89,22 @@ def configure_logging(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def control_character(scope: Scope) -> str | None:
+    """Why the request's path or query cannot be served (a control character), or None.
+
+    Names the query parameter when its name is plain; never echoes a value."""
+    if _CONTROL.search(str(scope.get("path", ""))):
+        return "the path holds a control character"
+    query = bytes(scope.get("query_string") or b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            shown = (
+                f"query parameter '{name}'" if _PARAM_NAME.fullmatch(name) else "a query parameter"
+            )
+            return f"{shown} holds a control character"
+    return None
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -154,7 +174,9 @@ class RequestMiddleware:
         too_large = f"request body larger than {limit} bytes"
         declared = headers.get(b"content-length")
         try:
-            if declared is not None and declared.isdigit() and int(declared) > limit:
+            if (refused := control_character(scope)) is not None:
+                await reply(400, "bad_request", refused)
+            elif declared is not None and declared.isdigit() and int(declared) > limit:
                 await reply(413, "payload_too_large", too_large)
             else:
                 seen = 0

@@ -20,8 +20,10 @@ from rules.clock import day_bounds
 from rules.compliance import compliance
 from rules.engine import DayInputs, evaluate_day
 from rules.findings import Finding
+from rules.geodesy import haversine_m
 from rules.masking import DutyStatus, duty_status, on_duty_windows
 from rules.policy import Policy, load_policy
+from rules.visits import visit_fixes
 
 CODES = (
     "DECLARED_OFFICE_UNVERIFIED",
@@ -92,7 +94,11 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
     now = day_bounds(last, force.tz)[1] + timedelta(days=3)
     masked: dict[str, int] = {}
     kept: dict[str, pl.DataFrame] = {}
-    for name, frame in (("pings", force.pings), ("swipes", force.swipes)):
+    pings = force.pings
+    if force.visits is not None and force.visits.height:
+        rows = visit_fixes(force.visits, policy.visit_step_minutes)
+        pings = pl.concat([pings, rows.select(pings.columns)], how="vertical_relaxed")
+    for name, frame in (("pings", pings), ("swipes", force.swipes)):
         status = duty_status(
             frame,
             shifts,
@@ -302,21 +308,23 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
             continue
         found[f.code].add(key)
     planted = _planted(force)
+    provable = _provable(force, planted, policy)
     per_code: dict[str, dict[str, Any]] = {}
     tp_all = fp_all = fn_all = 0
     for code in CODES:
         tp = len(found[code] & planted[code])
         fp = len(found[code] - planted[code])
-        fn = len(planted[code] - found[code])
+        fn = len(provable[code] - found[code])
         tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
         per_code[code] = {
             "planted": len(planted[code]),
+            "provable": len(provable[code]),
             "flagged": len(found[code]),
             "tp": tp,
             "precision": _ratio(tp, tp + fp),
-            "recall": _ratio(tp, tp + fn),
+            "recall": _ratio(len(provable[code] & found[code]), len(provable[code])),
             "false_positives": sorted(found[code] - planted[code])[:5],
-            "missed": sorted(planted[code] - found[code])[:5],
+            "missed": sorted(provable[code] - found[code])[:5],
         }
     honest = set(force.truth_officers.filter(pl.col("honest"))["officer_id"])
     flagged_honest = {
@@ -356,7 +364,7 @@ def score(result: RunResult, policy: Policy) -> dict[str, Any]:
         "conflict_days": len(conflicts),
         "off_duty_leaks": leaks["total"],
         "leak_detail": leaks,
-        "profiles": fairness(result, found, planted, flagged_honest),
+        "profiles": fairness(result, found, planted, provable, flagged_honest),
         "masked": result.masked,
         "seconds": result.seconds,
     }
@@ -378,7 +386,78 @@ def _planted(force: Force) -> dict[str, set[tuple[str, str]]]:
     for oid, d, code in rows:
         planted[code].add((oid, "" if code == "BELOW_OFFICE_SHARE" else d.isoformat()))
     planted["DECLARED_OFFICE_UNVERIFIED"] -= planted["BADGE_WITHOUT_DEVICE"]
+    planted["BELOW_OFFICE_SHARE"] = {(o, "") for o in _provably_below(force)}
     return planted
+
+
+def _provable(
+    force: Force, planted: dict[str, set[tuple[str, str]]], policy: Policy
+) -> dict[str, set[tuple[str, str]]]:
+    """The planted cases the data can prove: the device reported during the officer's on-duty
+    time that day (at least evidence_min_events pings or visits); for MOCK_LOCATION at least
+    mock_min_fixes simulated fixes; for IMPOSSIBLE_TRAVEL at least two GPS fixes 5 km or more
+    from the day's median position. A device silent through a misconduct day proves nothing."""
+    shifts, _ = _shift_frames(force)
+    windows = on_duty_windows(shifts, policy.duty_grace_minutes)
+    pings = force.pings.filter(_covered(force.pings, windows)).with_columns(
+        date=pl.col("ts").dt.convert_time_zone(force.tz).dt.date()
+    )
+    med = pings.group_by("officer_id", "date").agg(
+        m_lat=pl.col("lat").median(), m_lon=pl.col("lon").median()
+    )
+    far = haversine_m(pl.col("lat"), pl.col("lon"), pl.col("m_lat"), pl.col("m_lon")) >= 5000
+    per_day = (
+        pings.join(med, on=["officer_id", "date"])
+        .group_by("officer_id", "date")
+        .agg(
+            n=pl.len(),
+            n_mock=pl.col("is_mock").sum(),
+            n_far_gps=(far & (pl.col("source") == "gps")).sum(),
+        )
+    )
+    if force.visits is not None and force.visits.height:
+        visits = force.visits.with_columns(
+            date=pl.col("arrived_at").dt.convert_time_zone(force.tz).dt.date()
+        )
+        per_visit = visits.group_by("officer_id", "date").agg(n_visits=pl.len())
+        per_day = per_day.join(per_visit, on=["officer_id", "date"], how="full", coalesce=True)
+    else:
+        per_day = per_day.with_columns(n_visits=pl.lit(0))
+    facts = {
+        (o, d.isoformat()): (n or 0, nm or 0, nf or 0, nv or 0)
+        for o, d, n, nm, nf, nv in per_day.select(
+            "officer_id", "date", "n", "n_mock", "n_far_gps", "n_visits"
+        ).iter_rows()
+    }
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for code, keys in planted.items():
+        for key in keys:
+            n, n_mock, n_far, n_visits = facts.get(key, (0, 0, 0, 0))
+            if code == "BELOW_OFFICE_SHARE":
+                ok = True
+            elif code == "MOCK_LOCATION":
+                ok = n_mock >= policy.mock_min_fixes
+            elif code == "IMPOSSIBLE_TRAVEL":
+                ok = n_far >= 2
+            else:
+                ok = n + n_visits >= policy.evidence_min_events
+            if ok:
+                out[code].add(key)
+    return out
+
+
+def _provably_below(force: Force, rule: float = 0.80) -> set[str]:
+    """Office-based officers below the rule even if every office day the data leaves unknown
+    (the truth's insufficient-evidence office days) were an office day."""
+    days = force.truth_days.filter(pl.col("expected_office")).join(
+        force.officers.filter(pl.col("office_based")).select("officer_id"), on="officer_id"
+    )
+    unknown = (pl.col("evidence_expected") != "adequate") & (
+        pl.col("declared_location") == "office"
+    )
+    known_office = pl.col("true_office_day") & (pl.col("evidence_expected") == "adequate")
+    upper = days.group_by("officer_id").agg(upper=(known_office.sum() + unknown.sum()) / pl.len())
+    return set(upper.filter(pl.col("upper") < rule - 1e-9)["officer_id"])
 
 
 def _profile_of(force: Force) -> pl.DataFrame:
@@ -405,6 +484,7 @@ def fairness(
     result: RunResult,
     found: dict[str, set[tuple[str, str]]],
     planted: dict[str, set[tuple[str, str]]],
+    provable: dict[str, set[tuple[str, str]]],
     flagged_honest: set[str],
 ) -> dict[str, dict[str, Any]]:
     """Figures per device profile (and "all"): honest officers flagged, flag precision and
@@ -433,8 +513,8 @@ def fairness(
         correct = assessed.filter(pl.col("verified_office_day") == pl.col("true_office_day"))
         sh = shares.filter(pick)
         inside = sh.filter(
-            (pl.col("true_office_share") >= pl.col("office_share_lower") - 1e-9)
-            & (pl.col("true_office_share") <= pl.col("office_share_upper") + 1e-9)
+            (pl.col("true_office_share") >= pl.col("office_share_lower") - 6e-5)
+            & (pl.col("true_office_share") <= pl.col("office_share_upper") + 6e-5)
         )
         mid = sh.filter(pl.col("verified_office_share").is_not_null()).select(
             (
@@ -448,7 +528,8 @@ def fairness(
         for code in CODES:
             f = {k for k in found[code] if k[0] in members}
             p = {k for k in planted[code] if k[0] in members}
-            tp, fp, fn = tp + len(f & p), fp + len(f - p), fn + len(p - f)
+            q = {k for k in provable[code] if k[0] in members}
+            tp, fp, fn = tp + len(f & p), fp + len(f - p), fn + len(q - f)
         n_honest = honest.filter(pick).height
         out[name] = {
             "officers": len(members),
@@ -519,11 +600,12 @@ def report(label: str, s: dict[str, Any]) -> str:
         tgt = f"{op} {target}" if target is not None else ""
         lines.append(f"  {name:<38} {_fmt(value):>10}  {tgt:<8} {status}")
     lines.append(
-        f"  {'code':<28} {'planted':>7} {'flagged':>7} {'tp':>4} {'prec':>7} {'recall':>7}"
+        f"  {'code':<28} {'planted':>7} {'provable':>8} {'flagged':>7} {'tp':>4} "
+        f"{'prec':>7} {'recall':>7}"
     )
     for code, c in s["per_code"].items():
         lines.append(
-            f"  {code:<28} {c['planted']:>7} {c['flagged']:>7} {c['tp']:>4} "
+            f"  {code:<28} {c['planted']:>7} {c['provable']:>8} {c['flagged']:>7} {c['tp']:>4} "
             f"{_fmt(c['precision']):>7} {_fmt(c['recall']):>7}"
         )
     for code, c in s["per_code"].items():

@@ -6,7 +6,8 @@ fresh SQLite file, each in its own process so its peak memory can be read, and a
 B A ...) measures the ceiling of the same machine for the same rows: a plain binary COPY (pgpq,
 as the import uses) into a PostgreSQL table with no key or index, and `executemany` into a bare
 SQLite table. The figure that travels between machines is the import's share of that ceiling
-(median of the pairs; target 0.70 on both). Repeats the import with a quarter-size file to show
+(median of the pairs; target 0.70 on both). Next to each ceiling, the same load into a table with
+only the pings' primary key tells how much of the gap the key explains. Repeats the import with a quarter-size file to show
 memory does not grow with the file, and inserts some rows through the SQLAlchemy ORM for
 comparison. Prints a table and ends with one JSON line carrying the machine (bench/machine.py).
 """

@@ -1,7 +1,7 @@
-"""Benchmark of the nightly job for one day of a large force, per stage, against geopandas sjoin.
+"""Benchmark of the nightly job for one day of a large force, per stage, against its ceilings.
 
-Usage: .venv/bin/python bench/nightly.py [--officers 5000,20000,46000] [--backends postgres,sqlite]
-       [--fixes-interval-s 60] [--fix-loss 0]
+Usage: .venv/bin/python -m bench.nightly [--officers 5000,20000,46000] [--backends postgres,sqlite]
+       [--pairs 2] [--db-state settled|loaded] [--fixes-interval-s 60] [--fix-loss 0]
 
 One force of the largest size is generated once (fixtures.synth, on-duty fixes only); for each
 size a fresh database of each backend is loaded with that many officers, fixes in time order as a
@@ -11,8 +11,11 @@ the day's fixes once (four connections, ranges of pages or hours), then computes
 partition after another. Per stage: load (store -> frames), classify (geo), presence and flags
 (rules: each flag rule is wrapped with a timer, presence is the rest of the engine), write
 (store), and the end-to-end job time; peak RSS of the job and of its reader child (SQLite reads
-run in a child process). The same day's fixes are also classified with geopandas ``sjoin`` for
-comparison. Ends with ONE JSON line of figures on stdout.
+run in a child process). Ceilings, in the same subprocess: each job run alternates with the plain
+read of the same rows (``COPY ... TO`` on PostgreSQL; SQLite stepping through them itself), and
+the job's partitions are computed once more from frames already in memory. The same day's fixes
+are also classified with geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures
+on stdout, with the machine (bench/machine.py); BENCH_QUICK=1 runs 2,000 officers.
 """
 
 from __future__ import annotations
@@ -152,7 +155,9 @@ def _insert_sqlite(conn: Any, table: str, frame: pl.DataFrame) -> None:
     )
 
 
-def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[str, int]:
+def load_increment(
+    url: str, force: Any, lo: int, hi: int, first: bool, settle: bool = True
+) -> dict[str, int]:
     """Load the officers lo+1..hi of ``force`` (their shifts, claims, fixes, swipes) directly."""
     from store.db import make_engine, session_factory
     from store.load import DeferredIndexes, insert_events
@@ -255,7 +260,7 @@ def load_increment(url: str, force: Any, lo: int, hi: int, first: bool) -> dict[
             deferred.build(s)
     with engine.connect() as sa_conn:
         raw = sa_conn.connection.driver_connection
-        if not url.startswith("sqlite"):
+        if settle and not url.startswith("sqlite"):
             raw.autocommit = True
             # as the database stands at night, hours after a day partition was filled: vacuumed
             # by autovacuum (inserts trigger it: hint bits set, statistics made, so the job's read
@@ -539,6 +544,13 @@ def main() -> int:
         help="chance that a move between rooms in a station passes a badged internal door "
         "(0.7: about 200,000 swipes for 46,000 officers; 0: entrance swipes only)",
     )
+    parser.add_argument(
+        "--db-state",
+        choices=("settled", "loaded"),
+        default="settled",
+        help="PostgreSQL after the load: settled (VACUUM (ANALYZE) and CHECKPOINT, as hours "
+        "later) or loaded (neither: hint bits unset, the load's pages not yet written out)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--no-sjoin", action="store_true")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -570,6 +582,7 @@ def main() -> int:
         "internal_doors": args.internal_doors,
         "generate_s": round(gen_s, 1),
         "pairs": args.pairs,
+        "db_state": args.db_state,
         "targets": {
             "postgres_job_s": 60,
             "sqlite_job_s": 90,
@@ -587,7 +600,9 @@ def main() -> int:
                 url = create_database(backend, Path(tmp))
                 try:
                     t = time.perf_counter()
-                    counts = load_increment(url, force, 0, size, first=True)
+                    counts = load_increment(
+                        url, force, 0, size, first=True, settle=args.db_state == "settled"
+                    )
                     load_s = time.perf_counter() - t
                     log(f"{backend}: loaded officers 1..{size} in {load_s:.0f} s {counts}")
                     result = run_measure_subprocess(url, not args.no_sjoin, args.pairs)

@@ -12,6 +12,14 @@ from shapely.geometry import MultiPolygon, Polygon
 
 # A buffer wider than this is almost certainly a unit mistake (km or feet typed as metres).
 MAX_BUFFER_M = 500.0
+# Size limits of one station's fence. A surveyed station outline has tens of vertices and covers
+# at most a few hectares; the limits leave ample room while keeping the H3 cover and every index
+# build small (a 10,000-vertex fence took 27 s and 2 GB per timeline, 100,000 exhausted memory).
+MAX_FENCE_VERTICES = 1_000
+MAX_FENCE_AREA_M2 = 1_000_000.0  # 1 km2
+MAX_FENCE_SPAN_M = 3_000.0  # diagonal of the fence's bounding box
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LNG_EQUATOR = 111_320.0
 
 
 class GeofenceError(ValueError):
@@ -113,6 +121,33 @@ def _polygon(station_id: str, where: str, raw: Any) -> Polygon:
     return Polygon(rings[0], rings[1:])
 
 
+def _positions(raw: Any, depth: int) -> int:
+    """How many positions a GeoJSON coordinate array of ``depth`` (2: Polygon, 3: MultiPolygon)
+    holds, counted before anything is built from it."""
+    if not isinstance(raw, list):
+        return 0
+    if depth == 1:
+        return len(raw)
+    return sum(_positions(part, depth - 1) for part in raw)
+
+
+def check_fence_size(station_id: str, geom: MultiPolygon) -> None:
+    """Raise GeofenceError unless ``geom`` (lng, lat degrees) is within the size limits: at most
+    MAX_FENCE_VERTICES positions, MAX_FENCE_AREA_M2 and MAX_FENCE_SPAN_M (bounding box diagonal;
+    metres from a local equirectangular frame, exact enough at a station's size)."""
+    vertices = int(shapely.get_num_coordinates(geom))
+    if vertices > MAX_FENCE_VERTICES:
+        raise _fail(station_id, f"fence has {vertices} vertices; at most {MAX_FENCE_VERTICES}")
+    min_x, min_y, max_x, max_y = geom.bounds
+    m_per_deg_lng = _M_PER_DEG_LNG_EQUATOR * math.cos(math.radians((min_y + max_y) / 2))
+    span = math.hypot((max_x - min_x) * m_per_deg_lng, (max_y - min_y) * _M_PER_DEG_LAT)
+    if span > MAX_FENCE_SPAN_M:
+        raise _fail(station_id, f"fence spans {span:,.0f} m; at most {MAX_FENCE_SPAN_M:,.0f} m")
+    area = geom.area * m_per_deg_lng * _M_PER_DEG_LAT
+    if area > MAX_FENCE_AREA_M2:
+        raise _fail(station_id, f"fence covers {area:,.0f} m2; at most {MAX_FENCE_AREA_M2:,.0f} m2")
+
+
 def _swapped(geom: MultiPolygon) -> MultiPolygon:
     return shapely.transform(geom, lambda xy: xy[:, ::-1])
 
@@ -186,6 +221,9 @@ def station_from_feature(feature: dict[str, Any], area: ForceArea | None = None)
         raise _fail(station_id, "feature has no geometry")
     kind = geometry.get("type")
     coords = geometry.get("coordinates")
+    depth = {"Polygon": 2, "MultiPolygon": 3}.get(str(kind), 0)
+    if (vertices := _positions(coords, depth)) > MAX_FENCE_VERTICES:
+        raise _fail(station_id, f"fence has {vertices} vertices; at most {MAX_FENCE_VERTICES}")
     if kind == "Polygon":
         polys = [_polygon(station_id, "polygon", coords)]
     elif kind == "MultiPolygon":
@@ -196,6 +234,7 @@ def station_from_feature(feature: dict[str, Any], area: ForceArea | None = None)
         raise _fail(station_id, f"geometry type {kind!r} is not Polygon or MultiPolygon")
     geom = MultiPolygon(polys)
     validate_geometry(station_id, geom, area)
+    check_fence_size(station_id, geom)
     return Station(
         station_id=station_id,
         name=name,

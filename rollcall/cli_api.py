@@ -6,9 +6,10 @@ import ipaddress
 import json
 import secrets
 import socket
+import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -206,7 +207,8 @@ def audit_verify(
 
 
 timeline_app = typer.Typer(
-    help="Signed timeline exports: keys and verification.", no_args_is_help=True
+    help="Officers' timelines (audited reads) and signed exports: keys and verification.",
+    no_args_is_help=True,
 )
 
 # Exit codes of `timeline verify` (2 is a usage error: unreadable file, bad key argument).
@@ -315,6 +317,103 @@ def timeline_verify(
         f"{doc.get('exported_by')} at {doc.get('exported_at')} "
         f"for case {doc.get('case_ref')}"
     )
+
+
+MAX_TIMELINE_DAYS = 31
+
+
+def _timeline_table(timeline: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(
+        title=f"{timeline['officer_id']}: on-duty timeline {timeline['from']} to {timeline['to']}",
+        caption="away: an H3 cell (about 5 km²), never a coordinate; off duty: times only",
+    )
+    for col in ("start", "end", "event", "where", "source"):
+        table.add_column(col, no_wrap=col != "source")
+    for e in timeline["events"]:
+        where = e.get("station_id") or e.get("h3_cell") or ""
+        source = e.get("source") or {}
+        start, end = e["start"], e.get("end") or ""
+        same_day = end[:10] == start[:10]
+        table.add_row(
+            f"{start[:10]} {start[11:16]}",
+            end[11:16] if same_day else f"{end[:10]} {end[11:16]}".strip(),
+            e["type"].replace("_", " "),
+            str(where),
+            str(source.get("id", "")),
+        )
+    return table
+
+
+@timeline_app.command("show")
+def timeline_show(
+    officer_id: Annotated[str, typer.Argument(help="The officer's id.")],
+    start: Annotated[str, typer.Option("--from", help="Local day or ISO 8601 instant.")],
+    end: Annotated[str, typer.Option("--to", help="Local day (inclusive) or instant (exclusive).")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json or geojson.")] = "table",
+    case_ref: Annotated[
+        str | None, typer.Option("--case-ref", help="Case reference recorded in the audit log.")
+    ] = None,
+) -> None:
+    """An officer's verified on-duty timeline (at most 31 days), as the API gives it: on-duty
+    events only, away segments as H3 cells. The read is recorded in the audit log (role "cli",
+    action read.timeline, with the case reference)."""
+    import getpass
+
+    import orjson
+
+    from geo.geojson import timeline_collection
+    from rollcall.console import console, err_console, load_policy_or_exit
+    from rules.clock import period_bounds
+    from store import audit
+    from store.db import make_engine, session_factory, transaction
+    from store.stations import StationCatalog
+    from store.timeline import build_timeline, officer_exists
+
+    if fmt not in ("table", "json", "geojson"):
+        typer.echo("error: --format must be one of table, json, geojson", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    policy = load_policy_or_exit(settings)
+    tz = settings.timezone
+    try:
+        first, last = period_bounds(start, end, tz, max_days=MAX_TIMELINE_DAYS)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(session_factory(engine)) as session:
+            if not officer_exists(session, officer_id):
+                err_console.print(f"error: no officer {officer_id!r}", markup=False)
+                raise typer.Exit(1)
+            stations = StationCatalog().current(session)
+            timeline = build_timeline(
+                session, officer_id, first, last, policy=policy, tz=tz, stations=stations
+            )
+            audit.append(
+                session,
+                actor=getpass.getuser(),
+                role="cli",
+                action="read.timeline",
+                officer_id=officer_id,
+                case_ref=case_ref,
+                purpose="cli timeline show",
+                detail={
+                    "from": timeline["from"],
+                    "to": timeline["to"],
+                    "events": len(timeline["events"]),
+                    "format": fmt,
+                },
+            )
+    finally:
+        engine.dispose()
+    if fmt == "table":
+        console.print(_timeline_table(timeline))
+        return
+    document = timeline if fmt == "json" else timeline_collection(timeline, stations.fences)
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def register(app: typer.Typer) -> None:

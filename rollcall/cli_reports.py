@@ -6,9 +6,10 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import typer
@@ -27,7 +28,7 @@ from rollcall.console import (
 from rollcall.settings import Settings
 from rules.clock import iso_local
 from rules.policy import Policy
-from store.db import make_engine, session_factory
+from store.db import make_engine, session_factory, transaction
 
 report_app = typer.Typer(help="Reports for HR and analysts.", no_args_is_help=True)
 
@@ -57,6 +58,15 @@ def _day(value: str, option: str) -> date:
         raise typer.Exit(2) from exc
 
 
+def _run_day(value: str, option: str, tz: str) -> date:
+    """A day for the nightly job: YYYY-MM-DD, or ``today`` / ``yesterday`` in the force's zone."""
+    word = value.strip().lower()
+    if word in ("today", "yesterday"):
+        today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+        return today - timedelta(days=1) if word == "yesterday" else today
+    return _day(value, option)
+
+
 def _period(start: str, end: str) -> tuple[date, date]:
     first, last = _day(start, "--from"), _day(end, "--to")
     if last < first:
@@ -76,6 +86,13 @@ def _json_out(document: Any) -> None:
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def _range(lower: float | None, upper: float | None) -> str:
+    """The share's bounds as "62-81%" (empty without expected days)."""
+    if lower is None or upper is None:
+        return ""
+    return f"{lower * 100:.0f}-{upper * 100:.0f}%"
+
+
 def _pct(share: float | None) -> str:
     return f"{share * 100:.0f}%" if share is not None else "n/a"
 
@@ -85,10 +102,14 @@ def _pct(share: float | None) -> str:
 
 def nightly(
     date_: Annotated[
-        str | None, typer.Option("--date", help="Local day to compute, YYYY-MM-DD.")
+        str | None,
+        typer.Option(
+            "--date", help="Local day to compute: YYYY-MM-DD, yesterday or today (force's zone)."
+        ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Compute every day from --date to this one.")
+        str | None,
+        typer.Option("--to", help="Compute every day from --date to this one (same forms)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Officer partitions computed in parallel.")
@@ -118,8 +139,8 @@ def nightly(
     if (date_ is None) == (not pending):
         err_console.print("[red]error:[/] give --date D (and --to D2) or --pending")
         raise typer.Exit(2)
-    first = _day(date_, "--date") if date_ is not None else None
-    last = _day(to, "--to") if to is not None else first
+    first = _run_day(date_, "--date", settings.timezone) if date_ is not None else None
+    last = _run_day(to, "--to", settings.timezone) if to is not None else first
     if first is not None and last is not None and last < first:
         err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
         raise typer.Exit(2)
@@ -270,9 +291,11 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
         title=title,
         caption=(
             "Office days: expected (rostered office or remote), declared office, verified (station "
-            f"presence of at least {policy.office_day_min_hours:g} h). Share = verified / expected "
-            f"days with evidence; the rule is {policy.min_office_share:.0%}. 'No evidence': days "
-            f"with {INSUFFICIENT_TEXT} (device silent, no swipes), never counted against anyone."
+            f"presence of at least {policy.office_day_min_hours:g} h). Share: estimated from the "
+            "days with evidence; range: from every 'no evidence' day counted as not office to "
+            f"every one counted as office; below the {policy.min_office_share:.0%} rule only "
+            f"when even the range's top is. 'No evidence': office days with {INSUFFICIENT_TEXT} "
+            "(device silent, no swipes), never counted against anyone."
         ),
         show_footer=True,
     )
@@ -289,6 +312,7 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
     table.add_column("verified", justify="right", footer=str(ver))
     table.add_column("no evidence", justify="right", footer=str(ins))
     table.add_column("share", justify="right", footer=_pct(ver / assessed if assessed else None))
+    table.add_column("range", justify="right", footer="")
     table.add_column(f"{policy.min_office_share:.0%} rule", footer=f"{below} below")
     for r in rows:
         share = r["verified_office_share"]
@@ -306,6 +330,7 @@ def compliance_table(rows: list[dict[str, Any]], policy: Policy, title: str) -> 
             str(r["verified_office_days"]),
             str(r["insufficient_evidence_days"]),
             _pct(share),
+            _range(r.get("office_share_lower"), r.get("office_share_upper")),
             verdict,
         )
     return table
@@ -384,11 +409,25 @@ def report_compliance(
     first, last = _period(start, end)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         try:
             frame = compliance_frame(session, first, last, unit=unit, rank=rank, policy=policy)
         except FilterError as exc:
             raise _filter_or_exit(exc) from exc
+        _audit_cli(
+            session,
+            "read.compliance",
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "unit": unit,
+                "rank": rank,
+                "by": by,
+                "format": fmt,
+                "rows": frame.height,
+            },
+            purpose="cli report compliance",
+        )
     units = unit_rollup(frame) if by == "unit" else None
     shown = units if units is not None else frame
     if fmt == "xlsx":
@@ -439,24 +478,43 @@ def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
     return days, flags
 
 
-def _audit_cli_read(
-    session: Session, officer_id: str, detail: dict[str, Any], case_ref: str | None
-) -> bool:
-    """Record a CLI read of an officer's data in the audit log (if the audit store exists)."""
-    try:
-        from store import audit
-    except ImportError:  # pragma: no cover - the audit store ships with the API
-        return False
+def _audit_cli(
+    session: Session,
+    action: str,
+    detail: dict[str, Any],
+    *,
+    officer_id: str | None = None,
+    case_ref: str | None = None,
+    purpose: str,
+) -> None:
+    """Record a command-line read of people's data in the audit log (actor: the OS user, role
+    ``cli``), in the caller's transaction."""
+    from store import audit
+
     audit.append(
         session,
         actor=getpass.getuser(),
         role="cli",
-        action="read.attendance",
+        action=action,
+        officer_id=officer_id,
+        case_ref=case_ref,
+        purpose=purpose,
+        request_id=None,
+        detail=detail,
+    )
+
+
+def _audit_cli_read(
+    session: Session, officer_id: str, detail: dict[str, Any], case_ref: str | None
+) -> bool:
+    """Record a CLI read of an officer's data in the audit log."""
+    _audit_cli(
+        session,
+        "read.attendance",
+        detail,
         officer_id=officer_id,
         case_ref=case_ref,
         purpose="cli report officer",
-        request_id=None,
-        detail=detail,
     )
     return True
 
@@ -472,7 +530,6 @@ def report_officer(
     ] = None,
 ) -> None:
     """An officer's days and flags. The read is recorded in the audit log (role "cli")."""
-    from store.db import transaction
     from store.reports import officer_report
 
     fmt = _check_format(fmt, ("table", "json"))
@@ -483,11 +540,25 @@ def report_officer(
             session, officer_id, first, last, include_misconduct=True, tz=settings.timezone
         )
         if report is None:
-            err_console.print(f"[red]error:[/] no officer {officer_id!r}")
-            raise typer.Exit(1)
-        _audit_cli_read(
-            session, officer_id, {"from": first.isoformat(), "to": last.isoformat()}, case_ref
-        )
+            missing = True
+        else:
+            missing = False
+            _audit_cli_read(
+                session, officer_id, {"from": first.isoformat(), "to": last.isoformat()}, case_ref
+            )
+    if missing or report is None:
+        # A probe of an id that does not exist is recorded too (which ids exist is itself data).
+        with _sessions(settings) as factory, transaction(factory) as session:
+            _audit_cli(
+                session,
+                "access.refused",
+                {"command": "report officer", "status": "not_found", "reason": "no such officer"},
+                officer_id=officer_id[:64],
+                case_ref=case_ref,
+                purpose="cli report officer",
+            )
+        err_console.print(f"[red]error:[/] no officer {officer_id!r}")
+        raise typer.Exit(1)
     if fmt == "json":
         _json_out(report)
         return
@@ -515,11 +586,24 @@ def report_days(
         err_console.print(f"[red]error:[/] --format {fmt} needs --output FILE")
         raise typer.Exit(2)
     settings = load_settings()
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         try:
             frame = day_rows(session, first, last, unit=unit, rank=rank)
         except FilterError as exc:
             raise _filter_or_exit(exc) from exc
+        _audit_cli(
+            session,
+            "read.days",
+            {
+                "from": first.isoformat(),
+                "to": last.isoformat(),
+                "unit": unit,
+                "rank": rank,
+                "format": fmt,
+                "rows": frame.height,
+            },
+            purpose="cli report days",
+        )
     if fmt == "parquet":
         assert output is not None
         frame.write_parquet(output)
@@ -571,7 +655,7 @@ def flags(
     fmt = _check_format(fmt, ("table", "json"))
     settings = load_settings()
     found: list[dict[str, Any]] = []
-    with _sessions(settings) as factory, factory() as session:
+    with _sessions(settings) as factory, transaction(factory) as session:
         cursor: str | None = None
         while True:
             page, cursor = list_flags(
@@ -580,6 +664,18 @@ def flags(
             found.extend(page)
             if cursor is None:
                 break
+        _audit_cli(
+            session,
+            "read.flags",
+            {
+                "status": status,
+                "code": code,
+                "format": fmt,
+                "flags": len(found),
+                "officers": len({f["officer_id"] for f in found}),
+            },
+            purpose="cli flags",
+        )
     if fmt == "json":
         _json_out(found)
     else:
@@ -652,7 +748,6 @@ def demo(
     names another database.
     """
     from jobs.demo import DEMO_DATABASE_URL, run_demo
-    from store.db import transaction
     from store.reports import compliance_rows, officer_report
 
     settings = load_settings()

@@ -9,6 +9,12 @@ import polars as pl
 
 DEFAULT_TIMEZONE = "Europe/London"
 INSTANT = pl.Datetime("us", "UTC")
+# Every instant and day read from outside lies in [EARLIEST, LATEST): dates at the ends of the
+# calendar (0001-01-01, 9999-12-31) overflow day arithmetic and partitioning, and no record of
+# the force is from then.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+SUPPORTED_RANGE = f"{EARLIEST.date()}..{(LATEST - timedelta(days=1)).date()}"
 
 _ISO = (
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d{1,9})?)?"
@@ -145,3 +151,41 @@ def days_between(first: date, last: date) -> list[date]:
     if last < first:
         raise ValueError(f"period ends ({last}) before it starts ({first})")
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def period_bounds(
+    start_text: str, end_text: str, tz: str = DEFAULT_TIMEZONE, *, max_days: int
+) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of a period given as local days (``end_text`` inclusive) or
+    ISO 8601 instants (``end_text`` exclusive), at most ``max_days`` of the force's calendar
+    (a month with a 25-hour day still counts as its days). Raises ValueError saying which bound
+    is wrong."""
+
+    def bound(value: str, name: str, *, end: bool) -> datetime:
+        wrong = f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant"
+        if len(value) == 10:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(wrong) from exc
+            if not EARLIEST.date() <= day < LATEST.date():
+                raise ValueError(f"'{name}' must be a day in {SUPPORTED_RANGE}")
+            bounds = day_bounds(day, tz)
+            return bounds[1] if end else bounds[0]
+        try:
+            instant = parse_instant(value, tz)
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(wrong) from exc
+        if not EARLIEST <= instant < LATEST:
+            raise ValueError(f"'{name}' must be an instant in {SUPPORTED_RANGE}")
+        return instant
+
+    start = bound(start_text, "from", end=False)
+    end = bound(end_text, "to", end=True)
+    if end <= start:
+        raise ValueError("'to' is not after 'from'")
+    zone = ZoneInfo(tz)
+    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
+    if wall > timedelta(days=max_days):
+        raise ValueError(f"a timeline covers at most {max_days} days")
+    return start, end

@@ -33,15 +33,22 @@ def compliance(
 ) -> tuple[pl.DataFrame, list[Finding]]:
     """One row per office-based officer over the daily rows given (the period), and findings.
 
-    - expected_office_days: days with an on-duty shift declared office or remote;
-    - declared_office_days: expected days declared office;
-    - verified_office_days: expected days with presence >= office_day_min_hours;
-    - insufficient_evidence_days: expected days graded insufficient_evidence. They are reported,
-      and left out of the share's denominator: missing data is never counted as absence;
-    - verified_office_share = verified / (expected - insufficient); null when that is 0 (no
-      expected day, or none with adequate evidence);
-    - meets_policy = share >= min_office_share; true when the share is null (nothing shows the
-      rule was broken).
+    - expected_office_days (E): days with an on-duty shift declared office or remote;
+    - declared_office_days (D): expected days declared office;
+    - verified_office_days (V): expected days with presence >= office_day_min_hours;
+    - insufficient_evidence_days (U): declared office days graded insufficient_evidence and not
+      verified: nothing is known of them. A declared remote day is known not to be an office
+      day without any location evidence, so it is never unknown;
+    - office_share_lower = V / E (every unknown day not an office day) and office_share_upper =
+      (V + U) / E (every unknown day an office day): the true share lies between them;
+    - verified_office_share: the estimate V / E + (U / E) x (verified share of the assessed
+      declared office days). Unknown days are office-declared days, so they are estimated from
+      the officer's other office-declared days, never from remote days: the estimate's error
+      does not depend on where the officer declared to be. Null (insufficient evidence for a
+      share) when fewer than share_min_assessed_days expected days, or less than
+      share_min_assessed_fraction of them, are assessed;
+    - meets_policy is false only when even office_share_upper is below min_office_share: missing
+      data never counts as absence, and a handful of days cannot break the rule.
     A BELOW_OFFICE_SHARE finding (misconduct False) dated ``period_end`` for each row not meeting
     the policy. The period starts at the earliest date in ``daily`` (``period_end`` if empty).
     Daily rows of officers not office-based are ignored. ``with_findings=False`` skips building
@@ -49,17 +56,26 @@ def compliance(
     """
     people = conform(officers, OFFICERS, "officers").filter(pl.col("office_based").fill_null(False))
     expected = daily.filter(pl.col("expected_office"))
+    office = pl.col("declared_location") == "office"
+    unknown = office & (pl.col("evidence") == INSUFFICIENT) & ~pl.col("verified_office_day")
     counts = expected.group_by("officer_id").agg(
         expected_office_days=pl.col("date").n_unique(),
-        declared_office_days=pl.col("date")
-        .filter(pl.col("declared_location") == "office")
-        .n_unique(),
+        declared_office_days=pl.col("date").filter(office).n_unique(),
         verified_office_days=pl.col("date").filter(pl.col("verified_office_day")).n_unique(),
-        insufficient_evidence_days=pl.col("date")
-        .filter((pl.col("evidence") == INSUFFICIENT) & ~pl.col("verified_office_day"))
-        .n_unique(),
+        insufficient_evidence_days=pl.col("date").filter(unknown).n_unique(),
+        _verified_declared=pl.col("date").filter(office & pl.col("verified_office_day")).n_unique(),
     )
-    assessed = pl.col("expected_office_days") - pl.col("insufficient_evidence_days")
+    e = pl.col("expected_office_days").cast(pl.Float64)
+    v = pl.col("verified_office_days").cast(pl.Float64)
+    u = pl.col("insufficient_evidence_days").cast(pl.Float64)
+    assessed = e - u
+    assessed_office = pl.col("declared_office_days").cast(pl.Float64) - u
+    rate = pl.when(assessed_office > 0).then(
+        pl.col("_verified_declared").cast(pl.Float64) / assessed_office
+    )
+    enough = (assessed >= policy.share_min_assessed_days) & (
+        assessed >= policy.share_min_assessed_fraction * e
+    )
     rows = (
         people.select("officer_id", "unit")
         .unique("officer_id", keep="first")
@@ -70,16 +86,17 @@ def compliance(
                 "declared_office_days",
                 "verified_office_days",
                 "insufficient_evidence_days",
+                "_verified_declared",
             ).fill_null(0)
         )
         .with_columns(
-            verified_office_share=pl.when(assessed > 0).then(
-                pl.col("verified_office_days").cast(pl.Float64) / assessed.cast(pl.Float64)
-            ),
+            office_share_lower=pl.when(e > 0).then(v / e),
+            office_share_upper=pl.when(e > 0).then((v + u) / e),
+            verified_office_share=pl.when((e > 0) & enough).then((v + u * rate.fill_null(0.0)) / e),
         )
         .with_columns(
-            meets_policy=pl.col("verified_office_share").is_null()
-            | (pl.col("verified_office_share") >= policy.min_office_share),
+            meets_policy=pl.col("office_share_upper").is_null()
+            | (pl.col("office_share_upper") >= policy.min_office_share - 1e-9),
         )
         .select(list(COMPLIANCE))
         .cast(COMPLIANCE)  # type: ignore[arg-type]

@@ -170,3 +170,14 @@ def daily_results(
         n_fixes="n_fixes",
         n_swipes="n_swipes",
     ).cast(DAILY)  # type: ignore[arg-type]
+
+
+def mark_conflicts(daily: pl.DataFrame, officers: frozenset[str]) -> pl.DataFrame:
+    """Daily rows with ``officers``' days graded insufficient_evidence and not verified office
+    days: badge and device disagree, so the day establishes neither presence nor absence (it
+    leaves the share's estimate and widens its bounds, like a day without data)."""
+    hit = pl.col("officer_id").is_in(sorted(officers))
+    return daily.with_columns(
+        evidence=pl.when(hit).then(pl.lit(INSUFFICIENT)).otherwise(pl.col("evidence")),
+        verified_office_day=pl.when(hit).then(False).otherwise(pl.col("verified_office_day")),
+    )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import polars as pl
 
 from rules.clock import DEFAULT_TIMEZONE, local_date
-from rules.daily import clip_segments, daily_results, day_windows
+from rules.daily import clip_segments, daily_results, day_windows, mark_conflicts
 from rules.evidence import evidence_events
 from rules.findings import Finding
 from rules.flags import (
     badge_without_device,
     declared_office,
+    device_without_badge,
     impossible_travel,
     mock_location,
     overtime_unverified,
@@ -42,6 +43,7 @@ DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
     roster_retro_edit.detect,
     impossible_travel.detect,
     mock_location.detect,
+    device_without_badge.detect,
 )
 
 
@@ -135,12 +137,32 @@ def presence_segments(
     return public_segments(all_segments(events, on.windows, on.windows, policy))
 
 
+def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
+    """Officers whose sources disagree on the day: a granted swipe while the device stayed far
+    away (BADGE_WITHOUT_DEVICE), a granted swipe that every fix near it places far away
+    (badge_without_device.contradicted_swipes: no lead, a sparse phone proves too little), or a
+    device inside a station all day on clean satellite fixes
+    with no swipe of theirs (DEVICE_WITHOUT_BADGE). Their day is conflicting evidence: neither presence nor absence
+    is established, so it is graded insufficient_evidence and no rule reads it as absence; the
+    conflict itself is the lead."""
+    found: set[str] = set()
+    for frame in (
+        badge_without_device.far_swipes(ctx),
+        badge_without_device.contradicted_swipes(ctx),
+        device_without_badge.suspects(ctx),
+    ):
+        if not frame.is_empty():
+            found.update(frame["officer_id"].unique().to_list())
+    return frozenset(found)
+
+
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     """Daily results, presence segments and findings for ``inputs.day``.
 
     Steps: conform the frames; mask off-duty fixes and swipes (rules.onduty, before anything
     else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
-    the day, so a night shift belongs to the day it starts); grade evidence; run every day rule.
+    the day, so a night shift belongs to the day it starts); grade evidence; mark the officers
+    whose badge and device disagree (conflicting_officers); run every day rule.
     The result depends only on the values given, never on row order. ``presence`` holds the
     segments clipped to the day's on-duty windows.
     """
@@ -178,7 +200,12 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
         overtime=claims,
         stations=stations,
         windows=on.windows,
+        recent_swipes=on.swipes,
     )
+    conflicts = conflicting_officers(ctx)
+    if conflicts:
+        daily = mark_conflicts(daily, conflicts)
+        ctx = replace(ctx, daily=daily, conflicts=conflicts)
     findings: list[Finding] = []
     for rule in DAY_RULES:
         findings.extend(rule(ctx))

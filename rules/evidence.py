@@ -9,6 +9,7 @@ import polars as pl
 from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
+from rules.ghosts import ghost_fixes
 from rules.onduty import sort_by_group_time
 from rules.policy import Policy
 
@@ -20,7 +21,7 @@ AWAY = 3  # a precise fix clearly outside every station
 NEUTRAL = 4  # decides nothing: imprecise, ambiguous, outlier, or a denied swipe (never emitted)
 MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, never presence
 
-SOURCE_NAMES = ("gps", "wifi", "cell", "fused")
+SOURCE_NAMES = ("gps", "wifi", "cell", "fused", "visit")
 SOURCE_BITS: dict[str, int] = {
     "gps": 1,
     "wifi": 2,
@@ -28,8 +29,12 @@ SOURCE_BITS: dict[str, int] = {
     "fused": 8,
     "unknown": 16,
     "badge": 32,
+    "visit": 64,  # a row of an operating-system visit (rules.visits)
 }
 SATELLITE_BITS = SOURCE_BITS["gps"] | SOURCE_BITS["fused"] | SOURCE_BITS["unknown"]
+# Fixes labelled GPS: the only ones that cannot come from a Wi-Fi database ("fused" positions can,
+# and a hotspot registered elsewhere gives a confident fused position kilometres away).
+GNSS_BITS = SOURCE_BITS["gps"]
 
 EVENTS: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -74,7 +79,7 @@ def effective_accuracy(accuracy: pl.Expr, bits: pl.Expr) -> pl.Expr:
     ``bits`` is the SOURCE_BITS column of :func:`source_bits`.
     """
     default: pl.Expr = pl.lit(DEFAULT_ACCURACY_M["unknown"])
-    for name in SOURCE_NAMES:
+    for name in (n for n in SOURCE_NAMES if n in DEFAULT_ACCURACY_M):
         default = (
             pl.when(bits == SOURCE_BITS[name])
             .then(pl.lit(DEFAULT_ACCURACY_M[name]))
@@ -141,12 +146,21 @@ def fix_type(policy: Policy) -> pl.Expr:
     inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
     least away_min_distance_m, its own distance is at least away_accuracy_factor times its accuracy
     (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), and its accuracy is
-    at most away_max_accuracy_m. Anything else is NEUTRAL.
+    at most away_max_accuracy_m. A visit row (rules.visits) is judged on its own distance (no
+    smoothing) and is inside when that is at most visit_inside_share of its accuracy, clamped
+    to [inside_max_distance_m, visit_inside_cap_m]: the operating system's place of a stay is
+    the centre of many fixes, so a visit 30 m outside a wall with 80 m accuracy is a stay
+    inside. Anything else is NEUTRAL.
     """
     own = pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m)
-    inside_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
+    fix_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
         policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.inside_cap_m)
     )
+    visit_limit = (policy.visit_inside_share * pl.col("acc")).clip(
+        policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.visit_inside_cap_m)
+    )
+    is_visit = pl.col("src_bits") == SOURCE_BITS["visit"]
+    inside_limit = pl.when(is_visit).then(visit_limit).otherwise(fix_limit)
     inside = (
         (pl.col("med_d") <= inside_limit)
         & (own < policy.away_min_distance_m)
@@ -172,8 +186,8 @@ def fix_type(policy: Policy) -> pl.Expr:
 def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
-    Mock fixes become MOCK events (never presence). Fixes less precise than both accuracy limits
-    take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
+    Mock fixes become MOCK events (never presence). Ghost fixes (rules.ghosts) and fixes less
+    precise than both accuracy limits take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
     events carry the coarse H3 cell at policy.timeline_cell_resolution (geo.cells.
     timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates.
     """
@@ -182,9 +196,16 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
-    usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst))
+    ghost = ghost_fixes(frame, policy)
+    usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
+    visit = pl.col("src_bits") == SOURCE_BITS["visit"]
     usable = (
         usable.with_columns(smoothed_distance(usable, policy))
+        .with_columns(  # a visit already summarises a stay: its own place decides
+            med_d=pl.when(visit)
+            .then(pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m))
+            .otherwise(pl.col("med_d"))
+        )
         .with_columns(etype=fix_type(policy))
         .filter(pl.col("etype") != NEUTRAL)
     )

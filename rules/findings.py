@@ -57,14 +57,61 @@ def make_finding(
     *,
     misconduct: bool = True,
 ) -> Finding:
-    """Build a Finding with JSON-ready evidence and its fingerprint from ``key_facts``."""
+    """Build a Finding with JSON-ready evidence (distances coarsened: :func:`coarsen`) and its
+    fingerprint from ``key_facts``."""
     return Finding(
         code=code,
         officer_id=officer_id,
         date=day,
         rule_version=rule_version,
         summary=summary,
-        evidence=jsonable(evidence),
+        evidence=coarsen(jsonable(evidence)),
         fingerprint=fingerprint(code, officer_id, day, *key_facts),
         misconduct=misconduct,
     )
+
+
+# Distances that, with a station or an away cell, would place a fix: shown only to this step, as
+# coarse as the timeline's away cells (resolution 7, edges of about 1.2 km), never to the metre.
+DISTANCE_STEP_M = 250
+_DISTANCE_SUFFIXES = ("distance_m", "apart_m", "within_m")
+
+
+def coarse_m(metres: float) -> int:
+    """A distance in metres rounded to the nearest DISTANCE_STEP_M (250 m)."""
+    return int(round(metres / DISTANCE_STEP_M)) * DISTANCE_STEP_M
+
+
+def coarse_km(metres: float) -> str:
+    """A distance for a sentence: kilometres to the nearest 250 m ("1.25")."""
+    return f"{coarse_m(metres) / 1000:.2f}".rstrip("0").rstrip(".")
+
+
+def coarsen(evidence: Any) -> Any:
+    """Evidence as a person may read it: every distance between a fix and a place or another fix
+    (keys ending ``distance_m``, ``apart_m``, ``within_m``) rounded to 250 m, and a speed that
+    sits beside a distance and its seconds recomputed from the rounded distance (the precise
+    speed times the seconds would give the distance back). Thresholds (policy values) and
+    accuracies are kept. Applied by the rules when they write evidence and again on every read,
+    so evidence stored before is shown coarse too."""
+    if isinstance(evidence, list):
+        return [coarsen(v) for v in evidence]
+    if not isinstance(evidence, dict):
+        return evidence
+    out: dict[str, Any] = {}
+    for key, value in evidence.items():
+        if (
+            key != "thresholds"
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and key.endswith(_DISTANCE_SUFFIXES)
+        ):
+            out[key] = coarse_m(value)
+        elif key == "thresholds":
+            out[key] = value
+        else:
+            out[key] = coarsen(value)
+    seconds, distance = out.get("seconds"), out.get("distance_m")
+    if "speed_kmh" in out and isinstance(seconds, int | float) and isinstance(distance, int):
+        out["speed_kmh"] = round(distance / seconds * 3.6) if seconds > 0 else None
+    return out

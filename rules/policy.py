@@ -29,11 +29,14 @@ class Policy(BaseModel):
     office_day_min_hours: float = Field(gt=0.0, le=24.0)
     duty_grace_minutes: int = Field(ge=0, le=240)
     unrostered_hold_hours: int = Field(ge=0, le=24 * 14)
+    max_future_skew_minutes: int = Field(ge=0, le=24 * 60)
     retention_days_raw: int = Field(ge=1)
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)
     timeline_cell_resolution: int = Field(ge=0, le=15)
     recompute_marked_days: int = Field(ge=0, le=3660)
+    share_min_assessed_days: int = Field(ge=0)
+    share_min_assessed_fraction: float = Field(ge=0.0, le=1.0)
 
     # Presence (rules/evidence.py, rules/presence.py).
     smooth_fixes: Literal[1, 3, 5]
@@ -52,6 +55,12 @@ class Policy(BaseModel):
     badge_anchor_max_hours: float = Field(ge=0.0, le=48.0)
     outlier_span_minutes: int = Field(ge=0, le=24 * 60)
     evidence_min_events: int = Field(ge=1)
+    visit_step_minutes: int = Field(ge=1, le=240)
+    visit_inside_share: float = Field(ge=0.0)
+    visit_inside_cap_m: float = Field(ge=0.0)
+    ghost_min_distance_m: float = Field(gt=0.0)
+    ghost_same_place_m: float = Field(ge=0.0)
+    ghost_speed_kmh: float = Field(gt=0.0)
 
     # Flags (rules/flags/).
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)
@@ -59,17 +68,22 @@ class Policy(BaseModel):
     badge_same_place_m: float = Field(ge=0.0)
     flag_fix_max_accuracy_m: float = Field(gt=0.0)
     badge_fix_max_accuracy_m: float = Field(gt=0.0)
+    badge_min_far_fixes: int = Field(ge=1)
+    conflict_window_minutes: int = Field(gt=0, le=24 * 60)
     travel_min_distance_m: float = Field(ge=0.0)
     travel_confirm_share: float = Field(gt=0.0, lt=0.5)
     travel_confirm_minutes: int = Field(gt=0, le=24 * 60)
     check_min_coverage: float = Field(gt=0.0, le=1.0)
     support_share: float = Field(gt=0.0, le=1.0)
     mock_min_fixes: int = Field(ge=1)
+    dwb_min_fixes: int = Field(ge=1)
+    dwb_clean_share: float = Field(gt=0.0, le=1.0)
+    dwb_clean_accuracy_m: float = Field(gt=0.0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""
-        for key in ("inside_max_distance_m", "inside_cap_m"):
+        for key in ("inside_max_distance_m", "inside_cap_m", "visit_inside_cap_m"):
             if getattr(self, key) >= self.away_min_distance_m:
                 raise ValueError(
                     f"{key} ({getattr(self, key)}) must be below "

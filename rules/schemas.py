@@ -106,6 +106,8 @@ COMPLIANCE: dict[str, pl.DataType] = {
     "verified_office_share": pl.Float64(),
     "meets_policy": pl.Boolean(),
     "insufficient_evidence_days": pl.UInt32(),
+    "office_share_lower": pl.Float64(),
+    "office_share_upper": pl.Float64(),
 }
 
 

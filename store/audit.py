@@ -411,13 +411,12 @@ def purge_target(session: Session, cutoff: datetime) -> int | None:
     value holds for as long as the purge runs. It may lie at or before the chain's anchor (then
     nothing is left to remove).
     """
-    first_kept = session.execute(
-        select(func.min(AuditEntry.seq)).where(AuditEntry.at >= cutoff)
-    ).scalar()
-    if first_kept is not None:
-        return int(first_kept) - 1
-    newest = session.execute(select(func.max(AuditEntry.seq))).scalar()
-    return int(newest) if newest is not None else None
+    first_kept = select(func.min(AuditEntry.seq)).where(AuditEntry.at >= cutoff).scalar_subquery()
+    newest = select(func.max(AuditEntry.seq)).scalar_subquery()
+    # One statement, so one snapshot: read as two, an entry committed between them would be
+    # missed by the first and taken as "the newest" by the second, and purged while new.
+    target = session.execute(select(func.coalesce(first_kept - 1, newest))).scalar()
+    return int(target) if target is not None else None
 
 
 def purge_batch(

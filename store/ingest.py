@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from geo.cells import cell_expr
 from geo.fences import GeofenceError
 from rules.clock import local_date
-from rules.masking import DutyStatus
+from rules.masking import ON_DUTY_KINDS, DutyStatus
 from rules.policy import Policy
 from store.db import transaction
-from store.held import promote_held
+from store.held import mask_uncovered, promote_held
 from store.load import (
     MASKED_KEYS,
     DeferredIndexes,
@@ -184,11 +184,15 @@ def _ingest_roster(
         ).scalars():
             current[shift.shift_id] = shift
     versions, marks, same = [], set(), 0
+    taken: set[tuple[str, datetime, datetime]] = set()  # on-duty windows an edit may take away
+    grace = timedelta(minutes=policy.duty_grace_minutes)
     for rec in records:
         old = current.get(rec["shift_id"])
         if old is not None and all(getattr(old, f) == rec[f] for f in _SHIFT_FIELDS):
             same += 1
             continue
+        if old is not None and old.kind in ON_DUTY_KINDS:
+            taken.add((old.officer_id, old.start_at - grace, old.end_at + grace))
         version = 1 if old is None else old.version + 1
         values = {**rec, "version": version, "recorded_at": now}
         versions.append(values)
@@ -225,6 +229,8 @@ def _ingest_roster(
                     set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
                 )
             )
+        # Events the old versions put on duty and the new ones do not: as if they arrived now.
+        mask_uncovered(session, taken, policy=policy, now=now, tz=tz)
         promote_held(session, policy=policy, now=now, tz=tz, officer_ids={o for o, _ in marks})
     return len(versions), same
 
@@ -270,6 +276,10 @@ def _prepare_events(
         )
     ]
     rows = rows.filter(pl.col("officer_id").is_not_null())
+    skew = policy.max_future_skew_minutes
+    future = pl.col("ts") > pl.lit(now + timedelta(minutes=skew)).cast(pl.Datetime("us", "UTC"))
+    rejected.append(_reject(rows.filter(future), "ts", f"more than {skew} minutes in the future"))
+    rows = rows.filter(~future)
     if kind == "swipes" and rows.height:
         known = sorted(set(session.execute(select(StationRow.station_id)).scalars()))
         bad_station = rows.filter(~pl.col("station_id").is_in(known))

@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from rules.clock import DEFAULT_TIMEZONE, iso_local
+from rules.findings import coarsen
 from rules.policy import Policy
 from store.models import DailyResult, Flag, Officer
 
@@ -107,7 +108,7 @@ def compliance_frame(
     )
     rows, _ = compliance(daily, officers, policy, end, with_findings=False)
     rows = rows.join(labels, on="officer_id", how="left").with_columns(
-        pl.col("verified_office_share").round(4),
+        pl.col("verified_office_share", "office_share_lower", "office_share_upper").round(4),
         pl.col(
             "expected_office_days",
             "declared_office_days",
@@ -132,8 +133,9 @@ def compliance_rows(
 
     Counts cover local days ``start``..``end`` inclusive, computed by rules.compliance (the same
     code that raises BELOW_OFFICE_SHARE): insufficient-evidence days are reported and left out of
-    the share's denominator; ``verified_office_share`` is None when no day could be assessed, and
-    then ``meets_policy`` is True. Officers without any daily result appear with zeros. ``unit``
+    the share's estimate and counted in its bounds (``office_share_lower``/``_upper``);
+    ``verified_office_share`` is None when too few days could be assessed, and ``meets_policy``
+    is False only when even the upper bound is below the rule. Officers without any daily result appear with zeros. ``unit``
     and ``rank`` None mean every unit and rank; otherwise they match ignoring case, and an unknown
     one raises FilterError. Rows carry ``display_name`` and ``rank`` (HR and investigators only).
     """
@@ -223,7 +225,7 @@ def flag_dict(flag: Flag, tz: str = DEFAULT_TIMEZONE) -> dict[str, Any]:
         "date": flag.day.isoformat(),
         "status": flag.status,
         "summary": flag.summary,
-        "evidence": flag.evidence,
+        "evidence": coarsen(flag.evidence),
         "rule_version": flag.rule_version,
         "policy_version": flag.policy_version,
         "misconduct": flag.misconduct,
@@ -362,3 +364,45 @@ def list_flags(
     page = flags[:limit]
     cursor = _encode_cursor(page[-1].day, page[-1].flag_id) if len(flags) > limit else None
     return [flag_dict(f, tz) for f in page], cursor
+
+
+def case_record(
+    session: Session, officer_id: str, start: date, end: date, *, tz: str
+) -> dict[str, Any]:
+    """What a case file adds to a timeline for local days ``start``..``end``: the officer
+    (id, display name, rank, unit), the day results, and every flag of the period (misconduct
+    ones included, withdrawn ones marked) with its review history, oldest change first."""
+    from store.models import FlagReview
+
+    officer = session.get(Officer, officer_id)
+    report = officer_report(session, officer_id, start, end, include_misconduct=True, tz=tz)
+    days: list[dict[str, Any]] = report["days"] if report else []
+    flags: list[dict[str, Any]] = report["flags"] if report else []
+    ids = [f["flag_id"] for f in flags]
+    history: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    if ids:
+        for review in session.scalars(
+            select(FlagReview)
+            .where(FlagReview.flag_id.in_(ids))
+            .order_by(FlagReview.at, FlagReview.review_id)
+        ):
+            history[review.flag_id].append(
+                {
+                    "at": iso_local(review.at, tz),
+                    "actor": review.actor,
+                    "role": review.role,
+                    "from_status": review.from_status,
+                    "to_status": review.to_status,
+                    "note": review.note,
+                }
+            )
+    return {
+        "officer": {
+            "officer_id": officer_id,
+            "display_name": officer.display_name if officer else None,
+            "rank": officer.rank if officer else None,
+            "unit": officer.unit if officer else None,
+        },
+        "days": days,
+        "flags": [{**f, "reviews": history[f["flag_id"]]} for f in flags],
+    }

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from geo.fences import ForceArea, Station, station_from_feature
+from geo.fences import ForceArea, Station, check_fence_size, station_from_feature
 from geo.index import StationIndex
 from store.db import is_postgres
 from store.models import Station as StationRow
@@ -73,15 +73,21 @@ def upsert_station(
 
 
 def load_stations(session: Session) -> list[Station]:
-    """Every stored station as a geo Station (geometry in lng/lat order)."""
+    """Every stored station as a geo Station (geometry in lng/lat order).
+
+    Raises GeofenceError naming the station when a stored fence is beyond the size limits (one
+    written before they existed, or by hand): an index is never built from it."""
     rows = session.execute(
         select(
             StationRow.station_id, StationRow.name, StationRow.borough, StationRow.geom
         ).order_by(StationRow.station_id)
     ).all()
-    return [
+    stations = [
         Station(station_id=r[0], name=r[1], borough=r[2], geometry=_from_db(r[3])) for r in rows
     ]
+    for station in stations:
+        check_fence_size(station.station_id, station.geometry)
+    return stations
 
 
 StationsVersion = tuple[int, Any, Any]
@@ -91,12 +97,11 @@ def stations_version(session: Session) -> StationsVersion:
     """A cheap fingerprint of the stored stations (count, newest and sum of ``updated_at``): it
     changes whenever any process adds or changes a station, also when the change carries an
     older clock than the newest row. One aggregate over the stations table (hundreds of rows)."""
-    stamp: Any = StationRow.updated_at
+    # SQLite stores microseconds since the epoch: their sum is a plain integer, not an instant.
+    total: Any = type_coerce(func.sum(type_coerce(StationRow.updated_at, BigInteger)), BigInteger)
     if is_postgres(session):
-        stamp = func.extract("epoch", StationRow.updated_at)
-    row = session.execute(
-        select(func.count(), func.max(StationRow.updated_at), func.sum(stamp))
-    ).one()
+        total = func.sum(func.extract("epoch", StationRow.updated_at))
+    row = session.execute(select(func.count(), func.max(StationRow.updated_at), total)).one()
     return int(row[0]), row[1], row[2]
 
 

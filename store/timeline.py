@@ -8,7 +8,6 @@ from typing import Any
 
 import h3
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.index import StationIndex
@@ -16,8 +15,9 @@ from rules.clock import INSTANT, iso_local
 from rules.engine import presence_segments
 from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
 from rules.policy import Policy
-from store.dayload import FIXES, SWIPES
-from store.models import Officer, Ping, Swipe
+from store.dayload import FIXES, SWIPES, _select_list, read_frame
+from store.db import is_postgres
+from store.models import Officer
 from store.roster import load_shifts
 from store.stations import StationCatalog, StationSet
 
@@ -70,36 +70,23 @@ def on_duty_records(
         )
         .filter(pl.col("end_at") > pl.col("start_at"))
     )
-    fix_rows = session.execute(
-        select(
-            Ping.officer_id,
-            Ping.device_id,
-            Ping.ts,
-            Ping.lat,
-            Ping.lon,
-            Ping.accuracy_m,
-            Ping.source,
-            Ping.is_mock,
-            Ping.h3_cell,
-        )
-        .where(Ping.officer_id == officer_id, Ping.ts >= start, Ping.ts < end)
-        .order_by(Ping.ts, Ping.device_id)
-    ).all()
-    fixes = pl.DataFrame([tuple(r) for r in fix_rows], schema=FIX_SCHEMA, orient="row")
-    swipe_rows = session.execute(
-        select(
-            Swipe.officer_id,
-            Swipe.badge_id,
-            Swipe.ts,
-            Swipe.station_id,
-            Swipe.reader_id,
-            Swipe.direction,
-            Swipe.granted,
-        )
-        .where(Swipe.officer_id == officer_id, Swipe.ts >= start, Swipe.ts < end)
-        .order_by(Swipe.ts, Swipe.badge_id, Swipe.reader_id)
-    ).all()
-    swipes = pl.DataFrame([tuple(r) for r in swipe_rows], schema=SWIPE_SCHEMA, orient="row")
+    # Arrow/CSV reads of the dayload module, not ORM rows: a month of fixes a minute is tens of
+    # thousands of rows, and a Python object per row cost more than the rest of the timeline.
+    pg = is_postgres(session)
+    where = "WHERE officer_id = {p} AND ts >= {p} AND ts < {p}"
+    fixes = read_frame(
+        session,
+        f"SELECT {_select_list(FIX_SCHEMA, pg)} FROM pings {where} ORDER BY ts, device_id",
+        [officer_id, start, end],
+        FIX_SCHEMA,
+    )
+    swipes = read_frame(
+        session,
+        f"SELECT {_select_list(SWIPE_SCHEMA, pg)} FROM swipes {where} "
+        "ORDER BY ts, badge_id, reader_id",
+        [officer_id, start, end],
+        SWIPE_SCHEMA,
+    )
     fixes = fixes.filter(covered(fixes, windows)) if fixes.height else fixes
     swipes = swipes.filter(covered(swipes, windows)) if swipes.height else swipes
     return OnDutyRecords(shifts=shifts, windows=windows, fixes=fixes, swipes=swipes)

@@ -8,11 +8,14 @@ from typing import Literal
 import polars as pl
 
 from geo.fences import ForceArea
-from rules.clock import INSTANT, parse_instants
+from rules.clock import EARLIEST, INSTANT, LATEST, SUPPORTED_RANGE, parse_instants
 from rules.masking import SHIFT_KINDS
 
 ColumnType = Literal["str", "float", "bool", "instant", "enum"]
 
+# Text must be printable: a NUL cannot be stored by PostgreSQL, other control characters forge
+# lines in logs and CSV files.
+CONTROL = r"[\x00-\x1f\x7f]"
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 
@@ -25,6 +28,7 @@ class Column:
     type: ColumnType = "str"
     required: bool = False
     choices: tuple[str, ...] = ()
+    max_len: int = 64  # characters, as the column stores (ids are String(64))
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,10 @@ class Kind:
         return [c.name for c in self.columns]
 
 
-def _c(name: str, type_: ColumnType = "str", required: bool = False, *choices: str) -> Column:
-    return Column(name, type_, required, tuple(choices))
+def _c(
+    name: str, type_: ColumnType = "str", required: bool = False, *choices: str, max_len: int = 64
+) -> Column:
+    return Column(name, type_, required, tuple(choices), max_len)
 
 
 KINDS: dict[str, Kind] = {
@@ -52,9 +58,9 @@ KINDS: dict[str, Kind] = {
             "officers",
             (
                 _c("officer_id", required=True),
-                _c("display_name"),
-                _c("rank"),
-                _c("unit"),
+                _c("display_name", max_len=200),
+                _c("rank", max_len=100),
+                _c("unit", max_len=100),
                 _c("home_station_id"),
                 _c("office_based", "bool", True),
             ),
@@ -157,8 +163,53 @@ class MissingColumnsError(ValueError):
         super().__init__(f"missing required column(s) for {kind}: {', '.join(missing)}")
 
 
+def _first_reason(*reasons: pl.Series) -> pl.Series:
+    """Per row, the first non-null reason of several checks of one column."""
+    return pl.select(pl.coalesce(reasons)).to_series().alias(reasons[0].name)
+
+
+def _text_problems(col: Column, raw: pl.Series) -> pl.Series:
+    """Why a text cell cannot be stored (control characters, too long), null where it can."""
+    text = raw.cast(pl.Utf8)
+    return (
+        pl.select(
+            pl.when(text.str.contains(CONTROL))
+            .then(pl.lit("holds a control character"))
+            .when(text.str.len_chars() > col.max_len)
+            .then(pl.lit(f"longer than {col.max_len} characters"))
+            .otherwise(pl.lit(None, pl.Utf8))
+        )
+        .to_series()
+        .alias(raw.name)
+    )
+
+
+def _in_range(values: pl.Series, reasons: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Instants outside [EARLIEST, LATEST) become errors."""
+    out = values.is_not_null() & ~values.is_between(EARLIEST, LATEST, closed="left")
+    if not out.any():
+        return values, reasons
+    why = pl.select(
+        pl.when(out).then(pl.lit(f"outside {SUPPORTED_RANGE}")).otherwise(pl.lit(None, pl.Utf8))
+    ).to_series()
+    kept = pl.select(pl.when(out).then(None).otherwise(values)).to_series().alias(values.name)
+    return kept, _first_reason(reasons, why)
+
+
 def _typed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]:
     """Parse one column; returns (typed values, error reasons) with null where not applicable."""
+    values, reasons = _parsed(col, raw, tz)
+    if raw.dtype in (pl.Utf8, pl.Categorical) and col.type in ("str", "enum"):
+        problems = _text_problems(col, raw)
+        if problems.is_not_null().any():
+            reasons = _first_reason(problems, reasons)
+    if col.type == "instant":
+        return _in_range(values, reasons)
+    return values, reasons
+
+
+def _parsed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]:
+    """One column typed, with the reasons of values that are not of the column's type."""
     text_types = (pl.Utf8, pl.Categorical, pl.Null)
     if raw.dtype in text_types:
         text = raw.cast(pl.Utf8).str.strip_chars()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Auditor, RequestIdDep, SessionDep, StateDep
 from api.errors import BadRequest
-from api.schemas import ERROR_RESPONSES, AuditEntryOut, AuditPage
+from api.schemas import REPORT_ERRORS, AuditEntryOut, AuditPage
 from api.trail import check_ref, record
 from rules.clock import TimeParseError, iso_local, parse_instant
 from store import audit
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 @router.get(
     "/audit",
     response_model=AuditPage,
-    responses=ERROR_RESPONSES,
+    responses=REPORT_ERRORS,
     summary="Who read or changed what, when and why",
 )
 def get_audit(
@@ -27,14 +27,19 @@ def get_audit(
     state: StateDep,
     caller: Auditor,
     request_id: RequestIdDep,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    officer_id: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64, examples=["read.timeline"])] = None,
+    actor: Annotated[str | None, Query(max_length=200, description="Only this actor's")] = None,
+    officer_id: Annotated[
+        str | None, Query(max_length=64, description="Only entries about this officer")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(max_length=64, description="Only this action", examples=["read.timeline"]),
+    ] = None,
     since: Annotated[str | None, Query(max_length=40, description="ISO 8601, inclusive")] = None,
     until: Annotated[str | None, Query(max_length=40, description="ISO 8601, exclusive")] = None,
     after: Annotated[int | None, Query(ge=0, description="next_after of a page")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page")] = 100,
+    purpose: Annotated[str | None, Query(max_length=100, description="Why the log is read")] = None,
 ) -> AuditPage:
     """Entries in seq order with the hash chain fields, filtered by any of the parameters."""
     tz = state.settings.timezone

@@ -14,7 +14,15 @@ from api.auth import Role
 from api.deps import FlagReader, Investigator, RequestIdDep, SessionDep, StateDep, ensure_subject
 from api.errors import JsonResponse
 from api.negotiate import JSON, TABULAR, choose, tabular_content, tabular_response
-from api.schemas import ERROR_RESPONSES, FlagOut, FlagPage, FlagPatch, FlagReviewResult, ReviewOut
+from api.schemas import (
+    REPORT_ERRORS,
+    FlagOut,
+    FlagPage,
+    FlagPatch,
+    FlagReviewResult,
+    ReviewOut,
+    errors,
+)
 from api.trail import check_ref, record
 from rules.clock import iso_local
 from store.flag_review import review_flag
@@ -57,7 +65,7 @@ def _flag_frame(flags: list[dict[str, Any]]) -> pl.DataFrame:
 @router.get(
     "/flags",
     response_model=FlagPage,
-    responses={**ERROR_RESPONSES, **tabular_content("FlagPage")},
+    responses={**REPORT_ERRORS, **tabular_content("FlagPage")},
     summary="Flags, newest first, with filters and cursor pagination (JSON, CSV or xlsx)",
 )
 def get_flags(
@@ -66,14 +74,28 @@ def get_flags(
     state: StateDep,
     caller: FlagReader,
     request_id: RequestIdDep,
-    status: StatusFilter | None = None,
-    code: Annotated[str | None, Query(max_length=40, examples=["MOCK_LOCATION"])] = None,
-    officer_id: Annotated[str | None, Query(max_length=64)] = None,
-    misconduct: bool | None = None,
+    status: Annotated[
+        StatusFilter | None,
+        Query(description="A review status, or withdrawn (only flags whose finding disappeared)"),
+    ] = None,
+    code: Annotated[
+        str | None,
+        Query(max_length=40, description="Only this flag code", examples=["MOCK_LOCATION"]),
+    ] = None,
+    officer_id: Annotated[
+        str | None, Query(max_length=64, description="Only this officer's")
+    ] = None,
+    misconduct: Annotated[
+        bool | None, Query(description="true: misconduct leads only; false: compliance only")
+    ] = None,
     after: Annotated[str | None, Query(max_length=400, description="next_cursor of a page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    case_ref: Annotated[str | None, Query(max_length=100)] = None,
-    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Flags per page (JSON)")] = 100,
+    case_ref: Annotated[
+        str | None, Query(max_length=100, description="Case reference for the audit log")
+    ] = None,
+    purpose: Annotated[
+        str | None, Query(max_length=100, description="Why the flags are read")
+    ] = None,
 ) -> Response:
     """Investigators see every flag; an officer token sees only its own officer's flags.
     ``Accept: text/csv`` or the xlsx media type downloads every flag the filters select (from
@@ -123,11 +145,11 @@ def get_flags(
 @router.patch(
     "/flags/{flag_id}",
     response_model=FlagReviewResult,
-    responses=ERROR_RESPONSES,
+    responses=errors(400, 401, 403, 404, 409, 413, 422, 503),
     summary="Review a flag: set its status with a note (every change is kept)",
 )
 def patch_flag(
-    flag_id: Annotated[str, Path(min_length=1, max_length=64)],
+    flag_id: Annotated[str, Path(min_length=1, max_length=64, description="The flag's id")],
     change: Annotated[FlagPatch, Body()],
     session: SessionDep,
     state: StateDep,

@@ -239,7 +239,9 @@ def _station_feature(body: bytes) -> StationFeature:
     },
 )
 def put_station(
-    station_id: Annotated[str, Path(min_length=1, max_length=64)],
+    station_id: Annotated[
+        str, Path(min_length=1, max_length=64, description="The station's id (as in the Feature)")
+    ],
     caller: AdminCaller,
     body: RawBody,
     session: SessionDep,

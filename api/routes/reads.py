@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api import signing
 from api.auth import Principal, Role
+from api.casefile import render_html, render_pdf
 from api.deps import (
     AppState,
     HrCaller,
@@ -24,11 +25,13 @@ from api.deps import (
     TimelineReader,
     ensure_subject,
 )
-from api.errors import BadRequest, JsonResponse, NotFound, Unavailable
+from api.errors import BadRequest, JsonResponse, OfficerNotFound, Unavailable
 from api.negotiate import (
     GEOJSON,
+    HTML,
     JSON,
     NOT_ACCEPTABLE,
+    PDF,
     TABULAR,
     GeoJsonResponse,
     choose,
@@ -36,8 +39,8 @@ from api.negotiate import (
     tabular_response,
 )
 from api.schemas import (
-    ERROR_RESPONSES,
     READ_ERRORS,
+    REPORT_ERRORS,
     ComplianceReport,
     DaysReport,
     ErrorBody,
@@ -50,8 +53,9 @@ from api.schemas import (
 )
 from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
-from rules.clock import day_bounds, iso_local, parse_instant
+from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, iso_local, period_bounds
 from store.reports import (
+    case_record,
     compliance_dicts,
     compliance_frame,
     day_rows,
@@ -66,7 +70,9 @@ MAX_REPORT_DAYS = 366
 MAX_TIMELINE_DAYS = 31
 MAX_DAYS_EXPORT = 31
 
-OfficerId = Annotated[str, Path(min_length=1, max_length=64, examples=["O-0001"])]
+OfficerId = Annotated[
+    str, Path(min_length=1, max_length=64, description="The officer's id", examples=["O-0001"])
+]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
 ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
 CaseRef = Annotated[
@@ -80,7 +86,14 @@ CaseRef = Annotated[
 Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
 
 
+def _supported(value: date, name: str) -> None:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise BadRequest(f"'{name}' must be a day in {SUPPORTED_RANGE}")
+
+
 def _period(start: date, end: date, max_days: int) -> None:
+    _supported(start, "from")
+    _supported(end, "to")
     if end < start:
         raise BadRequest("'to' is before 'from'")
     if (end - start).days + 1 > max_days:
@@ -116,7 +129,7 @@ def _name(kind: str, start: date, end: date) -> str:
 @router.get(
     "/compliance",
     response_model=ComplianceReport,
-    responses={**READ_ERRORS, **tabular_content("ComplianceReport")},
+    responses={**REPORT_ERRORS, **tabular_content("ComplianceReport")},
     summary="Verified office share of every office-based officer (HR; JSON, CSV or xlsx)",
 )
 def get_compliance(
@@ -164,7 +177,7 @@ def get_compliance(
 @router.get(
     "/compliance/units",
     response_model=UnitReport,
-    responses={**READ_ERRORS, **tabular_content("UnitReport")},
+    responses={**REPORT_ERRORS, **tabular_content("UnitReport")},
     summary="Compliance rolled up per unit, with a drill-down to its officers (HR)",
 )
 def get_compliance_units(
@@ -219,7 +232,7 @@ def get_compliance_units(
 @router.get(
     "/days",
     response_model=DaysReport,
-    responses={**READ_ERRORS, **tabular_content("DaysReport")},
+    responses={**REPORT_ERRORS, **tabular_content("DaysReport")},
     summary="Every officer's daily results, for analysts' tools (HR; JSON, CSV or xlsx)",
 )
 def get_days(
@@ -255,7 +268,7 @@ def get_days(
 @router.get(
     "/officers/{officer_id}/attendance",
     response_model=OfficerReport,
-    responses=ERROR_RESPONSES,
+    responses=READ_ERRORS,
     summary="An officer's verified days and flags",
 )
 def get_attendance(
@@ -282,7 +295,7 @@ def get_attendance(
         tz=state.settings.timezone,
     )
     if report is None:
-        raise NotFound("no such officer")
+        raise OfficerNotFound("no such officer")
     record(
         session,
         caller,
@@ -301,17 +314,6 @@ def get_attendance(
     return OfficerReport.model_validate(report)
 
 
-def _bound(value: str, name: str, tz: str, *, end: bool) -> datetime:
-    """A date (local day; 'to' includes the whole day) or an ISO 8601 instant."""
-    try:
-        if len(value) == 10:
-            bounds = day_bounds(date.fromisoformat(value), tz)
-            return bounds[1] if end else bounds[0]
-        return parse_instant(value, tz)
-    except ValueError as exc:
-        raise BadRequest(f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 instant") from exc
-
-
 def _timeline(
     officer_id: str,
     start_text: str,
@@ -328,17 +330,12 @@ def _timeline(
     ensure_subject(caller, officer_id)
     case_ref = require_case_ref(caller, case_ref)
     tz = state.settings.timezone
-    start = _bound(start_text, "from", tz, end=False)
-    end = _bound(end_text, "to", tz, end=True)
-    if end <= start:
-        raise BadRequest("'to' is not after 'from'")
-    # counted on the force's calendar: October, with its 25-hour day, is 31 days
-    zone = ZoneInfo(tz)
-    wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
-    if wall > timedelta(days=MAX_TIMELINE_DAYS):
-        raise BadRequest(f"a timeline covers at most {MAX_TIMELINE_DAYS} days")
+    try:
+        start, end = period_bounds(start_text, end_text, tz, max_days=MAX_TIMELINE_DAYS)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
     if not officer_exists(session, officer_id):
-        raise NotFound("no such officer")
+        raise OfficerNotFound("no such officer")
     timeline = build_timeline(
         session,
         officer_id,
@@ -432,7 +429,7 @@ def get_timeline(
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERROR_RESPONSES,
+    **READ_ERRORS,
     503: {
         "model": ErrorBody,
         "description": f"Database unavailable, or no signing key ({signing.KEY_SETTING} not set)",
@@ -451,7 +448,20 @@ def _export_signer(request: Request) -> signing.Signer:
 @router.get(
     "/officers/{officer_id}/timeline/export",
     response_model=SignedTimeline,
-    responses=EXPORT_RESPONSES,
+    responses={
+        200: {
+            "description": (
+                "The signed export as JSON; or, by Accept, the printable case file rendered from "
+                "it as PDF (the signed JSON attached) or HTML"
+            ),
+            "content": {
+                PDF: {"schema": {"type": "string", "format": "binary"}},
+                HTML: {"schema": {"type": "string"}},
+            },
+        },
+        406: NOT_ACCEPTABLE,
+        **EXPORT_RESPONSES,
+    },
     summary="The timeline as a signed document (`rollcall timeline verify FILE --public-key KEY`)",
 )
 def export_timeline(
@@ -468,7 +478,42 @@ def export_timeline(
 ) -> Response:
     """The same timeline, wrapped with who exported it, when and for which case, and an Ed25519
     signature over the canonical JSON (sorted keys, no whitespace) of ``document``. Anyone with
-    the public key (``GET /v1/export-keys``) can check it offline; only this service can make it."""
+    the public key (``GET /v1/export-keys``) can check it offline; only this service can make it.
+    The document also carries the officer (name, rank, unit), the period's day results and its
+    flags with their review history. ``Accept: application/pdf`` or ``text/html`` gives the
+    printable case file drawn from the signed document (never without a signing key)."""
+    media = choose(request, (JSON, PDF, HTML))
+    return export_response(
+        media,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        purpose,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+
+
+def export_response(
+    media: str,
+    officer_id: str,
+    start: str,
+    end: str,
+    case_ref: str | None,
+    purpose: str | None,
+    *,
+    request: Request,
+    session: Session,
+    state: AppState,
+    caller: Principal,
+    request_id: str,
+) -> Response:
+    """The signed export of a timeline as ``media``: the JSON, or the case file (PDF or HTML)
+    drawn from it. Audited as export.timeline; 503 without a signing key."""
     signer = _export_signer(request)
     timeline, case_ref = _timeline(
         officer_id,
@@ -482,15 +527,35 @@ def export_timeline(
         request_id=request_id,
         action="export.timeline",
     )
+    tz = state.settings.timezone
+    zone = ZoneInfo(tz)
+    first = datetime.fromisoformat(str(timeline["from"])).astimezone(zone).date()
+    last = (
+        (datetime.fromisoformat(str(timeline["to"])) - timedelta(microseconds=1))
+        .astimezone(zone)
+        .date()
+    )
     document = {
         "timeline": timeline,
-        "exported_at": iso_local(datetime.now(UTC), state.settings.timezone),
+        **case_record(session, officer_id, first, last, tz=tz),
+        "exported_at": iso_local(datetime.now(UTC), tz),
         "exported_by": caller.sub,
         "role": caller.role.value,
         "case_ref": case_ref,
         "request_id": request_id,
     }
-    return JsonResponse(signer.sign(document))
+    signed = signer.sign(document)
+    if media == JSON:
+        return JsonResponse(signed)
+    fences = state.stations.current(session).fences
+    name = f"case-{officer_id}-{first.isoformat()}-{last.isoformat()}"
+    if media == PDF:
+        return Response(
+            render_pdf(signed, fences),
+            media_type=PDF,
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        )
+    return HTMLResponse(render_html(signed, fences))
 
 
 @router.get(

@@ -35,8 +35,9 @@ def month_links(first: date) -> dict[str, str]:
 def day_cells(
     days: list[dict[str, object]], adjusted: set[str], contested: set[str]
 ) -> dict[date, tuple[str, str]]:
-    """Calendar states of an officer's day rows: verified, declared but not verified, remote,
-    field, insufficient evidence (never shown as absence), adjusted or contested."""
+    """Calendar states of an officer's day rows: a contest or adjustment first, then days that
+    are not office days (field, rest: their declared place), then insufficient evidence (never
+    shown as absence), verified, declared office but not verified, remote."""
     cells: dict[date, tuple[str, str]] = {}
     for row in days:
         day_text = str(row["date"])
@@ -46,12 +47,12 @@ def day_cells(
             cells[day] = ("contested", "contested")
         elif day_text in adjusted:
             cells[day] = ("adjusted", "adjusted")
+        elif not row.get("expected_office"):
+            cells[day] = ("other", f"{where or 'not an office day'}")
         elif row.get("evidence") == "insufficient_evidence":
             cells[day] = ("insufficient", "insufficient evidence")
         elif row.get("verified_office_day"):
             cells[day] = ("verified", "verified office day")
-        elif not row.get("expected_office"):
-            cells[day] = ("other", f"{where or 'not an office day'}")
         elif where == "office":
             cells[day] = ("declared", "declared office, not verified")
         else:

@@ -48,9 +48,16 @@ def _html(original: Handler) -> Handler:
             error = orjson.loads(bytes(response.body))["error"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             error = {"message": "request failed", "request_id": None}
+        details = error.get("details")
+        problems = [
+            f"{' '.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
+            for d in (details if isinstance(details, list) else [])
+            if isinstance(d, dict)
+        ]
         context = {
             "title": TITLES.get(status, "Something went wrong"),
             "message": error.get("message", ""),
+            "problems": problems,
             "request_id": error.get("request_id"),
             "status": status,
         }

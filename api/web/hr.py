@@ -1,85 +1,61 @@
 """HR's screens: compliance by unit for a month, a unit's officers, one officer's month, and the
-month's rows as CSV. Same queries and audit entries as GET /v1/compliance and /attendance; HR
-never sees a misconduct flag, a timeline or a coordinate."""
+same rows as CSV or .xlsx. Same queries, roll-up, spreadsheets and audit entries as
+GET /v1/compliance/units, /v1/compliance and /attendance; HR never sees a misconduct flag, a
+timeline or a coordinate."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 
+import polars as pl
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
+from api.negotiate import CSV, XLSX, tabular_response
 from api.trail import record
 from api.web import fmt
 from api.web.common import day_cells, month_links, month_of
 from api.web.render import page
 from api.web.session import HrUser
-from store.reports import compliance_rows, officer_report
+from store.reports import compliance_dicts, compliance_frame, officer_report, unit_rollup
 
 router = APIRouter(prefix="/app/hr", include_in_schema=False)
 
 Month = Annotated[str | None, Query(max_length=7, description="YYYY-MM")]
-Unit = Annotated[str, Path(min_length=1, max_length=100)]
+UnitPath = Annotated[str, Path(min_length=1, max_length=100)]
+UnitQuery = Annotated[str | None, Query(max_length=100)]
+Format = Literal["csv", "xlsx"]
+NO_UNIT = "(no unit)"
 
 
-@dataclass(frozen=True)
-class UnitRow:
-    """One unit's month: officers, those below the line, and the unit's pooled share."""
-
-    unit: str
-    officers: int
-    below: int
-    expected: int
-    verified: int
-    insufficient: int
-
-    @property
-    def share(self) -> float | None:
-        assessed = self.expected - self.insufficient
-        return self.verified / assessed if assessed > 0 else None
-
-
-def _units(rows: list[dict[str, Any]]) -> list[UnitRow]:
-    totals: dict[str, list[int]] = {}
-    for row in rows:
-        t = totals.setdefault(row["unit"] or "(no unit)", [0, 0, 0, 0, 0])
-        t[0] += 1
-        t[1] += 0 if row["meets_policy"] else 1
-        t[2] += row["expected_office_days"]
-        t[3] += row["verified_office_days"]
-        t[4] += row["insufficient_evidence_days"]
-    return [UnitRow(unit, *t) for unit, t in sorted(totals.items())]
-
-
-def _compliance(
+def _frame(
     session: SessionDep,
     state: StateDep,
     caller: HrUser,
     request_id: str,
     month: str | None,
     unit: str | None,
-) -> tuple[Any, list[dict[str, Any]]]:
+    action: str,
+) -> tuple[date, date, pl.DataFrame]:
     first, last = month_of(session, month, state.settings.timezone)
-    rows = compliance_rows(session, first, last, unit=unit, policy=state.policy)
+    frame = compliance_frame(session, first, last, unit=unit, policy=state.policy)
     record(
         session,
         caller,
         request_id,
-        "read.compliance",
+        action,
         detail={
             "from": first.isoformat(),
             "to": last.isoformat(),
             "unit": unit,
-            "rows": len(rows),
+            "rows": frame.height,
             "via": "web",
         },
     )
-    return first, rows
+    return first, last, frame
 
 
 @router.get("")
@@ -92,11 +68,14 @@ def units(
     month: Month = None,
 ) -> Response:
     """Compliance by unit for a month, with the policy line and who is below it."""
-    first, rows = _compliance(session, state, caller, request_id, month, None)
+    first, _, frame = _frame(
+        session, state, caller, request_id, month, None, "read.compliance_units"
+    )
     context = {
         "months": month_links(first),
-        "units": _units(rows),
+        "units": unit_rollup(frame).to_dicts(),
         "line": state.policy.min_office_share,
+        "no_unit": NO_UNIT,
     }
     return page(request, "hr_units.html", context, user=caller)
 
@@ -104,17 +83,18 @@ def units(
 @router.get("/units/{unit}")
 def unit_officers(
     request: Request,
-    unit: Unit,
+    unit: UnitPath,
     session: SessionDep,
     state: StateDep,
     caller: HrUser,
     request_id: RequestIdDep,
     month: Month = None,
 ) -> Response:
-    """A unit's officers for the month, lowest share first."""
-    first, rows = _compliance(session, state, caller, request_id, month, unit)
-    if not rows:
+    """A unit's officers for the month, lowest share first (not assessed last)."""
+    first, last, frame = _frame(session, state, caller, request_id, month, unit, "read.compliance")
+    if frame.height == 0:
         raise NotFound("no office-based officers in that unit")
+    rows = compliance_dicts(frame, first, last)
     rows.sort(key=lambda r: (r["verified_office_share"] is None, r["verified_office_share"] or 0))
     context = {
         "months": month_links(first),
@@ -125,46 +105,30 @@ def unit_officers(
     return page(request, "hr_unit.html", context, user=caller)
 
 
-@router.get("/units/{unit}/compliance.csv")
-def unit_csv(
-    unit: Unit,
+@router.get("/compliance.{kind}")
+def download(
+    kind: Format,
     session: SessionDep,
     state: StateDep,
     caller: HrUser,
     request_id: RequestIdDep,
     month: Month = None,
+    unit: UnitQuery = None,
 ) -> Response:
-    """The unit's compliance rows as CSV (a cell starting with = + - @ is written as text)."""
-    first, rows = _compliance(session, state, caller, request_id, month, unit)
-    columns = [
-        "officer_id",
-        "unit",
-        "from",
-        "to",
-        "expected_office_days",
-        "declared_office_days",
-        "verified_office_days",
-        "verified_office_share",
-        "meets_policy",
-        "insufficient_evidence_days",
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row[c]) for c in columns])
-    name = f"compliance-{first:%Y-%m}.csv"
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    """The month's rows as CSV or .xlsx, exactly as GET /v1/compliance/units sends them with
+    that Accept header: the unit roll-up and, for a unit, its officers (spreadsheet formulas in
+    cells are neutralised there)."""
+    action = "read.compliance" if unit else "read.compliance_units"
+    first, last, frame = _frame(session, state, caller, request_id, month, unit, action)
+    sheets: dict[str, Any] = {"units": unit_rollup(frame), "officers": frame}
+    if unit:
+        sheets = {"officers": frame, "units": unit_rollup(frame)}
+    name = f"compliance-{first:%Y-%m}" + (f"-{_safe_name(unit)}" if unit else "")
+    return tabular_response(CSV if kind == "csv" else XLSX, sheets, name)
 
 
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:60]
 
 
 @router.get("/officers/{officer_id}")

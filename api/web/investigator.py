@@ -12,11 +12,14 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.routes.reads import export_timeline
+from api.negotiate import JSON, PDF
+from api.routes.reads import export_response
 from api.trail import check_ref, record
+from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
+from rules.findings import coarsen
 from store.flag_review import review_flag, reviews
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
@@ -143,39 +146,10 @@ def flag_page(
         "reviews": history,
         "case_ref": case_ref,
         "statuses": REVIEW_STATUSES,
-        "evidence": _evidence_items(flag.evidence),
-        "considered": _considered(flag.evidence),
+        "evidence": evidence_lines(coarsen(flag.evidence), tz),
+        "considered": CONSIDERED.get(flag.code, []),
     }
     return page(request, "flag.html", context, user=caller)
-
-
-def _evidence_items(evidence: Any) -> list[tuple[str, str]]:
-    """The evidence as label/value lines (nested values written out plainly)."""
-    if not isinstance(evidence, dict):
-        return []
-    items = []
-    for key, value in evidence.items():
-        if key in ("considered", "innocent_explanations"):
-            continue
-        items.append((key.replace("_", " "), _words(value)))
-    return items
-
-
-def _words(value: Any) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {_words(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_words(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def _considered(evidence: Any) -> list[str]:
-    if not isinstance(evidence, dict):
-        return []
-    found = evidence.get("considered") or evidence.get("innocent_explanations") or []
-    return [_words(v) for v in found] if isinstance(found, list) else [_words(found)]
 
 
 async def _review_form(request: Request, caller: WebPrincipal) -> dict[str, str]:
@@ -274,10 +248,57 @@ def timeline_export(
     case_ref: CaseRef = None,
 ) -> Response:
     """The signed export of GET /v1/officers/{id}/timeline/export, as a file to save."""
-    response = export_timeline(
-        officer_id, start, end, request, session, state, caller, request_id, case_ref, None
+    response = export_response(
+        JSON,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="timeline-{officer_id}-{start}-{end}.json"'
+        f'attachment; filename="timeline-{_file_part(officer_id)}-{_file_part(start)}.json"'
     )
     return response
+
+
+@router.get("/officers/{officer_id}/timeline/casefile.pdf")
+def timeline_casefile(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The printable case file (PDF drawn from the signed export, which it carries), as
+    GET /v1/officers/{id}/timeline/export sends it for Accept: application/pdf."""
+    response = export_response(
+        PDF,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="casefile-{_file_part(officer_id)}-{_file_part(start)}.pdf"'
+    )
+    return response
+
+
+def _file_part(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:64]

@@ -86,17 +86,20 @@ def my_access_log(
     """Every recorded read or change of my data: who, in which role, when, for which case."""
     officer_id = str(caller.officer_id)
     entries, next_after = audit.entries(session, officer_id=officer_id, after_seq=after, limit=100)
+    # Reads under a case are not shown to the officer: the investigation may still be open.
+    hidden = sum(1 for e in entries if e.case_ref is not None)
+    entries = [e for e in entries if e.case_ref is None]
     record(
         session,
         caller,
         request_id,
         "read.access_log",
         officer_id=officer_id,
-        detail={"returned": len(entries), "via": "web"},
+        detail={"returned": len(entries), "withheld": hidden, "via": "web"},
     )
     return page(
         request,
         "access_log.html",
-        {"entries": entries, "next_after": next_after, "officer_id": officer_id},
+        {"entries": entries, "next_after": next_after, "officer_id": officer_id, "hidden": hidden},
         user=caller,
     )

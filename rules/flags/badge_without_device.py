@@ -6,26 +6,29 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import effective_accuracy, source_bits
-from rules.findings import Finding, make_finding
+from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bits
+from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
+from rules.ghosts import ghost_fixes
 from rules.masking import covered
+from rules.policy import Policy
 
 CODE = "BADGE_WITHOUT_DEVICE"
-RULE_VERSION = f"{CODE}/1"
+RULE_VERSION = f"{CODE}/2"
 MAX_SWIPES = 10
 
 
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
-    Precise: not mock, accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
+    Precise: a fix (not a visit row: operating systems report a visit's arrival and departure
+    minutes late), not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
     badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
     must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
     at one place elsewhere across the swipe, so an officer passing through (arriving from one
-    place, leaving for another) is not raised. One fix alone (before or after) proves nothing;
+    place, leaving for another) is not raised; and that place must not be a ghost (_corroborated). One fix alone (before or after) proves nothing;
     a silent device never raises this.
     """
     policy = ctx.policy
@@ -37,17 +40,28 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).sort("officer_id", "ts")
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"]))
+    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
+        ~ghost_fixes(ctx.fixes, policy)
+    )
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            ~pl.col("is_mock").fill_null(False)
+            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
-        .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
+        .select(
+            "officer_id",
+            f_ts="ts",
+            f_lat="lat",
+            f_lon="lon",
+            f_acc="acc",
+            f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
+        )
     )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
     out = swipes
     for side, strategy in (("before", "backward"), ("after", "forward")):
-        part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc")})
+        part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")})
         out = out.join_asof(
             part,
             left_on="ts",
@@ -77,11 +91,88 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         - pl.col("f_acc_before")
         - pl.col("f_acc_after")
     )
-    return out.filter(
+    far = out.filter(
         (pl.col("dist_before_m") >= policy.badge_far_m)
         & (pl.col("dist_after_m") >= policy.badge_far_m)
         & (pl.col("apart_m") <= policy.badge_same_place_m)
-    ).sort("officer_id", "ts", "station_id")
+    )
+    if far.is_empty():
+        return far
+    return _corroborated(far, good, window, policy).sort("officer_id", "ts", "station_id")
+
+
+def _corroborated(
+    far: pl.DataFrame, good: pl.DataFrame, window: timedelta, policy: Policy
+) -> pl.DataFrame:
+    """The far swipes whose far place is not a ghost: the fix before or after is labelled GPS,
+    or at least badge_min_far_fixes precise fixes within the window around the swipe lie at
+    that place (a Wi-Fi access point registered elsewhere gives one or two confident positions
+    kilometres away, labelled wifi or fused; a phone really left there keeps reporting it)."""
+    keyed = far.with_row_index("_k")
+    near = (
+        keyed.select("_k", "officer_id", "ts", "f_lat_before", "f_lon_before", "f_acc_before")
+        .join(good, on="officer_id")
+        .filter(
+            ((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+            & (
+                haversine_m(
+                    pl.col("f_lat"), pl.col("f_lon"), pl.col("f_lat_before"), pl.col("f_lon_before")
+                )
+                <= policy.badge_same_place_m + pl.col("f_acc") + pl.col("f_acc_before")
+            )
+        )
+        .group_by("_k")
+        .agg(n_far_fixes=pl.len())
+    )
+    return (
+        keyed.join(near, on="_k", how="left")
+        .with_columns(pl.col("n_far_fixes").fill_null(0))
+        .filter(
+            pl.col("f_gps_before")
+            | pl.col("f_gps_after")
+            | (pl.col("n_far_fixes") >= policy.badge_min_far_fixes)
+        )
+        .drop("_k")
+    )
+
+
+def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
+    """Granted on-duty swipes of the day that the device contradicts without proving anything:
+    every precise fix of the officer within conflict_window_minutes of the swipe (at least one)
+    is at least badge_far_m from the swiped station beyond its accuracy. Weaker than far_swipes
+    (a throttled phone may report once an hour), so it raises nothing; it only makes the day
+    conflicting evidence, never an absence (a phone left at home while the officer badges in).
+    Columns: officer_id."""
+    policy = ctx.policy
+    swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
+    swipes = swipes.filter(covered(swipes, ctx.day_windows))
+    if swipes.is_empty() or ctx.fixes.is_empty():
+        return pl.DataFrame()
+    window = timedelta(minutes=policy.conflict_window_minutes)
+    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
+        ~ghost_fixes(ctx.fixes, policy)
+    )
+    good = (
+        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+        .filter(
+            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+        )
+        .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
+    )
+    near = (
+        swipes.join(ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id")
+        .with_row_index("_s")
+        .join(good, on="officer_id")
+        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+        .with_columns(
+            far=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+            - pl.col("f_acc")
+            >= policy.badge_far_m
+        )
+        .group_by("_s")
+        .agg(pl.first("officer_id"), all_far=pl.col("far").all())
+    )
+    return near.filter(pl.col("all_far")).select("officer_id").unique().sort("officer_id")
 
 
 def detect(ctx: FlagContext) -> list[Finding]:
@@ -110,11 +201,11 @@ def detect(ctx: FlagContext) -> list[Finding]:
             for r in rows.head(MAX_SWIPES).iter_rows(named=True)
         ]
         first = rows.row(0, named=True)
-        near_km = min(first["dist_before_m"], first["dist_after_m"]) / 1000
+        near = coarse_km(min(first["dist_before_m"], first["dist_after_m"]))
         summary = (
             f"Officer {officer}'s badge was granted at {first['station_id']} at "
-            f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them at "
-            f"least {near_km:.1f} km away, at one place, before and after the swipe; "
+            f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them "
+            f"about {near} km away, at one place, before and after the swipe; "
             f"{rows.height} such swipe(s) that day."
         )
         evidence = {

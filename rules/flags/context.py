@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import polars as pl
@@ -30,6 +30,12 @@ class FlagContext:
     overtime: pl.DataFrame  # claims starting on day
     stations: pl.DataFrame  # station_id, lat, lon centroids
     windows: pl.DataFrame  # every on-duty window: officer_id, win_id, win_start, win_end, core_end
+    # officers whose badge and device disagree on the day (rules.conflict): their day is
+    # conflicting evidence, so no rule reads it as absence
+    conflicts: frozenset[str] = frozenset()
+    # every on-duty swipe of the inputs (the day widened by a day each side), for rules that ask
+    # whether an officer swipes at all
+    recent_swipes: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def local(self, instant: datetime) -> str:
         """ISO 8601 with the zone's offset, for evidence and summaries."""

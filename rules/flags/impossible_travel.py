@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import polars as pl
 
-from rules.evidence import SATELLITE_BITS, SOURCE_BITS, effective_accuracy, source_bits
-from rules.findings import Finding, make_finding
+from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bits
+from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
 from rules.onduty import in_windows
 
 CODE = "IMPOSSIBLE_TRAVEL"
-RULE_VERSION = f"{CODE}/1"
+RULE_VERSION = f"{CODE}/2"
 MAX_JUMPS = 10  # jumps listed in the evidence
 _TO = ("ts", "lat", "lon", "acc", "station_id", "source", "sat")
 _CONFIRM = ("ts", "lat", "lon", "sat")
@@ -57,8 +57,9 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
     travel_min_distance_m and implies more than max_speed_kmh, and both ends are corroborated: the
     precise fix before A lies within travel_confirm_share of the jump distance from A, and the one
     after B as near B, each within travel_confirm_minutes; and each end's pair includes a
-    satellite (GPS, fused or unlabelled) fix, so a jump made only of Wi-Fi positions (an access
-    point registered in the wrong place) is never raised. A lone multipath fix (out and straight
+    fix labelled GPS, so a jump made only of Wi-Fi, fused or unlabelled positions (an access
+    point registered in the wrong place gives confident fused positions kilometres away) is
+    never raised. A lone multipath fix (out and straight
     back) is never a jump: its neighbour is back on the far side. Fixes are taken in officer and
     time order, so two devices of one officer reporting at once are compared only with their own
     next fix when no other device's fix falls between.
@@ -73,7 +74,7 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
             & (pl.col("src_bits") != SOURCE_BITS["cell"])
             & (pl.col("acc") <= policy.flag_fix_max_accuracy_m)
         )
-        .with_columns(sat=(pl.col("src_bits") & SATELLITE_BITS) > 0)
+        .with_columns(sat=(pl.col("src_bits") & GNSS_BITS) > 0)
     )
     if good.is_empty():
         return pl.DataFrame()
@@ -171,8 +172,8 @@ def detect(ctx: FlagContext) -> list[Finding]:
         ]
         first = rows.row(0, named=True)
         summary = (
-            f"Officer {officer}'s device {first['device_id']} moved "
-            f"{first['dist_m'] / 1000:.1f} km "
+            f"Officer {officer}'s device {first['device_id']} moved about "
+            f"{coarse_km(first['dist_m'])} km "
             f"in {first['secs'] / 60:.0f} min at {ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} "
             f"(faster than {policy.max_speed_kmh:.0f} km/h even allowing for both fixes' "
             "accuracy), "

@@ -9,7 +9,7 @@ from rules.flags.context import FlagContext
 from rules.intervals import overlap_minutes
 
 CODE = "OVERTIME_UNVERIFIED"
-RULE_VERSION = f"{CODE}/1"
+RULE_VERSION = f"{CODE}/2"
 
 
 def assess(ctx: FlagContext) -> pl.DataFrame:
@@ -103,7 +103,8 @@ def detect(ctx: FlagContext) -> list[Finding]:
         return []
     policy = ctx.policy
     findings: list[Finding] = []
-    for r in frame.filter(pl.col("raised")).iter_rows(named=True):
+    conflicting = pl.col("officer_id").is_in(sorted(ctx.conflicts))
+    for r in frame.filter(pl.col("raised") & ~conflicting).iter_rows(named=True):
         where = r["station_id"] or "any location (field claim)"
         if r["reason"] == "elsewhere":
             why = (

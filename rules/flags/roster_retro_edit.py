@@ -15,16 +15,22 @@ from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
 
 CODE = "ROSTER_RETRO_EDIT"
-RULE_VERSION = f"{CODE}/1"
+RULE_VERSION = f"{CODE}/2"
 
 
 def _version_at_end(
     history: pl.DataFrame, shift_id: str, end_at: datetime
 ) -> dict[str, Any] | None:
-    """The version of ``shift_id`` the roster held when the shift ended (None if none is known)."""
+    """The version of ``shift_id`` the roster held when the shift ended (None if none is known).
+
+    A version's time is the roster system's own (``updated_at``, else ``created_at``); the time
+    it was stored here (``recorded_at``) only when the roster gave none: a shift imported after
+    it ended was still in the roster system before, and an edit after the end is then compared
+    with that version instead of being checked as if the whole shift were new.
+    """
     rows = history.filter(
         (pl.col("shift_id") == shift_id)
-        & (pl.coalesce("recorded_at", "updated_at", "created_at") <= end_at)
+        & (pl.coalesce("updated_at", "created_at", "recorded_at") <= end_at)
     ).sort("version")
     return rows.row(-1, named=True) if rows.height else None
 
@@ -75,14 +81,18 @@ def detect(ctx: FlagContext) -> list[Finding]:
     officer away from every station (or reported simulated fixes) for at least
     check_min_coverage of the added time and station presence covers less than
     support_share of it. A silent device (data missing or already purged) raises nothing: a late
-    but unsupported-by-data entry is not suspicion.
+    but unsupported-by-data entry is not suspicion; nor does a day on which badge and device
+    disagree (``ctx.conflicts``): the conflict is the lead, not the absence.
     """
     policy = ctx.policy
     candidates = [
         r
         for r in retro_intervals(ctx)
-        if r["declared_location"] == "office"
-        or (r["declared_location"] is None and r["station_id"] is not None)
+        if r["officer_id"] not in ctx.conflicts
+        and (
+            r["declared_location"] == "office"
+            or (r["declared_location"] is None and r["station_id"] is not None)
+        )
     ]
     if not candidates:
         return []

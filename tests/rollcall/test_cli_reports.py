@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +71,7 @@ def check_compliance(cli: CliRunner) -> None:
     csv_out = cli.invoke(app, ["report", "compliance", *PERIOD, "--format", "csv"]).stdout
     assert csv_out.splitlines()[0].startswith("officer_id,display_name,rank,unit,")
     assert len(csv_out.splitlines()) == len(rows) + 1
-    meets = {line.rsplit(",", 2)[1] for line in csv_out.splitlines()[1:]}
+    meets = {r["meets_policy"] for r in csv.DictReader(io.StringIO(csv_out))}
     assert meets <= {"true", "false"}
     assert meets
     table = cli.invoke(app, ["report", "compliance", *PERIOD])
@@ -218,3 +220,66 @@ def test_bad_input_and_purge(cli: CliRunner) -> None:
     purge = cli.invoke(app, ["purge"])
     assert purge.exit_code == 0, purge.output
     assert "daily_results" in purge.stdout
+
+
+def test_timeline_show_in_three_formats_each_read_audited(
+    cli: CliRunner,
+    factory: sessionmaker[Session],  # noqa: F811
+) -> None:
+    base = ["timeline", "show", "O00011", "--from", "2026-10-24", "--to", "2026-10-25"]
+    as_json = cli.invoke(app, [*base, "--format", "json", "--case-ref", "PSD-9"])
+    assert as_json.exit_code == 0, as_json.output
+    timeline = json.loads(as_json.stdout)
+    assert (timeline["officer_id"], timeline["from"], timeline["to"]) == (
+        "O00011",
+        "2026-10-24T00:00:00+01:00",
+        "2026-10-26T00:00:00+00:00",
+    )
+    types = {e["type"] for e in timeline["events"]}
+    assert {"shift_start", "presence", "off_duty"} <= types
+    assert '"lat"' not in as_json.stdout
+    geo = json.loads(cli.invoke(app, [*base, "--format", "geojson"]).stdout)
+    assert geo["type"] == "FeatureCollection"
+    assert [f["properties"] for f in geo["features"]] == timeline["events"]
+    presence = next(f for f in geo["features"] if f["properties"]["type"] == "presence")
+    assert presence["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    table = cli.invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert "presence" in table.stdout
+    with factory() as s:
+        audited, _ = entries(s, officer_id="O00011")
+    assert [(e.role, e.action, e.case_ref, e.detail["format"]) for e in audited] == [
+        ("cli", "read.timeline", "PSD-9", "json"),
+        ("cli", "read.timeline", None, "geojson"),
+        ("cli", "read.timeline", None, "table"),
+    ]
+    assert (
+        cli.invoke(
+            app, ["timeline", "show", "NOPE", "--from", "2026-10-24", "--to", "2026-10-24"]
+        ).exit_code
+        == 1
+    )
+    too_long = cli.invoke(
+        app, ["timeline", "show", "O00011", "--from", "2026-10-01", "--to", "2026-11-15"]
+    )
+    assert too_long.exit_code == 2
+    assert "at most 31 days" in too_long.output
+    assert cli.invoke(app, [*base, "--format", "xml"]).exit_code == 2
+
+
+def test_nightly_yesterday_and_today_are_days_of_the_force(cli: CliRunner) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).date()
+    result = cli.invoke(app, ["nightly", "--date", "yesterday", "--to", "today"])
+    assert result.exit_code == 0, result.output
+    assert "2 day(s)" in result.stdout
+    [run] = json.loads(cli.invoke(app, ["jobs", "--format", "json"]).stdout)
+    assert (run["params"]["from"], run["params"]["to"]) == (
+        str(today - timedelta(days=1)),
+        str(today),
+    )
+    bad = cli.invoke(app, ["nightly", "--date", "tomorrow"])
+    assert bad.exit_code == 2
+    assert "not a date" in bad.output

@@ -319,6 +319,28 @@ def test_purge_while_others_append(engine: Engine) -> None:
     assert (report.ok, report.entries, report.anchor_seq) == (True, 31, 200)
 
 
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_purge_target_never_takes_an_entry_committed_while_it_reads(engine: Engine) -> None:
+    """An append committed while the purge works out its range (the moment a second statement
+    would see it) is new, so it is never part of the removed prefix. SQLite has no such moment:
+    a purge holds the write lock."""
+    _append_at(engine, [CUTOFF - timedelta(hours=i + 1) for i in range(5)][::-1])
+    appended: list[bool] = []
+
+    def append_once(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not appended and "max(audit_log.seq)" in statement:
+            appended.append(True)
+            _append(engine, 1, "late")
+
+    sa.event.listen(engine, "before_cursor_execute", append_once)
+    try:
+        with session_factory(engine)() as session:
+            target = audit.purge_target(session, CUTOFF)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", append_once)
+    assert (appended, target) == ([True], 5)
+
+
 def test_a_purge_after_a_forged_marker_removes_nothing(engine: Engine) -> None:
     _append_at(engine, OLD + RECENT)
     done = _purge(engine)  # removes 1..3, marker 6

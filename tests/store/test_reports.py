@@ -119,7 +119,7 @@ def test_compliance_rows(seeded: Session) -> None:
         1,
         1,
     )
-    assert o2["insufficient_evidence_days"] == 1
+    assert o2["insufficient_evidence_days"] == 0  # its remote day is known not to be office
     everyone = compliance_rows(seeded, D1, D1, unit=None, policy=load_policy())
     assert [r["officer_id"] for r in everyone] == ["o1", "o2", "o3"]
     assert everyone[2]["verified_office_share"] is None

@@ -86,9 +86,9 @@ def test_hr_journey_unit_officer_calendar_and_download(site: tuple[str, Api], pa
     row = page.get_by_role("row").filter(has_text="O1")
     expect(row).to_contain_text("below")
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download CSV").click()
+        page.get_by_role("link", name="CSV").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
-    assert text.splitlines()[1].startswith("O1,Unit A,2026-10-01,2026-10-31,3,3,1,")
+    assert text.splitlines()[1].startswith("O1,Alex Smith,,Unit A,3,3,1,")
     page.get_by_role("link", name="O1").click()
     expect(page.get_by_role("table", name="Office days of O1, October 2026")).to_be_visible()
     expect(page.locator("td.state-verified")).to_have_count(1)

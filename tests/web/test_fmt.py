@@ -41,3 +41,39 @@ def test_month_parsing_and_calendar_weeks() -> None:
     assert weeks[0][3].day == date(2026, 10, 1)  # a Thursday
     assert weeks[1][0].state == "verified"
     assert [c.day for w in weeks for c in w if c.change_day] == [date(2026, 10, 25)]
+
+
+def test_calendar_states_of_day_rows() -> None:
+    from api.web.common import day_cells
+
+    def row(day: str, **kw: object) -> dict[str, object]:
+        base = {"date": day, "expected_office": True, "declared_location": "office"}
+        return {**base, "verified_office_day": False, "evidence": "adequate", **kw}
+
+    rows = [
+        row(
+            "2026-10-01",
+            expected_office=False,
+            declared_location=None,
+            evidence="insufficient_evidence",
+        ),
+        row("2026-10-02", expected_office=False, declared_location="field"),
+        row("2026-10-05", evidence="insufficient_evidence"),
+        row("2026-10-06", verified_office_day=True),
+        row("2026-10-07"),
+        row("2026-10-08", declared_location="remote"),
+        row("2026-10-09"),
+        row("2026-10-12"),
+    ]
+    cells = day_cells(rows, adjusted={"2026-10-09"}, contested={"2026-10-12"})
+    assert [cells[date(2026, 10, d)][0] for d in (1, 2, 5, 6, 7, 8, 9, 12)] == [
+        "other",
+        "other",
+        "insufficient",
+        "verified",
+        "declared",
+        "remote",
+        "adjusted",
+        "contested",
+    ]
+    assert cells[date(2026, 10, 1)][1] == "not an office day"

@@ -13,7 +13,16 @@ from api.auth import TokenConfigError, issue_token
 from rollcall.settings import Settings
 from store.db import transaction
 from store.models import AuditEntry, Flag
-from tests.api.helpers import FAR, SECRET, TZ, Api, TestClient
+from tests.api.helpers import (
+    FAR,
+    INSIDE,
+    SECRET,
+    TZ,
+    Api,
+    TestClient,
+    seed_reference,
+    seed_results,
+)
 from tests.web.conftest import csrf_of, sign_in
 
 PAGES = {
@@ -27,6 +36,15 @@ PAGES = {
     "auditor": ["/app/audit", "/app/audit/status"],
 }
 OFFICER_OF = {"officer": "O1"}
+FLAG_CODES_OF_CONTRACT = (
+    "DECLARED_OFFICE_UNVERIFIED",
+    "BADGE_WITHOUT_DEVICE",
+    "OVERTIME_UNVERIFIED",
+    "ROSTER_RETRO_EDIT",
+    "IMPOSSIBLE_TRAVEL",
+    "MOCK_LOCATION",
+    "BELOW_OFFICE_SHARE",
+)
 
 
 def _audit(api: Api, action: str | None = None) -> list[AuditEntry]:
@@ -111,13 +129,19 @@ def test_hr_month_counts_and_calendar(web: Api) -> None:
     assert officer.count("state-declared") == 3  # two days and the legend
     assert "Monday 5 October 2026: BELOW_OFFICE_SHARE" in officer  # en-GB dates
     assert "clocks change" in officer  # 25 October 2026 is 25 hours long
-    csv = web.client.get("/app/hr/units/Unit%20A/compliance.csv?month=2026-10")
-    assert csv.headers["content-disposition"] == 'attachment; filename="compliance-2026-10.csv"'
+    csv = web.client.get("/app/hr/compliance.csv?month=2026-10&unit=Unit%20A")
+    assert csv.headers["content-disposition"] == (
+        'attachment; filename="compliance-2026-10-Unit-A.csv"'
+    )
     lines = csv.text.splitlines()
-    assert lines[0].startswith("officer_id,unit,from,to,")
-    assert lines[1].startswith("O1,Unit A,2026-10-01,2026-10-31,3,3,1,0.3333,False,0")
-    reads = _audit(web, "read.compliance")
-    assert [e.detail["via"] for e in reads if e.detail] == ["web"] * 2  # units, CSV
+    assert lines[0].startswith("officer_id,display_name,rank,unit,")
+    assert lines[1].startswith("O1,Alex Smith,,Unit A,3,3,1,0.3333,false,0")
+    xlsx = web.client.get("/app/hr/compliance.xlsx?month=2026-10")
+    assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert xlsx.content[:2] == b"PK"
+    assert web.client.get("/app/hr/compliance.pdf?month=2026-10").status_code == 422
+    reads = _audit(web, "read.compliance") + _audit(web, "read.compliance_units")
+    assert sorted(str(e.detail["unit"]) for e in reads if e.detail) == ["None", "None", "Unit A"]
 
 
 def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
@@ -132,8 +156,12 @@ def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
     assert 'name="from" value="2026-10-05"' in r.text
     r = web.client.get("/app/flags/f-mock-0001?case_ref=CASE-7")
     assert "MOCK_LOCATION" in r.text
+    assert "Simulated fixes off duty are masked before the rule sees them." in r.text
     (entry,) = _audit(web, "read.flag")
     assert (entry.actor, entry.officer_id, entry.case_ref) == ("inv.a", "O1", "CASE-7")
+    wrong = web.client.get("/app/flags?case_ref=C-1&status=closed")
+    assert wrong.status_code == 422
+    assert "<li>query status: Input should be" in wrong.text
     bad = web.client.get("/app/flags?case_ref=%3Cscript%3E")
     assert bad.status_code == 400
     assert "<script>" not in bad.text
@@ -286,9 +314,13 @@ def test_officer_sees_own_month_flags_and_who_looked(web: Api) -> None:
     assert "MOCK_LOCATION" in month
     assert "IMPOSSIBLE_TRAVEL" not in month
     assert "33%" in month
+    hr = issue_token(SECRET, role="hr", sub="hr.q")
+    web.client.get("/app/hr/officers/O1?month=2026-10", headers={"Authorization": f"Bearer {hr}"})
     access = web.client.get("/app/me/access").text
-    assert "inv.z" in access
-    assert "C-9" in access
+    assert "hr.q" in access  # a read without a case is listed
+    assert "inv.z" not in access  # a read under a case is not, while it may be open
+    assert "C-9" not in access
+    assert "(1 on this page)" in access
 
 
 def test_auditor_searches_the_log_and_sees_the_chain_verified(web: Api) -> None:
@@ -331,9 +363,60 @@ def test_signed_export_downloads_from_the_timeline(web: Api) -> None:
         "/app/officers/O1/timeline/export?case_ref=C-2&from=2026-10-05&to=2026-10-05"
     )
     assert r.status_code == 200
-    assert r.headers["content-disposition"].startswith('attachment; filename="timeline-O1-')
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="timeline-O1-2026-10-05.json"'
+    )
     body = r.json()
     assert body["signature"]["alg"] == "Ed25519"
     assert body["document"]["case_ref"] == "C-2"
     (entry,) = _audit(web, "export.timeline")
     assert entry.actor == "inv.e"
+
+
+def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
+    settings = Settings(
+        database_url=db_url,
+        jwt_secret=SECRET,
+        timezone=TZ,
+        basemap_url="https://tiles.force.example/osm/{z}/{x}/{y}.png",
+    )
+    app = create_app(settings, dev_login=True)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api = Api(client=client, factory=app.state.rollcall.factory)
+        seed_reference(api)
+        seed_results(api)
+        for ts in ("2026-10-05T09:00:00+01:00", "2026-10-05T09:05:00+01:00"):
+            r = client.post(
+                "/v1/pings", json={"pings": [api.ping(ts, INSIDE)]}, headers=api.headers("ingest")
+            )
+            assert r.json()["accepted"] == 1, r.text
+        sign_in(client, "officer", officer_id="O1")
+        r = client.get("/app/officers/O1/timeline?from=2026-10-05&to=2026-10-05")
+    assert r.status_code == 200
+    assert '<image href="https://tiles.force.example/osm/' in r.text
+    assert 'class="present"' in r.text
+    assert (
+        "img-src 'self' data: https://tiles.force.example;" in r.headers["content-security-policy"]
+    )
+    assert str(INSIDE[0]) not in r.text
+    assert str(INSIDE[1]) not in r.text
+
+
+def test_a_bad_basemap_setting_names_the_variable() -> None:
+    with pytest.raises(ValueError, match="basemap_url"):
+        Settings(basemap_url="ftp://tiles/{z}/{x}/{y}")
+
+
+def test_printable_case_file_downloads_as_pdf(web: Api) -> None:
+    sign_in(web.client, "investigator", sub="inv.p")
+    page = web.client.get("/app/officers/O1/timeline?case_ref=C-3&from=2026-10-05&to=2026-10-05")
+    assert "Printable case file (PDF)" in page.text
+    r = web.client.get(
+        "/app/officers/O1/timeline/casefile.pdf?case_ref=C-3&from=2026-10-05&to=2026-10-05"
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.content[:5] == b"%PDF-"
+    assert r.headers["content-disposition"] == ('attachment; filename="casefile-O1-2026-10-05.pdf"')
+    (entry,) = _audit(web, "export.timeline")
+    assert (entry.actor, entry.case_ref) == ("inv.p", "C-3")
