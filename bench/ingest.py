@@ -354,13 +354,21 @@ def load_phase(
     }
 
 
-def _direct_worker(url: str, threads: int, jobs: Any, results: Any, deadline_wall: float) -> None:
+def _direct_worker(
+    url: str, threads: int, jobs: Any, results: Any, ready: Any, go: Any, deadline: Any
+) -> None:
     """``threads`` threads of one process taking bodies from ``jobs`` and storing each as the
     endpoint does (parse_batch, then ingest_frame in one transaction), without HTTP, auth or the
-    audit entry; puts (latencies, counts, errors) on ``results`` when the deadline passes."""
+    audit entry. Says it is ready on ``ready`` once started and connected, waits for ``go``, and
+    puts (latencies, counts, errors) on ``results`` when ``deadline`` (wall clock) passes."""
     policy = load_policy()
     engine = make_engine(url, pool_size=threads)
     factory = session_factory(engine)
+    with engine.connect():
+        pass  # the first connection is made before the clock starts, as the server's are
+    ready.put(os.getpid())
+    go.wait()
+    deadline_wall = float(deadline.value)
     latencies: list[float] = []
     counts = dict.fromkeys(("accepted", "duplicate", "masked", "held", "rejected"), 0)
     errors = [0]
@@ -419,19 +427,24 @@ def direct_phase(
     ``senders / processes`` threads each (the server's processes, the senders' concurrency)."""
     ctx = mp.get_context("spawn")
     jobs: Any = ctx.Queue(maxsize=senders * 2)
+    jobs.cancel_join_thread()  # batches left when the phase ends are dropped, not waited for
     results: Any = ctx.Queue()
+    ready: Any = ctx.Queue()
+    go = ctx.Event()
+    deadline = ctx.Value("d", 0.0)
     threads = max(1, senders // processes)
-    # the workers start (imports, engine) before the clock does
-    start_at = time.time() + 8.0
-    deadline_wall = start_at + seconds
     procs = [
-        ctx.Process(target=_direct_worker, args=(url, threads, jobs, results, deadline_wall))
+        ctx.Process(target=_direct_worker, args=(url, threads, jobs, results, ready, go, deadline))
         for _ in range(processes)
     ]
     for proc in procs:
         proc.start()
-    time.sleep(max(0.0, start_at - time.time()))
+    # the clock starts once every worker has started and connected (as the server's have)
+    for _ in procs:
+        ready.get(timeout=600)
+    deadline.value = time.time() + seconds
     started = time.perf_counter()
+    go.set()
     producer = Producer(
         jobs,
         devices=devices,

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     jwt_roles_claim: str = Field(default="role", min_length=1, max_length=100)
     # PEM (PKCS#8) Ed25519 private key that signs timeline exports; without it exports are refused.
     export_key_file: Path | None = None
+    # Ed25519 key that signs audit checkpoints (default: the export key); kept off the database.
+    audit_key_file: Path | None = None
     log_level: str = "INFO"
     # How long a statement waits for a lock another session holds before it fails (PostgreSQL
     # lock_timeout; SQLite's busy timeout): a blocked import or batch says so instead of hanging.
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "export_key_file",
+        "audit_key_file",
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",

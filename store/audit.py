@@ -508,3 +508,16 @@ def purge_before(
     if through_seq is None:
         return None
     return purge_batch(session, through_seq, cutoff=cutoff, actor=actor, role=role, now=now)
+
+
+def entry_hash_at(session: Session, seq: int) -> str | None:
+    """The stored hash of entry ``seq`` (None when there is no such entry)."""
+    return session.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+
+
+def head_entry(session: Session) -> tuple[int, str, datetime] | None:
+    """The newest entry's seq, hash and time (None for an empty log)."""
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash, AuditEntry.at).order_by(AuditEntry.seq.desc())
+    ).first()
+    return None if row is None else (int(row[0]), str(row[1]), row[2])
