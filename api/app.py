@@ -19,7 +19,7 @@ from api.deps import AppState
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
-from api.routes import audit, flags, ingest, ops, reads, stations
+from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -118,7 +118,7 @@ def create_app(
     app.state.rollcall = state
     app.state.export_signer = export_signer  # None: exports answer 503
     install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, audit, stations):
+    for module in (ops, ingest, reads, flags, reply, subject, fairness, audit, stations):
         app.include_router(module.router)
     web.install(
         app,

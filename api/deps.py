@@ -115,6 +115,11 @@ TimelineReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OF
 FlagReader = Annotated[Principal, Depends(require(Role.INVESTIGATOR, Role.OFFICER))]
 Investigator = Annotated[Principal, Depends(require(Role.INVESTIGATOR))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
+OfficerCaller = Annotated[Principal, Depends(require(Role.OFFICER))]
+ContestAnswerer = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR))]
+ContestReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR, Role.OFFICER))]
+SubjectReader = Annotated[Principal, Depends(require(Role.OFFICER, Role.AUDITOR))]
+FairnessReader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.INVESTIGATOR))]
 AnyRole = Annotated[Principal, Depends(require(*Role))]
 
 

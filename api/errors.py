@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo.fences import GeofenceError
 from rules.clock import TimeParseError
 from store.flag_review import FlagNotFoundError, ReviewConflictError
+from store.reply import ContestConflictError, ContestNotFoundError, NoSuchDayError
 from store.reports import CursorError, FilterError
 
 log = logging.getLogger("rollcall.api")
@@ -132,6 +133,9 @@ STATUS_MAP: dict[type[Exception], tuple[int, str, str | None]] = {
     GeofenceError: (422, "invalid_geofence", None),
     FlagNotFoundError: (404, "not_found", "no such flag"),
     ReviewConflictError: (409, "conflict", None),
+    ContestNotFoundError: (404, "not_found", "no such contest"),
+    NoSuchDayError: (404, "not_found", None),
+    ContestConflictError: (409, "conflict", None),
     DBAPIError: _DB_UNAVAILABLE,
     # The bulk writers use the driver's own connection (COPY, executemany): its errors arrive
     # unwrapped (a lock or statement timeout, a dropped connection, SQLite busy).

@@ -7,6 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReviewStatus = Literal["open", "under_review", "dismissed", "substantiated"]
+ReplyCategory = Literal[
+    "other_station", "device_problem", "roster_error", "leave_not_recorded", "other"
+]
 
 
 class ErrorDetail(BaseModel):
@@ -319,6 +322,16 @@ class DayRow(BaseModel):
     )
 
 
+class OfficerReportDay(DayRow):
+    """A day of one officer's report, with the manual adjustments made to it."""
+
+    adjustments: list[AdjustmentOut] = Field(
+        default_factory=list,
+        description="Manual adjustments of the day (upheld contests); ``applied`` ones are "
+        "included in the values above",
+    )
+
+
 class OfficerDayRow(DayRow):
     """A day row of every officer's report (``GET /v1/days``)."""
 
@@ -352,6 +365,23 @@ class FlagOut(BaseModel):
         description="Review status: open, under_review, dismissed, substantiated", examples=["open"]
     )
     evidence: dict[str, Any] = Field(description="The intervals, events and thresholds behind it")
+    summary: str | None = Field(default=None, description="One line saying what was found")
+    rule_version: str | None = Field(default=None, description="Version of the rule that raised it")
+    policy_version: str | None = Field(default=None, description="Digest of the policy values used")
+    misconduct: bool | None = Field(
+        default=None, description="A misconduct lead (false only for BELOW_OFFICE_SHARE)"
+    )
+    withdrawn: bool | None = Field(
+        default=None, description="The finding disappeared after corrected data (kept as history)"
+    )
+    raised_at: str | None = Field(default=None, description="When it was first raised")
+    last_reviewer: str | None = Field(
+        default=None, description="Who last reviewed it (null: never reviewed)"
+    )
+    last_reviewed_at: str | None = Field(default=None, description="When it was last reviewed")
+    responded: bool | None = Field(
+        default=None, description="Whether the officer has responded to it"
+    )
 
 
 class OfficerReport(BaseModel):
@@ -360,7 +390,9 @@ class OfficerReport(BaseModel):
     from_: str = Field(description="First local day", alias="from", examples=["2026-10-01"])
     to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
     officer_id: str = Field(description="The officer", examples=["O-0001"])
-    days: list[DayRow] = Field(description="One row per local day with a result, in order")
+    days: list[OfficerReportDay] = Field(
+        description="One row per local day with a result, in order"
+    )
     flags: list[FlagOut] = Field(description="The period's flags (HR: BELOW_OFFICE_SHARE only)")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -559,7 +591,7 @@ class FlagPatch(BaseModel):
 
 
 class ReviewOut(BaseModel):
-    """One recorded change of status."""
+    """One recorded review: who, in which role, when, the change of status, the note and case."""
 
     review_id: int = Field(description="The change's id")
     at: str = Field(description="When (ISO 8601, force's offset)")
@@ -568,6 +600,63 @@ class ReviewOut(BaseModel):
     from_status: str = Field(description="Status before")
     to_status: str = Field(description="Status after")
     note: str | None = Field(description="The reviewer's note")
+    case_ref: str | None = Field(
+        default=None, description="The case it was made under", examples=["CASE-2026-0042"]
+    )
+    kind: str = Field(
+        default="change",
+        description="change (one reviewer), proposal (substantiation awaiting another "
+        "investigator) or confirmation (a second investigator substantiated it)",
+    )
+
+
+class ResponseIn(BaseModel):
+    """The officer's answer to a flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: ReplyCategory = Field(
+        description="What the officer says explains it", examples=["device_problem"]
+    )
+    statement: str = Field(
+        description="The officer's statement",
+        min_length=1,
+        max_length=8000,
+        examples=["My phone was replaced that week."],
+    )
+
+
+class ResponseOut(BaseModel):
+    """An officer's recorded answer to a flag."""
+
+    response_id: int = Field(description="The response's id")
+    flag_id: str = Field(description="The flag answered")
+    officer_id: str = Field(description="The officer")
+    at: str = Field(description="When it was written", examples=["2026-10-08T09:00:00+01:00"])
+    actor: str = Field(description="The token subject who wrote it")
+    category: ReplyCategory = Field(description="What the officer says explains it")
+    statement: str = Field(description="The officer's statement")
+    duplicate: bool = Field(
+        default=False, description="True when the same answer was already recorded (sent twice)"
+    )
+
+
+class Substantiation(BaseModel):
+    """Where two-person substantiation stands."""
+
+    needed: int = Field(examples=[2], description="policy.substantiation_reviewers")
+    proposed_by: list[str] = Field(
+        description="Investigators whose proposal awaits confirmation by another"
+    )
+
+
+class FlagRecord(BaseModel):
+    """A flag with its whole history: every review and every response of the officer."""
+
+    flag: FlagOut = Field(description="The flag with its review state")
+    reviews: list[ReviewOut] = Field(description="Every review, oldest first")
+    responses: list[ResponseOut] = Field(description="Every response of the officer, oldest first")
+    substantiation: Substantiation = Field(description="Where two-person substantiation stands")
 
 
 class FlagReviewResult(BaseModel):
@@ -575,6 +664,7 @@ class FlagReviewResult(BaseModel):
 
     flag: FlagOut = Field(description="The flag after the review")
     review: ReviewOut | None = Field(description="The change recorded (null when nothing changed)")
+    substantiation: Substantiation = Field(description="Where two-person substantiation stands")
 
 
 class AuditEntryOut(BaseModel):
@@ -610,6 +700,224 @@ class Health(BaseModel):
         description="ok (alive), ready (database reachable at the schema head), unavailable "
         "(database unreachable) or not_migrated (run `rollcall db upgrade`)"
     )
+
+
+# --- right of reply -----------------------------------------------------------------------------
+
+AdjustmentEffect = Literal["verified_office_day", "not_expected"]
+
+
+class ContestIn(BaseModel):
+    """The officer's contest of one of their days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-10-05"], description="The local day"
+    )
+    category: ReplyCategory = Field(
+        description="What kind of error the officer says it is", examples=["other_station"]
+    )
+    statement: str = Field(
+        description="The officer's statement",
+        min_length=1,
+        max_length=8000,
+        examples=["I worked at Lambeth that day, not at my base."],
+    )
+
+
+class ContestAnswerIn(BaseModel):
+    """An answer to a contest by HR or an investigator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["upheld", "not_upheld"] = Field(description="upheld or not_upheld")
+    reason: str = Field(
+        description="Why: shown to the officer",
+        min_length=1,
+        max_length=4000,
+        examples=["Lambeth door log confirms it."],
+    )
+    effect: AdjustmentEffect | None = Field(
+        default=None,
+        description="What upholding changes: the day counts as a verified office day, or it "
+        "leaves the expected office days. Default from the category (other_station and "
+        "device_problem: verified_office_day; roster_error and leave_not_recorded: "
+        "not_expected); required for ``other``",
+    )
+    case_ref: str | None = Field(
+        default=None, max_length=100, description="Required for investigators"
+    )
+
+
+class AdjustmentOut(BaseModel):
+    """A recorded manual change to a day's result: who, when, why and what it changes."""
+
+    adjustment_id: int = Field(description="The adjustment's id")
+    officer_id: str = Field(description="The officer")
+    date: str = Field(description="The local day it changes")
+    effect: AdjustmentEffect = Field(description="verified_office_day or not_expected")
+    contest_id: int | None = Field(description="The contest whose upholding made it")
+    made_at: str = Field(description="When it was made")
+    made_by: str = Field(description="Who made it")
+    role: str = Field(description="In which role")
+    reason: str = Field(description="Why")
+    applied: bool | None = Field(
+        default=None, description="Whether the stored result already includes it (nightly job)"
+    )
+
+
+class ContestOut(BaseModel):
+    """A day contest and its answer (null until answered)."""
+
+    contest_id: int = Field(description="The contest's id")
+    officer_id: str = Field(description="The officer")
+    date: str = Field(description="The contested local day")
+    at: str = Field(description="When the officer contested it")
+    actor: str = Field(description="Who wrote it (token subject)")
+    category: ReplyCategory = Field(description="What kind of error the officer says it is")
+    statement: str = Field(description="The officer's statement")
+    status: Literal["open", "upheld", "not_upheld"] = Field(
+        description="open, upheld or not_upheld"
+    )
+    answered_at: str | None = Field(description="When it was answered")
+    answered_by: str | None = Field(description="Who answered it")
+    answered_role: str | None = Field(description="In which role")
+    reason: str | None = Field(description="Why it was answered so")
+    adjustment: AdjustmentOut | None = Field(
+        default=None, description="The adjustment upholding it made"
+    )
+    duplicate: bool = Field(
+        default=False, description="True when the same contest was already recorded (sent twice)"
+    )
+
+
+class ContestList(BaseModel):
+    """Contests, newest first."""
+
+    contests: list[ContestOut] = Field(description="Contests, newest first")
+
+
+class CaseClosed(BaseModel):
+    """A closed case: reads made under it now appear in the officers' access logs."""
+
+    case_ref: str = Field(description="The case")
+    closed_at: str = Field(description="When it was first closed")
+    closed_by: str = Field(description="Who closed it")
+
+
+# --- what the officer can see about themselves ---------------------------------------------------
+
+
+class AccessEntryOut(BaseModel):
+    """One read or change of the officer's data: who, in which role, when, why, for which case."""
+
+    seq: int = Field(description="Position in the audit log")
+    at: str = Field(
+        description="When it was read or changed", examples=["2026-10-07T10:15:00+01:00"]
+    )
+    actor: str = Field(examples=["det.jones"], description="Who (the token subject)")
+    role: str = Field(description="In which role", examples=["investigator"])
+    action: str = Field(description="What was done, e.g. read.timeline", examples=["read.timeline"])
+    purpose: str | None = Field(
+        description="Why, as the caller gave it", examples=["subject_access"]
+    )
+    case_ref: str | None = Field(
+        description="The case it was done for", examples=["CASE-2026-0042"]
+    )
+
+
+class AccessLog(BaseModel):
+    """Who read or changed the officer's data. Reads made under a case still open appear once
+    it is closed, or after policy.open_case_disclosure_days at most."""
+
+    officer_id: str = Field(description="The officer")
+    entries: list[AccessEntryOut] = Field(description="Reads and changes, oldest first")
+    next_after: int | None = Field(description="Pass as ``after`` for the next page")
+
+
+# --- fairness -------------------------------------------------------------------------------------
+
+
+class Proportion(BaseModel):
+    """``count`` of ``of`` with its rate and 95% Wilson interval. When either number is below
+    10 only the counts are given (``shown_as: counts``; rate and interval null)."""
+
+    count: int = Field(description="The numerator")
+    of: int = Field(description="The denominator")
+    rate: float | None = Field(description="count / of (null: counts only)")
+    low: float | None = Field(description="Lower bound of the 95% Wilson interval")
+    high: float | None = Field(description="Upper bound of the 95% Wilson interval")
+    shown_as: Literal["rate", "counts"] = Field(
+        description="rate, or counts when either number is under 10"
+    )
+
+
+class RuleRow(BaseModel):
+    """How one rule's flags of the period were reviewed, and its observed precision
+    (substantiated / (substantiated + dismissed))."""
+
+    code: str = Field(description="The flag code")
+    raised: int = Field(description="Flags raised in the period that stand")
+    reviewed: int = Field(description="Under review, dismissed or substantiated")
+    dismissed: int = Field(description="Dismissed")
+    substantiated: int = Field(description="Substantiated by two investigators")
+    precision: Proportion = Field(description="substantiated of decided")
+
+
+class GroupRow(BaseModel):
+    """One group's flag rate (on-duty days with a misconduct flag) and dismissal rate
+    (decided misconduct flags dismissed), each marked when its interval lies wholly above the
+    force-wide rate."""
+
+    group: str | None = Field(description="The unit, rank, platform or day/night (null: unknown)")
+    officer_days: int = Field(description="On-duty officer-days of the group")
+    flagged_days: int = Field(description="Those with a misconduct flag")
+    flag_rate: Proportion = Field(description="flagged_days of officer_days")
+    flag_rate_above_force: bool = Field(
+        description="The flag rate's interval lies wholly above the force-wide rate"
+    )
+    decided: int = Field(description="The group's misconduct flags dismissed or substantiated")
+    dismissed: int = Field(description="Of those, dismissed")
+    dismissal_rate: Proportion = Field(description="dismissed of decided")
+    dismissal_rate_above_force: bool = Field(
+        description="The dismissal rate's interval lies wholly above the force-wide rate"
+    )
+
+
+class ForceRates(BaseModel):
+    """The force-wide rates the groups are compared with."""
+
+    officer_days: int = Field(description="On-duty officer-days of the period")
+    flagged_days: int = Field(description="Those with a misconduct flag")
+    flag_rate: Proportion = Field(description="flagged_days of officer_days")
+    decided: int = Field(description="Misconduct flags dismissed or substantiated")
+    dismissed: int = Field(description="Of those, dismissed")
+    dismissal_rate: Proportion = Field(description="dismissed of decided")
+
+
+class BelowShareRow(BaseModel):
+    """The share of a unit's office-based officers flagged BELOW_OFFICE_SHARE in the period."""
+
+    unit: str | None = Field(description="The unit (null: none)")
+    office_based_officers: int = Field(description="Office-based officers in the unit")
+    below_share: Proportion = Field(description="Those flagged BELOW_OFFICE_SHARE in the period")
+
+
+class FairnessReport(BaseModel):
+    """How the rules performed and for whom, over local days from..to."""
+
+    from_: str = Field(description="First local day", alias="from", examples=["2026-10-01"])
+    to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
+    force: ForceRates = Field(description="Force-wide rates")
+    rules: list[RuleRow] = Field(description="One row per flag code")
+    groups: dict[Literal["unit", "rank", "platform", "shift_pattern"], list[GroupRow]] = Field(
+        description="Rates by unit, rank, platform and shift_pattern"
+    )
+    below_office_share_by_unit: list[BelowShareRow] = Field(
+        description="BELOW_OFFICE_SHARE by unit"
+    )
+    min_count: int = Field(description="Counts below this are shown as counts, not rates")
 
 
 # --- maps ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rollcall import cli_api, cli_reports
+from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
 from rollcall.console import (
     cli_engine,
     console,
@@ -186,6 +186,9 @@ def _print_row_errors(file: Path, report: IngestReport, errors_file: Path | None
 
 
 cli_reports.register(app)
+app.add_typer(cli_flags.flags_app, name="flags")
+cli_subject.register(app)
+cli_fairness.register(cli_reports.report_app)
 cli_api.register(app)
 
 

@@ -639,49 +639,6 @@ def flags_table(flags: list[dict[str, Any]], title: str | None = None) -> Table:
     return table
 
 
-def flags(
-    status: Annotated[
-        str | None,
-        typer.Option("--status", help="open, under_review, dismissed, substantiated or withdrawn."),
-    ] = None,
-    code: Annotated[
-        str | None, typer.Option("--code", help="A flag code, e.g. MOCK_LOCATION.")
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-) -> None:
-    """Flags, newest day first."""
-    from store.reports import list_flags
-
-    fmt = _check_format(fmt, ("table", "json"))
-    settings = load_settings()
-    found: list[dict[str, Any]] = []
-    with _sessions(settings) as factory, transaction(factory) as session:
-        cursor: str | None = None
-        while True:
-            page, cursor = list_flags(
-                session, status=status, code=code, after=cursor, limit=1000, tz=settings.timezone
-            )
-            found.extend(page)
-            if cursor is None:
-                break
-        _audit_cli(
-            session,
-            "read.flags",
-            {
-                "status": status,
-                "code": code,
-                "format": fmt,
-                "flags": len(found),
-                "officers": len({f["officer_id"] for f in found}),
-            },
-            purpose="cli flags",
-        )
-    if fmt == "json":
-        _json_out(found)
-    else:
-        console.print(flags_table(found))
-
-
 # --- purge ----------------------------------------------------------------------------------
 
 
@@ -856,6 +813,5 @@ def register(app: typer.Typer) -> None:
     app.command("nightly")(nightly)
     app.command("jobs")(jobs)
     app.add_typer(report_app, name="report")
-    app.command("flags")(flags)
     app.command("purge")(purge)
     app.command("demo")(demo)

@@ -80,6 +80,10 @@ class Policy(BaseModel):
     dwb_clean_share: float = Field(gt=0.0, le=1.0)
     dwb_clean_accuracy_m: float = Field(gt=0.0)
 
+    # Review and right of reply (store/flag_review.py, store/access.py).
+    substantiation_reviewers: int = Field(ge=1, le=5)
+    open_case_disclosure_days: int = Field(ge=0, le=3650)
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""

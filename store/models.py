@@ -80,6 +80,7 @@ class DeviceAssignment(Base):
     valid_from: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
     officer_id: Mapped[str] = mapped_column(String(64), index=True)
     valid_to: Mapped[datetime | None] = mapped_column(Instant())
+    platform: Mapped[str | None] = mapped_column(String(16))
 
 
 class BadgeAssignment(Base):
@@ -375,6 +376,81 @@ class FlagReview(Base):
     from_status: Mapped[str] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text)
+    case_ref: Mapped[str | None] = mapped_column(String(200))
+    # ``change`` (a status set by one reviewer), ``proposal`` (substantiation proposed, awaiting
+    # another investigator) or ``confirmation`` (the proposal confirmed: the flag substantiated).
+    kind: Mapped[str] = mapped_column(String(16), server_default="change")
+
+
+# --- right of reply ---------------------------------------------------------------------------
+
+
+class FlagResponse(Base):
+    """An officer's answer to one of their flags: a category and a statement, kept as given."""
+
+    __tablename__ = "flag_responses"
+
+    response_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.flag_id"), index=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(Instant())
+    actor: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    statement: Mapped[str] = mapped_column(Text)
+
+
+class DayContest(Base):
+    """An officer's contest of one of their days, and its answer (upheld or not, why, by whom)."""
+
+    __tablename__ = "day_contests"
+
+    contest_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(Instant())
+    actor: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    statement: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None] = mapped_column(Instant())
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    answered_role: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_day_contests_officer_day", "officer_id", "day"),)
+
+
+class Adjustment(Base):
+    """A recorded manual change to one officer-day's result, made by upholding a contest.
+
+    ``effect`` is ``verified_office_day`` (the day counts as a verified office day) or
+    ``not_expected`` (the day leaves the expected office days). The nightly job applies it to the
+    computed result and keeps both, so a report shows the adjustment, never a silent overwrite.
+    """
+
+    __tablename__ = "adjustments"
+
+    adjustment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    effect: Mapped[str] = mapped_column(String(24))
+    contest_id: Mapped[int | None] = mapped_column(ForeignKey("day_contests.contest_id"))
+    made_at: Mapped[datetime] = mapped_column(Instant())
+    made_by: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_adjustments_day_officer", "day", "officer_id"),)
+
+
+class CaseClosure(Base):
+    """A case an investigator closed: reads made under it become visible to the officer."""
+
+    __tablename__ = "case_closures"
+
+    case_ref: Mapped[str] = mapped_column(String(200), primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(Instant())
+    closed_by: Mapped[str] = mapped_column(String(200))
 
 
 class AuditEntry(Base):

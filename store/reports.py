@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from rules.clock import DEFAULT_TIMEZONE, iso_local
 from rules.findings import coarsen
 from rules.policy import Policy
-from store.models import DailyResult, Flag, Officer
+from store.models import Adjustment, DailyResult, Flag, Officer
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 INSUFFICIENT = "insufficient_evidence"
@@ -269,9 +270,50 @@ def officer_report(
         "officer_id": officer_id,
         "from": start.isoformat(),
         "to": end.isoformat(),
-        "days": [_day_dict(d) for d in days],
+        "days": _with_adjustments(session, officer_id, start, end, days, tz),
         "flags": [flag_dict(f, tz) for f in flags],
     }
+
+
+def adjustment_dict(adj: Adjustment, tz: str, applied: bool | None = None) -> dict[str, Any]:
+    """An adjustment's public form: who, when, why and what it changes."""
+    return {
+        "adjustment_id": adj.adjustment_id,
+        "officer_id": adj.officer_id,
+        "date": adj.day.isoformat(),
+        "effect": adj.effect,
+        "contest_id": adj.contest_id,
+        "made_at": iso_local(adj.made_at, tz),
+        "made_by": adj.made_by,
+        "role": adj.role,
+        "reason": adj.reason,
+        "applied": applied,
+    }
+
+
+def _with_adjustments(
+    session: Session,
+    officer_id: str,
+    start: date,
+    end: date,
+    days: Sequence[DailyResult],
+    tz: str,
+) -> list[dict[str, Any]]:
+    """Day rows, each with its adjustments and whether the stored result includes them."""
+    from store.reply import adjustments_of
+
+    by_day: dict[date, list[Adjustment]] = {}
+    for adj in adjustments_of(session, officer_id, start, end):
+        by_day.setdefault(adj.day, []).append(adj)
+    out = []
+    for d in days:
+        row = _day_dict(d)
+        applied = set((d.details or {}).get("adjustment_ids") or ())
+        row["adjustments"] = [
+            adjustment_dict(a, tz, a.adjustment_id in applied) for a in by_day.get(d.day, [])
+        ]
+        out.append(row)
+    return out
 
 
 def day_rows(
@@ -363,7 +405,27 @@ def list_flags(
     flags = session.scalars(query).all()
     page = flags[:limit]
     cursor = _encode_cursor(page[-1].day, page[-1].flag_id) if len(flags) > limit else None
-    return [flag_dict(f, tz) for f in page], cursor
+    return with_review_state(session, [flag_dict(f, tz) for f in page], tz), cursor
+
+
+def with_review_state(
+    session: Session, flags: list[dict[str, Any]], tz: str = DEFAULT_TIMEZONE
+) -> list[dict[str, Any]]:
+    """``flags`` (flag_dict forms) with ``last_reviewer``, ``last_reviewed_at`` and ``responded``."""
+    from store.flag_review import review_states
+
+    states: dict[str, Any] = {}
+    ids = [f["flag_id"] for f in flags]
+    for i in range(0, len(ids), 5000):
+        states.update(review_states(session, ids[i : i + 5000]))
+    for f in flags:
+        state = states[f["flag_id"]]
+        f["last_reviewer"] = state.last_reviewer
+        f["last_reviewed_at"] = (
+            iso_local(state.last_reviewed_at, tz) if state.last_reviewed_at else None
+        )
+        f["responded"] = state.responses > 0
+    return flags
 
 
 def case_record(

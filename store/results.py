@@ -132,15 +132,19 @@ def replace_daily(
     """Replace the daily results of local ``day`` with ``daily`` (rows dated ``day``).
 
     ``officer_ids`` None replaces every officer's row for the day; otherwise only those officers'.
-    Returns the number of rows written. Flushes only.
+    The day's adjustments (upheld contests, store.reply) are applied to the rows, which keep the
+    computed values beside them in ``details``. Returns the number of rows written. Flushes only.
     """
+    from rules.adjust import apply_adjustments
+    from store.reply import day_adjustments
+
     stmt = delete(DailyResult).where(DailyResult.day == day)
     if officer_ids is None:
         session.execute(stmt)
     else:
         for chunk in _chunks(list(officer_ids)):
             session.execute(stmt.where(DailyResult.officer_id.in_(chunk)))
-    rows = daily.filter(pl.col("date") == day)
+    rows = apply_adjustments(daily.filter(pl.col("date") == day), day_adjustments(session, day))
     records = _daily_records(rows, run_id=run_id, now=now)
     session.flush()
     _bulk_insert_daily(session, records)

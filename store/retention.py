@@ -19,8 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import audit
 from store.db import is_postgres, transaction
 from store.models import (
+    Adjustment,
     DailyResult,
+    DayContest,
     Flag,
+    FlagResponse,
     FlagReview,
     JobRun,
     MaskedCount,
@@ -235,7 +238,8 @@ def purge_derived(
 ) -> dict[str, int]:
     """Remove derived data older than the retention period.
 
-    Daily results, flags (with their reviews), recompute marks and masked counts dated before
+    Daily results, flags (with their reviews and the officers' responses), day contests and
+    their adjustments, recompute marks and masked counts dated before
     ``cutoff_day``; job runs started before ``cutoff`` that no remaining daily result refers to.
     Returns rows removed per table. The audit log is not touched here (see jobs.retention).
     """
@@ -250,8 +254,28 @@ def purge_derived(
                 )
             )
         )
+    with factory() as session:
+        response_ids = list(
+            session.scalars(
+                select(FlagResponse.response_id).where(
+                    FlagResponse.flag_id.in_(select(Flag.flag_id).where(Flag.day < cutoff_day))
+                )
+            )
+        )
+        adjustment_ids = list(
+            session.scalars(select(Adjustment.adjustment_id).where(Adjustment.day < cutoff_day))
+        )
+        contest_ids = list(
+            session.scalars(select(DayContest.contest_id).where(DayContest.day < cutoff_day))
+        )
     out["flag_reviews"] = _delete_ids(factory, FlagReview, FlagReview.review_id, review_ids)
+    out["flag_responses"] = _delete_ids(
+        factory, FlagResponse, FlagResponse.response_id, response_ids
+    )
     out["flags"] = _delete_ids(factory, Flag, Flag.flag_id, old_flags)
+    # Adjustments first: each refers to the contest it upheld.
+    out["adjustments"] = _delete_ids(factory, Adjustment, Adjustment.adjustment_id, adjustment_ids)
+    out["day_contests"] = _delete_ids(factory, DayContest, DayContest.contest_id, contest_ids)
     day = None
     removed = 0
     with factory() as session:

@@ -73,6 +73,7 @@ KINDS: dict[str, Kind] = {
                 _c("officer_id", required=True),
                 _c("valid_from", "instant", True),
                 _c("valid_to", "instant"),
+                _c("platform", "enum", False, "android", "ios", "other"),
             ),
             ("device_id", "valid_from"),
         ),

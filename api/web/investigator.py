@@ -160,6 +160,7 @@ async def _review_form(request: Request, caller: WebPrincipal) -> dict[str, str]
 def review(
     flag_id: FlagId,
     session: SessionDep,
+    state: StateDep,
     caller: InvestigatorUser,
     request_id: RequestIdDep,
     fields: Annotated[dict[str, str], Depends(_review_form)],
@@ -183,6 +184,8 @@ def review(
         role=caller.role.value,
         now=datetime.now(UTC),
         expected_status=fields.get("expected_status") or None,
+        case_ref=case_ref,
+        reviewers_needed=state.policy.substantiation_reviewers,
     )
     record(
         session,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,7 +15,7 @@ from api.web import fmt
 from api.web.common import day_cells, month_links, month_of
 from api.web.render import page
 from api.web.session import OfficerUser
-from store import audit
+from store.access import access_log
 from store.overview import officer_unit
 from store.reports import compliance_rows, officer_report
 
@@ -85,21 +86,31 @@ def my_access_log(
 ) -> Response:
     """Every recorded read or change of my data: who, in which role, when, for which case."""
     officer_id = str(caller.officer_id)
-    entries, next_after = audit.entries(session, officer_id=officer_id, after_seq=after, limit=100)
-    # Reads under a case are not shown to the officer: the investigation may still be open.
-    hidden = sum(1 for e in entries if e.case_ref is not None)
-    entries = [e for e in entries if e.case_ref is None]
+    # Reads under a case still open stay hidden until it closes (store.access, rules.disclosure).
+    entries, next_after = access_log(
+        session,
+        officer_id,
+        now=datetime.now(UTC),
+        disclosure_days=state.policy.open_case_disclosure_days,
+        after_seq=after,
+        limit=100,
+    )
     record(
         session,
         caller,
         request_id,
         "read.access_log",
         officer_id=officer_id,
-        detail={"returned": len(entries), "withheld": hidden, "via": "web"},
+        detail={"returned": len(entries), "via": "web"},
     )
     return page(
         request,
         "access_log.html",
-        {"entries": entries, "next_after": next_after, "officer_id": officer_id, "hidden": hidden},
+        {
+            "entries": entries,
+            "next_after": next_after,
+            "officer_id": officer_id,
+            "disclosure_days": state.policy.open_case_disclosure_days,
+        },
         user=caller,
     )

@@ -18,8 +18,10 @@ from api.app import create_app
 from api.auth import TokenConfigError, issue_token
 from api.trail import RefusalLimiter
 from rollcall.settings import Settings
+from store.db import transaction
 from store.models import AuditEntry
-from tests.api.helpers import SECRET, STATION, TZ, Api, TestClient
+from store.reply import contest_day
+from tests.api.helpers import DAY, SECRET, STATION, TZ, Api, TestClient
 
 ROLES = ("ingest", "admin", "hr", "investigator", "officer", "auditor")
 DAYS = {"from": "2026-10-05", "to": "2026-10-05"}
@@ -35,14 +37,43 @@ ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
     ("GET", "/v1/officers/O1/attendance", CASE, None, {"hr", "investigator", "officer"}),
     ("GET", "/v1/officers/O1/timeline", CASE, None, {"investigator", "officer"}),
     ("GET", "/v1/officers/O1/timeline/export", CASE, None, {"investigator", "officer"}),
-    ("GET", "/v1/flags", {}, None, {"investigator", "officer"}),
+    ("GET", "/v1/flags", {"case_ref": "CASE-1"}, None, {"investigator", "officer"}),
+    ("GET", "/v1/flags/f-share-0001", {"case_ref": "CASE-1"}, None, {"investigator", "officer"}),
     (
         "PATCH",
         "/v1/flags/f-share-0001",
         {},
-        {"status": "under_review", "note": "n"},
+        {"status": "under_review", "note": "n", "case_ref": "CASE-1"},
         {"investigator"},
     ),
+    (
+        "POST",
+        "/v1/flags/f-share-0001/responses",
+        {},
+        {"category": "other", "statement": "s"},
+        {"officer"},
+    ),
+    (
+        "POST",
+        "/v1/officers/O1/contests",
+        {},
+        {"date": "2026-10-06", "category": "other_station", "statement": "s"},
+        {"officer"},
+    ),
+    ("GET", "/v1/contests", {"case_ref": "CASE-1"}, None, {"hr", "investigator", "officer"}),
+    ("GET", "/v1/contests/1", {"case_ref": "CASE-1"}, None, {"hr", "investigator", "officer"}),
+    # One contest per role (seeded), since a contest is answered once.
+    (
+        "PATCH",
+        "/v1/contests/{role}",
+        {},
+        {"outcome": "not_upheld", "reason": "r", "case_ref": "CASE-1"},
+        {"hr", "investigator"},
+    ),
+    ("POST", "/v1/cases/CASE-1/close", {}, None, {"investigator"}),
+    ("GET", "/v1/officers/O1/access-log", {}, None, {"officer", "auditor"}),
+    ("GET", "/v1/officers/O1/subject-access", {}, None, {"officer", "auditor"}),
+    ("GET", "/v1/fairness", DAYS, None, {"auditor", "investigator"}),
     ("GET", "/v1/audit", {}, None, {"auditor"}),
 ]
 OPEN = ["/healthz", "/readyz", "/metrics"]
@@ -58,8 +89,32 @@ TEMPLATES = {
     "/v1/officers/O1/timeline/export": "/v1/officers/{officer_id}/timeline/export",
     "/v1/flags": "/v1/flags",
     "/v1/flags/f-share-0001": "/v1/flags/{flag_id}",
+    "/v1/flags/f-share-0001/responses": "/v1/flags/{flag_id}/responses",
+    "/v1/officers/O1/contests": "/v1/officers/{officer_id}/contests",
+    "/v1/contests": "/v1/contests",
+    "/v1/contests/1": "/v1/contests/{contest_id}",
+    "/v1/contests/{role}": "/v1/contests/{contest_id}",
+    "/v1/cases/CASE-1/close": "/v1/cases/{case_ref}/close",
+    "/v1/officers/O1/access-log": "/v1/officers/{officer_id}/access-log",
+    "/v1/officers/O1/subject-access": "/v1/officers/{officer_id}/subject-access",
+    "/v1/fairness": "/v1/fairness",
     "/v1/audit": "/v1/audit",
 }
+
+
+def _seed_contests(api: Api) -> None:
+    """Contests 1..6 of O1, one for each role to answer."""
+    with transaction(api.factory) as session:
+        for n in range(len(ROLES)):
+            contest_day(
+                session,
+                "O1",
+                DAY,
+                category="other_station",
+                statement=f"statement {n + 1}",
+                actor="O1",
+                now=datetime.now(UTC),
+            )
 
 
 def _call(
@@ -111,13 +166,16 @@ def _refused(api: Api) -> list[tuple[str, str, int]]:
 
 def test_every_endpoint_for_every_role(world: Api) -> None:
     world.client.app.state.rollcall.refusals = RefusalLimiter(burst=1000)  # type: ignore[attr-defined]
+    _seed_contests(world)
     problems = []
     bad_tokens = _bad_tokens()
     refusals: list[tuple[str, str, int]] = []
-    for method, path, query, body, allowed in ENDPOINTS:
-        template = TEMPLATES[path]
-        for role in ROLES:
+    for method, pattern, query, body, allowed in ENDPOINTS:
+        template = TEMPLATES[pattern]
+        path = pattern.replace("{role}", "1")
+        for n, role in enumerate(ROLES, start=1):
             headers = world.headers(role, "O1" if role == "officer" else None)
+            path = pattern.replace("{role}", str(n))
             status = _call(world, method, path, query, body, headers)
             expected = 200 if role in allowed else 403
             if status != expected:

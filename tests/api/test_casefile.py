@@ -26,7 +26,11 @@ def case(world: Api) -> Api:
     _load_day(world)
     r = world.client.patch(
         "/v1/flags/f-mock-0001",
-        json={"status": "under_review", "note": "Asked the unit for the device log."},
+        json={
+            "status": "under_review",
+            "note": "Asked the unit for the device log.",
+            "case_ref": "CASE-7",
+        },
         headers=world.headers("investigator", sub="det.moss"),
     )
     assert r.status_code == 200, r.text

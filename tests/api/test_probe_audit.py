@@ -65,7 +65,9 @@ def test_stored_evidence_distances_are_read_coarse(world: Api) -> None:
             )
         )
     r = world.client.get(
-        "/v1/flags", params={"officer_id": "O1"}, headers=world.headers("investigator")
+        "/v1/flags",
+        params={"officer_id": "O1", "case_ref": "CASE-1"},
+        headers=world.headers("investigator"),
     )
     assert r.status_code == 200, r.text
     [flag] = [f for f in r.json()["flags"] if f["flag_id"] == "f-old-0001"]

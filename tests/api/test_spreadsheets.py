@@ -184,7 +184,8 @@ def test_days_in_three_forms(hr_world: Api) -> None:
 
 def test_flags_as_csv_for_investigators(hr_world: Api) -> None:
     headers = {**hr_world.headers("investigator"), "Accept": "text/csv"}
-    r = hr_world.client.get("/v1/flags", headers=headers)
+    case = {"case_ref": "CASE-1"}
+    r = hr_world.client.get("/v1/flags", params=case, headers=headers)
     assert r.status_code == 200, r.text
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert sorted(row["code"] for row in rows) == [
@@ -196,7 +197,7 @@ def test_flags_as_csv_for_investigators(hr_world: Api) -> None:
     assert rows[0]["evidence"].startswith("{")
     headers["Accept"] = XLSX_MEDIA_TYPE
     book = openpyxl.load_workbook(
-        io.BytesIO(hr_world.client.get("/v1/flags", headers=headers).content)
+        io.BytesIO(hr_world.client.get("/v1/flags", params=case, headers=headers).content)
     )
     assert book["flags"].max_row == 4
 

@@ -159,6 +159,7 @@ def check_officer_report(cli: CliRunner, factory: sessionmaker[Session]) -> None
         "verified_presence_minutes",
         "verified_office_day",
         "evidence",
+        "adjustments",
     }
     assert "MOCK_LOCATION" in {f["code"] for f in report["flags"]}
     assert '"lat"' not in result.stdout

@@ -137,6 +137,7 @@ def test_officer_report_hr_sees_only_compliance_flags(seeded: Session) -> None:
         "verified_presence_minutes": 0.0,
         "verified_office_day": False,
         "evidence": "insufficient_evidence",
+        "adjustments": [],
     }
     assert {f["code"] for f in full["flags"]} == {
         "DECLARED_OFFICE_UNVERIFIED",

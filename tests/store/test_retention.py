@@ -17,7 +17,18 @@ from rules.policy import load_policy
 from store import audit
 from store.db import is_postgres, session_factory, transaction
 from store.load import insert_events
-from store.models import AuditEntry, DailyResult, Flag, FlagReview, JobRun, Ping, Swipe
+from store.models import (
+    Adjustment,
+    AuditEntry,
+    DailyResult,
+    DayContest,
+    Flag,
+    FlagResponse,
+    FlagReview,
+    JobRun,
+    Ping,
+    Swipe,
+)
 from store.results import start_run, write_day
 from store.retention import purge_audit
 
@@ -113,6 +124,40 @@ def test_purge(engine: Engine) -> None:
                 note=None,
             )
         )
+        s.add(
+            FlagResponse(
+                flag_id=flag.flag_id,
+                officer_id="o1",
+                at=NOW,
+                actor="o1",
+                category="other",
+                statement="s",
+            )
+        )
+        for day in (old_day, kept_day):
+            contest = DayContest(
+                officer_id="o1",
+                day=day,
+                at=NOW,
+                actor="o1",
+                category="other_station",
+                statement="s",
+                status="upheld",
+            )
+            s.add(contest)
+            s.flush()
+            s.add(
+                Adjustment(
+                    officer_id="o1",
+                    day=day,
+                    effect="verified_office_day",
+                    contest_id=contest.contest_id,
+                    made_at=NOW,
+                    made_by="hr",
+                    role="hr",
+                    reason="r",
+                )
+            )
         start_run(s, job="nightly", params={}, policy_version="p", now=NOW)
     # The derived cutoff is the start of 2024-11-23 in London (00:00Z): two entries before it.
     for at in (datetime(2024, 11, 1, tzinfo=UTC), datetime(2024, 11, 22, 23, 59, tzinfo=UTC)):
@@ -128,6 +173,7 @@ def test_purge(engine: Engine) -> None:
     assert removed["daily_results"] == 1
     assert removed["flags"] == 1
     assert removed["flag_reviews"] == 1
+    assert (removed["flag_responses"], removed["day_contests"], removed["adjustments"]) == (1, 1, 1)
     assert removed["job_runs"] == 1
     assert removed["audit_log"] == 2
     assert report.audit is not None

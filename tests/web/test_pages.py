@@ -318,9 +318,12 @@ def test_officer_sees_own_month_flags_and_who_looked(web: Api) -> None:
     web.client.get("/app/hr/officers/O1?month=2026-10", headers={"Authorization": f"Bearer {hr}"})
     access = web.client.get("/app/me/access").text
     assert "hr.q" in access  # a read without a case is listed
-    assert "inv.z" not in access  # a read under a case is not, while it may be open
-    assert "C-9" not in access
-    assert "(1 on this page)" in access
+    assert "C-9" not in access  # the case is still open
+    closed = web.client.post("/v1/cases/C-9/close", headers={"Authorization": f"Bearer {inv}"})
+    assert closed.status_code == 200
+    access = web.client.get("/app/me/access").text
+    assert "inv.z" in access
+    assert "C-9" in access
 
 
 def test_auditor_searches_the_log_and_sees_the_chain_verified(web: Api) -> None:
