@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import signing, web
 from api.auth import TokenConfigError, TokenVerifier
+from api.checkpoints import checkpoint_every
 from api.deps import AppState
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -58,6 +61,23 @@ def _warm_stations(state: AppState) -> None:
         log.warning("station index not built at start-up: database not ready")
 
 
+def _checkpoint_signer(
+    settings: Settings, export_signer: signing.Signer | None
+) -> signing.Signer | None:
+    """The key of the service's periodic audit checkpoints: ROLLCALL_AUDIT_KEY_FILE, else the
+    export key; None (no checkpoints) without ROLLCALL_AUDIT_CHECKPOINT_FILE. A file set without
+    any key stops start-up naming both settings."""
+    if settings.audit_checkpoint_file is None:
+        return None
+    if settings.audit_key_file is not None:
+        return signing.load_signer(settings.audit_key_file)
+    if export_signer is None:
+        raise signing.SigningConfigError(
+            "ROLLCALL_AUDIT_CHECKPOINT_FILE needs ROLLCALL_AUDIT_KEY_FILE (or an export key)"
+        )
+    return export_signer
+
+
 def create_app(
     settings: Settings | None = None, *, policy: Policy | None = None, dev_login: bool = False
 ) -> FastAPI:
@@ -75,6 +95,7 @@ def create_app(
     # Configuration errors (key, policy) surface before any connection is made.
     verifier = TokenVerifier(settings)
     export_signer = signing.signer_from_settings(settings)
+    checkpoint_signer = _checkpoint_signer(settings, export_signer)
     policy = policy or load_policy(settings.policy)
     pool: dict[str, Any] = (
         {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
@@ -99,7 +120,22 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_warm_stations, state)
+        task = None
+        if checkpoint_signer is not None and settings.audit_checkpoint_file is not None:
+            task = asyncio.create_task(
+                checkpoint_every(
+                    state.factory,
+                    checkpoint_signer,
+                    settings.audit_checkpoint_file,
+                    settings.timezone,
+                    settings.audit_checkpoint_minutes,
+                )
+            )
         yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         engine.dispose()
 
     app = FastAPI(

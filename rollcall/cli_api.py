@@ -243,9 +243,6 @@ def audit_verify(
     )
 
 
-CHECKPOINT_KIND = "rollcall.audit.checkpoint"
-
-
 @audit_app.command("checkpoint")
 def audit_checkpoint(
     out: Annotated[
@@ -259,12 +256,9 @@ def audit_checkpoint(
     """Sign the audit log's head (seq, hash, time) with a key the database does not hold, record
     the checkpoint in the log and append it to OUT. Keep OUT (or a copy) off the database's host:
     `audit verify --checkpoints OUT` then detects a truncated, deleted or rewritten log."""
-    from datetime import UTC, datetime
-
+    from api.checkpoints import make_checkpoint
     from api.signing import SigningConfigError, load_signer
-    from rules.clock import iso_local
-    from store import audit
-    from store.db import make_engine, session_factory, transaction
+    from store.db import make_engine, session_factory
 
     settings = load_settings()
     path = key or settings.audit_key_file or settings.export_key_file
@@ -278,31 +272,9 @@ def audit_checkpoint(
         raise typer.Exit(2) from exc
     engine = make_engine(settings.database_url)
     try:
-        with transaction(session_factory(engine)) as session:
-            audit.append(
-                session,
-                actor="rollcall",
-                role="system",
-                action="audit.checkpoint",
-                detail={"key_id": signer.key_id, "file": out.name},
-            )
-            session.flush()
-            head = audit.head_entry(session)
-            assert head is not None
+        seq, digest = make_checkpoint(session_factory(engine), signer, out, settings.timezone)
     finally:
         engine.dispose()
-    seq, digest, at = head
-    signed = signer.sign(
-        {
-            "kind": CHECKPOINT_KIND,
-            "seq": seq,
-            "hash": digest,
-            "at": iso_local(at, settings.timezone),
-            "made_at": iso_local(datetime.now(UTC), settings.timezone),
-        }
-    )
-    with out.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(signed, sort_keys=True) + "\n")
     typer.echo(f"checkpoint {seq}:{digest} signed with {signer.key_id}, appended to {out}")
 
 
@@ -322,6 +294,7 @@ def check_checkpoints(
     newest checkpoint, and a newest checkpoint older than ``max_age``."""
     from datetime import datetime, timedelta
 
+    from api.checkpoints import CHECKPOINT_KIND
     from api.signing import MalformedExportError, parse_export, verify
 
     problems: list[str] = []

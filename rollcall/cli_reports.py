@@ -642,6 +642,23 @@ def flags_table(flags: list[dict[str, Any]], title: str | None = None) -> Table:
 # --- purge ----------------------------------------------------------------------------------
 
 
+def _checkpoint_after_purge(factory: sessionmaker[Session], settings: Settings) -> None:
+    """With ROLLCALL_AUDIT_CHECKPOINT_FILE set, a signed checkpoint of the purged log."""
+    if settings.audit_checkpoint_file is None:
+        return
+    from api.checkpoints import make_checkpoint
+    from api.signing import load_signer
+
+    key = settings.audit_key_file or settings.export_key_file
+    if key is None:
+        err_console.print("warning: no audit key: no checkpoint after the purge", style="yellow")
+        return
+    seq, _ = make_checkpoint(
+        factory, load_signer(key), settings.audit_checkpoint_file, settings.timezone
+    )
+    err_console.print(f"audit checkpoint {seq} appended to {settings.audit_checkpoint_file}")
+
+
 def purge() -> None:
     """Apply the retention rules: old raw events, expired held events, old derived data and old
     audit entries (in batches, each recorded by a marker entry that keeps the chain verifiable;
@@ -674,6 +691,7 @@ def purge() -> None:
         except PurgeBusyError as exc:
             error_line(str(exc))
             raise typer.Exit(1) from exc
+        _checkpoint_after_purge(factory, settings)
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")
     table.add_column("rows removed", justify="right")

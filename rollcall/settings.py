@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     export_key_file: Path | None = None
     # Ed25519 key that signs audit checkpoints (default: the export key); kept off the database.
     audit_key_file: Path | None = None
+    # When set, the service appends a signed checkpoint to this file every few minutes.
+    audit_checkpoint_file: Path | None = None
+    audit_checkpoint_minutes: float = Field(default=5.0, gt=0.0, le=1440.0)
     log_level: str = "INFO"
     # How long a statement waits for a lock another session holds before it fails (PostgreSQL
     # lock_timeout; SQLite's busy timeout): a blocked import or batch says so instead of hanging.
@@ -75,6 +78,7 @@ class Settings(BaseSettings):
     @field_validator(
         "export_key_file",
         "audit_key_file",
+        "audit_checkpoint_file",
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",

@@ -159,3 +159,51 @@ def test_checkpoint_needs_a_key(logged: Engine, tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "checkpoint", "--out", str(tmp_path / "c.jsonl")])
     assert result.exit_code == 2
     assert "ROLLCALL_AUDIT_KEY_FILE" in result.output
+
+
+def test_the_service_writes_checkpoints_on_its_own(
+    db_url: str, key: tuple[Path, str], tmp_path: Path
+) -> None:
+    from api.app import create_app
+    from rollcall.settings import Settings
+    from tests.api.helpers import SECRET, TestClient
+
+    key_path, public = key
+    out = tmp_path / "service-checkpoints.jsonl"
+    settings = Settings(
+        database_url=db_url,
+        jwt_secret=SECRET,
+        audit_key_file=key_path,
+        audit_checkpoint_file=out,
+        audit_checkpoint_minutes=0.01,  # every 0.6 s for the test; minutes in service
+    )
+    with TestClient(create_app(settings)):
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while (
+            datetime.now(UTC) < deadline
+            and len(out.read_text().splitlines() if out.exists() else []) < 2
+        ):
+            import time
+
+            time.sleep(0.2)
+    lines = out.read_text().splitlines()
+    assert len(lines) >= 2
+    seqs = [json.loads(line)["document"]["seq"] for line in lines]
+    assert seqs == sorted(seqs)
+    verdict = signing.verify(json.loads(lines[-1]), [signing.read_public_key(public)])
+    assert verdict.ok
+
+
+def test_purge_writes_a_checkpoint(
+    logged: Engine, key: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_path, public = key
+    out = tmp_path / "after-purge.jsonl"
+    monkeypatch.setenv("ROLLCALL_AUDIT_KEY_FILE", str(key_path))
+    monkeypatch.setenv("ROLLCALL_AUDIT_CHECKPOINT_FILE", str(out))
+    get_settings.cache_clear()
+    purged = runner.invoke(app, ["purge"])
+    assert purged.exit_code == 0, purged.output
+    assert "audit checkpoint" in purged.output
+    ok = _verify(out, public)
+    assert ok.exit_code == 0, ok.output
