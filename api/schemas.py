@@ -125,6 +125,9 @@ class ShiftIn(BaseModel):
     updated_at: str | None = Field(
         default=None, description="When the roster system last changed it"
     )
+    edited_by: str | None = Field(
+        default=None, description="The rostering account that created or changed this version."
+    )
 
 
 class PingBatch(BaseModel):

@@ -652,6 +652,19 @@ def _summary(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _roster_integrity(args: argparse.Namespace, policy: Policy) -> dict[str, Any]:
+    """The roster-integrity codes on a force with planted roster abuse (bench.accuracy_integrity),
+    at each noise level; printed as a table, returned as figures."""
+    from bench.accuracy_integrity import integrity_accuracy, integrity_report
+
+    out = {}
+    for noise in args.noise[:1] if quick_mode() else args.noise:
+        fig = integrity_accuracy(args.seed, args.officers, args.start, args.days, policy, noise)
+        print(f"noise={noise}: " + integrity_report(fig))
+        out[f"noise_{noise:g}"] = fig
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark at noise 1.0 and 2.0; print tables, then one JSON line of figures."""
     quick = quick_mode()
@@ -695,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"noise={noise} ({force.pings.height} pings, generated in {gen_s:.1f} s)"
         print(report(label, s))
         figures[f"noise_{noise:g}"] = _summary(s)
+    figures["roster_integrity"] = _roster_integrity(args, policy)
     run.finish(figures)
     return 0
 

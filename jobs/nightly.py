@@ -17,7 +17,7 @@ from geo.index import StationIndex
 from jobs.compute import PartResult, officer_groups, officer_part
 from jobs.executors import DaskExecutor, Executor, LocalExecutor
 from jobs.runs import Heartbeat, current_owner, reap_abandoned
-from rules.clock import days_between
+from rules.clock import DEFAULT_TIMEZONE, days_between
 from rules.engine import fix_span
 from rules.policy import Policy
 from store import dayload, job_runs, results
@@ -188,11 +188,14 @@ def evaluate_periods(
     *,
     policy: Policy,
     now: datetime,
+    tz: str = DEFAULT_TIMEZONE,
 ) -> results.WriteCounts:
-    """Raise or withdraw BELOW_OFFICE_SHARE flags for each period from the stored daily results.
+    """Raise or withdraw BELOW_OFFICE_SHARE flags for each period from the stored daily results,
+    and the period's roster-integrity flags (jobs.integrity).
 
     Each period is one transaction; the flag is dated the period's last day.
     """
+    from jobs import integrity
     from rules.compliance import compliance
 
     total = results.WriteCounts()
@@ -206,6 +209,8 @@ def evaluate_periods(
                     session, end, findings, policy_version=policy.version, now=now
                 )
             )
+            found = integrity.run_period(session, start, end, policy=policy, tz=tz, now=now)
+            total.add(found.writes)
     return total
 
 
@@ -400,7 +405,7 @@ def run_nightly(
         with factory() as session:
             report.periods = _periods_to_evaluate(session, days[0], days[-1]) if days else []
         report.period_writes = evaluate_periods(
-            factory, report.periods, policy=policy, now=now_fn()
+            factory, report.periods, policy=policy, now=now_fn(), tz=tz
         )
     except Exception as exc:
         where = f"{current.isoformat()} " if current is not None else ""

@@ -830,6 +830,9 @@ def register(app: typer.Typer) -> None:
     """Add the report and job commands to the ``rollcall`` application."""
     app.command("nightly")(nightly)
     app.command("jobs")(jobs)
+    from rollcall.cli_integrity import report_roster_integrity
+
+    report_app.command("roster-integrity")(report_roster_integrity)
     app.add_typer(report_app, name="report")
     app.command("purge")(purge)
     app.command("demo")(demo)

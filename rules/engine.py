@@ -22,6 +22,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
+from rules.integrity import late_support
 from rules.onduty import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
@@ -210,6 +211,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     for rule in DAY_RULES:
         findings.extend(rule(ctx))
     findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
+    daily = late_support(ctx)
     presence = public_segments(clip_segments(segments, windows_today)).sort(
         "officer_id", "start_at", "kind", "station_id", "h3_cell", nulls_last=True
     )

@@ -84,6 +84,11 @@ class Policy(BaseModel):
     substantiation_reviewers: int = Field(ge=1, le=5)
     open_case_disclosure_days: int = Field(ge=0, le=3650)
 
+    # Roster integrity (rules/integrity.py).
+    overlap_min_minutes: int = Field(ge=1, le=24 * 60)
+    self_edit_max_per_period: int = Field(ge=0)
+    edit_cluster_min_edits: int = Field(ge=2)
+
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
         """Cross-key check: a fix cannot be both inside and away evidence."""

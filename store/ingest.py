@@ -186,7 +186,7 @@ def _ingest_roster(
     versions, marks, same = [], set(), 0
     taken: set[tuple[str, datetime, datetime]] = set()  # on-duty windows an edit may take away
     grace = timedelta(minutes=policy.duty_grace_minutes)
-    for rec in records:
+    for rec in records:  # in file order: several rows of one shift are successive versions
         old = current.get(rec["shift_id"])
         if old is not None and all(getattr(old, f) == rec[f] for f in _SHIFT_FIELDS):
             same += 1
@@ -197,7 +197,8 @@ def _ingest_roster(
         values = {**rec, "version": version, "recorded_at": now}
         versions.append(values)
         if old is None:
-            session.add(Shift(**values))
+            current[rec["shift_id"]] = Shift(**values)
+            session.add(current[rec["shift_id"]])
         else:
             for name, value in values.items():
                 setattr(old, name, value)

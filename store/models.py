@@ -68,6 +68,7 @@ class Officer(Base):
     unit: Mapped[str | None] = mapped_column(String(100), index=True)
     home_station_id: Mapped[str | None] = mapped_column(String(64))
     office_based: Mapped[bool] = mapped_column(Boolean)
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
     updated_at: Mapped[datetime] = mapped_column(Instant())
 
 
@@ -111,6 +112,7 @@ class Shift(Base):
     declared_location: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime | None] = mapped_column(Instant())
     updated_at: Mapped[datetime | None] = mapped_column(Instant())
+    edited_by: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(Instant())
 
@@ -132,6 +134,7 @@ class ShiftVersion(Base):
     declared_location: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime | None] = mapped_column(Instant())
     updated_at: Mapped[datetime | None] = mapped_column(Instant())
+    edited_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(Instant())
 
 
@@ -146,6 +149,8 @@ class OvertimeClaim(Base):
     end_at: Mapped[datetime] = mapped_column(Instant())
     station_id: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[datetime | None] = mapped_column(Instant())
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(Instant())
 
     __table_args__ = (Index("ix_overtime_officer_start", "officer_id", "start_at"),)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -14,11 +14,14 @@ from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
+from rules.integrity import INTEGRITY_CODES
 from store.db import is_postgres
 from store.models import DailyResult, Flag, JobRun, RecomputeMark
 from store.types import to_epoch_us
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
+# Codes found over a period, not by the daily run: a day's write leaves them alone.
+PERIOD_CODES = (COMPLIANCE_CODE, *INTEGRITY_CODES)
 DAILY_COLUMNS = (
     "officer_id",
     "date",
@@ -405,14 +408,14 @@ def write_day(
     counts.daily = replace_daily(session, day, daily, run_id=run_id, now=now)
     if stage_hook is not None:
         stage_hook("daily")
-    day_findings = [f for f in findings if f.code != COMPLIANCE_CODE]
+    day_findings = [f for f in findings if f.code not in PERIOD_CODES]
     counts.add(
         sync_flags(
             session,
             day_findings,
             scope_days=[day],
             codes=None,
-            exclude_codes=(COMPLIANCE_CODE,),
+            exclude_codes=PERIOD_CODES,
             policy_version=policy_version,
             now=now,
         )
@@ -440,6 +443,27 @@ def write_period_flags(
         [f for f in findings if f.code == COMPLIANCE_CODE],
         scope_days=[period_end],
         codes=(COMPLIANCE_CODE,),
+        policy_version=policy_version,
+        now=now,
+    )
+
+
+def write_integrity_flags(
+    session: Session,
+    start: date,
+    end: date,
+    findings: Sequence[Finding],
+    *,
+    policy_version: str,
+    now: datetime,
+) -> WriteCounts:
+    """Synchronise the roster-integrity flags dated within local days start..end."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return sync_flags(
+        session,
+        [f for f in findings if f.code in INTEGRITY_CODES],
+        scope_days=days,
+        codes=INTEGRITY_CODES,
         policy_version=policy_version,
         now=now,
     )

@@ -63,6 +63,7 @@ KINDS: dict[str, Kind] = {
                 _c("unit", max_len=100),
                 _c("home_station_id"),
                 _c("office_based", "bool", True),
+                _c("account_id"),
             ),
             ("officer_id",),
         ),
@@ -99,6 +100,7 @@ KINDS: dict[str, Kind] = {
                 _c("declared_location", "enum", False, "office", "remote", "field"),
                 _c("created_at", "instant"),
                 _c("updated_at", "instant"),
+                _c("edited_by"),
             ),
             ("shift_id",),
         ),
@@ -138,6 +140,8 @@ KINDS: dict[str, Kind] = {
                 _c("end", "instant", True),
                 _c("station_id"),
                 _c("submitted_at", "instant"),
+                _c("approved_by"),
+                _c("approved_at", "instant"),
             ),
             ("claim_id",),
         ),
@@ -359,15 +363,16 @@ def dedupe(kind_name: str, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     """Split rows sharing a natural key within one batch.
 
     Returns (first rows, exact repeats, conflicting repeats): a later row equal to the first is a
-    duplicate; one with the same key but other values is a conflict. The roster keeps its last
-    row instead (a later row with the same shift id is an edit).
+    duplicate; one with the same key but other values is a conflict. The roster keeps every row
+    instead, in file order: a later row with the same shift id is an edit, stored as the next
+    version with its own editor (store.ingest counts a row equal to the version before it as a
+    duplicate).
     """
     kind = KINDS[kind_name]
     key = list(kind.key)
     values = [c for c in kind.names if c in good.columns]
     if kind_name == "roster":
-        last = good.unique(subset=key, keep="last", maintain_order=True)
-        return last, good.join(last.select("_row"), on="_row", how="anti"), good.clear()
+        return good, good.clear(), good.clear()
     is_first = good.select(pl.struct(key).is_first_distinct()).to_series()
     if is_first.all():
         return good, good.clear(), good.clear()

@@ -20,6 +20,7 @@ from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
 from rules.findings import coarsen
+from rules.integrity import INTEGRITY_CODES
 from store.flag_review import review_flag, reviews
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
@@ -39,6 +40,7 @@ FLAG_CODES = (
     "IMPOSSIBLE_TRAVEL",
     "MOCK_LOCATION",
     "BELOW_OFFICE_SHARE",
+    *INTEGRITY_CODES,
 )
 
 

@@ -9,6 +9,7 @@ import polars as pl
 from geo.cells import cells
 from rules.daily import ADEQUATE, INSUFFICIENT
 from rules.engine import evaluate_day, fix_span
+from rules.integrity import LATE_SUPPORT
 from rules.policy import load_policy
 from rules.schemas import DAILY, PRESENCE
 from tests.rules.rules_builders import (
@@ -41,7 +42,7 @@ def test_office_day_at_the_station_is_verified_and_adequate() -> None:
     out = evaluate_day(
         day_inputs(DAY, shifts(shift("s1", "o1", at(DAY, 8), at(DAY, 16))), fx), POLICY
     )
-    assert out.daily.schema == pl.Schema(DAILY)
+    assert out.daily.schema == pl.Schema({**DAILY, **LATE_SUPPORT})
     assert out.presence.schema == pl.Schema(PRESENCE)
     r = row(out.daily)
     assert (r["date"], r["expected_office"], r["declared_location"]) == (DAY, True, "office")
