@@ -34,6 +34,7 @@ class Policy(BaseModel):
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)
     timeline_cell_resolution: int = Field(ge=0, le=15)
+    recompute_marked_days: int = Field(ge=0, le=3660)
     share_min_assessed_days: int = Field(ge=0)
     share_min_assessed_fraction: float = Field(ge=0.0, le=1.0)
 
