@@ -28,7 +28,7 @@ from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
 from store.db import make_engine, session_factory
 
-MAX_BODY_BYTES = 16 << 20  # 16 MiB: a 10,000-item batch is about 2 MiB
+MAX_BODY_BYTES = 16 << 20  # the default of ROLLCALL_MAX_BODY_BYTES
 API_VERSION = "1"
 log = logging.getLogger("rollcall.api")
 
@@ -97,10 +97,17 @@ def create_app(
     export_signer = signing.signer_from_settings(settings)
     checkpoint_signer = _checkpoint_signer(settings, export_signer)
     policy = policy or load_policy(settings.policy)
-    if settings.database_url.startswith("postgresql"):
-        engine = make_engine(settings.database_url, pool_size=8, max_overflow=8)
-    else:
-        engine = make_engine(settings.database_url)
+    pool: dict[str, Any] = (
+        {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
+        if settings.database_url.startswith("postgresql")
+        else {}
+    )
+    engine = make_engine(
+        settings.database_url,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        statement_timeout_s=settings.api_statement_timeout_s,
+        **pool,
+    )
     state = AppState(
         settings=settings,
         engine=engine,
@@ -156,7 +163,9 @@ def create_app(
         basemap_url=settings.basemap_url,
         tz=settings.timezone,
     )
-    app.add_middleware(RequestMiddleware, metrics=state.metrics, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

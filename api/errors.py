@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -119,6 +121,11 @@ class Unavailable(ApiError):
 
 # Domain exceptions raised below api/ and how they reach a client: (status, code, safe message or
 # None to use the exception's own text, which these types write for users).
+_DB_UNAVAILABLE = (
+    503,
+    "database_unavailable",
+    "the database could not complete the request; nothing was stored, retry later",
+)
 STATUS_MAP: dict[type[Exception], tuple[int, str, str | None]] = {
     TimeParseError: (400, "bad_request", None),
     CursorError: (400, "bad_request", "invalid cursor"),
@@ -129,11 +136,11 @@ STATUS_MAP: dict[type[Exception], tuple[int, str, str | None]] = {
     ContestNotFoundError: (404, "not_found", "no such contest"),
     NoSuchDayError: (404, "not_found", None),
     ContestConflictError: (409, "conflict", None),
-    DBAPIError: (
-        503,
-        "database_unavailable",
-        "the database could not complete the request; nothing was stored, retry later",
-    ),
+    DBAPIError: _DB_UNAVAILABLE,
+    # The bulk writers use the driver's own connection (COPY, executemany): its errors arrive
+    # unwrapped (a lock or statement timeout, a dropped connection, SQLite busy).
+    sqlite3.OperationalError: _DB_UNAVAILABLE,
+    psycopg.OperationalError: _DB_UNAVAILABLE,
     SQLAlchemyError: (500, "internal_error", "internal error; nothing was stored"),
 }
 

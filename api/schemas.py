@@ -699,8 +699,9 @@ class AuditPage(BaseModel):
 class Health(BaseModel):
     """Liveness or readiness."""
 
-    status: Literal["ok", "ready", "unavailable"] = Field(
-        description="ok (alive), ready (database reachable at the schema head) or unavailable"
+    status: Literal["ok", "ready", "unavailable", "not_migrated"] = Field(
+        description="ok (alive), ready (database reachable at the schema head), unavailable "
+        "(database unreachable) or not_migrated (run `rollcall db upgrade`)"
     )
 
 

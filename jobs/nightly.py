@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -80,6 +81,89 @@ class NightlyReport:
 
 class NightlyError(RuntimeError):
     """A day failed; the days before it are committed, the failed day keeps its previous results."""
+
+
+class NightlyBusyError(RuntimeError):
+    """Another nightly run is computing some of the same days; this one did nothing."""
+
+
+# How often a run waiting for another one (--wait) looks again, in seconds.
+WAIT_POLL_S = 2.0
+
+
+def _overlaps(params: dict[str, Any] | None, first: date, last: date) -> bool:
+    try:
+        lo = date.fromisoformat(str((params or {})["from"]))
+        hi = date.fromisoformat(str((params or {})["to"]))
+    except (KeyError, ValueError):
+        return True  # a run whose days are unknown may touch any day
+    return lo <= last and first <= hi
+
+
+def _claim_days(
+    factory: sessionmaker[Session],
+    run_id: int,
+    first: date,
+    last: date,
+    *,
+    wait: bool,
+    now_fn: Clock,
+    on_wait: Callable[[str], None] | None,
+) -> None:
+    """Return once no earlier running nightly run covers any of ``first``..``last``: runs are
+    recorded before they look, so of two that overlap the earlier one goes on and the later
+    one waits (``wait``) or is recorded ``refused`` and raises NightlyBusyError. Runs whose
+    process is gone are marked abandoned and do not count."""
+    told = ""
+    while True:
+        reap_abandoned(factory, now=now_fn())
+        with factory() as session:
+            blocker = next(
+                (
+                    r
+                    for r in job_runs.running_runs(session)
+                    if r.job == "nightly" and r.run_id < run_id and _overlaps(r.params, first, last)
+                ),
+                None,
+            )
+            if blocker is None:
+                return
+            owner = f"{blocker.owner_host}:{blocker.owner_pid}" if blocker.owner_host else "?"
+            what = (
+                f"nightly run {blocker.run_id} (process {owner}) is computing "
+                f"{blocker.params.get('from')}..{blocker.params.get('to')}"
+            )
+        if not wait:
+            message = f"{what}; wait for it to finish or run again with --wait"
+            with transaction(factory) as session:
+                results.finish_run(
+                    session, run_id, outcome="refused", counts={}, now=now_fn(), error=message
+                )
+            raise NightlyBusyError(message)
+        if on_wait is not None and what != told:
+            on_wait(f"waiting: {what}")
+            told = what
+        time.sleep(WAIT_POLL_S)
+
+
+def days_to_compute(
+    session: Session, first: date | None, last: date | None, *, policy: Policy
+) -> list[date]:
+    """``first``..``last`` and the days before ``first`` (up to policy.recompute_marked_days)
+    that were computed and then marked for recomputation; with ``first`` None, every marked
+    day (``rollcall nightly --pending``)."""
+    if first is None:
+        return results.marked_days(session)
+    last = first if last is None else last
+    earlier: list[date] = []
+    if policy.recompute_marked_days:
+        earlier = results.marked_days(
+            session,
+            first=first - timedelta(days=policy.recompute_marked_days),
+            last=first - timedelta(days=1),
+            computed_only=True,
+        )
+    return [*earlier, *days_between(first, last)]
 
 
 def _month_end(day: date) -> date:
@@ -206,8 +290,8 @@ def _compute_day(
 
 def run_nightly(
     factory: sessionmaker[Session],
-    first: date,
-    last: date,
+    first: date | None,
+    last: date | None,
     *,
     policy: Policy,
     tz: str,
@@ -216,8 +300,16 @@ def run_nightly(
     clock: Clock | None = None,
     on_day: Callable[[DayReport], None] | None = None,
     stage_hook: results.StageHook | None = None,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> NightlyReport:
-    """Compute daily results and flags for local days ``first``..``last`` (zone ``tz``).
+    """Compute daily results and flags for local days ``first``..``last`` (zone ``tz``), and the
+    marked days before ``first`` (days_to_compute); ``first`` None: every marked day.
+
+    A run covering days another running nightly run covers raises NightlyBusyError (recorded
+    ``refused``), or with ``wait`` waits for it, telling ``on_wait`` (_claim_days). Each day
+    clears only the recompute marks it saw before reading the day, so data arriving meanwhile
+    keeps its day marked.
 
     Earlier runs left ``running`` by a process that no longer exists are marked ``abandoned``
     first (jobs.runs.reap_abandoned); this run records its process and keeps a heartbeat while it
@@ -231,10 +323,16 @@ def run_nightly(
     from store.held import promote_held, purge_expired_held
 
     now_fn = clock or (lambda: datetime.now(UTC))
-    days = days_between(first, last)
+    with factory() as session:
+        days = days_to_compute(session, first, last, policy=policy)
+    if not days:
+        days_lo = days_hi = first or datetime.now(UTC).date()
+    else:
+        days_lo, days_hi = days[0], days[-1]
     params = {
-        "from": first.isoformat(),
-        "to": last.isoformat(),
+        "from": days_lo.isoformat(),
+        "to": days_hi.isoformat(),
+        "pending": first is None,
         "workers": workers,
         "scheduler": scheduler if isinstance(scheduler, str) else bool(scheduler),
         "tz": tz,
@@ -246,6 +344,11 @@ def run_nightly(
         )
         job_runs.set_owner(session, run_id, current_owner(), now=now_fn())
     heartbeat = Heartbeat(factory, run_id, clock=now_fn).start()
+    try:
+        _claim_days(factory, run_id, days_lo, days_hi, wait=wait, now_fn=now_fn, on_wait=on_wait)
+    except BaseException:
+        heartbeat.stop()
+        raise
     report = NightlyReport(run_id=run_id, abandoned_runs=abandoned)
     stage = "held events"
     current: date | None = None
@@ -266,6 +369,10 @@ def run_nightly(
         for day in days:
             current = day
             stage = "load and compute"
+            # The marks as they are before the day is read: data behind them is committed with
+            # them, so the read sees it; marks made or moved later stay for the next run.
+            with factory() as session:
+                seen_marks = results.marks_of_day(session, day)
             part, sizes, timings = _compute_day(factory, executor, day, tz, officers, policy)
             t2 = perf_counter()
             stage = "write"
@@ -279,6 +386,7 @@ def run_nightly(
                     run_id=run_id,
                     now=now_fn(),
                     stage_hook=stage_hook,
+                    seen_marks=seen_marks,
                 )
             t3 = perf_counter()
             day_report = DayReport(
@@ -295,7 +403,7 @@ def run_nightly(
         current = None
         stage = "period flags"
         with factory() as session:
-            report.periods = _periods_to_evaluate(session, first, last)
+            report.periods = _periods_to_evaluate(session, days[0], days[-1]) if days else []
         report.period_writes = evaluate_periods(
             factory, report.periods, policy=policy, now=now_fn(), tz=tz
         )

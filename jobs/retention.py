@@ -12,7 +12,7 @@ from rules.clock import day_bounds, iso_local
 from rules.policy import Policy
 from store.audit import PURGE_BATCH, AuditPurge, ChainBrokenError
 from store.db import transaction
-from store.retention import purge_audit, purge_derived, purge_raw
+from store.retention import purge_audit, purge_derived, purge_lock, purge_raw
 
 AUDIT_ROLE = "cli"
 
@@ -53,8 +53,32 @@ def run_purge(
     ``on_audit_batch(batch, through_seq)`` is called after each batch commits. A batch whose
     entries do not verify is left untouched and ``audit_error`` says where the log is broken. An
     exception from ``on_audit_batch`` stops the purge between batches and propagates; a rerun
-    continues. Held cutoff: ``now`` - unrostered_hold_hours.
+    continues. Held cutoff: ``now`` - unrostered_hold_hours. One purge at a time: another one
+    running raises store.retention.PurgeBusyError at once (store.retention.purge_lock).
     """
+
+    with purge_lock(factory):
+        return _run_purge(
+            factory,
+            policy=policy,
+            now=now,
+            tz=tz,
+            actor=actor,
+            audit_batch_size=audit_batch_size,
+            on_audit_batch=on_audit_batch,
+        )
+
+
+def _run_purge(
+    factory: sessionmaker[Session],
+    *,
+    policy: Policy,
+    now: datetime,
+    tz: str,
+    actor: str,
+    audit_batch_size: int,
+    on_audit_batch: Callable[[AuditPurge, int], None] | None,
+) -> PurgeReport:
     from store.held import purge_expired_held
 
     report = PurgeReport()

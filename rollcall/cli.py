@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +14,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
-from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.console import (
+    cli_engine,
+    console,
+    err_console,
+    error_line,
+    load_policy_or_exit,
+    load_settings,
+)
+from rollcall.settings import get_settings
 from rollcall.tabular import escape_cell
-from store.db import make_engine, session_factory
+from store.db import session_factory
 from store.ingest import (
     FILE_KINDS,
     OUTCOMES,
@@ -42,7 +52,7 @@ MAX_ERRORS_SHOWN = 50
 def db_upgrade() -> None:
     """Create the schema, or migrate it to the newest version (Alembic head)."""
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings, create=True)
     before = current_revision(engine)
     indexed = upgrade(engine)
     after = current_revision(engine)
@@ -57,6 +67,27 @@ def db_upgrade() -> None:
             f"Built the officer index of {len(indexed)} ping partition(s) an interrupted import "
             f"left without one: {', '.join(indexed)}."
         )
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The new backup file (never overwritten).")],
+) -> None:
+    """Copy the SQLite database to FILE while the service runs (SQLite's online backup: writes
+    still in the WAL are included); PostgreSQL: prints how to use pg_dump."""
+    from store.backup import BackupError, backup_sqlite
+
+    settings = load_settings()
+    try:
+        size = backup_sqlite(settings.database_url, file)
+    except BackupError as exc:
+        error_line(str(exc))
+        raise typer.Exit(2 if "PostgreSQL" in str(exc) else 1) from exc
+    console.print(
+        f"Backed up to {file} ({size:,} bytes). Restore: stop the service, copy it over the "
+        "database file (removing its -wal and -shm files), start again.",
+        markup=False,
+    )
 
 
 def _summary(kind: str, path: Path, report: IngestReport) -> Table:
@@ -100,7 +131,7 @@ def import_(
         raise typer.Exit(2)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings)
     factory = session_factory(engine)
     now = datetime.now(UTC)
     with Progress(
@@ -130,10 +161,10 @@ def import_(
         except ImportStoppedError as exc:
             console.print(_summary(kind, file, exc.report))
             _print_row_errors(file, exc.report, errors_file)
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            error_line(str(exc))
             raise typer.Exit(1) from exc
         except ImportFileError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            error_line(str(exc))
             raise typer.Exit(1) from exc
         finally:
             engine.dispose()
@@ -162,8 +193,26 @@ cli_api.register(app)
 
 
 def main() -> None:
-    """Entry point of the ``rollcall`` console script."""
-    app(prog_name="rollcall")
+    """Entry point of the ``rollcall`` console script: a failure ends with one line on stderr
+    saying what is wrong and what to do (exit 1; 130 when interrupted), a traceback only with
+    ROLLCALL_TRACEBACK=1."""
+    from rollcall.failures import describe
+    from rollcall.settings import Settings
+
+    try:
+        app(prog_name="rollcall")
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: what was committed before stays; run it again to go on\n")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("ROLLCALL_TRACEBACK"):
+            raise
+        try:
+            lock_timeout_s = get_settings().db_lock_timeout_s
+        except Exception:  # noqa: BLE001 - bad settings are reported on their own
+            lock_timeout_s = Settings.model_fields["db_lock_timeout_s"].default
+        sys.stderr.write(f"error: {describe(exc, lock_timeout_s=lock_timeout_s)}\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

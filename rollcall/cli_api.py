@@ -13,15 +13,21 @@ from typing import Annotated, Any
 
 import typer
 
-from rollcall.console import load_settings
+from rollcall.console import cli_engine, load_settings
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default ROLLCALL_HOST, loopback)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="TCP port (default ROLLCALL_PORT, 8000).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes (default ROLLCALL_WORKERS, 1)."),
+    ] = None,
     dev_login: Annotated[
         bool,
         typer.Option(
@@ -41,6 +47,9 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings.log_level)
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    workers = settings.workers if workers is None else workers
     if dev_login:
         if settings.jwt_public_key:
             typer.echo(
@@ -175,7 +184,7 @@ def audit_verify(
     Prints the head (seq:hash) to record for the next run."""
     from rollcall.console import load_policy_or_exit
     from store import audit
-    from store.db import make_engine, session_factory
+    from store.db import session_factory
 
     head: tuple[int, str] | None = None
     if expect_head is not None:
@@ -198,7 +207,7 @@ def audit_verify(
             typer.echo(f"error: --checkpoints / --public-key: {exc}", err=True)
             raise typer.Exit(2) from exc
     problems: list[str] = []
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings)
     try:
         with session_factory(engine)() as session:
             report = audit.verify_chain(

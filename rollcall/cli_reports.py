@@ -17,7 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.console import (
+    cli_engine,
+    console,
+    err_console,
+    error_line,
+    load_policy_or_exit,
+    load_settings,
+)
 from rollcall.settings import Settings
 from rules.clock import iso_local
 from rules.policy import Policy
@@ -36,7 +43,7 @@ INSUFFICIENT_TEXT = "insufficient evidence"
 
 @contextmanager
 def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings.database_url)
+    engine = cli_engine(settings)
     try:
         yield session_factory(engine)
     finally:
@@ -95,11 +102,11 @@ def _pct(share: float | None) -> str:
 
 def nightly(
     date_: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--date", help="Local day to compute: YYYY-MM-DD, yesterday or today (force's zone)."
         ),
-    ],
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option("--to", help="Compute every day from --date to this one (same forms)."),
@@ -111,18 +118,33 @@ def nightly(
         str | None,
         typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786) to compute on."),
     ] = None,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending", help="Recompute every day marked for it (late events, roster edits)."
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a nightly run computing the same days to finish."),
+    ] = False,
 ) -> None:
-    """Compute daily results and flags for each day (idempotent: a rerun replaces them)."""
-    from jobs.nightly import DayReport, NightlyError, run_nightly
+    """Compute daily results and flags for each day (idempotent: a rerun replaces them), and the
+    marked days before it (policy recompute_marked_days). One run at a time per day: a second
+    run refuses, or waits with --wait."""
+    from jobs.nightly import DayReport, NightlyBusyError, NightlyError, run_nightly
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    first = _run_day(date_, "--date", settings.timezone)
+    if (date_ is None) == (not pending):
+        err_console.print("[red]error:[/] give --date D (and --to D2) or --pending")
+        raise typer.Exit(2)
+    first = _run_day(date_, "--date", settings.timezone) if date_ is not None else None
     last = _run_day(to, "--to", settings.timezone) if to is not None else first
-    if last < first:
+    if first is not None and last is not None and last < first:
         err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
         raise typer.Exit(2)
-    n_days = (last - first).days + 1
+    span = f"{first}..{last}" if first is not None else "marked days"
     table = Table(title="Nightly results", show_lines=False)
     for col in (
         "day",
@@ -147,7 +169,7 @@ def nightly(
             transient=True,
         ) as progress,
     ):
-        task = progress.add_task(f"nightly {first}..{last}", total=n_days)
+        task = progress.add_task(f"nightly {span}", total=None)
 
         def on_day(d: DayReport) -> None:
             w = d.writes
@@ -174,7 +196,12 @@ def nightly(
                 workers=workers,
                 scheduler=scheduler,
                 on_day=on_day,
+                wait=wait,
+                on_wait=lambda text: err_console.print(text, markup=False),
             )
+        except NightlyBusyError as exc:
+            error_line(str(exc))
+            raise typer.Exit(1) from exc
         except NightlyError as exc:
             console.print(table)
             err_console.print(f"[red]nightly run failed:[/] {exc} (earlier days are committed)")
@@ -649,15 +676,21 @@ def purge() -> None:
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
+    from store.retention import PurgeBusyError
+
     with _sessions(settings) as factory:
-        report = run_purge(
-            factory,
-            policy=policy,
-            now=datetime.now(UTC),
-            tz=settings.timezone,
-            actor=getpass.getuser(),
-            on_audit_batch=audit_progress,
-        )
+        try:
+            report = run_purge(
+                factory,
+                policy=policy,
+                now=datetime.now(UTC),
+                tz=settings.timezone,
+                actor=getpass.getuser(),
+                on_audit_batch=audit_progress,
+            )
+        except PurgeBusyError as exc:
+            error_line(str(exc))
+            raise typer.Exit(1) from exc
         _checkpoint_after_purge(factory, settings)
     table = Table(title="Retention purge", caption=report.note)
     table.add_column("table")

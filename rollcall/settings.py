@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     audit_checkpoint_file: Path | None = None
     audit_checkpoint_minutes: float = Field(default=5.0, gt=0.0, le=1440.0)
     log_level: str = "INFO"
+    # How long a statement waits for a lock another session holds before it fails (PostgreSQL
+    # lock_timeout; SQLite's busy timeout): a blocked import or batch says so instead of hanging.
+    db_lock_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0)
+    # PostgreSQL statement_timeout of the HTTP service: a request that cannot finish answers 503
+    # well before a client's usual 30 s timeout, so its retry never races a late commit.
+    api_statement_timeout_s: float = Field(default=20.0, gt=0.0, le=3600.0)
+    # `rollcall serve` defaults (its options override them) and the service's database pool.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    db_pool_size: int = Field(default=8, ge=1, le=200)
+    # Largest request body accepted (bytes); a batch of 10,000 pings is about 1.5 MB.
+    max_body_bytes: int = Field(default=16 << 20, ge=1 << 16, le=1 << 30)
     # Tile URL template of the force's own map server ({z}/{x}/{y}); none: maps have no basemap.
     basemap_url: str | None = None
 

@@ -34,6 +34,7 @@ class Policy(BaseModel):
     retention_days_derived: int = Field(ge=1)
     max_speed_kmh: float = Field(gt=0.0)
     timeline_cell_resolution: int = Field(ge=0, le=15)
+    recompute_marked_days: int = Field(ge=0, le=3660)
     share_min_assessed_days: int = Field(ge=0)
     share_min_assessed_fraction: float = Field(ge=0.0, le=1.0)
 
@@ -45,6 +46,7 @@ class Policy(BaseModel):
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
     away_accuracy_factor: float = Field(ge=0.0)
+    away_indoor_accuracy_factor: float = Field(ge=0.0)
     unmatched_distance_m: float = Field(gt=0.0)
     away_max_accuracy_m: float = Field(gt=0.0)
     bridge_max_minutes: int = Field(ge=0, le=24 * 60)

@@ -4,7 +4,7 @@ events a roster edit takes off duty go back through the same decision."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from sqlalchemy import delete, select, tuple_
@@ -14,6 +14,7 @@ from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.load import PING_COLUMNS, SWIPE_COLUMNS, add_masked_counts, insert_events
 from store.models import HeldPing, HeldSwipe, Ping, Swipe
+from store.results import mark_computed_days
 from store.roster import duty_status_of
 
 _HELD: dict[str, tuple[type[HeldPing] | type[HeldSwipe], tuple[str, ...]]] = {
@@ -84,6 +85,13 @@ def promote_held(
         if on.height:
             insert_events(session, kind, on)
             moved += on.height
+            mark_computed_days(
+                session,
+                on.select("officer_id", "ts"),
+                tz=tz,
+                reason=f"held {kind} now on duty",
+                marked_at=datetime.now(UTC),
+            )
         add_masked_counts(session, gone, kind.removesuffix("s"), tz)
         _delete_held(session, kind, pl.concat([on, gone]))
     session.flush()

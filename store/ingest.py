@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from store.models import (
     ShiftVersion,
 )
 from store.models import Station as StationRow
+from store.results import mark_computed_days
 from store.roster import duty_status_of, load_assignments, resolve_officers
 from store.stations import upsert_station
 from store.validate import KINDS, MissingColumnsError, dedupe, validate
@@ -218,8 +219,10 @@ def _ingest_roster(
             .sort("officer_id", "day")  # one order for every writer: no deadlock cycles
         )
         for officer_id, day in days.iter_rows():
+            # The real time of the write, not the import's start: a nightly run clears only the
+            # marks made before it read the day.
             stmt = dialect_insert(session, RecomputeMark).values(
-                officer_id=officer_id, day=day, marked_at=now, reason="roster change"
+                officer_id=officer_id, day=day, marked_at=datetime.now(UTC), reason="roster change"
             )
             session.execute(
                 stmt.on_conflict_do_update(
@@ -357,6 +360,14 @@ def write_batch(
         prepared.held.height - held_inserted
     )
     report.counts["masked"] += prepared.masked.height
+    if inserted:
+        mark_computed_days(
+            session,
+            prepared.on.select("officer_id", "ts"),
+            tz=tz,
+            reason=f"late {kind}",
+            marked_at=datetime.now(UTC),
+        )
     if count_masked:
         add_masked_counts(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
     session.flush()

@@ -112,6 +112,24 @@ def partitions_without_officer_index(session: Session) -> list[str]:
     return [n for n in names if officer_index_name(n) not in indexed]
 
 
+_ATTACHED = text(
+    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = 'pings'::regclass AND NOT i.inhdetachpending "
+    "AND c.relname = ANY(:names)"
+)
+
+
+class DetachedDayError(RuntimeError):
+    """Events for a UTC day whose partition the retention purge is removing: never stored."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        super().__init__(
+            f"the pings of {day.isoformat()} (UTC) are being removed by the retention purge; "
+            "events of that day are not stored"
+        )
+
+
 def ensure_ping_partitions(
     session: Session, days: Iterable[date], deferred: DeferredIndexes | None = None
 ) -> None:
@@ -127,23 +145,19 @@ def ensure_ping_partitions(
         return
     if deferred is not None:
         deferred.partitions.update(wanted)
-    existing = set(
-        session.execute(
-            text("SELECT relname FROM pg_class WHERE relname = ANY(:names)"),
-            {"names": list(wanted)},
-        ).scalars()
-    )
+    existing = set(session.execute(_ATTACHED, {"names": list(wanted)}).scalars())
     for name, day in sorted(wanted.items()):
         if name in existing:
             continue
         # Two writers can be first to reach a new day at once: the loser waits here until the
         # winner commits, then finds the partition there.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
-        created = session.execute(
-            text("SELECT to_regclass(:name) IS NULL"), {"name": name}
-        ).scalar_one()
-        if not created:
+        if session.execute(_ATTACHED, {"names": [name]}).first() is not None:
             continue
+        if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
+            # The table is there but not a partition of pings (or being detached): a purge
+            # is removing that day. Rows written into it would never be seen.
+            raise DetachedDayError(day)
         session.execute(
             text(
                 f"CREATE TABLE {name} PARTITION OF pings "

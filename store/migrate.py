@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -45,6 +46,16 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
         missing = partitions_without_officer_index(session)
         build_officer_indexes(session, missing)
         return missing
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest migration of the installed scripts (read once per process)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
@@ -292,9 +292,27 @@ def sync_flags(
     return counts
 
 
-def clear_marks(session: Session, day: date, officer_ids: Sequence[str] | None = None) -> int:
-    """Delete the recompute marks of ``day`` (all officers, or only ``officer_ids``)."""
+def clear_marks(
+    session: Session,
+    day: date,
+    officer_ids: Sequence[str] | None = None,
+    *,
+    seen: Sequence[tuple[str, datetime]] | None = None,
+) -> int:
+    """Delete the recompute marks of ``day`` (all officers, or only ``officer_ids``); with
+    ``seen`` (marks_of_day read before the day's data), only those marks as they were then: a
+    mark made or moved later stands for data the run did not read, and stays."""
     stmt = delete(RecomputeMark).where(RecomputeMark.day == day)
+    if seen is not None:
+        cleared = 0
+        for chunk in _chunks(list(seen)):
+            result = session.execute(
+                stmt.where(
+                    tuple_(RecomputeMark.officer_id, RecomputeMark.marked_at).in_(list(chunk))
+                )
+            )
+            cleared += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return cleared
     if officer_ids is None:
         return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
     cleared = 0
@@ -302,6 +320,67 @@ def clear_marks(session: Session, day: date, officer_ids: Sequence[str] | None =
         result = session.execute(stmt.where(RecomputeMark.officer_id.in_(chunk)))
         cleared += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return cleared
+
+
+def marks_of_day(session: Session, day: date) -> list[tuple[str, datetime]]:
+    """The recompute marks of ``day`` as (officer_id, marked_at): read before the day's data, the
+    marks a run may clear after writing it (clear_marks)."""
+    rows = session.execute(
+        select(RecomputeMark.officer_id, RecomputeMark.marked_at).where(RecomputeMark.day == day)
+    ).all()
+    return [(str(o), m) for o, m in rows]
+
+
+def marked_days(
+    session: Session,
+    *,
+    first: date | None = None,
+    last: date | None = None,
+    computed_only: bool = False,
+) -> list[date]:
+    """The days with at least one recompute mark (within ``first``..``last``; with
+    ``computed_only``, only days that have results), in order."""
+    stmt = select(RecomputeMark.day).distinct()
+    if computed_only:
+        has_results = select(DailyResult.day).where(DailyResult.day == RecomputeMark.day)
+        stmt = stmt.where(has_results.exists())
+    if first is not None:
+        stmt = stmt.where(RecomputeMark.day >= first)
+    if last is not None:
+        stmt = stmt.where(RecomputeMark.day <= last)
+    return sorted(session.scalars(stmt))
+
+
+def mark_computed_days(
+    session: Session, events: pl.DataFrame, *, tz: str, reason: str, marked_at: datetime
+) -> int:
+    """Mark (officer_id, local day) of ``events`` (``officer_id``, ``ts``) for recomputation where
+    the day already has results: data the nightly run of that day did not see. Marks are written
+    in (officer_id, day) order; an existing mark moves to ``marked_at``. Returns the marks made."""
+    from rules.clock import local_date
+    from store.load import dialect_insert
+
+    if events.is_empty():
+        return 0
+    pairs = events.select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
+    days = sorted(set(pairs.get_column("day").to_list()))
+    computed = set(
+        session.scalars(select(DailyResult.day).where(DailyResult.day.in_(days)).distinct())
+    )
+    if not computed:
+        return 0
+    marks = pairs.filter(pl.col("day").is_in(sorted(computed))).sort("officer_id", "day")
+    for officer_id, day in marks.iter_rows():
+        stmt = dialect_insert(session, RecomputeMark).values(
+            officer_id=officer_id, day=day, marked_at=marked_at, reason=reason
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["officer_id", "day"],
+                set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
+            )
+        )
+    return marks.height
 
 
 def write_day(
@@ -314,8 +393,12 @@ def write_day(
     run_id: int | None,
     now: datetime,
     stage_hook: StageHook | None = None,
+    seen_marks: Sequence[tuple[str, datetime]] | None = None,
 ) -> WriteCounts:
     """Replace everything the nightly job derives for local ``day``, in the caller's transaction.
+
+    ``seen_marks``: the day's marks as read before its data (marks_of_day); only those are
+    cleared, so data that arrived while the day was computed keeps its mark (None: all).
 
     Daily results of the day are replaced; the day's flags (every code but BELOW_OFFICE_SHARE,
     which belongs to a period) are synchronised with ``findings``; the day's recompute marks are
@@ -339,7 +422,7 @@ def write_day(
     )
     if stage_hook is not None:
         stage_hook("flags")
-    counts.marks_cleared = clear_marks(session, day)
+    counts.marks_cleared = clear_marks(session, day, seen=seen_marks)
     session.flush()
     if stage_hook is not None:
         stage_hook("marks")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, func, select, text
@@ -65,11 +66,49 @@ def ping_partitions(session: Session) -> list[tuple[str, datetime, datetime]]:
     return sorted(out, key=lambda p: p[1])
 
 
+_DAY_TABLE = re.compile(r"^pings_p(\d{8})$")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _leftover_day_tables(conn: Any) -> tuple[list[str], list[tuple[str, date]]]:
+    """What a purge cut off left behind: partitions still "detach pending" (a detach ...
+    CONCURRENTLY interrupted), and day tables no longer attached to ``pings`` (detached, never
+    dropped) with their UTC day."""
+    pending = list(
+        conn.execute(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'pings'::regclass AND i.inhdetachpending ORDER BY 1"
+            )
+        ).scalars()
+    )
+    loose = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+            "AND c.relname LIKE 'pings\\_p%' AND NOT c.relispartition ORDER BY 1"
+        )
+    ).scalars()
+    orphans = []
+    for name in loose:
+        match = _DAY_TABLE.match(name)
+        if match is not None:
+            orphans.append((name, datetime.strptime(match.group(1), "%Y%m%d").date()))
+    return pending, orphans
+
+
 def drop_old_ping_partitions(factory: sessionmaker[Session], cutoff: datetime) -> tuple[int, int]:
     """Detach and drop every ``pings`` partition wholly older than ``cutoff`` (PostgreSQL only).
 
-    Each partition is counted, detached CONCURRENTLY (no lock on the parent beyond a brief one)
-    and dropped. Returns (partitions dropped, rows they held). SQLite: (0, 0).
+    First it finishes what an interrupted purge left: a partition left "detach pending" is
+    detached with FINALIZE, and a day table detached but not dropped is dropped when its day is
+    past ``cutoff`` (ingest never writes into a day table that is not attached:
+    store.load.ensure_ping_partitions). Then each old partition is counted, detached
+    CONCURRENTLY (no lock on the parent beyond a brief one) and dropped. Returns (partitions
+    dropped, rows they held). SQLite: (0, 0).
     """
     with factory() as session:
         if not is_postgres(session):
@@ -78,8 +117,21 @@ def drop_old_ping_partitions(factory: sessionmaker[Session], cutoff: datetime) -
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
     dropped = rows = 0
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        pending, _ = _leftover_day_tables(conn)
+        for name in pending:
+            conn.execute(text(f"ALTER TABLE pings DETACH PARTITION {_quoted(name)} FINALIZE"))
+        _, orphans = _leftover_day_tables(conn)
+        for name, day in orphans:
+            if datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) <= cutoff:
+                rows += int(
+                    conn.execute(text(f"SELECT count(*) FROM {_quoted(name)}")).scalar_one()
+                )
+                conn.execute(text(f"DROP TABLE {_quoted(name)}"))
+                dropped += 1
+        old = [p for p in old if p[0] not in pending]
     for name, _, _ in old:
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = _quoted(name)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             count = conn.execute(text(f"SELECT count(*) FROM {quoted}")).scalar_one()
             try:
@@ -90,6 +142,48 @@ def drop_old_ping_partitions(factory: sessionmaker[Session], cutoff: datetime) -
         dropped += 1
         rows += int(count)
     return dropped, rows
+
+
+class PurgeBusyError(RuntimeError):
+    """Another purge holds the purge lock."""
+
+
+@contextmanager
+def purge_lock(factory: sessionmaker[Session]) -> Iterator[None]:
+    """Hold the purge lock (PostgreSQL: a session advisory lock on a connection of its own) for
+    the block, or raise PurgeBusyError at once when another purge holds it. The lock goes with
+    its connection, so a killed purge never leaves it held. SQLite: purges take turns on the
+    database's write lock; nothing more is needed."""
+    with factory() as session:
+        postgres = is_postgres(session)
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+    if not postgres:
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext('rollcall purge'))")).scalar()
+        if not got:
+            holder = conn.execute(
+                text(
+                    "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
+                    "AND l.objid = hashtext('rollcall purge')::oid LIMIT 1"
+                )
+            ).first()
+            since = (
+                f" (database session {holder[0]}, since {holder[2]:%Y-%m-%d %H:%M})"
+                if holder
+                else ""
+            )
+            raise PurgeBusyError(
+                f"another rollcall purge is running{since}; it removes the same data, so there "
+                "is nothing to do now: run again once it has finished if you want to check"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext('rollcall purge'))"))
 
 
 def _delete_before(factory: sessionmaker[Session], model: Any, cutoff: datetime) -> int:

@@ -1,16 +1,16 @@
-"""Operations endpoints: liveness, readiness (database reachable) and Prometheus metrics."""
+"""Operations endpoints: liveness, readiness (database reachable and migrated), Prometheus metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import StateDep
 from api.errors import JsonResponse
 from api.schemas import Health
+from store.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["operations"])
 
@@ -24,16 +24,23 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    responses={503: {"model": Health, "description": "Database unreachable"}},
-    summary="Readiness: the database answers",
+    responses={
+        503: {
+            "model": Health,
+            "description": "Database unreachable, or its schema not at the newest migration",
+        }
+    },
+    summary="Readiness: the database answers and its schema is at the newest migration",
 )
 def readyz(state: StateDep) -> Response:
-    """200 when a trivial query succeeds, 503 otherwise (no detail of the failure is given)."""
+    """200 when the database answers and is at the head migration; 503 otherwise, with
+    ``status`` ``unavailable`` (unreachable) or ``not_migrated`` (run `rollcall db upgrade`)."""
     try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        revision = current_revision(state.engine)
     except SQLAlchemyError:
         return JsonResponse({"status": "unavailable"}, status_code=503)
+    if revision != head_revision():
+        return JsonResponse({"status": "not_migrated"}, status_code=503)
     return JsonResponse({"status": "ready"})
 
 
