@@ -145,8 +145,10 @@ def fix_type(policy: Policy) -> pl.Expr:
     outside (below away_min_distance_m), it names a station and its accuracy is at most
     inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
     least away_min_distance_m, its own distance is at least away_accuracy_factor times its accuracy
-    (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), and its accuracy is
-    at most away_max_accuracy_m. A visit row (rules.visits) is judged on its own distance (no
+    (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), its accuracy is
+    at most away_max_accuracy_m; a Wi-Fi or cell fix that geo attributes to a station (within
+    near_m) must lie away_indoor_accuracy_factor times its accuracy out: indoor Wi-Fi and cell
+    positions stray further from the desk they come from than outdoor ones. A visit row (rules.visits) is judged on its own distance (no
     smoothing) and is inside when that is at most visit_inside_share of its accuracy, clamped
     to [inside_max_distance_m, visit_inside_cap_m]: the operating system's place of a stay is
     the centre of many fixes, so a visit 30 m outside a wall with 80 m accuracy is a stay
@@ -167,10 +169,20 @@ def fix_type(policy: Policy) -> pl.Expr:
         & pl.col("station_id").is_not_null()
         & (pl.col("acc") <= policy.inside_max_accuracy_m)
     )
+    # Wi-Fi and cell positions near a station stray further: indoors their error reaches
+    # several accuracy radii (reflections, a router registered at the wrong place)
+    indoor_like = ((pl.col("src_bits") & SATELLITE_BITS) == 0) & pl.col(
+        "boundary_distance_m"
+    ).is_not_null()
+    factor = (
+        pl.when(indoor_like)
+        .then(pl.lit(policy.away_indoor_accuracy_factor))
+        .otherwise(pl.lit(policy.away_accuracy_factor))
+    )
     away = (
         (pl.col("med_d") >= policy.away_min_distance_m)
         & (own >= policy.away_min_distance_m)
-        & (own >= policy.away_accuracy_factor * pl.col("acc"))
+        & (own >= factor * pl.col("acc"))
         & (pl.col("acc") <= policy.away_max_accuracy_m)
     )
     return (

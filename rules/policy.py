@@ -46,6 +46,7 @@ class Policy(BaseModel):
     inside_max_accuracy_m: float = Field(gt=0.0)
     away_min_distance_m: float = Field(gt=0.0)
     away_accuracy_factor: float = Field(ge=0.0)
+    away_indoor_accuracy_factor: float = Field(ge=0.0)
     unmatched_distance_m: float = Field(gt=0.0)
     away_max_accuracy_m: float = Field(gt=0.0)
     bridge_max_minutes: int = Field(ge=0, le=24 * 60)
