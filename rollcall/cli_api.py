@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from rollcall.console import cli_engine, load_settings
+from rollcall.settings import Settings
 
 
 def serve(
@@ -195,17 +196,17 @@ def audit_verify(
         head = (int(seq_text), hash_text)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
+    checkpoints = checkpoints or settings.audit_checkpoint_file
     lines: list[str] | None = None
     keys: list[Any] = []
     if checkpoints is not None:
-        from api.signing import SigningConfigError, read_public_key
-
-        try:
-            lines = checkpoints.read_text(encoding="utf-8").splitlines()
-            keys = [read_public_key(value) for value in public_key or []]
-        except (OSError, UnicodeDecodeError, SigningConfigError) as exc:
-            typer.echo(f"error: --checkpoints / --public-key: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        lines, keys = _checkpoint_inputs(checkpoints, public_key or [], settings)
+    else:
+        typer.echo(
+            "warning: no checkpoint file (--checkpoints or ROLLCALL_AUDIT_CHECKPOINT_FILE): "
+            "a log rewritten with recomputed hashes or cut off at its end is not detected",
+            err=True,
+        )
     problems: list[str] = []
     engine = cli_engine(settings)
     try:
@@ -241,6 +242,33 @@ def audit_verify(
         f"audit log intact: {report.entries} entries{since}; "
         f"head {report.head_seq}:{report.head_hash}"
     )
+
+
+def _checkpoint_inputs(
+    path: Path, public_keys: list[str], settings: Settings
+) -> tuple[list[str], list[Any]]:
+    """The checkpoint file's lines and the trusted public keys: those given, else the public half
+    of the configured audit key (ROLLCALL_AUDIT_KEY_FILE, else the export key). Exit 2 naming
+    what cannot be read."""
+    from api.signing import SigningConfigError, load_signer, read_public_key
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        keys: list[Any] = [read_public_key(value) for value in public_keys]
+        configured = settings.audit_key_file or settings.export_key_file
+        if not keys and configured is not None:
+            keys = [load_signer(configured).public_key]
+    except (OSError, UnicodeDecodeError, SigningConfigError) as exc:
+        typer.echo(f"error: --checkpoints / --public-key: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not keys:
+        typer.echo(
+            "error: --public-key: no trusted key to check the checkpoints with "
+            "(give -k, or set ROLLCALL_AUDIT_KEY_FILE)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return lines, keys
 
 
 @audit_app.command("checkpoint")

@@ -207,3 +207,38 @@ def test_purge_writes_a_checkpoint(
     assert "audit checkpoint" in purged.output
     ok = _verify(out, public)
     assert ok.exit_code == 0, ok.output
+
+
+def test_plain_verify_checks_the_configured_checkpoints(
+    logged: Engine, key: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_path, _ = key
+    out = tmp_path / "checkpoints.jsonl"
+    _checkpoint(out, key_path)
+    plain = runner.invoke(app, ["audit", "verify"])
+    assert plain.exit_code == 0, plain.output
+    assert "no checkpoint file" in plain.output
+
+    monkeypatch.setenv("ROLLCALL_AUDIT_CHECKPOINT_FILE", str(out))
+    monkeypatch.setenv("ROLLCALL_AUDIT_KEY_FILE", str(key_path))
+    get_settings.cache_clear()
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "no checkpoint file" not in ok.output
+    with logged.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq >= 4"))
+    _rehash(logged)
+    cut = runner.invoke(app, ["audit", "verify"])
+    assert cut.exit_code == 1
+    assert "entry 5 seen by checkpoint line 1 is missing" in cut.output
+
+
+def test_checkpoints_without_a_trusted_key_are_refused(
+    logged: Engine, key: tuple[Path, str], tmp_path: Path
+) -> None:
+    key_path, _ = key
+    out = tmp_path / "checkpoints.jsonl"
+    _checkpoint(out, key_path)
+    result = runner.invoke(app, ["audit", "verify", "--checkpoints", str(out)])
+    assert result.exit_code == 2
+    assert "no trusted key" in result.output
