@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -97,17 +98,20 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database of ``backend`` for this test alone (committed writes allowed)."""
+@contextmanager
+def fresh_database(
+    backend: str, request: pytest.FixtureRequest, sqlite_path: Path, pg_prefix: str
+) -> Iterator[str]:
+    """The URL of a fresh, migrated database of ``backend``, copied from its template: an SQLite
+    file at ``sqlite_path``, or a PostgreSQL database named ``pg_prefix`` and a random suffix,
+    dropped afterwards."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "rollcall.db"
-        path.write_bytes(template.read_bytes())
-        yield f"sqlite:///{path}"
+        sqlite_path.write_bytes(template.read_bytes())
+        yield f"sqlite:///{sqlite_path}"
         return
     template_name: str = request.getfixturevalue("pg_template")
-    name = f"rollcall_t_{uuid.uuid4().hex[:12]}"
+    name = f"{pg_prefix}{uuid.uuid4().hex[:12]}"
     admin = _admin_engine()
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
@@ -115,6 +119,13 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database of ``backend`` for this test alone (committed writes allowed)."""
+    with fresh_database(backend, request, tmp_path / "rollcall.db", "rollcall_t_") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 
 from fixtures.synth import generate_force
 from store.db import make_engine
-from tests.conftest import _admin_engine, _pg_url
+from tests.conftest import fresh_database
 
 ROLLCALL = str(Path(sys.executable).with_name("rollcall"))
 # Whole days a week back: older than the 24 h hold, well inside the 90-day raw retention.
@@ -38,21 +37,8 @@ def force_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def second_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Another fresh migrated database of the same backend (the clean run's)."""
-    if backend == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "clean.db"
-        path.write_bytes(template.read_bytes())
-        yield f"sqlite:///{path}"
-        return
-    template_name: str = request.getfixturevalue("pg_template")
-    name = f"rollcall_c_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield _pg_url(name)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(backend, request, tmp_path / "clean.db", "rollcall_c_") as url:
+        yield url
 
 
 def env_for(url: str, **extra: str) -> dict[str, str]:
