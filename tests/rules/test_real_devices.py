@@ -97,11 +97,15 @@ def test_a_throttled_phone_at_home_contradicting_a_badge_is_a_conflict_not_absen
     )
     sw = swipes([swipe("o1", at(DAY, 7, 42))])
     out = evaluate_day(day_inputs(DAY, OFFICE, sparse, sw), POLICY)
-    assert declared_office.CODE not in [f.code for f in out.findings]
-    assert badge_without_device.CODE not in [f.code for f in out.findings]  # too little to say
+    # the conflict itself is the lead: the phone stayed at one place 6 km away around the swipe
+    assert [f.code for f in out.findings] == [badge_without_device.CODE]
     assert out.daily.select("evidence", "verified_office_day").rows() == [
         ("insufficient_evidence", False)
     ]
+    # one far fix near the swipe is too little to say anything: conflict, no lead
+    lone = evaluate_day(day_inputs(DAY, OFFICE, fixes([sparse.row(0, named=True)]), sw), POLICY)
+    assert lone.findings == []
+    assert lone.daily["evidence"].to_list() == ["insufficient_evidence"]
     # a phone reporting every 30 minutes from home without any swipe is an absence the data shows
     dense = fixes(
         [fix("o1", t, where="far", metres=6000) for t in every(at(DAY, 7), at(DAY, 17), 30)]
