@@ -22,6 +22,8 @@ MAX_SWIPES = 10
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
+    Each fix must also lie at least clock_tolerance_minutes from the swipe, so that a phone
+    clock a few minutes out cannot turn an arrival into one (rules.skew corrects what it can).
     Precise: a fix (not a visit row: operating systems report a visit's arrival and departure
     minutes late), not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
     of the two fixes must be within badge_device_window_minutes of the swipe and at least
@@ -59,16 +61,19 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
             f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
         )
     )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
-    out = swipes
+    # a clock left uncorrected (rules.skew) may be a few minutes out: the fixes that bracket
+    # the swipe must do so even then, so each lies at least clock_tolerance_minutes from it
+    slack = min(timedelta(minutes=policy.clock_tolerance_minutes), window)
+    out = swipes.with_columns(_ts_before=pl.col("ts") - slack, _ts_after=pl.col("ts") + slack)
     for side, strategy in (("before", "backward"), ("after", "forward")):
         part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")})
         out = out.join_asof(
             part,
-            left_on="ts",
+            left_on=f"_ts_{side}",
             right_on=f"f_ts_{side}",
             by="officer_id",
             strategy=strategy,  # type: ignore[arg-type]
-            tolerance=window,
+            tolerance=window - slack,
             check_sortedness=False,
         ).with_columns(
             **{
@@ -91,7 +96,7 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         - pl.col("f_acc_before")
         - pl.col("f_acc_after")
     )
-    far = out.filter(
+    far = out.drop("_ts_before", "_ts_after").filter(
         (pl.col("dist_before_m") >= policy.badge_far_m)
         & (pl.col("dist_after_m") >= policy.badge_far_m)
         & (pl.col("apart_m") <= policy.badge_same_place_m)

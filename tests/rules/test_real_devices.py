@@ -155,3 +155,30 @@ def test_the_fence_bound_is_centroid_distance_less_the_radius() -> None:
     assert bound[0] == pytest.approx(4920.0, rel=1e-3)
     assert bound[1] == 0.0
     assert nearest_fence_lower_bound_m([lat], [lon], stations())[0] == 0.0  # radius unknown
+
+
+def test_imprecise_indoor_fixes_hold_a_badge_anchored_stay_until_lunch() -> None:
+    """A throttled phone indoors: Wi-Fi fixes 40-80 m past the wall with 90-140 m accuracy every
+    40-60 minutes, a lunch fix 300 m away at 12:30. With the entry swipe at 07:55 they keep
+    the stay going (a verified office day); without any swipe they place nobody."""
+    indoor = [
+        fix("o1", at(DAY, h, m), where="near", metres=d, accuracy_m=a, source="wifi")
+        for h, m, d, a in (
+            (8, 40, 60.0, 120.0),
+            (9, 35, 45.0, 90.0),
+            (10, 30, 80.0, 140.0),
+            (11, 20, 50.0, 100.0),
+            (13, 40, 70.0, 110.0),
+            (14, 30, 40.0, 95.0),
+            (15, 30, 65.0, 130.0),
+        )
+    ]
+    lunch = [fix("o1", at(DAY, 12, 30), where="far", metres=300.0, accuracy_m=8.0)]
+    track = fixes(indoor + lunch)
+    sw = swipes([swipe("o1", at(DAY, 7, 55)), swipe("o1", at(DAY, 13, 5))])
+    out = evaluate_day(day_inputs(DAY, OFFICE, track, sw), POLICY)
+    assert out.daily.select("verified_office_day", "evidence").rows() == [(True, "adequate")]
+    assert out.daily["verified_presence_minutes"].item() >= 360.0
+    alone = evaluate_day(day_inputs(DAY, OFFICE, track), POLICY)
+    assert alone.daily["verified_presence_minutes"].item() == 0.0
+    assert alone.findings == []
