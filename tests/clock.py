@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 # Three days after the API fixture days (2026-10-05 to 2026-10-07): inside the 90-day raw
 # retention of all of them, past the 24-hour hold of each.
 API_NOW = datetime(2026, 10, 8, 12, 0, tzinfo=UTC)
+# The command line's "now" in every test: after the sample force's days (2026-10-23 to 10-27).
+CLI_NOW = datetime(2026, 10, 30, 12, 0, tzinfo=UTC)
 
 
 class TestClock:

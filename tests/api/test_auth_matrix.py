@@ -114,7 +114,7 @@ def _seed_contests(api: Api) -> None:
                 category="other_station",
                 statement=f"statement {n + 1}",
                 actor="O1",
-                now=datetime.now(UTC),
+                now=api.now(),
             )
 
 
