@@ -20,7 +20,7 @@ from rollcall import wallclock
 from rollcall.settings import Settings
 from rollcall.wallclock import Clock
 from rules.policy import Policy
-from store.audit import SESSION_CLOCK
+from store.audit import SESSION_CLOCK, ChainVerifier
 from store.stations import StationCatalog
 
 ON_COMMIT = "on_commit"
@@ -39,6 +39,7 @@ class AppState:
     clock: Clock = field(default=wallclock.utc_now)
     refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
     stations: StationCatalog = field(default_factory=StationCatalog)
+    chain: ChainVerifier = field(default_factory=ChainVerifier)
 
 
 def get_state(request: Request) -> AppState:
