@@ -40,9 +40,9 @@ def batch_receipts(
         return pl.DataFrame(schema=RECEIPTS)
     bound = timedelta(minutes=policy.skew_max_offset_minutes)
     return (
-        on.join(on_duty.select("device_id", "officer_id"), on=["device_id", "officer_id"])
-        .group_by("device_id")
+        on.group_by("device_id", "officer_id")
         .agg(newest_ts=pl.col("ts").max(), fixes=pl.len().cast(pl.Int64))
+        .join(on_duty.select("device_id", "officer_id"), on=["device_id", "officer_id"])
         .with_columns(received_at=pl.lit(received_at).cast(INSTANT))
         .filter((pl.col("newest_ts") - pl.col("received_at")).abs() <= bound)
         .select(list(RECEIPTS))
