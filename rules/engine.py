@@ -23,7 +23,7 @@ from rules.flags import (
 )
 from rules.flags.context import FlagContext
 from rules.integrity import late_support
-from rules.onduty import duty_windows, mask_off_duty
+from rules.masking import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
 from rules.schemas import (
@@ -160,7 +160,7 @@ def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     """Daily results, presence segments and findings for ``inputs.day``.
 
-    Steps: conform the frames; mask off-duty fixes and swipes (rules.onduty, before anything
+    Steps: conform the frames; mask off-duty fixes and swipes (rules.masking, before anything
     else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
     the day, so a night shift belongs to the day it starts); grade evidence; mark the officers
     whose badge and device disagree (conflicting_officers); run every day rule.

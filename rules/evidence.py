@@ -10,7 +10,7 @@ from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
 from rules.ghosts import ghost_fixes
-from rules.onduty import sort_by_group_time
+from rules.ordering import sort_by_group_time
 from rules.policy import Policy
 
 # Event types, in the order used to break ties between events at the same instant.
@@ -306,7 +306,7 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Decisive events of the window-tagged on-duty ``fixes`` and ``swipes``, outliers removed.
 
-    ``fixes`` must be sorted by (win_id, ts) (rules.onduty returns them so). The result is sorted
+    ``fixes`` must be sorted by (win_id, ts) (rules.masking.mask_off_duty returns them so). The result is sorted
     by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order on the values,
     so input row order never changes a result.
     """
