@@ -1,4 +1,4 @@
-"""Ingest endpoints: pings, swipes, roster and stations, all-or-nothing per request.
+"""Ingest endpoints: pings, swipes, visits, roster and stations, all-or-nothing per request.
 
 The caller is checked before anything else: a refused call reads no body and opens no session.
 """
@@ -81,6 +81,18 @@ SWIPE_EXAMPLE = {
         }
     ]
 }
+VISIT_EXAMPLE = {
+    "visits": [
+        {
+            "device_id": "D-1001",
+            "arrived_at": "2026-10-05T07:52:00+01:00",
+            "departed_at": "2026-10-05T16:04:00+01:00",
+            "lat": 51.5007,
+            "lon": -0.1246,
+            "accuracy_m": 40.0,
+        }
+    ]
+}
 SHIFT_EXAMPLE = {
     "shifts": [
         {
@@ -158,6 +170,28 @@ def post_swipes(
 ) -> BatchResult:
     """Up to 10,000 swipes. Idempotent on (badge_id, ts, reader_id); masking as for pings."""
     return _ingest("swipes", body, session, state, caller, request_id)
+
+
+@router.post(
+    "/visits",
+    response_model=BatchResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_body_doc("VisitBatch", VISIT_EXAMPLE),
+    summary="Store a batch of operating-system visits",
+)
+def post_visits(
+    caller: IngestCaller,
+    body: RawBody,
+    session: SessionDep,
+    state: StateDep,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Up to 10,000 visits (stays at one place, as the phone's operating system reports them).
+    Idempotent on (device_id, arrived_at); a visit reported open (no departed_at) is completed by
+    a later report with its departure. Each visit is cut at the officer's on-duty edges: the
+    on-duty part is stored, an uncovered recent part held, the off-duty part dropped (a visit
+    with nothing on duty or held is counted masked). Nothing is stored unless the whole batch is."""
+    return _ingest("visits", body, session, state, caller, request_id)
 
 
 @router.put(
