@@ -127,6 +127,7 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
         swipes=frames.swipes,
         overtime=frames.overtime,
         stations=index.station_centroids(),
+        devices=frames.devices,
     )
     outcome = evaluate_day(inputs, policy)
     t2 = perf_counter()

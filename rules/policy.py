@@ -66,6 +66,8 @@ class Policy(BaseModel):
     skew_min_arrivals: int = Field(ge=1)
     skew_max_offset_minutes: float = Field(ge=0.0, le=24 * 60)
     clock_tolerance_minutes: float = Field(ge=0.0, le=60.0)
+    receipt_offset_days: int = Field(ge=1, le=90)
+    receipt_min_batches: int = Field(ge=1)
 
     # Flags (rules/flags/).
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)

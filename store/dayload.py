@@ -19,6 +19,7 @@ from geo.cells import cell_expr
 from rules import schemas as rules_schemas
 from rules import visits as rules_visits
 from rules.clock import INSTANT, day_bounds
+from rules.receipts import DEVICES
 from store import sqlite_arrow
 from store.db import is_postgres
 from store.load import partition_name
@@ -69,6 +70,8 @@ class DayFrames:
     swipes: pl.DataFrame
     overtime: pl.DataFrame
     visits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VISITS))
+    # device_id, clock_offset_s: device clock offsets known from HTTP receipts (store.clock)
+    devices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DEVICES))
 
 
 def _instant_sql(column: str, postgres: bool) -> str:

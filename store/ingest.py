@@ -25,6 +25,7 @@ from rules.clock import local_date
 from rules.masking import ON_DUTY_KINDS, DutyStatus
 from rules.policy import Policy
 from store import visit_ingest
+from store.clock import batch_receipts, insert_receipts, receipt_probes
 from store.db import transaction
 from store.held import mask_uncovered, promote_held
 from store.load import (
@@ -249,6 +250,7 @@ class PreparedEvents:
     on: pl.DataFrame
     held: pl.DataFrame
     masked: pl.DataFrame
+    receipts: pl.DataFrame | None = None  # device receipts of an HTTP batch (store.clock)
 
 
 def _prepare_events(
@@ -258,8 +260,12 @@ def _prepare_events(
     *,
     policy: Policy,
     now: datetime,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Resolve officers and classify duty status (reads only); returns (on, held, masked, rejections)."""
+    received_at: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Resolve officers and classify duty status (reads only); returns (on, held, masked,
+    rejections, receipts). ``received_at`` (pings over HTTP): each device's officer is also
+    checked on duty at that instant, in the same roster read, and receipts
+    (store.clock.batch_receipts) are made for the devices that were."""
     item = "device_id" if kind == "pings" else "badge_id"
     assignments = load_assignments(
         session, "devices" if kind == "pings" else "badges", rows[item].unique().to_list()
@@ -291,7 +297,19 @@ def _prepare_events(
             )
         )
         rows = rows.filter(pl.col("station_id").is_in(known))
-    rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
+    probes = None
+    if received_at is not None and kind == "pings":
+        probes = receipt_probes(rows, received_at)
+        status = duty_status_of(
+            session,
+            pl.concat([rows.select("officer_id", "ts"), probes.select("officer_id", "ts")]),
+            policy=policy,
+            now=now,
+        )
+        rows = rows.with_columns(_status=status.head(rows.height))
+        probes = probes.with_columns(_status=status.tail(probes.height))
+    else:
+        rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
     if kind == "pings":
         rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
     on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
@@ -300,7 +318,11 @@ def _prepare_events(
     )
     key = MASKED_KEYS["ping" if kind == "pings" else "swipe"]
     masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select(key)
-    return on, held, masked, pl.concat(rejected)
+    receipts = None
+    if probes is not None and received_at is not None:
+        on_duty = probes.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+        receipts = batch_receipts(on, on_duty, received_at, policy=policy)
+    return on, held, masked, pl.concat(rejected), receipts
 
 
 def _split_expired(
@@ -323,9 +345,12 @@ def prepare_batch(
     policy: Policy,
     now: datetime,
     row_offset: int = 0,
+    received_at: datetime | None = None,
 ) -> PreparedEvents:
     """Validate a batch of pings or swipes and decide each one's fate, reading but not writing.
 
+    ``received_at``: when the server received the batch (HTTP ingest); a batch of pings then
+    also yields each device's receipt (store.clock.batch_receipts).
     Raises MissingColumnsError when a required column is absent.
     """
     report = IngestReport(kind)
@@ -334,11 +359,13 @@ def prepare_batch(
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
     first, too_old = _split_expired(first, policy=policy, now=now)
-    on, held, masked, rejected = _prepare_events(session, kind, first, policy=policy, now=now)
+    on, held, masked, rejected, receipts = _prepare_events(
+        session, kind, first, policy=policy, now=now, received_at=received_at
+    )
     _record_rejections(
         report, [checked.errors, _conflicts(kind, conflicts), too_old, rejected], row_offset
     )
-    return PreparedEvents(kind, report, on, held, masked)
+    return PreparedEvents(kind, report, on, held, masked, receipts)
 
 
 def write_batch(
@@ -371,6 +398,8 @@ def write_batch(
         )
     if count_masked:
         add_masked_counts(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
+    if prepared.receipts is not None:
+        insert_receipts(session, prepared.receipts)
     session.flush()
     return report
 
@@ -408,8 +437,12 @@ def ingest_frame(
     now: datetime,
     row_offset: int = 0,
     count_masked: bool = True,
+    received_at: datetime | None = None,
 ) -> IngestReport:
     """Validate and store one batch of ``kind`` records (CONTRACT §2 column names).
+
+    ``received_at``: when the server received the batch over HTTP (pings: recorded per device
+    for its clock offset, store.clock).
 
     Bad rows are reported (index, row, column, reason) and the rest still go through; rows whose
     natural key is already stored are duplicates; pings and swipes outside every on-duty window
@@ -422,7 +455,14 @@ def ingest_frame(
         return IngestReport(kind)
     if kind in ("pings", "swipes"):
         prepared = prepare_batch(
-            session, kind, frame, tz=tz, policy=policy, now=now, row_offset=row_offset
+            session,
+            kind,
+            frame,
+            tz=tz,
+            policy=policy,
+            now=now,
+            row_offset=row_offset,
+            received_at=received_at,
         )
         return write_batch(session, prepared, tz=tz, count_masked=count_masked)
     if kind == "visits":

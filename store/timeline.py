@@ -15,6 +15,7 @@ from rules.clock import INSTANT, iso_local
 from rules.engine import presence_segments
 from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
 from rules.policy import Policy
+from store.clock import device_offsets
 from store.dayload import FIXES, SWIPES, _select_list, load_visits, read_frame, with_visit_fixes
 from store.db import is_postgres
 from store.models import Officer
@@ -47,6 +48,7 @@ class OnDutyRecords:
     windows: pl.DataFrame
     fixes: pl.DataFrame
     swipes: pl.DataFrame
+    devices: pl.DataFrame | None = None  # device clock offsets (store.clock.device_offsets)
 
 
 def officer_exists(session: Session, officer_id: str) -> bool:
@@ -96,7 +98,10 @@ def on_duty_records(
     )
     fixes = fixes.filter(covered(fixes, windows)) if fixes.height else fixes
     swipes = swipes.filter(covered(swipes, windows)) if swipes.height else swipes
-    return OnDutyRecords(shifts=shifts, windows=windows, fixes=fixes, swipes=swipes)
+    devices = device_offsets(session, end, policy=policy) if fixes.height else None
+    return OnDutyRecords(
+        shifts=shifts, windows=windows, fixes=fixes, swipes=swipes, devices=devices
+    )
 
 
 def _timeline_cell(cell: int | None, resolution: int) -> str | None:
@@ -120,7 +125,9 @@ def _segments(
         records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
     )
     stations = index.station_centroids() if index is not None else None
-    return presence_segments(fixes, records.swipes, shifts, policy, tz, stations)
+    return presence_segments(
+        fixes, records.swipes, shifts, policy, tz, stations, devices=records.devices
+    )
 
 
 def _event(

@@ -114,13 +114,15 @@ def _ingest(
     parsed = parse_batch(kind, body)
     report = IngestReport(kind)
     if parsed.frame.height:
+        now = datetime.now(UTC)
         report = ingest_frame(
             session,
             kind,
             parsed.frame,
             tz=state.settings.timezone,
             policy=state.policy,
-            now=datetime.now(UTC),
+            now=now,
+            received_at=now if kind == "pings" else None,
         )
     result = merge_report(parsed, report)
     counts = {k: result[k] for k in ("accepted", "duplicate", "masked", "held", "rejected")}
@@ -150,7 +152,8 @@ def post_pings(
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 fixes. Idempotent on (device_id, ts). Off-duty fixes are masked (counted
-    only), unrostered recent ones held. Nothing is stored unless the whole batch is (503: retry)."""
+    only), unrostered recent ones held. The time the batch arrived is kept per device (with its
+    newest on-duty fix's time) to estimate the device clock's offset. Nothing is stored unless the whole batch is (503: retry)."""
     return _ingest("pings", body, session, state, caller, request_id)
 
 
