@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rollcall import wallclock
 from rollcall.commands.common import (
     cli_engine,
     console,
@@ -75,7 +75,7 @@ def import_(
     policy = load_policy_or_exit(settings)
     engine = cli_engine(settings)
     factory = session_factory(engine)
-    now = datetime.now(UTC)
+    now = wallclock.utc_now()
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
