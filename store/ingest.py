@@ -25,7 +25,7 @@ from rules.clock import local_date
 from rules.masking import ON_DUTY_KINDS, DutyStatus
 from rules.policy import Policy
 from store import visit_ingest
-from store.clock import batch_receipts, insert_receipts
+from store.clock import batch_receipts, insert_receipts, receipt_probes
 from store.db import transaction
 from store.held import mask_uncovered, promote_held
 from store.load import (
@@ -260,8 +260,12 @@ def _prepare_events(
     *,
     policy: Policy,
     now: datetime,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Resolve officers and classify duty status (reads only); returns (on, held, masked, rejections)."""
+    received_at: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Resolve officers and classify duty status (reads only); returns (on, held, masked,
+    rejections, receipts). ``received_at`` (pings over HTTP): each device's officer is also
+    checked on duty at that instant, in the same roster read, and receipts
+    (store.clock.batch_receipts) are made for the devices that were."""
     item = "device_id" if kind == "pings" else "badge_id"
     assignments = load_assignments(
         session, "devices" if kind == "pings" else "badges", rows[item].unique().to_list()
@@ -293,7 +297,19 @@ def _prepare_events(
             )
         )
         rows = rows.filter(pl.col("station_id").is_in(known))
-    rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
+    probes = None
+    if received_at is not None and kind == "pings":
+        probes = receipt_probes(rows, received_at)
+        status = duty_status_of(
+            session,
+            pl.concat([rows.select("officer_id", "ts"), probes.select("officer_id", "ts")]),
+            policy=policy,
+            now=now,
+        )
+        rows = rows.with_columns(_status=status.head(rows.height))
+        probes = probes.with_columns(_status=status.tail(probes.height))
+    else:
+        rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
     if kind == "pings":
         rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
     on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
@@ -302,7 +318,11 @@ def _prepare_events(
     )
     key = MASKED_KEYS["ping" if kind == "pings" else "swipe"]
     masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select(key)
-    return on, held, masked, pl.concat(rejected)
+    receipts = None
+    if probes is not None and received_at is not None:
+        on_duty = probes.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+        receipts = batch_receipts(on, on_duty, received_at, policy=policy)
+    return on, held, masked, pl.concat(rejected), receipts
 
 
 def _split_expired(
@@ -339,13 +359,12 @@ def prepare_batch(
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
     first, too_old = _split_expired(first, policy=policy, now=now)
-    on, held, masked, rejected = _prepare_events(session, kind, first, policy=policy, now=now)
+    on, held, masked, rejected, receipts = _prepare_events(
+        session, kind, first, policy=policy, now=now, received_at=received_at
+    )
     _record_rejections(
         report, [checked.errors, _conflicts(kind, conflicts), too_old, rejected], row_offset
     )
-    receipts = None
-    if kind == "pings" and received_at is not None:
-        receipts = batch_receipts(session, on, received_at, policy=policy, now=now)
     return PreparedEvents(kind, report, on, held, masked, receipts)
 
 
