@@ -6,7 +6,7 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from rollcall import wallclock
 from rollcall.console import (
     cli_engine,
     console,
@@ -62,7 +63,7 @@ def _run_day(value: str, option: str, tz: str) -> date:
     """A day for the nightly job: YYYY-MM-DD, or ``today`` / ``yesterday`` in the force's zone."""
     word = value.strip().lower()
     if word in ("today", "yesterday"):
-        today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+        today = wallclock.utc_now().astimezone(ZoneInfo(tz)).date()
         return today - timedelta(days=1) if word == "yesterday" else today
     return _day(value, option)
 
@@ -196,6 +197,7 @@ def nightly(
                 workers=workers,
                 scheduler=scheduler,
                 on_day=on_day,
+                clock=wallclock.utc_now,
                 wait=wait,
                 on_wait=lambda text: err_console.print(text, markup=False),
             )
@@ -238,7 +240,7 @@ def jobs(
     settings = load_settings()
     tz = settings.timezone
     with _sessions(settings) as factory:
-        marked = reap_abandoned(factory, now=datetime.now(UTC))
+        marked = reap_abandoned(factory, now=wallclock.utc_now())
         with factory() as session:
             runs = recent_runs(session, limit=limit)
     rows: list[dict[str, Any]] = [
@@ -683,7 +685,7 @@ def purge() -> None:
             report = run_purge(
                 factory,
                 policy=policy,
-                now=datetime.now(UTC),
+                now=wallclock.utc_now(),
                 tz=settings.timezone,
                 actor=getpass.getuser(),
                 on_audit_batch=audit_progress,

@@ -4,7 +4,6 @@ the case reference first; reads and reviews are audited as the API's are."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -180,7 +179,7 @@ def review(
         note=note,
         actor=caller.sub,
         role=caller.role.value,
-        now=datetime.now(UTC),
+        now=state.clock(),
         expected_status=fields.get("expected_status") or None,
         case_ref=case_ref,
         reviewers_needed=state.policy.substantiation_reviewers,

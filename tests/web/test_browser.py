@@ -17,6 +17,7 @@ from rollcall.settings import Settings
 from store.db import transaction
 from store.models import Flag
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
+from tests.clock import API_NOW, TestClock
 from tests.web.browser import axe_violations, chromium_problem, launch, live_server, sign_in
 
 CASE = "CASE-2026-0042"
@@ -42,12 +43,12 @@ def site(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Api]]:
     key = tmp_path / "export-key.pem"
     signing.generate_key_file(key)
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=key)
-    app = create_app(settings, dev_login=True)
+    app = create_app(settings, dev_login=True, clock=TestClock(API_NOW))
     with TestClient(app) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
         seed_results(api)
-    with live_server(create_app(settings, dev_login=True)) as base:
+    with live_server(create_app(settings, dev_login=True, clock=TestClock(API_NOW))) as base:
         yield base, api
 
 

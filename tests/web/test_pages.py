@@ -23,6 +23,7 @@ from tests.api.helpers import (
     seed_reference,
     seed_results,
 )
+from tests.clock import API_NOW, TestClock
 from tests.web.conftest import csrf_of, sign_in
 
 PAGES = {
@@ -370,7 +371,9 @@ def test_signed_out_pages_send_to_the_login_or_refuse(web: Api, db_url: str) -> 
     r = web.client.get("/app/hr", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/app/login"
-    app = create_app(Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ))
+    app = create_app(
+        Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ), clock=TestClock(API_NOW)
+    )
     with TestClient(app, raise_server_exceptions=False) as plain:
         assert plain.get("/app/login").status_code == 404
         r = plain.get("/app/hr", follow_redirects=False)
@@ -410,7 +413,7 @@ def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
         timezone=TZ,
         basemap_url="https://tiles.force.example/osm/{z}/{x}/{y}.png",
     )
-    app = create_app(settings, dev_login=True)
+    app = create_app(settings, dev_login=True, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
