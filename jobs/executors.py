@@ -100,7 +100,7 @@ def connect_scheduler(
         for f in files:
             if f is not None and not f.is_file():
                 raise SchedulerUnreachable(f"Dask TLS file {f} does not exist")
-        security = Security(
+        security = Security(  # type: ignore[no-untyped-call]
             tls_ca_file=str(ca_file),
             tls_client_cert=str(cert_file),
             tls_client_key=str(key_file),
