@@ -15,7 +15,7 @@ from api.app import create_app
 from api.auth import issue_token
 from rollcall.settings import Settings
 from store.db import transaction
-from store.models import Flag
+from store.models import CaseClosure, Flag
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
 from tests.clock import API_NOW, TestClock
 from tests.web.browser import axe_violations, chromium_problem, launch, live_server, sign_in
@@ -155,6 +155,27 @@ def test_investigator_journey_case_queue_flag_review_timeline(
     page.get_by_role("link", name="Timeline of that day on a map").click()
     expect(page.get_by_role("heading", name="Timeline of O1")).to_be_visible()
     _accessible(page)
+
+
+def test_investigator_closes_the_case_with_the_keyboard(site: tuple[str, Api], page: Page) -> None:
+    base, api = site
+    sign_in(page, base, "investigator", sub="inv.keys")
+    page.goto(f"{base}/app/flags?case_ref={CASE}")
+    link = page.get_by_role("link", name="Close this case")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Case {CASE}")).to_be_visible()
+    _accessible(page)
+    button = page.get_by_role("button", name=f"Close case {CASE}")
+    button.focus()
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("by inv.keys")
+    _accessible(page)
+    with transaction(api.factory) as session:
+        closure = session.get(CaseClosure, CASE)
+        assert closure is not None
+        assert closure.closed_by == "inv.keys"
 
 
 def test_officer_journey_month_timeline_and_access_log(site: tuple[str, Api], page: Page) -> None:
