@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
+from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject, wallclock
 from rollcall.console import (
     cli_engine,
     console,
@@ -133,7 +132,7 @@ def import_(
     policy = load_policy_or_exit(settings)
     engine = cli_engine(settings)
     factory = session_factory(engine)
-    now = datetime.now(UTC)
+    now = wallclock.utc_now()
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

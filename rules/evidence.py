@@ -12,7 +12,7 @@ from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
 from rules.geodesy import nearest_fence_lower_bound_m
 from rules.ghosts import ghost_fixes
-from rules.onduty import sort_by_group_time
+from rules.ordering import sort_by_group_time
 from rules.policy import Policy
 
 # Event types, in the order used to break ties between events at the same instant.
@@ -400,9 +400,9 @@ def evidence_events(
 
     ``stations`` (optional, rules.schemas.STATIONS) measure fixes far from every station.
 
-    ``fixes`` must be sorted by (win_id, ts) (rules.onduty returns them so). The result is sorted
-    by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order on the values,
-    so input row order never changes a result.
+    ``fixes`` must be sorted by (win_id, ts) (rules.masking.mask_off_duty returns them so). The
+    result is sorted by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order
+    on the values, so input row order never changes a result.
     """
     events = pl.concat([fix_events(fixes, policy, stations), swipe_events(swipes)], how="vertical")
     ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
