@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -26,6 +28,32 @@ from rollcall.commands.common import (
 )
 from rollcall.settings import Settings
 from rules.clock import iso_local
+
+
+@contextmanager
+def _dask_client(settings: Settings, address: str | None) -> Iterator[Any]:
+    """A Dask client on ``address`` (None: no client), with the ROLLCALL_DASK_* TLS settings;
+    an unreachable scheduler ends the command with one line saying what to do."""
+    if address is None:
+        yield None
+        return
+    from jobs.executors import SchedulerUnreachable, connect_scheduler
+
+    try:
+        client = connect_scheduler(
+            address,
+            ca_file=settings.dask_tls_ca_file,
+            cert_file=settings.dask_tls_cert_file,
+            key_file=settings.dask_tls_key_file,
+            timeout_s=settings.dask_connect_timeout_s,
+        )
+    except SchedulerUnreachable as exc:
+        error_line(str(exc))
+        raise typer.Exit(1) from exc
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _run_day(value: str, option: str, tz: str) -> date:
@@ -96,6 +124,7 @@ def nightly(
     ):
         table.add_column(col, justify="left" if col == "day" else "right")
     with (
+        _dask_client(settings, scheduler) as cluster,
         sessions(settings) as factory,
         Progress(
             TextColumn("[bold]{task.description}"),
@@ -131,7 +160,7 @@ def nightly(
                 policy=policy,
                 tz=settings.timezone,
                 workers=workers,
-                scheduler=scheduler,
+                scheduler=cluster,
                 on_day=on_day,
                 clock=wallclock.utc_now,
                 wait=wait,
