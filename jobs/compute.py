@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from time import perf_counter
-from typing import Any
 
 import polars as pl
 
 from geo.index import StationIndex
-from rules.findings import Finding
+from rules.findings import Finding, finding_order
 from rules.policy import Policy
 from store.dayload import DayFrames, with_visit_fixes
 
@@ -109,7 +109,7 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
     """Classify the fixes against the station fences, then evaluate the day's rules.
 
     Pure: no database access, so it runs unchanged in-process or on a Dask worker. The daily rows
-    are sorted by officer_id; findings by (officer_id, code, fingerprint).
+    are sorted by officer_id; findings come sorted from the engine (rules.findings.finding_order).
     """
     from rules.engine import DayInputs, evaluate_day
 
@@ -132,12 +132,8 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
     outcome = evaluate_day(inputs, policy)
     t2 = perf_counter()
     daily = outcome.daily.sort("officer_id")
-    findings = sorted(outcome.findings, key=lambda f: (f.officer_id, f.code, f.fingerprint))
     timings: dict[str, float] = {"classify": t1 - t0, "evaluate": t2 - t1}
-    extra: Any = getattr(outcome, "timings", None)
-    if isinstance(extra, dict):
-        timings.update({f"evaluate.{k}": float(v) for k, v in extra.items()})
-    return PartResult(daily=daily, findings=findings, timings=timings)
+    return PartResult(daily=daily, findings=outcome.findings, timings=timings)
 
 
 def merge_parts(results: Sequence[PartResult]) -> PartResult:
@@ -148,10 +144,7 @@ def merge_parts(results: Sequence[PartResult]) -> PartResult:
     if len(results) == 1:
         return results[0]
     daily = pl.concat([r.daily for r in results], how="vertical_relaxed").sort("officer_id")
-    findings = sorted(
-        (f for r in results for f in r.findings),
-        key=lambda f: (f.officer_id, f.code, f.fingerprint),
-    )
+    findings = list(heapq.merge(*(r.findings for r in results), key=finding_order))
     timings: dict[str, float] = {}
     for r in results:
         for k, v in r.timings.items():

@@ -23,6 +23,7 @@ from rules.policy import Policy
 from store import dayload, job_runs, results
 from store.clock import device_offsets
 from store.db import transaction
+from store.job_runs import RunOutcome
 
 Clock = Callable[[], datetime]
 # Connections reading a day's events at once: the database produces rows while this process
@@ -30,7 +31,7 @@ Clock = Callable[[], datetime]
 READERS = 4
 # Officers per partition: a day is computed one officer partition at a time, so the working set
 # of the rules (a few hundred bytes per fix) follows the partition, not the day.
-PART_OFFICERS = {"postgresql": 6_000, "sqlite": 6_000}
+PART_OFFICERS = 6_000
 
 
 @dataclass
@@ -137,8 +138,13 @@ def _claim_days(
         if not wait:
             message = f"{what}; wait for it to finish or run again with --wait"
             with transaction(factory) as session:
-                results.finish_run(
-                    session, run_id, outcome="refused", counts={}, now=now_fn(), error=message
+                job_runs.finish_run(
+                    session,
+                    run_id,
+                    outcome=RunOutcome.REFUSED,
+                    counts={},
+                    now=now_fn(),
+                    error=message,
                 )
             raise NightlyBusyError(message)
         if on_wait is not None and what != told:
@@ -255,10 +261,8 @@ def _compute_day(
     with factory() as session:
         base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
         base = replace(base, devices=device_offsets(session, base.hi, policy=policy))
-        backend = session.get_bind().dialect.name
         busy = base.shifts["officer_id"].n_unique() + base.overtime.height
-        per_part = PART_OFFICERS.get(backend, min(PART_OFFICERS.values()))
-        groups = officer_groups(base, max(executor.min_parts, -(-busy // per_part)))
+        groups = officer_groups(base, max(executor.min_parts, -(-busy // PART_OFFICERS)))
         span = _fix_range(base, day, tz, policy)
         pending: list[pl.DataFrame | None] = (
             list(
@@ -341,7 +345,7 @@ def run_nightly(
     }
     abandoned = reap_abandoned(factory, now=now_fn())
     with transaction(factory) as session:
-        run_id = results.start_run(
+        run_id = job_runs.start_run(
             session, job="nightly", params=params, policy_version=policy.version, now=now_fn()
         )
         job_runs.set_owner(session, run_id, current_owner(), now=now_fn())
@@ -413,8 +417,13 @@ def run_nightly(
         where = f"{current.isoformat()} " if current is not None else ""
         error = f"failed on {where}during {stage}: {type(exc).__name__}"
         with transaction(factory) as session:
-            results.finish_run(
-                session, run_id, outcome="failed", counts=report.counts(), now=now_fn(), error=error
+            job_runs.finish_run(
+                session,
+                run_id,
+                outcome=RunOutcome.FAILED,
+                counts=report.counts(),
+                now=now_fn(),
+                error=error,
             )
         raise NightlyError(error) from exc
     finally:
@@ -422,5 +431,7 @@ def run_nightly(
         if executor is not None:
             executor.close()
     with transaction(factory) as session:
-        results.finish_run(session, run_id, outcome="ok", counts=report.counts(), now=now_fn())
+        job_runs.finish_run(
+            session, run_id, outcome=RunOutcome.OK, counts=report.counts(), now=now_fn()
+        )
     return report

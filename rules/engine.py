@@ -11,7 +11,7 @@ import polars as pl
 from rules.clock import DEFAULT_TIMEZONE, local_date
 from rules.daily import clip_segments, daily_results, day_windows, mark_conflicts
 from rules.evidence import evidence_events
-from rules.findings import Finding
+from rules.findings import Finding, finding_order
 from rules.flags import (
     badge_without_device,
     declared_office,
@@ -224,7 +224,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     findings: list[Finding] = []
     for rule in DAY_RULES:
         findings.extend(rule(ctx))
-    findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
+    findings.sort(key=finding_order)
     daily = late_support(ctx)
     presence = public_segments(clip_segments(segments, windows_today)).sort(
         "officer_id", "start_at", "kind", "station_id", "h3_cell", nulls_last=True

@@ -23,6 +23,11 @@ class Finding:
     misconduct: bool
 
 
+def finding_order(finding: Finding) -> tuple[str, str, str]:
+    """The order findings are kept in: officer, code, fingerprint (sort key)."""
+    return (finding.officer_id, finding.code, finding.fingerprint)
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with datetimes and dates as ISO 8601 strings and floats rounded to 3 places."""
     if isinstance(value, datetime):

@@ -11,7 +11,7 @@ import polars as pl
 
 from rules.clock import INSTANT, day_bounds, iso_local, local_date
 from rules.daily import day_shifts
-from rules.findings import Finding, make_finding
+from rules.findings import Finding, finding_order, make_finding
 from rules.flags.context import FlagContext
 from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
@@ -512,7 +512,7 @@ def evaluate_period(inputs: PeriodInputs, policy: Policy) -> list[Finding]:
         *self_edits(inputs, additions, policy),
         *edit_clusters(inputs, additions, policy),
     ]
-    findings.sort(key=lambda f: (f.officer_id, f.code, f.fingerprint))
+    findings.sort(key=finding_order)
     return findings
 
 

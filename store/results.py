@@ -1,4 +1,4 @@
-"""Writing nightly results: daily results, flags (kept by fingerprint, never deleted), job runs."""
+"""Writing nightly results: daily results and flags (kept by fingerprint, never deleted)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
 from rules.integrity import INTEGRITY_CODES
 from store.db import is_postgres
-from store.models import DailyResult, Flag, JobRun, RecomputeMark
+from store.models import DailyResult, Flag, RecomputeMark
 from store.types import to_epoch_us
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
@@ -54,35 +54,6 @@ class WriteCounts:
         """Accumulate ``other`` into this."""
         for key, value in vars(other).items():
             setattr(self, key, getattr(self, key) + value)
-
-
-def start_run(
-    session: Session, *, job: str, params: dict[str, Any], policy_version: str, now: datetime
-) -> int:
-    """Record the start of a job run (outcome ``running``); returns its run_id. Flushes only."""
-    run = JobRun(
-        job=job, started_at=now, params=params, policy_version=policy_version, outcome="running"
-    )
-    session.add(run)
-    session.flush()
-    return int(run.run_id)
-
-
-def finish_run(
-    session: Session,
-    run_id: int,
-    *,
-    outcome: str,
-    counts: dict[str, Any],
-    now: datetime,
-    error: str | None = None,
-) -> None:
-    """Record how run ``run_id`` ended (``ok`` or ``failed``), its counts and a short error."""
-    session.execute(
-        update(JobRun)
-        .where(JobRun.run_id == run_id)
-        .values(finished_at=now, outcome=outcome, counts=counts, error=error)
-    )
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from rollcall import wallclock
-from rollcall.commands.common import cli_engine, load_settings
+from rollcall.commands.common import cli_engine, load_settings, sessions
 from rollcall.settings import Settings
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
@@ -139,7 +139,6 @@ def audit_checkpoint(
     `audit verify --checkpoints OUT` then detects a truncated, deleted or rewritten log."""
     from api.checkpoints import make_checkpoint
     from api.signing import SigningConfigError, load_signer
-    from store.db import make_engine, session_factory
 
     settings = load_settings()
     path = key or settings.audit_key_file or settings.export_key_file
@@ -151,11 +150,8 @@ def audit_checkpoint(
     except SigningConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    engine = make_engine(settings.database_url)
-    try:
-        seq, digest = make_checkpoint(session_factory(engine), signer, out, settings.timezone)
-    finally:
-        engine.dispose()
+    with sessions(settings) as factory:
+        seq, digest = make_checkpoint(factory, signer, out, settings.timezone)
     typer.echo(f"checkpoint {seq}:{digest} signed with {signer.key_id}, appended to {out}")
 
 

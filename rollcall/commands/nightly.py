@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,12 +94,14 @@ def nightly(
         bool,
         typer.Option("--wait", help="Wait for a nightly run computing the same days to finish."),
     ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Compute daily results and flags for each day (idempotent: a rerun replaces them), and the
     marked days before it (policy recompute_marked_days). One run at a time per day: a second
     run refuses, or waits with --wait."""
     from jobs.nightly import DayReport, NightlyBusyError, NightlyError, run_nightly
 
+    fmt = check_format(fmt, ("table", "json"))
     settings = load_settings()
     policy = load_policy_or_exit(settings)
     if (date_ is None) == (not pending):
@@ -110,19 +113,7 @@ def nightly(
         err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
         raise typer.Exit(2)
     span = f"{first}..{last}" if first is not None else "marked days"
-    table = Table(title="Nightly results", show_lines=False)
-    for col in (
-        "day",
-        "officers",
-        "fixes",
-        "swipes",
-        "day rows",
-        "flags new",
-        "kept",
-        "withdrawn",
-        "seconds",
-    ):
-        table.add_column(col, justify="left" if col == "day" else "right")
+    days: list[dict[str, Any]] = []
     with (
         _dask_client(settings, scheduler) as cluster,
         sessions(settings) as factory,
@@ -138,18 +129,7 @@ def nightly(
         task = progress.add_task(f"nightly {span}", total=None)
 
         def on_day(d: DayReport) -> None:
-            w = d.writes
-            table.add_row(
-                d.day.isoformat(),
-                f"{d.officers:,}",
-                f"{d.fixes:,}",
-                f"{d.swipes:,}",
-                f"{d.daily_rows:,}",
-                str(w.flags_raised + w.flags_reinstated),
-                str(w.flags_kept),
-                str(w.flags_withdrawn),
-                f"{sum(v for k, v in d.timings.items() if k in _STAGES):.1f}",
-            )
+            days.append(_day_row(d))
             progress.advance(task)
 
         try:
@@ -170,10 +150,14 @@ def nightly(
             error_line(str(exc))
             raise typer.Exit(1) from exc
         except NightlyError as exc:
-            console.print(table)
+            if fmt == "table":
+                console.print(_nightly_table(days))
             err_console.print(f"[red]nightly run failed:[/] {exc} (earlier days are committed)")
             raise typer.Exit(1) from exc
-    console.print(table)
+    if fmt == "json":
+        json_out(_nightly_document(report, policy.version, days))
+        return
+    console.print(_nightly_table(days))
     pw = report.period_writes
     periods = ", ".join(f"{a}..{b}" for a, b in report.periods) or "none complete"
     if report.abandoned_runs:
@@ -190,6 +174,95 @@ def nightly(
 
 
 _STAGES = ("load", "compute", "write")
+# The nightly summary's columns: (JSON key, table header).
+_DAY_COLUMNS = (
+    ("day", "day"),
+    ("officers", "officers"),
+    ("fixes", "fixes"),
+    ("swipes", "swipes"),
+    ("daily_rows", "day rows"),
+    ("flags_new", "new"),
+    ("flags_kept", "kept"),
+    ("flags_withdrawn", "withdrawn"),
+    ("seconds", "seconds"),
+)
+
+
+def _narrow_table(title: str, caption: str) -> Table:
+    """A table that fits 80 columns: no outer border, one space between columns."""
+    return Table(title=title, caption=caption, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 0))
+
+
+def _day_row(d: Any) -> dict[str, Any]:
+    """One computed day (a jobs.nightly.DayReport) as the summary's row."""
+    w = d.writes
+    return {
+        "day": d.day.isoformat(),
+        "officers": d.officers,
+        "fixes": d.fixes,
+        "swipes": d.swipes,
+        "daily_rows": d.daily_rows,
+        "flags_new": w.flags_raised + w.flags_reinstated,
+        "flags_kept": w.flags_kept,
+        "flags_withdrawn": w.flags_withdrawn,
+        "seconds": round(sum(v for k, v in d.timings.items() if k in _STAGES), 1),
+    }
+
+
+def _nightly_table(days: list[dict[str, Any]]) -> Table:
+    """The days of a nightly run, readable at 80 columns (numbers are never cut)."""
+    table = _narrow_table(
+        "Nightly results",
+        "day rows: officers' daily results written; flags: new, kept, withdrawn; seconds: "
+        "load, compute and write",
+    )
+    for key, header in _DAY_COLUMNS:
+        table.add_column(header, justify="left" if key == "day" else "right", no_wrap=True)
+    for row in days:
+        table.add_row(
+            row["day"],
+            *(f"{row[key]:,}" for key, _ in _DAY_COLUMNS[1:-1]),
+            f"{row['seconds']:.1f}",
+        )
+    return table
+
+
+def _nightly_document(report: Any, policy_version: str, days: list[dict[str, Any]]) -> Any:
+    """The nightly summary as JSON: the run, each day's row, held events, office-share periods
+    and their flags, earlier runs marked abandoned."""
+    pw = report.period_writes
+    return {
+        "run_id": report.run_id,
+        "policy_version": policy_version,
+        "days": days,
+        "held_promoted": report.held_promoted,
+        "held_expired": report.held_purged,
+        "periods": [{"from": a.isoformat(), "to": b.isoformat()} for a, b in report.periods],
+        "period_flags": {
+            "new": pw.flags_raised + pw.flags_reinstated,
+            "kept": pw.flags_kept,
+            "withdrawn": pw.flags_withdrawn,
+        },
+        "abandoned_runs": list(report.abandoned_runs),
+    }
+
+
+def _took(row: Any, now: datetime) -> str:
+    """How long a run took, or for one still running how long ago its last heartbeat was."""
+    if row.finished_at is not None:
+        return _duration((row.finished_at - row.started_at).total_seconds())
+    beat = row.heartbeat_at or row.started_at
+    return f"beat {_duration((now - beat).total_seconds())} ago"
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as "4.2 s", "12 min 05 s" or "3 h 02 min"."""
+    if seconds < 60:
+        return f"{max(seconds, 0):.1f} s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
 
 
 def jobs(
@@ -204,49 +277,50 @@ def jobs(
     fmt = check_format(fmt, ("table", "json"))
     settings = load_settings()
     tz = settings.timezone
+    now = wallclock.utc_now()
     with sessions(settings) as factory:
-        marked = reap_abandoned(factory, now=wallclock.utc_now())
+        marked = reap_abandoned(factory, now=now)
         with factory() as session:
             runs = recent_runs(session, limit=limit)
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": r.run_id,
-            "job": r.job,
-            "outcome": r.outcome,
-            "started_at": iso_local(r.started_at, tz),
-            "finished_at": iso_local(r.finished_at, tz) if r.finished_at else None,
-            "heartbeat_at": iso_local(r.heartbeat_at, tz) if r.heartbeat_at else None,
-            "owner": f"{r.owner_host}:{r.owner_pid}" if r.owner_host else None,
-            "params": r.params,
-            "error": r.error,
-        }
-        for r in runs
-    ]
     if fmt == "json":
-        json_out(rows)
+        json_out([_run_dict(r, tz) for r in runs])
         return
-    table = Table(title="Job runs (newest first)")
-    for col in ("run", "job", "outcome", "started", "finished", "heartbeat", "process"):
+    table = _narrow_table("Job runs (newest first)", f"started: local time ({tz})")
+    for col in ("run", "job", "outcome", "started", "took", "process"):
         table.add_column(col, justify="right" if col == "run" else "left", no_wrap=col != "process")
-    for row in rows:
+    for r in runs:
         table.add_row(
-            str(row["run_id"]),
-            str(row["job"]),
-            str(row["outcome"]),
-            str(row["started_at"]),
-            str(row["finished_at"] or ""),
-            str(row["heartbeat_at"] or ""),
-            str(row["owner"] or ""),
+            str(r.run_id),
+            r.job,
+            r.outcome,
+            r.started_at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S"),
+            _took(r, now),
+            f"{r.owner_host}:{r.owner_pid}" if r.owner_host else "",
         )
     console.print(table)
-    for row in rows:
-        if row["error"]:
-            console.print(f"run {row['run_id']}: {row['error']}", markup=False)
+    for r in runs:
+        if r.error:
+            console.print(f"run {r.run_id}: {r.error}", markup=False, soft_wrap=True)
     if marked:
         console.print(
             f"Marked {len(marked)} run(s) abandoned (their process is gone): "
             + ", ".join(map(str, marked))
         )
+
+
+def _run_dict(r: Any, tz: str) -> dict[str, Any]:
+    """A job run (store.models.JobRun) as ``rollcall jobs --format json`` gives it."""
+    return {
+        "run_id": r.run_id,
+        "job": r.job,
+        "outcome": r.outcome,
+        "started_at": iso_local(r.started_at, tz),
+        "finished_at": iso_local(r.finished_at, tz) if r.finished_at else None,
+        "heartbeat_at": iso_local(r.heartbeat_at, tz) if r.heartbeat_at else None,
+        "owner": f"{r.owner_host}:{r.owner_pid}" if r.owner_host else None,
+        "params": r.params,
+        "error": r.error,
+    }
 
 
 def _checkpoint_after_purge(factory: sessionmaker[Session], settings: Settings) -> None:

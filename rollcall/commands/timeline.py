@@ -169,10 +169,10 @@ def timeline_show(
     import orjson
 
     from geo.geojson import timeline_collection
-    from rollcall.commands.common import console, err_console, load_policy_or_exit
+    from rollcall.commands.common import console, err_console, load_policy_or_exit, sessions
     from rules.clock import period_bounds
     from store import audit
-    from store.db import make_engine, session_factory, transaction
+    from store.db import transaction
     from store.stations import StationCatalog
     from store.timeline import build_timeline, officer_exists
 
@@ -187,33 +187,29 @@ def timeline_show(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    engine = make_engine(settings.database_url)
-    try:
-        with transaction(session_factory(engine)) as session:
-            if not officer_exists(session, officer_id):
-                err_console.print(f"error: no officer {officer_id!r}", markup=False)
-                raise typer.Exit(1)
-            stations = StationCatalog(cache_dir=settings.cache_dir).current(session)
-            timeline = build_timeline(
-                session, officer_id, first, last, policy=policy, tz=tz, stations=stations
-            )
-            audit.append(
-                session,
-                actor=getpass.getuser(),
-                role="cli",
-                action="read.timeline",
-                officer_id=officer_id,
-                case_ref=case_ref,
-                purpose="cli timeline show",
-                detail={
-                    "from": timeline["from"],
-                    "to": timeline["to"],
-                    "events": len(timeline["events"]),
-                    "format": fmt,
-                },
-            )
-    finally:
-        engine.dispose()
+    with sessions(settings) as factory, transaction(factory) as session:
+        if not officer_exists(session, officer_id):
+            err_console.print(f"error: no officer {officer_id!r}", markup=False)
+            raise typer.Exit(1)
+        stations = StationCatalog(cache_dir=settings.cache_dir).current(session)
+        timeline = build_timeline(
+            session, officer_id, first, last, policy=policy, tz=tz, stations=stations
+        )
+        audit.append(
+            session,
+            actor=getpass.getuser(),
+            role="cli",
+            action="read.timeline",
+            officer_id=officer_id,
+            case_ref=case_ref,
+            purpose="cli timeline show",
+            detail={
+                "from": timeline["from"],
+                "to": timeline["to"],
+                "events": len(timeline["events"]),
+                "format": fmt,
+            },
+        )
     if fmt == "table":
         console.print(_timeline_table(timeline))
         return

@@ -100,7 +100,7 @@ def test_run_in_officer_partitions_is_identical(
 ) -> None:
     whole = run_nightly(factory, START, LAST, policy=policy, tz=TZ, clock=lambda: RUN_AT)
     expected = snapshot(factory)
-    monkeypatch.setattr(jobs.nightly, "PART_OFFICERS", {"postgresql": 6, "sqlite": 6})
+    monkeypatch.setattr(jobs.nightly, "PART_OFFICERS", 6)
     parted = run_nightly(factory, START, LAST, policy=policy, tz=TZ, clock=lambda: RUN_AT)
     assert [d.parts for d in whole.days] == [1] * DAYS
     assert min(d.parts for d in parted.days) >= 3

@@ -142,7 +142,7 @@ def test_pending_recomputes_every_marked_day_and_only_those(
 
 def _running_blocker(factory: sessionmaker[Session]) -> int:
     with transaction(factory) as s:
-        run_id = results.start_run(
+        run_id = job_runs.start_run(
             s,
             job="nightly",
             params={"from": START.isoformat(), "to": LAST.isoformat()},

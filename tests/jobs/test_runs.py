@@ -28,10 +28,9 @@ from rollcall.settings import get_settings
 from rules.policy import Policy
 from store import job_runs
 from store.db import session_factory, transaction
-from store.job_runs import Owner
+from store.job_runs import Owner, finish_run, start_run
 from store.migrate import alembic_config, upgrade
 from store.models import DailyResult, JobRun
-from store.results import finish_run, start_run
 from store.types import DOCUMENT, Instant
 from tests.jobs.conftest import RUN_AT, START, TZ
 

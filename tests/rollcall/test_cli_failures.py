@@ -9,8 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
+from api.signing import generate_key_file
 from store.db import make_engine
 from tests.store.ingest_helpers import OFFICERS
 
@@ -46,6 +48,26 @@ def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path: Path) ->
         f"error: no database file at {path}: run `rollcall db upgrade`"
     )
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", "checkpoint", "--out", "{tmp}/checkpoints.jsonl", "--key", "{tmp}/key.pem"],
+        ["timeline", "show", "O1", "--from", "2026-10-05", "--to", "2026-10-06"],
+    ],
+    ids=["audit-checkpoint", "timeline-show"],
+)
+def test_every_command_refuses_a_missing_sqlite_file(tmp_path: Path, args: list[str]) -> None:
+    generate_key_file(tmp_path / "key.pem")
+    path = tmp_path / "nowhere.db"
+    result = rollcall(f"sqlite:///{path}", *(a.format(tmp=tmp_path) for a in args))
+    assert result.returncode == 1
+    assert one_line(result).startswith(
+        f"error: no database file at {path}: run `rollcall db upgrade`"
+    )
+    assert not path.exists()
+    assert not (tmp_path / "checkpoints.jsonl").exists()
 
 
 def test_an_unreachable_server_is_one_line() -> None:

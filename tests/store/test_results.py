@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
+from store.job_runs import finish_run, start_run
 from store.models import DailyResult, Flag, JobRun, RecomputeMark
-from store.results import finish_run, start_run, write_day, write_period_flags
+from store.results import write_day, write_period_flags
 
 DAY = date(2026, 10, 25)
 NOW = datetime(2026, 10, 26, 3, 0, tzinfo=UTC)

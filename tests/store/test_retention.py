@@ -16,6 +16,7 @@ from rules.clock import INSTANT
 from rules.policy import load_policy
 from store import audit
 from store.db import is_postgres, session_factory, transaction
+from store.job_runs import start_run
 from store.load import insert_events
 from store.models import (
     Adjustment,
@@ -31,7 +32,7 @@ from store.models import (
     Swipe,
     Visit,
 )
-from store.results import start_run, write_day
+from store.results import write_day
 from store.retention import purge_audit
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
