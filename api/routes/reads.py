@@ -60,6 +60,7 @@ from store.reports import (
     compliance_dicts,
     compliance_frame,
     day_rows,
+    officer_labels,
     officer_report,
     unit_rollup,
 )
@@ -297,6 +298,8 @@ def get_attendance(
     )
     if report is None:
         raise OfficerNotFound("no such officer")
+    if caller.role in (Role.HR, Role.INVESTIGATOR):
+        report.update(officer_labels(session, officer_id))
     record(
         session,
         caller,

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.negotiate import JSON, PDF
+from api.negotiate import HTML, JSON, PDF
 from api.routes.flags import get_flag_record
 from api.routes.reads import export_response
 from api.trail import check_ref, record
@@ -303,3 +303,32 @@ def timeline_casefile(
 
 def _file_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:64]
+
+
+@router.get("/officers/{officer_id}/timeline/casefile")
+def timeline_casefile_page(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The case file as a page (GET /v1/officers/{id}/timeline/export with Accept: text/html),
+    under the web app's Content-Security-Policy: styled by its static stylesheet."""
+    return export_response(
+        HTML,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
