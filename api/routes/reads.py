@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -542,7 +542,7 @@ def export_response(
     document = {
         "timeline": timeline,
         **case_record(session, officer_id, first, last, tz=tz),
-        "exported_at": iso_local(datetime.now(UTC), tz),
+        "exported_at": iso_local(state.clock(), tz),
         "exported_by": caller.sub,
         "role": caller.role.value,
         "case_ref": case_ref,

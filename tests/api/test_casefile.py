@@ -15,6 +15,7 @@ from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
 from tests.api.test_reads import _load_day
+from tests.clock import API_NOW, TestClock
 
 URL = "/v1/officers/O1/timeline/export"
 PARAMS = {"from": "2026-10-05", "to": "2026-10-06", "case_ref": "CASE-7"}
@@ -153,7 +154,9 @@ def test_html_case_file_obeys_the_web_apps_content_security_policy(case: Api) ->
 
 
 def test_no_case_file_without_a_signing_key(db_url: str) -> None:
-    app = create_app(Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ))
+    app = create_app(
+        Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ), clock=TestClock(API_NOW)
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
