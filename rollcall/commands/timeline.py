@@ -168,13 +168,13 @@ def timeline_show(
 
     import orjson
 
+    from api.timeline import build_timeline
     from geo.geojson import timeline_collection
     from rollcall.commands.common import console, err_console, load_policy_or_exit
     from rules.clock import period_bounds
     from store import audit
     from store.db import make_engine, session_factory, transaction
     from store.stations import StationCatalog
-    from api.timeline import build_timeline
     from store.timeline import officer_exists
 
     if fmt not in ("table", "json", "geojson"):
