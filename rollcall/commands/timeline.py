@@ -168,13 +168,14 @@ def timeline_show(
 
     import orjson
 
+    from api.timeline import build_timeline
     from geo.geojson import timeline_collection
     from rollcall.commands.common import console, err_console, load_policy_or_exit, sessions
     from rules.clock import period_bounds
     from store import audit
     from store.db import transaction
     from store.stations import StationCatalog
-    from store.timeline import build_timeline, officer_exists
+    from store.timeline import officer_exists
 
     if fmt not in ("table", "json", "geojson"):
         typer.echo("error: --format must be one of table, json, geojson", err=True)
