@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from jobs.nightly import run_nightly
 from jobs.runs import Heartbeat, current_owner, process_gone, reap_abandoned
+from rollcall import wallclock
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from rules.policy import Policy
@@ -182,7 +183,7 @@ def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_rollcall_jobs_lists_and_marks_abandoned(cli_db: str, engine: Engine) -> None:
     factory = session_factory(engine)
-    long_ago = datetime.now(UTC) - timedelta(hours=3)
+    long_ago = wallclock.utc_now() - timedelta(hours=3)  # the command's clock
     silent = _start(factory, Owner("another-host", 1, None), started=long_ago, beat=long_ago)
     result = CliRunner().invoke(app, ["jobs", "--format", "json"])
     assert result.exit_code == 0, result.output
