@@ -13,6 +13,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from intake.pipeline import FILE_KINDS, ingest_file
+from intake.report import OUTCOMES, ImportFileError, ImportStoppedError, IngestReport
 from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
 from rollcall.console import (
     cli_engine,
@@ -25,14 +27,6 @@ from rollcall.console import (
 from rollcall.settings import get_settings
 from rollcall.tabular import escape_cell
 from store.db import session_factory
-from store.ingest import (
-    FILE_KINDS,
-    OUTCOMES,
-    ImportFileError,
-    ImportStoppedError,
-    IngestReport,
-    ingest_file,
-)
 from store.migrate import current_revision, upgrade
 
 app = typer.Typer(

@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from store.db import make_engine
-from tests.store.ingest_helpers import OFFICERS
+from tests.intake.helpers import OFFICERS
 
 ROLLCALL = str(Path(sys.executable).with_name("rollcall"))
 

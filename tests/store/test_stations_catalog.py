@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from store.stations import StationCatalog, stations_version, upsert_station
-from tests.store.ingest_helpers import STATION
+from tests.intake.helpers import STATION
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 

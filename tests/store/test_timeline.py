@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy.orm import Session
 
+from intake.pipeline import ingest_frame
 from rules.clock import day_bounds
 from rules.policy import load_policy
-from store.ingest import ingest_frame
 from store.stations import upsert_station
 from store.timeline import build_timeline, on_duty_records
 from tests.api.helpers import DAY, FAR, INSIDE, STATION, TZ

@@ -10,12 +10,12 @@ import polars as pl
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from intake.duty import duty_status_of
 from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.load import PING_COLUMNS, SWIPE_COLUMNS, add_masked_counts, insert_events
 from store.models import HeldPing, HeldSwipe, Ping, Swipe
 from store.results import mark_computed_days
-from store.roster import duty_status_of
 
 _HELD: dict[str, tuple[type[HeldPing] | type[HeldSwipe], tuple[str, ...]]] = {
     "pings": (HeldPing, PING_COLUMNS),
