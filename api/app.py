@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,9 +25,11 @@ from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection
+from geo.fences import GeofenceError
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
 from store.db import make_engine, session_factory
+from store.stations import StationCatalog
 
 MAX_BODY_BYTES = 16 << 20  # the default of ROLLCALL_MAX_BODY_BYTES
 API_VERSION = "1"
@@ -52,13 +55,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def _warm_stations(state: AppState) -> None:
-    """Build the station index before the first request. A database not reachable (or not yet
-    migrated) at start-up is no reason not to start: the first timeline builds it then."""
+    """Load or build the station index in the background, so that start-up does not wait for it
+    and the first timeline usually finds it ready (a request that needs it earlier waits for
+    this build rather than starting another). A database not reachable (or not yet migrated)
+    at start-up is no reason not to start: the first timeline builds it then."""
     try:
         with state.factory() as session:
             state.stations.current(session)
-    except SQLAlchemyError:
-        log.warning("station index not built at start-up: database not ready")
+    except (SQLAlchemyError, GeofenceError):
+        log.warning("station index not built at start-up: database not ready or fences invalid")
+    finally:
+        state.stations.warmed.set()
 
 
 def _checkpoint_signer(
@@ -115,11 +122,15 @@ def create_app(
         policy=policy,
         verifier=verifier,
         metrics=Metrics(),
+        stations=StationCatalog(cache_dir=settings.cache_dir),
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(_warm_stations, state)
+        warming = threading.Thread(
+            target=_warm_stations, args=(state,), name="station-index", daemon=True
+        )
+        warming.start()
         task = None
         if checkpoint_signer is not None and settings.audit_checkpoint_file is not None:
             task = asyncio.create_task(
@@ -136,6 +147,7 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await run_in_threadpool(warming.join)
         engine.dispose()
 
     app = FastAPI(

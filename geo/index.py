@@ -760,12 +760,22 @@ class StationIndex:
         )
 
     def station_centroids(self) -> pl.DataFrame:
-        """``station_id``, ``lat``, ``lon``: each fence's area centroid in degrees (buffered)."""
+        """``station_id``, ``lat``, ``lon``: each fence's area centroid in degrees (buffered);
+        ``radius_m``: metres from that centroid to the fence's farthest vertex, so a point
+        ``d`` metres from the centroid is at least ``d - radius_m`` from the fence."""
+        radius = np.array(
+            [
+                float(np.hypot(*shapely.get_coordinates(g).T).max()) if not g.is_empty else 0.0
+                for g in self._geometries_m()
+            ],
+            dtype=np.float64,
+        )
         return pl.DataFrame(
             {
                 "station_id": pl.Series(self.station_ids, dtype=pl.Utf8),
                 "lat": pl.Series(self._origin_lat, dtype=pl.Float64),
                 "lon": pl.Series(self._origin_lng, dtype=pl.Float64),
+                "radius_m": pl.Series(radius, dtype=pl.Float64),
             }
         )
 

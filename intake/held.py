@@ -1,5 +1,6 @@
 """Held events: promoted when a late shift covers them, dropped when their hold expires; stored
-events a roster edit takes off duty go back through the same decision."""
+events a roster edit takes off duty go back through the same decision. Visits too
+(intake.visits): a held piece of a visit is decided the same way."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake.duty import duty_status_of
+from intake.visits import promote_held_visits, purge_expired_held_visits, remask_visits
 from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.load import PING_COLUMNS, SWIPE_COLUMNS, add_masked_counts, insert_events
@@ -94,6 +96,7 @@ def promote_held(
             )
         add_masked_counts(session, gone, kind.removesuffix("s"), tz)
         _delete_held(session, kind, pl.concat([on, gone]))
+    moved += promote_held_visits(session, policy=policy, now=now, tz=tz, officer_ids=officer_ids)
     session.flush()
     return moved
 
@@ -114,6 +117,7 @@ def purge_expired_held(session: Session, *, policy: Policy, now: datetime, tz: s
         add_masked_counts(session, expired, kind.removesuffix("s"), tz)
         session.execute(delete(model).where(model.held_at < cutoff))
         dropped += expired.height
+    dropped += purge_expired_held_visits(session, policy=policy, now=now, tz=tz)
     session.flush()
     return dropped
 
@@ -164,5 +168,6 @@ def mask_uncovered(
         insert_events(session, f"held_{kind}", held.drop("_status"))
         add_masked_counts(session, masked, kind.removesuffix("s"), tz)
         gone += off.height
+    gone += remask_visits(session, windows, policy=policy, now=now, tz=tz)
     session.flush()
     return gone

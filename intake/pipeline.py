@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.fences import GeofenceError
-from intake import readers
+from intake import readers, visits
 from intake.duty import sort_by_duty, split_expired
 from intake.readers import CsvSource, file_digest, guarded, parquet_batches, read_features
 from intake.report import (
@@ -166,6 +166,16 @@ def ingest_frame(
             session, kind, frame, tz=tz, policy=policy, now=now, row_offset=row_offset
         )
         return write_batch(session, prepared, tz=tz, count_masked=count_masked)
+    if kind == "visits":
+        return _ingest_visits(
+            session,
+            frame,
+            tz=tz,
+            policy=policy,
+            now=now,
+            row_offset=row_offset,
+            count_masked=count_masked,
+        )
     report = IngestReport(kind)
     frame = _numbered(frame, row_offset)
     checked = validate(kind, frame, tz=tz)
@@ -178,6 +188,39 @@ def ingest_frame(
     report.counts["accepted"] += accepted
     report.counts["duplicate"] += same
     _record_rejections(report, [checked.errors, _conflicts(kind, conflicts)], row_offset)
+    session.flush()
+    return report
+
+
+def _ingest_visits(
+    session: Session,
+    frame: pl.DataFrame,
+    *,
+    tz: str,
+    policy: Policy,
+    now: datetime,
+    row_offset: int,
+    count_masked: bool,
+) -> IngestReport:
+    """Visits: each cut at its officer's on-duty edges; on-duty pieces stored, uncovered recent
+    ones held, the rest only counted (intake.visits). Each visit has one outcome."""
+    report = IngestReport("visits")
+    frame = _numbered(frame, row_offset)
+    checked = validate("visits", frame, tz=tz)
+    first, repeats, conflicts = dedupe("visits", checked.good)
+    report.counts["duplicate"] += repeats.height
+    rows, rejected = visits.check_visits(session, first, policy=policy, now=now)
+    pieces = visits.pieces_of(session, rows.rename({"_row": "_visit"}), policy=policy, now=now)
+    settled = visits.settle(
+        session, pieces, held_at=pl.lit(now), tz=tz, reason="late visits", count=count_masked
+    )
+    report.counts["accepted"] += len(settled.accepted)
+    report.counts["duplicate"] += len(settled.duplicate)
+    report.counts["held"] += len(settled.held)
+    report.counts["masked"] += len(settled.masked)
+    _record_rejections(
+        report, [checked.errors, _conflicts("visits", conflicts), *rejected], row_offset
+    )
     session.flush()
     return report
 

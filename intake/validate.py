@@ -119,6 +119,18 @@ KINDS: dict[str, Kind] = {
             {"is_mock": False},
         ),
         Kind(
+            "visits",
+            (
+                _c("device_id", required=True),
+                _c("arrived_at", "instant", True),
+                _c("departed_at", "instant"),
+                _c("lat", "float", True),
+                _c("lon", "float", True),
+                _c("accuracy_m", "float"),
+            ),
+            ("device_id", "arrived_at"),
+        ),
+        Kind(
             "swipes",
             (
                 _c("badge_id", required=True),
@@ -272,7 +284,7 @@ def _parsed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]
 def _row_checks(kind: str, frame: pl.DataFrame, area: ForceArea) -> list[pl.DataFrame]:
     """Checks across columns of one kind; each returns (_row, column, reason) rows."""
     checks: list[tuple[pl.Expr, str, str]] = []
-    if kind == "pings":
+    if kind in ("pings", "visits"):
         lat, lon = pl.col("lat"), pl.col("lon")
         in_area = lon.is_between(area.min_lng, area.max_lng) & lat.is_between(
             area.min_lat, area.max_lat
@@ -290,6 +302,14 @@ def _row_checks(kind: str, frame: pl.DataFrame, area: ForceArea) -> list[pl.Data
             ),
             (pl.col("accuracy_m") <= 0, "accuracy_m", "must be greater than 0 metres"),
         ]
+    if kind == "visits":
+        checks.append(
+            (
+                pl.col("departed_at") <= pl.col("arrived_at"),
+                "departed_at",
+                "is at or before arrived_at",
+            )
+        )
     if kind in ("roster", "overtime"):
         checks.append((pl.col("end") <= pl.col("start"), "end", "ends at or before its start"))
     if kind in ("devices", "badges"):

@@ -21,6 +21,7 @@ IMPORT_ORDER = (
     ("overtime", "overtime.csv"),
     ("pings", "pings"),
     ("swipes", "swipes.csv"),
+    ("visits", "visits.csv"),
 )
 
 

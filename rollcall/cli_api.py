@@ -544,7 +544,7 @@ def timeline_show(
             if not officer_exists(session, officer_id):
                 err_console.print(f"error: no officer {officer_id!r}", markup=False)
                 raise typer.Exit(1)
-            stations = StationCatalog().current(session)
+            stations = StationCatalog(cache_dir=settings.cache_dir).current(session)
             timeline = build_timeline(
                 session, officer_id, first, last, policy=policy, tz=tz, stations=stations
             )

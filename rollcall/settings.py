@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # When set, the service appends a signed checkpoint to this file every few minutes.
     audit_checkpoint_file: Path | None = None
     audit_checkpoint_minutes: float = Field(default=5.0, gt=0.0, le=1440.0)
+    # A directory of the service's own for what it can rebuild but should not have to at every
+    # start: the station index (seconds to build for hundreds of fences, a fraction of a second
+    # to load). None: built at every start.
+    cache_dir: Path | None = None
     log_level: str = "INFO"
     # How long a statement waits for a lock another session holds before it fails (PostgreSQL
     # lock_timeout; SQLite's busy timeout): a blocked import or batch says so instead of hanging.
@@ -79,6 +83,7 @@ class Settings(BaseSettings):
         "export_key_file",
         "audit_key_file",
         "audit_checkpoint_file",
+        "cache_dir",
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",

@@ -121,20 +121,25 @@ def presence_segments(
     shifts: pl.DataFrame,
     policy: Policy,
     tz: str = DEFAULT_TIMEZONE,
+    stations: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Presence, away and unknown segments over every on-duty window of ``shifts`` (any range).
 
     Off-duty fixes and swipes are masked first, so nothing outside an on-duty window appears.
     Columns rules.schemas.PRESENCE, sorted by officer and time; "away" segments carry only an H3
     cell at policy.timeline_cell_resolution. ``tz`` is accepted for symmetry with evaluate_day;
-    segments are instants and do not depend on it.
+    segments are instants and do not depend on it. ``stations`` (rules.schemas.STATIONS, as
+    geo.index.StationIndex.station_centroids gives them) measure fixes far from every station;
+    without them such a fix counts as policy.unmatched_distance_m away.
     """
     del tz
     fixes = conform(fixes, FIXES, "fixes")
     swipes = conform(swipes, SWIPES, "swipes")
     shifts = conform(shifts, SHIFTS, "shifts")
     on = mask_off_duty(fixes, swipes, shifts, policy)
-    events = evidence_events(on.fixes, on.swipes, policy)
+    if stations is not None:
+        stations = conform(stations, STATIONS, "stations")
+    events = evidence_events(on.fixes, on.swipes, policy, stations)
     return public_segments(all_segments(events, on.windows, on.windows, policy))
 
 
@@ -182,7 +187,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     keep = relevant_windows(on.windows, windows_today, claims)
     on_fixes = on.fixes.filter(pl.col("win_id").is_in(keep.implode()))
     on_swipes = on.swipes.filter(pl.col("win_id").is_in(keep.implode()))
-    events = evidence_events(on_fixes, on_swipes, policy)
+    events = evidence_events(on_fixes, on_swipes, policy, stations)
     segments = all_segments(
         events, on.windows.filter(pl.col("win_id").is_in(keep.implode())), on.windows, policy
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 
 from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
+from rules.geodesy import nearest_fence_lower_bound_m
 from rules.ghosts import ghost_fixes
 from rules.onduty import sort_by_group_time
 from rules.policy import Policy
@@ -104,15 +106,12 @@ def smoothed_distance(frame: pl.DataFrame, policy: Policy) -> pl.Series:
 
     ``frame`` holds usable fixes sorted by (win_id, ts); the window never crosses an on-duty
     window: near a window's edge the missing neighbours are mirrored from the other side (and,
-    with no neighbour at all, the fix stands alone). A null distance (no station near) counts as
-    policy.unmatched_distance_m (geo attributes every fix within its near_m of a station, so a
-    fix without one is at least that far, and no more is known). The median ignores one (of 3) or two (of 5) wild fixes: multipath jumps whose
-    reported accuracy is too small, and Wi-Fi scatter across a station wall.
+    with no neighbour at all, the fix stands alone). Each fix's distance is column ``own_d``
+    (:func:`own_distance`). The median ignores one (of 3) or two (of 5) wild fixes: multipath
+    jumps whose reported accuracy is too small, and Wi-Fi scatter across a station wall.
     """
     own = pl.col("d")
-    work = frame.select(
-        "win_id", d=pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m)
-    )
+    work = frame.select("win_id", d=pl.col("own_d"))
     if policy.smooth_fixes == 1:
         return work["d"].alias("med_d")
     work = work.with_columns(
@@ -136,8 +135,38 @@ def smoothed_distance(frame: pl.DataFrame, policy: Policy) -> pl.Series:
     return work.select(med_d=_med3(pl.col("lo"), pl.col("hi"), own))["med_d"]
 
 
+def own_distance(frame: pl.DataFrame, policy: Policy, stations: pl.DataFrame | None) -> pl.Series:
+    """Each fix's signed distance to the nearest station boundary in metres (``own_d``).
+
+    geo's ``boundary_distance_m`` where it attributed the fix to a station (within its near_m).
+    Beyond that, the real distance matters: a fix 9 km from every station with an accuracy of
+    80 m is away, though 100 m would not be two accuracies out. It is bounded below from
+    ``stations`` (rules.geodesy.nearest_fence_lower_bound_m: centroid distance minus the fence's
+    radius), never less than policy.unmatched_distance_m (geo's near_m: no fix beyond it was
+    attributed). Without stations or radii, unmatched_distance_m: nothing more is known. Only
+    fixes whose verdict the bound can change (accuracy above unmatched_distance_m divided by
+    the away factor) are measured; the rest keep unmatched_distance_m.
+    """
+    known = pl.col("boundary_distance_m")
+    base = frame.select(own_d=known.fill_null(policy.unmatched_distance_m))["own_d"]
+    if stations is None or stations.is_empty() or "radius_m" not in stations.columns:
+        return base
+    factor = max(policy.away_accuracy_factor, policy.away_indoor_accuracy_factor)
+    need = frame.select(
+        known.is_null() & (pl.col("acc") * factor > policy.unmatched_distance_m)
+    ).to_series()
+    if not need.any():
+        return base
+    rows = frame.filter(need)
+    bound = nearest_fence_lower_bound_m(rows["lat"].to_numpy(), rows["lon"].to_numpy(), stations)
+    idx = need.arg_true()
+    values = base.to_numpy().copy()
+    values[idx.to_numpy()] = np.maximum(bound, policy.unmatched_distance_m)
+    return pl.Series("own_d", values, dtype=pl.Float64)
+
+
 def fix_type(policy: Policy) -> pl.Expr:
-    """Classify a usable fix (columns ``acc``, ``med_d``, ``boundary_distance_m``, ``station_id``).
+    """Classify a usable fix (columns ``acc``, ``med_d``, ``own_d``, ``station_id``).
 
     INSIDE: the smoothed distance is at most inside_accuracy_share of the fix's accuracy, but never
     less than inside_max_distance_m nor more than inside_cap_m (the median of five noisy fixes
@@ -146,15 +175,17 @@ def fix_type(policy: Policy) -> pl.Expr:
     inside_max_accuracy_m. AWAY: both the smoothed distance and the fix's own distance are at
     least away_min_distance_m, its own distance is at least away_accuracy_factor times its accuracy
     (a Wi-Fi fix scattered out of a station rarely lands two 68% radii away), its accuracy is
-    at most away_max_accuracy_m; a Wi-Fi or cell fix that geo attributes to a station (within
-    near_m) must lie away_indoor_accuracy_factor times its accuracy out: indoor Wi-Fi and cell
-    positions stray further from the desk they come from than outdoor ones. A visit row (rules.visits) is judged on its own distance (no
+    at most away_max_accuracy_m; a Wi-Fi or cell fix must lie away_indoor_accuracy_factor
+    times its accuracy out: Wi-Fi and cell positions stray further from where the phone is than
+    satellite ones (reflections indoors, routers registered at the wrong place), wherever the
+    fix falls (a factor that changed at geo's near_m would make a fix 101 m out away and one
+    99 m out not). A visit row (rules.visits) is judged on its own distance (no
     smoothing) and is inside when that is at most visit_inside_share of its accuracy, clamped
     to [inside_max_distance_m, visit_inside_cap_m]: the operating system's place of a stay is
     the centre of many fixes, so a visit 30 m outside a wall with 80 m accuracy is a stay
     inside. Anything else is NEUTRAL.
     """
-    own = pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m)
+    own = pl.col("own_d")
     fix_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
         policy.inside_max_distance_m, max(policy.inside_max_distance_m, policy.inside_cap_m)
     )
@@ -169,11 +200,9 @@ def fix_type(policy: Policy) -> pl.Expr:
         & pl.col("station_id").is_not_null()
         & (pl.col("acc") <= policy.inside_max_accuracy_m)
     )
-    # Wi-Fi and cell positions near a station stray further: indoors their error reaches
+    # Wi-Fi and cell positions (and visits, placed by them) stray further: their error reaches
     # several accuracy radii (reflections, a router registered at the wrong place)
-    indoor_like = ((pl.col("src_bits") & SATELLITE_BITS) == 0) & pl.col(
-        "boundary_distance_m"
-    ).is_not_null()
+    indoor_like = (pl.col("src_bits") & SATELLITE_BITS) == 0
     factor = (
         pl.when(indoor_like)
         .then(pl.lit(policy.away_indoor_accuracy_factor))
@@ -195,13 +224,17 @@ def fix_type(policy: Policy) -> pl.Expr:
     )
 
 
-def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def fix_events(
+    fixes: pl.DataFrame, policy: Policy, stations: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
     Mock fixes become MOCK events (never presence). Ghost fixes (rules.ghosts) and fixes less
     precise than both accuracy limits take no part in smoothing; they and the undecided fixes (NEUTRAL) are not returned. Away
     events carry the coarse H3 cell at policy.timeline_cell_resolution (geo.cells.
-    timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates.
+    timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates. ``stations``
+    (rules.schemas.STATIONS with radius_m) bound the distance of fixes far from every station
+    (:func:`own_distance`).
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
     frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
@@ -211,18 +244,19 @@ def fix_events(fixes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     ghost = ghost_fixes(frame, policy)
     usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
     visit = pl.col("src_bits") == SOURCE_BITS["visit"]
+    usable = usable.with_columns(own_distance(usable, policy, stations))
     usable = (
         usable.with_columns(smoothed_distance(usable, policy))
         .with_columns(  # a visit already summarises a stay: its own place decides
-            med_d=pl.when(visit)
-            .then(pl.col("boundary_distance_m").fill_null(policy.unmatched_distance_m))
-            .otherwise(pl.col("med_d"))
+            med_d=pl.when(visit).then(pl.col("own_d")).otherwise(pl.col("med_d"))
         )
         .with_columns(etype=fix_type(policy))
         .filter(pl.col("etype") != NEUTRAL)
     )
     mocks = frame.filter(pl.col("mock")).with_columns(
-        med_d=pl.lit(None, dtype=pl.Float64), etype=pl.lit(MOCK, dtype=pl.UInt8)
+        own_d=pl.lit(None, dtype=pl.Float64),
+        med_d=pl.lit(None, dtype=pl.Float64),
+        etype=pl.lit(MOCK, dtype=pl.UInt8),
     )
     both = pl.concat([usable, mocks], how="vertical")
     stored = both["h3_cell"].null_count() == 0
@@ -303,14 +337,21 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return flagged.filter(~outlier).select(list(EVENTS))
 
 
-def evidence_events(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+def evidence_events(
+    fixes: pl.DataFrame,
+    swipes: pl.DataFrame,
+    policy: Policy,
+    stations: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Decisive events of the window-tagged on-duty ``fixes`` and ``swipes``, outliers removed.
+
+    ``stations`` (optional, rules.schemas.STATIONS) measure fixes far from every station.
 
     ``fixes`` must be sorted by (win_id, ts) (rules.onduty returns them so). The result is sorted
     by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order on the values,
     so input row order never changes a result.
     """
-    events = pl.concat([fix_events(fixes, policy), swipe_events(swipes)], how="vertical")
+    events = pl.concat([fix_events(fixes, policy, stations), swipe_events(swipes)], how="vertical")
     ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
     events = sort_by_group_time(events, "win_id", events["win_id"], ties)
     return drop_outliers(events, policy)

@@ -28,3 +28,32 @@ def haversine_np(
     a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     out: npt.NDArray[np.float64] = 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
     return out
+
+
+# Points are compared with every station this many at a time (bounds the work array).
+_CHUNK = 20_000
+
+
+def nearest_fence_lower_bound_m(
+    lat: npt.ArrayLike, lon: npt.ArrayLike, stations: pl.DataFrame
+) -> npt.NDArray[np.float64]:
+    """For each point (degrees), a lower bound in metres on its distance to every station fence:
+    the least over stations of (distance to the station's centroid ``lat``/``lon`` minus its
+    ``radius_m``, the centroid's distance to the fence's farthest point), never below 0. A
+    station whose radius is unknown (null) bounds nothing (0), nor does an empty ``stations``
+    frame (0 everywhere) nor a NaN coordinate. Exact for a round fence; conservative
+    (smaller) for any other shape."""
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    out = np.zeros(len(la), dtype=np.float64)
+    if len(la) == 0 or stations.is_empty():
+        return out
+    s_lat = stations["lat"].cast(pl.Float64).to_numpy()
+    s_lon = stations["lon"].cast(pl.Float64).to_numpy()
+    radius = stations["radius_m"].cast(pl.Float64).fill_null(np.inf).to_numpy()
+    for a in range(0, len(la), _CHUNK):
+        b = min(len(la), a + _CHUNK)
+        d = haversine_np(la[a:b, None], lo[a:b, None], s_lat[None, :], s_lon[None, :])
+        best = (d - radius[None, :]).min(axis=1)
+        out[a:b] = np.where(np.isfinite(best), np.maximum(best, 0.0), 0.0)
+    return out

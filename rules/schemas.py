@@ -69,6 +69,8 @@ STATIONS: dict[str, pl.DataType] = {
     "station_id": pl.Utf8(),
     "lat": pl.Float64(),
     "lon": pl.Float64(),
+    # metres from (lat, lon) to the fence's farthest point (geo.index.station_centroids); optional
+    "radius_m": pl.Float64(),
 }
 PRESENCE: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
@@ -145,6 +147,7 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType], name: str) -> p
         "h3_cell",
         "recorded_at",
         "version",
+        "radius_m",
     }
     columns: list[pl.Expr] = []
     for col, dtype in schema.items():

@@ -279,7 +279,12 @@ def dialect_insert(session: Session, model: Any) -> Any:
     return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
 
 
-MASKED_KEYS = {"ping": ("device_id", "ts"), "swipe": ("badge_id", "ts", "reader_id")}
+# A visit's key is (device_id, arrived_at), passed as ``ts`` (intake.visits.count_masked).
+MASKED_KEYS = {
+    "ping": ("device_id", "ts"),
+    "swipe": ("badge_id", "ts", "reader_id"),
+    "visit": ("device_id", "ts"),
+}
 
 
 def _masked_digests(session: Session, masked: pl.DataFrame, kind: str, tz: str) -> pl.DataFrame:

@@ -238,6 +238,65 @@ class HeldSwipe(Base):
     held_at: Mapped[datetime] = mapped_column(Instant())
 
 
+class Visit(Base):
+    """An on-duty piece of an operating-system visit (a stay at one place), CONTRACT §2 visits.
+
+    A visit crossing the edge of an on-duty window is stored clipped to it: ``arrived_at`` and
+    ``departed_at`` bound the on-duty piece only, so no off-duty time is kept. An open visit
+    (reported without a departure) is stored with its assumed end (rules.visits.OPEN_FOR, or the
+    window edge) and ``departure_known`` false; a later report of the same visit with its
+    departure completes it. Low volume (a few a device a day): not partitioned; the retention
+    purge deletes by ``arrived_at``.
+    """
+
+    __tablename__ = "visits"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    arrived_at: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64))
+    departed_at: Mapped[datetime] = mapped_column(Instant())
+    departure_known: Mapped[bool] = mapped_column(Boolean)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        PrimaryKeyConstraint("arrived_at", "device_id"),
+        Index("ix_visits_officer_arrived", "officer_id", "arrived_at"),
+    )
+
+
+class HeldVisit(Base):
+    """A piece of a visit no shift covers yet, kept at most policy.unrostered_hold_hours."""
+
+    __tablename__ = "held_visits"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    arrived_at: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    officer_id: Mapped[str] = mapped_column(String(64), index=True)
+    departed_at: Mapped[datetime] = mapped_column(Instant())
+    departure_known: Mapped[bool] = mapped_column(Boolean)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    held_at: Mapped[datetime] = mapped_column(Instant())
+
+
+class DeviceReceipt(Base):
+    """When the server received a device's on-duty fixes over HTTP, and the newest fix's own
+    time: the device clock's offset shows in their difference when a batch is sent promptly
+    (store.clock). Only batches received inside the officer's on-duty window are recorded."""
+
+    __tablename__ = "device_receipts"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
+    newest_ts: Mapped[datetime] = mapped_column(Instant())
+    fixes: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_device_receipts_received_at", "received_at"),)
+
+
 class MaskedCount(Base):
     """How many off-duty events were dropped, per local day and kind: the only trace they leave."""
 

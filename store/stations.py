@@ -3,9 +3,18 @@ catalog of them with their index."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import stat
+import struct
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -16,6 +25,8 @@ from geo.fences import ForceArea, Station, check_fence_size, station_from_featur
 from geo.index import StationIndex
 from store.db import is_postgres
 from store.models import Station as StationRow
+
+log = logging.getLogger(__name__)
 
 # Fixes this close to a fence are attributed to it when a timeline is built (metres).
 TIMELINE_NEAR_M = 100.0
@@ -116,17 +127,108 @@ class StationSet:
     index: StationIndex | None
 
 
+# The geo modules whose code decides what an index holds: a cached index is used only by the same
+# code that built it.
+_INDEX_SOURCES = ("index.py", "cover.py", "lookup.py", "cells.py", "project.py", "fences.py")
+_CACHE_PREFIX = "stations-"
+
+
+@functools.cache
+def _index_code() -> bytes:
+    import geo
+
+    digest = hashlib.sha256()
+    for name in _INDEX_SOURCES:
+        digest.update((Path(geo.__file__).parent / name).read_bytes())
+    return digest.digest()
+
+
+def stations_key(stations: list[Station], near_m: float) -> str:
+    """A digest of everything a StationIndex of ``stations`` depends on: every station's id,
+    fence (WKB) and buffer, ``near_m`` and the geo code that builds the index. Two processes
+    (or two databases) with the same stations get the same key."""
+    digest = hashlib.sha256(_index_code())
+    digest.update(struct.pack("<d", near_m))
+    for s in sorted(stations, key=lambda s: s.station_id):
+        digest.update(s.station_id.encode() + b"\0")
+        digest.update(struct.pack("<dq", s.buffer_m, len(wkb := shapely.to_wkb(s.geometry))))
+        digest.update(wkb)
+    return digest.hexdigest()
+
+
+class IndexFiles:
+    """StationIndex files in a directory of the service's own, one per station key, so that a
+    restart (or another worker) loads the index in a fraction of a second instead of building
+    it. Files are pickles: only files in a directory the service created for itself (mode
+    0700), owned by its user and writable by no one else, are ever read; anything unreadable is
+    ignored and rebuilt. Writes are atomic (a temporary file renamed), and only the newest
+    ``keep`` files are kept."""
+
+    def __init__(self, directory: Path, keep: int = 2) -> None:
+        self.directory = directory
+        self.keep = keep
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{_CACHE_PREFIX}{key}.pickle"
+
+    def _trusted(self, path: Path) -> bool:
+        info = path.stat()
+        return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+    def load(self, key: str) -> StationIndex | None:
+        """The index stored under ``key``, or None (absent, not trusted or not readable)."""
+        path = self._path(key)
+        try:
+            if not (self._trusted(self.directory) and self._trusted(path)):
+                log.warning("station index file %s not trusted: ignored", path)
+                return None
+            with path.open("rb") as f:
+                index = pickle.load(f)  # noqa: S301 (own, trusted directory: see the class)
+        except FileNotFoundError:
+            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+            log.warning("station index file %s unreadable (%s): rebuilding", path, exc)
+            return None
+        return index if isinstance(index, StationIndex) else None
+
+    def save(self, key: str, index: StationIndex) -> None:
+        """Store ``index`` under ``key`` (a failure to write is logged, never raised)."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+            with os.fdopen(handle, "wb") as f:
+                pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self._path(key))
+            files = sorted(
+                self.directory.glob(f"{_CACHE_PREFIX}*.pickle"),
+                key=lambda p: p.stat().st_mtime,
+                reverse=True,
+            )
+            for old in files[self.keep :]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("station index not written to %s: %s", self.directory, exc)
+
+
 class StationCatalog:
     """The stations and their index, built once per process and rebuilt only when the stored
     stations change (in this process or another: ``current`` compares stations_version, one
     small query, before handing out the cached set). Thread-safe; a rebuild happens once even
-    when several requests notice the change together."""
+    when several requests notice the change together.
 
-    def __init__(self, near_m: float = TIMELINE_NEAR_M) -> None:
+    With ``cache_dir``, an index is first looked up in IndexFiles by the stations' content
+    (stations_key) and written there after a build: a restarted service or a second worker
+    loads it instead of building it again (``builds`` counts builds, ``loads`` files read)."""
+
+    def __init__(self, near_m: float = TIMELINE_NEAR_M, cache_dir: Path | None = None) -> None:
         self._near_m = near_m
         self._lock = threading.Lock()
         self._set: StationSet | None = None
+        self._files = IndexFiles(cache_dir) if cache_dir is not None else None
         self.builds = 0
+        self.loads = 0
+        # Set once the service's start-up warm-up (api.app) has finished, built or not.
+        self.warmed = threading.Event()
 
     def current(self, session: Session) -> StationSet:
         """The stations as stored now, rebuilt if they changed since the last call."""
@@ -139,7 +241,11 @@ class StationCatalog:
             if cached is not None and cached.version == version:
                 return cached
             stations = load_stations(session)
-            index = StationIndex.build(stations, near_m=self._near_m) if stations else None
+            index, loaded = self._index(stations) if stations else (None, False)
+            if loaded:
+                self.loads += 1
+            else:
+                self.builds += 1
             built = StationSet(
                 version=version,
                 stations=stations,
@@ -147,5 +253,16 @@ class StationCatalog:
                 index=index,
             )
             self._set = built
-            self.builds += 1
             return built
+
+    def _index(self, stations: list[Station]) -> tuple[StationIndex, bool]:
+        """The index of ``stations`` and whether it was read from a file (else built)."""
+        if self._files is None:
+            return StationIndex.build(stations, near_m=self._near_m), False
+        key = stations_key(stations, self._near_m)
+        index = self._files.load(key)
+        if index is not None and index.near_m == self._near_m:
+            return index, True
+        index = StationIndex.build(stations, near_m=self._near_m)
+        self._files.save(key, index)
+        return index, False

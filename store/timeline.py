@@ -112,7 +112,8 @@ def _segments(
     shifts = (
         records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
     )
-    return presence_segments(fixes, records.swipes, shifts, policy, tz)
+    stations = index.station_centroids() if index is not None else None
+    return presence_segments(fixes, records.swipes, shifts, policy, tz, stations)
 
 
 def _event(

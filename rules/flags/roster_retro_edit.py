@@ -15,7 +15,7 @@ from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
 
 CODE = "ROSTER_RETRO_EDIT"
-RULE_VERSION = f"{CODE}/2"
+RULE_VERSION = f"{CODE}/3"
 
 
 def _version_at_end(
@@ -39,9 +39,12 @@ def retro_intervals(ctx: FlagContext) -> list[dict[str, Any]]:
     """On-duty shifts starting on the day that were created or changed after they ended.
 
     For each: the on-duty time the late entry added (``added``: list of (start, end)). A shift
-    created after it ended adds all of it. One changed after it ended adds what lies outside the
-    version in force when it ended (found in shift_history by recorded_at); with no such version
-    known, all of it is checked. Shortening a shift or changing its declared location adds nothing.
+    the roster system created after it ended adds all of it. One changed after it ended adds what
+    lies outside the version in force when it ended (_version_at_end: dated by the roster's own
+    times). When no stored version is known to have held at the end (the roster was first
+    imported after the change), what the change added is unknown, so nothing is checked: only
+    the difference between two known versions, or a creation after the end, adds time. Shortening
+    a shift or changing its declared location adds nothing.
     """
     shifts = (
         day_shifts(ctx.shifts, ctx.day, ctx.tz)
@@ -59,6 +62,8 @@ def retro_intervals(ctx: FlagContext) -> list[dict[str, Any]]:
         start, end = s["start_at"], s["end_at"]
         created_late = s["created_at"] is not None and s["created_at"] > end
         old = None if created_late else _version_at_end(ctx.shift_history, s["shift_id"], end)
+        if old is None and not created_late:
+            continue
         if old is None or old["kind"] not in ON_DUTY_KINDS:
             added = [(start, end)]
         else:

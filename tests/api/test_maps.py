@@ -109,7 +109,8 @@ def test_station_catalog_is_built_once_and_follows_another_process(
         )
     )
     with TestClient(other) as client:
-        assert other.state.rollcall.stations.builds == 1  # built at start-up
+        assert other.state.rollcall.stations.warmed.wait(60)
+        assert other.state.rollcall.stations.builds == 1  # built at start-up, in the background
         moved = _moved(0.01)
         r = client.put("/v1/stations/ST1", json=moved, headers=world.headers("admin"))
         assert r.status_code == 200, r.text

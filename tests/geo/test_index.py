@@ -244,8 +244,21 @@ def test_station_centroids(index: StationIndex) -> None:
     x_a = (8000 * 50 - 600 * 45) / 7400
     lat_a, lon_a = at(x_a, 40)
     lat_c, lon_c = at(130, 40)
-    assert cents.row(0)[1:] == pytest.approx((lat_a, lon_a), abs=1e-8)
-    assert cents.row(2)[1:] == pytest.approx((lat_c, lon_c), abs=1e-8)
+    assert cents.row(0)[1:3] == pytest.approx((lat_a, lon_a), abs=1e-8)
+    assert cents.row(2)[1:3] == pytest.approx((lat_c, lon_c), abs=1e-8)
+
+
+def test_station_radius_bounds_the_fence(index: StationIndex) -> None:
+    """Every fence vertex lies within radius_m of the centroid, and the farthest one on it."""
+    cents = index.station_centroids()
+    for sid, radius in cents.select("station_id", "radius_m").iter_rows():
+        geom = index.geometries[index.station_ids.index(sid)]
+        coords = shapely.get_coordinates(geom)
+        lat0, lon0 = cents.filter(pl.col("station_id") == sid).row(0)[1:3]
+        geod = pyproj.Geod(ellps="WGS84")
+        n = len(coords)
+        _, _, d = geod.inv(np.full(n, lon0), np.full(n, lat0), coords[:, 0], coords[:, 1])
+        assert max(d) == pytest.approx(radius, rel=1e-3)
 
 
 def test_distance_to_station(index: StationIndex) -> None:

@@ -50,10 +50,15 @@ def north_of(station: tuple[str, float, float], metres: float) -> tuple[float, f
     return station[1] + metres / M_PER_DEG_LAT, station[2]
 
 
-def stations() -> pl.DataFrame:
-    """ST1 and ST2 centroids."""
+def stations(radius_m: float | None = None) -> pl.DataFrame:
+    """ST1 and ST2 centroids; ``radius_m`` (centroid to farthest fence point) when given."""
     return pl.DataFrame(
-        {"station_id": [ST1[0], ST2[0]], "lat": [ST1[1], ST2[1]], "lon": [ST1[2], ST2[2]]},
+        {
+            "station_id": [ST1[0], ST2[0]],
+            "lat": [ST1[1], ST2[1]],
+            "lon": [ST1[2], ST2[2]],
+            "radius_m": [radius_m, radius_m],
+        },
         schema=STATIONS,
     )
 

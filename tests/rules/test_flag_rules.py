@@ -357,6 +357,34 @@ def test_shortening_after_the_end_compared_with_the_roster_systems_own_version()
     assert roster_retro_edit.CODE not in codes(out.findings)
 
 
+def test_change_after_the_end_with_no_version_known_at_the_end_adds_nothing_known() -> None:
+    # the roster system created the shift weeks ahead (created_at) and shortened it after the
+    # end (updated_at); the first import that saw it came after the change, so the only stored
+    # version is the shortened one: the version in force at the end is unknown and the shift is
+    # not checked as if it were new (the officer went home sick at 11:50)
+    made = at(DAY - timedelta(days=20), 9)
+    edited = at(DAY + timedelta(days=2), 10)
+    current = shift("s1", "o1", at(DAY, 8), at(DAY, 11), created_at=made, updated_at=edited)
+    only = {**current, "version": 1, "recorded_at": at(DAY + timedelta(days=3), 6)}
+    home = fixes(home_all_day())
+    out = evaluate_day(day_inputs(DAY, shifts(current), home, history_rows=history([only])), POLICY)
+    assert roster_retro_edit.CODE not in codes(out.findings)
+    # created after its end by the roster's own time: all of it is still checked
+    late = shift("s1", "o1", at(DAY, 8), at(DAY, 11), created_at=edited, updated_at=edited)
+    out = evaluate_day(
+        day_inputs(
+            DAY,
+            shifts(late),
+            home,
+            history_rows=history([{**late, "version": 1, "recorded_at": edited}]),
+        ),
+        POLICY,
+    )
+    found = [f for f in out.findings if f.code == roster_retro_edit.CODE]
+    assert [f.evidence["added_minutes"] for f in found] == [180.0]
+    assert found[0].evidence["edit"] == "created"
+
+
 def test_device_without_badge_on_clean_satellite_presence_with_no_swipe() -> None:
     yesterday = DAY - timedelta(days=1)
     rota = shifts(

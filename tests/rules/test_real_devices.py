@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import polars as pl
+import pytest
 
 from rules.engine import evaluate_day
 from rules.flags import badge_without_device, declared_office
+from rules.geodesy import nearest_fence_lower_bound_m
 from rules.visits import VISITS, visit_fixes
 from tests.rules.rules_builders import (
     ST1,
@@ -20,6 +23,7 @@ from tests.rules.rules_builders import (
     north_of,
     shift,
     shifts,
+    stations,
     swipe,
     swipes,
 )
@@ -104,3 +108,50 @@ def test_a_throttled_phone_at_home_contradicting_a_badge_is_a_conflict_not_absen
     )
     alone = evaluate_day(day_inputs(DAY, OFFICE, dense), POLICY)
     assert [f.code for f in alone.findings] == [declared_office.CODE]
+
+
+def test_a_far_imprecise_fix_is_away_at_its_real_distance() -> None:
+    """Wi-Fi fixes of 80 m accuracy 9 km from every station: with the fences' radii known they
+    are away (9 km is far more than two accuracies), so a day of them is a decided absence; a
+    station list without radii leaves them at unmatched_distance_m (100 m), undecided."""
+    far = fixes(
+        [
+            fix("o1", t, where="far", metres=9000, accuracy_m=80.0, source="wifi")
+            for t in every(at(DAY, 7, 30), at(DAY, 16, 30), 30)
+        ]
+    )
+    known = replace(day_inputs(DAY, OFFICE, far), stations=stations(radius_m=60.0))
+    out = evaluate_day(known, POLICY)
+    assert out.daily.select("away_minutes", "evidence").rows() == [(540.0, "adequate")]
+    assert [f.code for f in out.findings] == [declared_office.CODE]
+    unknown = evaluate_day(day_inputs(DAY, OFFICE, far), POLICY)
+    assert unknown.daily.select("away_minutes", "evidence").rows() == [
+        (0.0, "insufficient_evidence")
+    ]
+    assert unknown.findings == []
+
+
+def test_a_badge_does_not_carry_presence_while_the_phone_is_far() -> None:
+    """A granted entry swipe anchors presence only until evidence of leaving: Wi-Fi fixes of
+    120 m accuracy 9 km away end it, though 100 m would never be three accuracies out."""
+    far = fixes(
+        [
+            fix("o1", t, where="far", metres=9000, accuracy_m=120.0, source="wifi")
+            for t in every(at(DAY, 9), at(DAY, 16), 20)
+        ]
+    )
+    sw = swipes([swipe("o1", at(DAY, 7, 55))])
+    out = evaluate_day(
+        replace(day_inputs(DAY, OFFICE, far, sw), stations=stations(radius_m=60.0)), POLICY
+    )
+    presence = out.daily["verified_presence_minutes"].item()
+    assert presence < 240.0
+    assert out.daily["away_minutes"].item() >= 420.0
+
+
+def test_the_fence_bound_is_centroid_distance_less_the_radius() -> None:
+    lat, lon = north_of(ST1, 5000.0)
+    bound = nearest_fence_lower_bound_m([lat, float("nan")], [lon, lon], stations(radius_m=80.0))
+    assert bound[0] == pytest.approx(4920.0, rel=1e-3)
+    assert bound[1] == 0.0
+    assert nearest_fence_lower_bound_m([lat], [lon], stations())[0] == 0.0  # radius unknown
