@@ -24,7 +24,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
-from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection
+from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection, VisitBatch
 from geo.fences import GeofenceError
 from rollcall.settings import Settings, get_settings
 from rules.policy import Policy, load_policy
@@ -45,7 +45,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     _, defs = models_json_schema(
-        [(m, "validation") for m in (PingBatch, SwipeBatch, ShiftBatch)]
+        [(m, "validation") for m in (PingBatch, SwipeBatch, VisitBatch, ShiftBatch)]
         + [(TimelineCollection, "serialization")],
         ref_template="#/components/schemas/{model}",
     )

@@ -13,7 +13,7 @@ from intake.report import IngestReport
 from intake.validate import KINDS
 
 MAX_ITEMS = 10_000
-BODY_KEYS = {"pings": "pings", "swipes": "swipes", "roster": "shifts"}
+BODY_KEYS = {"pings": "pings", "swipes": "swipes", "visits": "visits", "roster": "shifts"}
 
 
 @dataclass

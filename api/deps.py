@@ -17,6 +17,7 @@ from api.observability import Metrics
 from api.trail import RefusalLimiter, watch_refusals
 from rollcall.settings import Settings
 from rules.policy import Policy
+from store.audit import ChainVerifier
 from store.stations import StationCatalog
 
 ON_COMMIT = "on_commit"
@@ -34,6 +35,7 @@ class AppState:
     metrics: Metrics
     refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
     stations: StationCatalog = field(default_factory=StationCatalog)
+    chain: ChainVerifier = field(default_factory=ChainVerifier)
 
 
 def get_state(request: Request) -> AppState:

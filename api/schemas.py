@@ -97,6 +97,30 @@ class SwipeIn(BaseModel):
     )
 
 
+class VisitIn(BaseModel):
+    """An operating-system visit: a stay at one place (CONTRACT §2 visits.csv)."""
+
+    device_id: str = Field(description="The device (devices.csv)", examples=["D-1001"])
+    arrived_at: str = Field(
+        description="When the device arrived (ISO 8601; no offset: force's local time)",
+        examples=["2026-10-05T07:52:00+01:00"],
+    )
+    departed_at: str | None = Field(
+        description="When it left, after arrived_at (empty: still there)",
+        default=None,
+        examples=["2026-10-05T16:04:00+01:00"],
+    )
+    lat: float | str = Field(description="Latitude of the place, WGS84 degrees", examples=[51.5007])
+    lon: float | str = Field(
+        description="Longitude of the place, WGS84 degrees", examples=[-0.1246]
+    )
+    accuracy_m: float | str | None = Field(
+        description="Radius of the place, metres (> 0; empty: unknown)",
+        default=None,
+        examples=[40.0],
+    )
+
+
 class ShiftIn(BaseModel):
     """A rostered shift (CONTRACT §2 roster.csv); a later one with the same shift_id replaces it."""
 
@@ -140,6 +164,12 @@ class SwipeBatch(BaseModel):
     """Up to 10,000 swipes."""
 
     swipes: list[SwipeIn] = Field(description="Up to 10,000 swipes")
+
+
+class VisitBatch(BaseModel):
+    """Up to 10,000 visits."""
+
+    visits: list[VisitIn] = Field(description="Up to 10,000 visits")
 
 
 class ShiftBatch(BaseModel):

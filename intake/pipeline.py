@@ -31,6 +31,7 @@ from intake.report import (
 from intake.roster import ingest_roster
 from intake.validate import KINDS, MissingColumnsError, dedupe, validate
 from rules.policy import Policy
+from store.clock import batch_receipts, insert_receipts
 from store.db import transaction
 from store.load import DeferredIndexes, add_masked_counts, insert_events
 from store.models import ImportRecord
@@ -53,6 +54,7 @@ class PreparedEvents:
     on: pl.DataFrame
     held: pl.DataFrame
     masked: pl.DataFrame
+    receipts: pl.DataFrame | None = None  # device receipts of an HTTP batch (store.clock)
 
 
 def prepare_batch(
@@ -64,9 +66,12 @@ def prepare_batch(
     policy: Policy,
     now: datetime,
     row_offset: int = 0,
+    received_at: datetime | None = None,
 ) -> PreparedEvents:
     """Validate a batch of pings or swipes and decide each one's fate, reading but not writing.
 
+    ``received_at``: when the server received the batch (HTTP ingest); a batch of pings then
+    also yields each device's receipt (store.clock.batch_receipts).
     Raises MissingColumnsError when a required column is absent.
     """
     report = IngestReport(kind)
@@ -79,7 +84,10 @@ def prepare_batch(
     _record_rejections(
         report, [checked.errors, _conflicts(kind, conflicts), too_old, rejected], row_offset
     )
-    return PreparedEvents(kind, report, on, held, masked)
+    receipts = None
+    if kind == "pings" and received_at is not None:
+        receipts = batch_receipts(session, on, received_at, policy=policy, now=now)
+    return PreparedEvents(kind, report, on, held, masked, receipts)
 
 
 def write_batch(
@@ -112,6 +120,8 @@ def write_batch(
         )
     if count_masked:
         add_masked_counts(session, prepared.masked, "ping" if kind == "pings" else "swipe", tz)
+    if prepared.receipts is not None:
+        insert_receipts(session, prepared.receipts)
     session.flush()
     return report
 
@@ -149,8 +159,12 @@ def ingest_frame(
     now: datetime,
     row_offset: int = 0,
     count_masked: bool = True,
+    received_at: datetime | None = None,
 ) -> IngestReport:
     """Validate and store one batch of ``kind`` records (CONTRACT §2 column names).
+
+    ``received_at``: when the server received the batch over HTTP (pings: recorded per device
+    for its clock offset, store.clock).
 
     Bad rows are reported (index, row, column, reason) and the rest still go through; rows whose
     natural key is already stored are duplicates; pings and swipes outside every on-duty window
@@ -163,7 +177,14 @@ def ingest_frame(
         return IngestReport(kind)
     if kind in ("pings", "swipes"):
         prepared = prepare_batch(
-            session, kind, frame, tz=tz, policy=policy, now=now, row_offset=row_offset
+            session,
+            kind,
+            frame,
+            tz=tz,
+            policy=policy,
+            now=now,
+            row_offset=row_offset,
+            received_at=received_at,
         )
         return write_batch(session, prepared, tz=tz, count_masked=count_masked)
     if kind == "visits":

@@ -12,7 +12,7 @@ import polars as pl
 from geo.index import StationIndex
 from rules.findings import Finding
 from rules.policy import Policy
-from store.dayload import DayFrames
+from store.dayload import DayFrames, with_visit_fixes
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def officer_part(
         fixes=frames.fixes.filter(keep) if fixes is None else fixes,
         swipes=frames.swipes.filter(keep),
         overtime=frames.overtime.filter(keep),
+        visits=frames.visits.filter(keep),
     )
 
 
@@ -113,7 +114,8 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
     from rules.engine import DayInputs, evaluate_day
 
     t0 = perf_counter()
-    fixes = classify_fixes(index, frames.fixes.rechunk())
+    fixes = with_visit_fixes(frames.fixes, frames.visits, policy.visit_step_minutes)
+    fixes = classify_fixes(index, fixes.rechunk())
     t1 = perf_counter()
     inputs = DayInputs(
         day=frames.day,
@@ -125,6 +127,7 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
         swipes=frames.swipes,
         overtime=frames.overtime,
         stations=index.station_centroids(),
+        devices=frames.devices,
     )
     outcome = evaluate_day(inputs, policy)
     t2 = perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 from typing import Any
@@ -21,6 +21,7 @@ from rules.clock import DEFAULT_TIMEZONE, days_between
 from rules.engine import fix_span
 from rules.policy import Policy
 from store import dayload, job_runs, results
+from store.clock import device_offsets
 from store.db import transaction
 
 Clock = Callable[[], datetime]
@@ -253,6 +254,7 @@ def _compute_day(
     t0 = perf_counter()
     with factory() as session:
         base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
+        base = replace(base, devices=device_offsets(session, base.hi, policy=policy))
         backend = session.get_bind().dialect.name
         busy = base.shifts["officer_id"].n_unique() + base.overtime.height
         per_part = PART_OFFICERS.get(backend, min(PART_OFFICERS.values()))

@@ -114,7 +114,7 @@ def import_(
 ) -> None:
     """Import one file of KIND. Bad rows are reported and the rest still load; exit 1 if any failed.
 
-    Load order: stations, officers, devices, badges, roster, overtime, then pings and swipes
+    Load order: stations, officers, devices, badges, roster, overtime, then pings, swipes and visits
     (events are matched against the roster already stored). Rows are numbered from 1 after the
     header.
     """

@@ -36,6 +36,7 @@ from rules.schemas import (
     SWIPES,
     conform,
 )
+from rules.skew import apply_offsets, clock_offsets
 
 DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
     declared_office.detect,
@@ -61,6 +62,8 @@ class DayInputs:
     swipes: pl.DataFrame
     overtime: pl.DataFrame
     stations: pl.DataFrame
+    # optional: device_id, clock_offset_s (device clock minus true time, seconds; null: unknown)
+    devices: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def presence_segments(
     policy: Policy,
     tz: str = DEFAULT_TIMEZONE,
     stations: pl.DataFrame | None = None,
+    devices: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Presence, away and unknown segments over every on-duty window of ``shifts`` (any range).
 
@@ -130,12 +134,14 @@ def presence_segments(
     cell at policy.timeline_cell_resolution. ``tz`` is accepted for symmetry with evaluate_day;
     segments are instants and do not depend on it. ``stations`` (rules.schemas.STATIONS, as
     geo.index.StationIndex.station_centroids gives them) measure fixes far from every station;
-    without them such a fix counts as policy.unmatched_distance_m away.
+    without them such a fix counts as policy.unmatched_distance_m away. Device clocks are
+    corrected as in evaluate_day (``devices``: optional device_id, clock_offset_s).
     """
     del tz
     fixes = conform(fixes, FIXES, "fixes")
     swipes = conform(swipes, SWIPES, "swipes")
     shifts = conform(shifts, SHIFTS, "shifts")
+    fixes = apply_offsets(fixes, clock_offsets(fixes, swipes, policy, devices))
     on = mask_off_duty(fixes, swipes, shifts, policy)
     if stations is not None:
         stations = conform(stations, STATIONS, "stations")
@@ -165,8 +171,9 @@ def conflicting_officers(ctx: FlagContext) -> frozenset[str]:
 def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     """Daily results, presence segments and findings for ``inputs.day``.
 
-    Steps: conform the frames; mask off-duty fixes and swipes (rules.onduty, before anything
-    else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
+    Steps: conform the frames; move each device's fixes to true time (rules.skew: the offset
+    given in ``inputs.devices``, else one estimated from its arrivals against the badge, else
+    none); mask off-duty fixes and swipes (rules.onduty, before anything else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
     the day, so a night shift belongs to the day it starts); grade evidence; mark the officers
     whose badge and device disagree (conflicting_officers); run every day rule.
     The result depends only on the values given, never on row order. ``presence`` holds the
@@ -180,6 +187,7 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     overtime = conform(inputs.overtime, OVERTIME, "overtime")
     stations = conform(inputs.stations, STATIONS, "stations")
     conform(inputs.officers, OFFICERS, "officers")
+    fixes = apply_offsets(fixes, clock_offsets(fixes, swipes, policy, inputs.devices))
 
     on = mask_off_duty(fixes, swipes, shifts, policy)
     windows_today = day_windows(shifts, inputs.day, tz, policy)

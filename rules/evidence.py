@@ -22,6 +22,10 @@ BADGE_OUT = 2  # granted swipe with direction "out": the officer left the statio
 AWAY = 3  # a precise fix clearly outside every station
 NEUTRAL = 4  # decides nothing: imprecise, ambiguous, outlier, or a denied swipe (never emitted)
 MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, never presence
+# A fix attributed to a station that neither places the officer inside nor away (an indoor Wi-Fi
+# position tens of metres out, within its accuracy): presence only inside a badge-anchored stay
+# at that station (:func:`anchored_near`), otherwise dropped. Never returned by evidence_events.
+NEAR = 6
 
 SOURCE_NAMES = ("gps", "wifi", "cell", "fused", "visit")
 SOURCE_BITS: dict[str, int] = {
@@ -183,7 +187,9 @@ def fix_type(policy: Policy) -> pl.Expr:
     smoothing) and is inside when that is at most visit_inside_share of its accuracy, clamped
     to [inside_max_distance_m, visit_inside_cap_m]: the operating system's place of a stay is
     the centre of many fixes, so a visit 30 m outside a wall with 80 m accuracy is a stay
-    inside. Anything else is NEUTRAL.
+    inside. NEAR: neither, but attributed to a station and within away factor times its
+    accuracy of it (consistent with being there; see :func:`anchored_near`). Anything else is
+    NEUTRAL.
     """
     own = pl.col("own_d")
     fix_limit = (policy.inside_accuracy_share * pl.col("acc")).clip(
@@ -214,11 +220,18 @@ def fix_type(policy: Policy) -> pl.Expr:
         & (own >= factor * pl.col("acc"))
         & (pl.col("acc") <= policy.away_max_accuracy_m)
     )
+    near = (
+        pl.col("station_id").is_not_null()
+        & (own < factor * pl.col("acc"))
+        & (pl.col("acc") <= policy.away_max_accuracy_m)
+    )
     return (
         pl.when(inside)
         .then(pl.lit(INSIDE))
         .when(away)
         .then(pl.lit(AWAY))
+        .when(near)
+        .then(pl.lit(NEAR))
         .otherwise(pl.lit(NEUTRAL))
         .cast(pl.UInt8)
     )
@@ -265,7 +278,7 @@ def fix_events(
         "win_id",
         "ts",
         "etype",
-        station_id=pl.when(pl.col("etype") == INSIDE).then(pl.col("station_id")),
+        station_id=pl.when(pl.col("etype").is_in([INSIDE, NEAR])).then(pl.col("station_id")),
         h3_cell=pl.when(pl.col("etype") == AWAY).then(
             timeline_cell_expr(policy.timeline_cell_resolution, stored=stored)
         ),
@@ -337,6 +350,44 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     return flagged.filter(~outlier).select(list(EVENTS))
 
 
+def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """NEAR events read inside a badge-anchored stay: INSIDE when a granted entry swipe at the
+    same station precedes them in the window, within badge_anchor_max_hours, with no away fix,
+    exit swipe or mock fix since; every other NEAR event is dropped.
+
+    *Protects*: indoors, satellites are lost and Wi-Fi positions scatter tens of metres past the
+    wall with accuracies of 30-150 m; too imprecise to place anyone inside on their own, they
+    still agree with the badge that let the officer in. Without them, a throttled phone's first
+    outdoor fix at lunch ended the stay the badge began half an hour after the swipe, and an
+    office day indoors came out insufficient far more often than a remote day at home (missing
+    data falling on one side). Alone, such fixes place nobody: a cafe across the road is not the
+    station.
+    """
+    if events.is_empty() or not (events["etype"] == NEAR).any():
+        return events
+    resets = pl.col("etype").is_in([AWAY, BADGE_OUT, MOCK])
+    anchor = pl.col("etype") == BADGE_IN
+    marked = events.with_columns(
+        _a_station=pl.when(anchor)
+        .then(pl.col("station_id"))
+        .when(resets)
+        .then(pl.lit(""))
+        .forward_fill()
+        .over("win_id"),
+        _a_ts=pl.when(anchor | resets).then(pl.col("ts")).forward_fill().over("win_id"),
+    )
+    held = (
+        (pl.col("etype") == NEAR)
+        & (pl.col("_a_station") == pl.col("station_id"))
+        & (pl.col("ts") - pl.col("_a_ts") <= timedelta(hours=policy.badge_anchor_max_hours))
+    ).fill_null(False)
+    return (
+        marked.filter((pl.col("etype") != NEAR) | held)
+        .with_columns(etype=pl.when(held).then(pl.lit(INSIDE, dtype=pl.UInt8)).otherwise("etype"))
+        .select(list(EVENTS))
+    )
+
+
 def evidence_events(
     fixes: pl.DataFrame,
     swipes: pl.DataFrame,
@@ -354,4 +405,4 @@ def evidence_events(
     events = pl.concat([fix_events(fixes, policy, stations), swipe_events(swipes)], how="vertical")
     ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
     events = sort_by_group_time(events, "win_id", events["win_id"], ties)
-    return drop_outliers(events, policy)
+    return drop_outliers(anchored_near(events, policy), policy)

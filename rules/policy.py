@@ -62,6 +62,12 @@ class Policy(BaseModel):
     ghost_min_distance_m: float = Field(gt=0.0)
     ghost_same_place_m: float = Field(ge=0.0)
     ghost_speed_kmh: float = Field(gt=0.0)
+    skew_arrival_gap_minutes: float = Field(gt=0.0, le=60.0)
+    skew_min_arrivals: int = Field(ge=1)
+    skew_max_offset_minutes: float = Field(ge=0.0, le=24 * 60)
+    clock_tolerance_minutes: float = Field(ge=0.0, le=60.0)
+    receipt_offset_days: int = Field(ge=1, le=90)
+    receipt_min_batches: int = Field(ge=1)
 
     # Flags (rules/flags/).
     badge_device_window_minutes: int = Field(gt=0, le=24 * 60)

@@ -372,6 +372,75 @@ def verify_chain(
     return report
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A verified chain (ok report) as of ``anchor``, and when it was last walked in full."""
+
+    anchor: Anchor
+    report: ChainReport
+    full_at: datetime
+
+
+class ChainVerifier:
+    """The audit chain's verification kept between calls, for a screen that shows it on every
+    view: each call walks only the entries appended since the last one, after checking that the
+    anchor (newest purge marker) is the same and that the last verified entry still has the hash
+    it was verified with (a rewritten chain, or a purge past it, changes it). The whole chain is
+    walked again at the first call, after a failure, after a purge, and when the last full walk
+    is ``full_every`` old or more: an entry edited in place (its stored hash kept) is found by
+    that walk, at most ``full_every`` later. Thread-safe (state is replaced whole)."""
+
+    def __init__(self, full_every: timedelta = timedelta(minutes=10)) -> None:
+        self.full_every = full_every
+        self._state: _Verified | None = None
+        self.full_walks = 0
+
+    def verify(self, session: Session, now: datetime) -> tuple[ChainReport, datetime]:
+        """The chain's report and the time of the last full walk it rests on."""
+        state = self._state
+        if state is not None and now - state.full_at < self.full_every:
+            report = self._extend(session, state)
+            if report is not None:
+                return report, state.full_at
+        self._state = None
+        self.full_walks += 1
+        marker = latest_marker_seq(session)
+        report = verify_chain(session)
+        if report.ok and latest_marker_seq(session) == marker:
+            try:
+                anchor = chain_anchor(session, marker_hint=marker)
+            except MalformedMarkerError:
+                return report, now
+            self._state = _Verified(anchor, report, now)
+        return report, now
+
+    def _extend(self, session: Session, state: _Verified) -> ChainReport | None:
+        """The report verified on from ``state``; None when a full walk is needed."""
+        done = state.report
+        if done.head_seq is None:
+            return None
+        try:
+            anchor = chain_anchor(session, marker_hint=state.anchor.marker_seq)
+        except MalformedMarkerError:
+            return None
+        if anchor != state.anchor or entry_hash_at(session, done.head_seq) != done.head_hash:
+            return None
+        start = Anchor(done.head_seq, done.head_hash, anchor.marker_seq, anchor.cutoff)
+        part = _walk(session, anchor=start, from_anchor=True)
+        report = ChainReport(
+            done.entries + part.entries,
+            part.head_seq if part.head_seq is not None else done.head_seq,
+            part.head_hash,
+            part.first_bad_seq,
+            part.reason,
+            anchor.seq,
+        )
+        if not report.ok:
+            return None  # walked again in full, which finds the same entry
+        self._state = _Verified(anchor, report, state.full_at)
+        return report
+
+
 class ChainBrokenError(RuntimeError):
     """The entries a purge would remove do not verify: nothing is removed, so the evidence stays."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,11 @@ import polars as pl
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from geo.cells import cell_expr
 from rules import schemas as rules_schemas
+from rules import visits as rules_visits
 from rules.clock import INSTANT, day_bounds
+from rules.receipts import DEVICES
 from store import sqlite_arrow
 from store.db import is_postgres
 from store.load import partition_name
@@ -33,6 +36,10 @@ FIXES: Schema = {
     "h3_cell": pl.UInt64(),
 }
 SWIPES: Schema = rules_schemas.SWIPES
+# Stored on-duty visit pieces (store.models.Visit), as rules.visits.VISITS.
+VISITS: Schema = rules_visits.VISITS
+# A stored visit piece lies inside one on-duty window; reads look this far back for its arrival.
+VISIT_LOOKBACK = timedelta(days=2)
 SHIFTS: Schema = rules_schemas.SHIFTS
 SHIFT_HISTORY: Schema = rules_schemas.SHIFT_HISTORY
 OVERTIME: Schema = rules_schemas.OVERTIME
@@ -62,6 +69,9 @@ class DayFrames:
     fixes: pl.DataFrame
     swipes: pl.DataFrame
     overtime: pl.DataFrame
+    visits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VISITS))
+    # device_id, clock_offset_s: device clock offsets known from HTTP receipts (store.clock)
+    devices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DEVICES))
 
 
 def _instant_sql(column: str, postgres: bool) -> str:
@@ -425,6 +435,32 @@ def load_fixes_by_officer(
     return _read_by_officer(session, "pings", FIXES, lo, hi, cuts, readers)
 
 
+def load_visits(
+    session: Session, lo: datetime, hi: datetime, officer_id: str | None = None
+) -> pl.DataFrame:
+    """Stored (on-duty) visit pieces overlapping [lo, hi), of one officer if given."""
+    pg = is_postgres(session)
+    sql = (
+        f"SELECT {_select_list(VISITS, pg)} FROM visits "
+        "WHERE arrived_at >= {p} AND arrived_at < {p} AND departed_at > {p}"
+    )
+    params: list[Any] = [lo - VISIT_LOOKBACK, hi, lo]
+    if officer_id is not None:
+        sql += " AND officer_id = {p}"
+        params.append(officer_id)
+    return read_frame(session, sql + " ORDER BY arrived_at, device_id", params, VISITS)
+
+
+def with_visit_fixes(fixes: pl.DataFrame, visits: pl.DataFrame, step_minutes: int) -> pl.DataFrame:
+    """``fixes`` (stored FIXES) and one fix-like row every ``step_minutes`` of each visit
+    (rules.visits.visit_fixes: source "visit", its place and accuracy, with its H3 cell), so a
+    visit counts as location evidence wherever fixes do."""
+    if visits.is_empty():
+        return fixes
+    rows = rules_visits.visit_fixes(visits, step_minutes).with_columns(h3_cell=cell_expr())
+    return pl.concat([fixes, rows.select(list(FIXES)).cast(FIXES)], rechunk=False)  # type: ignore[arg-type]
+
+
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
     """Stored (on-duty) badge swipes with lo <= ts < hi (see _load_events)."""
     return _load_events(session, "swipes", SWIPES, lo, hi, readers)
@@ -496,6 +532,7 @@ def load_day(
         ),
         swipes=load_swipes(session, lo, hi, readers=readers),
         overtime=load_overtime(session, lo, hi),
+        visits=load_visits(session, lo, hi),
     )
 
 

@@ -22,6 +22,7 @@ from store.models import (
     Adjustment,
     DailyResult,
     DayContest,
+    DeviceReceipt,
     Flag,
     FlagResponse,
     FlagReview,
@@ -31,6 +32,7 @@ from store.models import (
     Ping,
     RecomputeMark,
     Swipe,
+    Visit,
 )
 
 _BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
@@ -186,10 +188,14 @@ def purge_lock(factory: sessionmaker[Session]) -> Iterator[None]:
             conn.execute(text("SELECT pg_advisory_unlock(hashtext('rollcall purge'))"))
 
 
-def _delete_before(factory: sessionmaker[Session], model: Any, cutoff: datetime) -> int:
-    """Delete rows of an event table with ts < cutoff, oldest first, a few hours per transaction."""
+def _delete_before(
+    factory: sessionmaker[Session], model: Any, cutoff: datetime, column: str = "ts"
+) -> int:
+    """Delete rows of an event table with ``column`` < cutoff, oldest first, a few hours per
+    transaction."""
+    ts = getattr(model, column)
     with factory() as session:
-        oldest = session.execute(select(func.min(model.ts))).scalar()
+        oldest = session.execute(select(func.min(ts))).scalar()
     if oldest is None or oldest >= cutoff:
         return 0
     removed = 0
@@ -197,18 +203,21 @@ def _delete_before(factory: sessionmaker[Session], model: Any, cutoff: datetime)
     while lo < cutoff:
         hi = min(lo + _SLICE, cutoff)
         with transaction(factory) as session:
-            result = session.execute(delete(model).where(model.ts >= lo, model.ts < hi))
+            result = session.execute(delete(model).where(ts >= lo, ts < hi))
             removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
         lo = hi
     return removed
 
 
 def purge_raw(factory: sessionmaker[Session], cutoff: datetime) -> dict[str, int]:
-    """Remove stored pings and swipes older than ``cutoff``: whole old partitions are dropped, the
-    boundary partition (and SQLite) is deleted from in slices. Returns rows removed per table."""
+    """Remove stored pings, swipes and visits (by arrival) older than ``cutoff``, and the HTTP
+    receipts of device fixes: whole old ping partitions are dropped, the boundary partition (and
+    SQLite) is deleted from in slices. Returns rows removed per table."""
     partitions, partition_rows = drop_old_ping_partitions(factory, cutoff)
     pings = partition_rows + _delete_before(factory, Ping, cutoff)
     swipes = _delete_before(factory, Swipe, cutoff)
+    visits = _delete_before(factory, Visit, cutoff, "arrived_at")
+    receipts = _delete_before(factory, DeviceReceipt, cutoff, "received_at")
     # A key's local day is within a day of its UTC instant: the day before the cutoff's UTC date
     # holds only events that intake now refuses as too old.
     with transaction(factory) as session:
@@ -220,6 +229,8 @@ def purge_raw(factory: sessionmaker[Session], cutoff: datetime) -> dict[str, int
         "pings": pings,
         "ping_partitions_dropped": partitions,
         "swipes": swipes,
+        "visits": visits,
+        "device receipts": receipts,
         "masked event digests": keys,
     }
 

@@ -27,6 +27,7 @@ from store.models import (
     Ping,
     ShiftVersion,
     Swipe,
+    Visit,
 )
 
 # (file stem, model, columns, order): the officer's rows of each table, as stored.
@@ -72,6 +73,12 @@ TABLES: tuple[tuple[str, Any, tuple[str, ...], tuple[str, ...]], ...] = (
         Swipe,
         ("badge_id", "ts", "reader_id", "station_id", "direction", "granted"),
         ("ts", "badge_id"),
+    ),
+    (
+        "visits",
+        Visit,
+        ("device_id", "arrived_at", "departed_at", "departure_known", "lat", "lon", "accuracy_m"),
+        ("arrived_at", "device_id"),
     ),
     (
         "daily_results",

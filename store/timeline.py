@@ -15,7 +15,8 @@ from rules.clock import INSTANT, iso_local
 from rules.engine import presence_segments
 from rules.masking import ON_DUTY_KINDS, covered, on_duty_windows
 from rules.policy import Policy
-from store.dayload import FIXES, SWIPES, _select_list, read_frame
+from store.clock import device_offsets
+from store.dayload import FIXES, SWIPES, _select_list, load_visits, read_frame, with_visit_fixes
 from store.db import is_postgres
 from store.models import Officer
 from store.roster import load_shifts
@@ -47,6 +48,7 @@ class OnDutyRecords:
     windows: pl.DataFrame
     fixes: pl.DataFrame
     swipes: pl.DataFrame
+    devices: pl.DataFrame | None = None  # device clock offsets (store.clock.device_offsets)
 
 
 def officer_exists(session: Session, officer_id: str) -> bool:
@@ -57,7 +59,10 @@ def officer_exists(session: Session, officer_id: str) -> bool:
 def on_duty_records(
     session: Session, officer_id: str, start: datetime, end: datetime, *, policy: Policy
 ) -> OnDutyRecords:
-    """Read one officer's on-duty shifts, fixes and swipes overlapping [start, end) (UTC instants)."""
+    """Read one officer's on-duty shifts, fixes and swipes overlapping [start, end) (UTC instants).
+
+    The officer's stored visits count as fixes (store.dayload.with_visit_fixes: source "visit"),
+    so the timeline shows a stay the phone's operating system reported as on-duty presence."""
     grace = timedelta(minutes=policy.duty_grace_minutes)
     shifts = load_shifts(session, start=start - grace, end=end + grace, officer_ids=[officer_id])
     shifts = shifts.filter(pl.col("kind").is_in(ON_DUTY_KINDS)).sort("start_at", "shift_id")
@@ -87,9 +92,16 @@ def on_duty_records(
         [officer_id, start, end],
         SWIPE_SCHEMA,
     )
+    visits = load_visits(session, start, end, officer_id)
+    fixes = with_visit_fixes(fixes, visits, policy.visit_step_minutes).filter(
+        (pl.col("ts") >= lo) & (pl.col("ts") < hi)
+    )
     fixes = fixes.filter(covered(fixes, windows)) if fixes.height else fixes
     swipes = swipes.filter(covered(swipes, windows)) if swipes.height else swipes
-    return OnDutyRecords(shifts=shifts, windows=windows, fixes=fixes, swipes=swipes)
+    devices = device_offsets(session, end, policy=policy) if fixes.height else None
+    return OnDutyRecords(
+        shifts=shifts, windows=windows, fixes=fixes, swipes=swipes, devices=devices
+    )
 
 
 def _timeline_cell(cell: int | None, resolution: int) -> str | None:
@@ -113,7 +125,9 @@ def _segments(
         records.shifts.drop("version") if "version" in records.shifts.columns else records.shifts
     )
     stations = index.station_centroids() if index is not None else None
-    return presence_segments(fixes, records.swipes, shifts, policy, tz, stations)
+    return presence_segments(
+        fixes, records.swipes, shifts, policy, tz, stations, devices=records.devices
+    )
 
 
 def _event(

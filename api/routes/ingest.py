@@ -1,4 +1,4 @@
-"""Ingest endpoints: pings, swipes, roster and stations, all-or-nothing per request.
+"""Ingest endpoints: pings, swipes, visits, roster and stations, all-or-nothing per request.
 
 The caller is checked before anything else: a refused call reads no body and opens no session.
 """
@@ -82,6 +82,18 @@ SWIPE_EXAMPLE = {
         }
     ]
 }
+VISIT_EXAMPLE = {
+    "visits": [
+        {
+            "device_id": "D-1001",
+            "arrived_at": "2026-10-05T07:52:00+01:00",
+            "departed_at": "2026-10-05T16:04:00+01:00",
+            "lat": 51.5007,
+            "lon": -0.1246,
+            "accuracy_m": 40.0,
+        }
+    ]
+}
 SHIFT_EXAMPLE = {
     "shifts": [
         {
@@ -103,13 +115,15 @@ def _ingest(
     parsed = parse_batch(kind, body)
     report = IngestReport(kind)
     if parsed.frame.height:
+        now = datetime.now(UTC)
         report = ingest_frame(
             session,
             kind,
             parsed.frame,
             tz=state.settings.timezone,
             policy=state.policy,
-            now=datetime.now(UTC),
+            now=now,
+            received_at=now if kind == "pings" else None,
         )
     result = merge_report(parsed, report)
     counts = {k: result[k] for k in ("accepted", "duplicate", "masked", "held", "rejected")}
@@ -139,7 +153,8 @@ def post_pings(
     request_id: RequestIdDep,
 ) -> BatchResult:
     """Up to 10,000 fixes. Idempotent on (device_id, ts). Off-duty fixes are masked (counted
-    only), unrostered recent ones held. Nothing is stored unless the whole batch is (503: retry)."""
+    only), unrostered recent ones held. The time the batch arrived is kept per device (with its
+    newest on-duty fix's time) to estimate the device clock's offset. Nothing is stored unless the whole batch is (503: retry)."""
     return _ingest("pings", body, session, state, caller, request_id)
 
 
@@ -159,6 +174,28 @@ def post_swipes(
 ) -> BatchResult:
     """Up to 10,000 swipes. Idempotent on (badge_id, ts, reader_id); masking as for pings."""
     return _ingest("swipes", body, session, state, caller, request_id)
+
+
+@router.post(
+    "/visits",
+    response_model=BatchResult,
+    responses=ERROR_RESPONSES,
+    openapi_extra=_body_doc("VisitBatch", VISIT_EXAMPLE),
+    summary="Store a batch of operating-system visits",
+)
+def post_visits(
+    caller: IngestCaller,
+    body: RawBody,
+    session: SessionDep,
+    state: StateDep,
+    request_id: RequestIdDep,
+) -> BatchResult:
+    """Up to 10,000 visits (stays at one place, as the phone's operating system reports them).
+    Idempotent on (device_id, arrived_at); a visit reported open (no departed_at) is completed by
+    a later report with its departure. Each visit is cut at the officer's on-duty edges: the
+    on-duty part is stored, an uncovered recent part held, the off-duty part dropped (a visit
+    with nothing on duty or held is counted masked). Nothing is stored unless the whole batch is."""
+    return _ingest("visits", body, session, state, caller, request_id)
 
 
 @router.put(

@@ -95,8 +95,8 @@ def chain_status(
     request_id: RequestIdDep,
 ) -> Response:
     """Whether the audit chain verifies, and refused requests per hour over the last week."""
-    report = audit.verify_chain(session)
     now = datetime.now(UTC)
+    report, walked_at = state.chain.verify(session, now)
     refused, _ = audit.entries(
         session, action=REFUSED_ACTION, since=now - SPIKE_WINDOW, limit=SPIKE_SCAN
     )
@@ -125,6 +125,8 @@ def chain_status(
     )
     context = {
         "report": report,
+        "walked_at": walked_at,
+        "full_every_min": int(state.chain.full_every / timedelta(minutes=1)),
         "refused": len(refused),
         "truncated": len(refused) >= SPIKE_SCAN,
         "hours": sorted(hours.items(), reverse=True)[:48],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -22,17 +22,26 @@ MAX_SWIPES = 10
 def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     """Granted on-duty swipes of the day whose nearest precise fix before AND after are both far.
 
+    Each fix must also lie at least clock_tolerance_minutes from the swipe, so that a phone
+    clock a few minutes out cannot turn an arrival into one (rules.skew corrects what it can).
     Precise: a fix (not a visit row: operating systems report a visit's arrival and departure
-    minutes late), not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default) at most badge_fix_max_accuracy_m. Each
-    of the two fixes must be within badge_device_window_minutes of the swipe and at least
-    badge_far_m from the swiped station's centroid after subtracting its accuracy, and the two
-    must lie within badge_same_place_m of each other (beyond their accuracies): the device stayed
-    at one place elsewhere across the swipe, so an officer passing through (arriving from one
-    place, leaving for another) is not raised; and that place must not be a ghost (_corroborated). One fix alone (before or after) proves nothing;
-    a silent device never raises this.
+    minutes late), not mock, not a ghost (rules.ghosts), accuracy (reported or geo's default)
+    at most badge_fix_max_accuracy_m. Each of the two fixes must be within
+    badge_device_window_minutes of the swipe and at least badge_far_m from the swiped
+    station's centroid after subtracting its accuracy, and the two must lie within
+    badge_same_place_m of each other (beyond their accuracies): the device stayed at one place
+    elsewhere across the swipe, so an officer passing through (arriving from one place,
+    leaving for another) is not raised; and that place must not be a ghost (_corroborated).
+    One fix alone (before or after) proves nothing; a silent device never raises this.
+
+    A sparse device (a throttled phone reports every 15-90 minutes) rarely has a fix within
+    badge_device_window_minutes of a swipe; its swipe is raised when, within
+    conflict_window_minutes, the nearest fixes before and after are far at one place as above
+    and every precise fix of the window is far (at least badge_min_far_fixes of them): the
+    device never came near the station around the swipe. The phone left at home and the lent
+    badge look the same; the conflict itself is the lead.
     """
     policy = ctx.policy
-    window = timedelta(minutes=policy.badge_device_window_minutes)
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
     swipes = swipes.filter(covered(swipes, ctx.day_windows))
     if swipes.is_empty():
@@ -40,10 +49,33 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).sort("officer_id", "ts")
+    good = _precise_fixes(ctx)
+    window = timedelta(minutes=policy.badge_device_window_minutes)
+    near = _bracketed(swipes, good, window, policy)
+    if not near.is_empty():
+        near = _corroborated(near, good, window, policy)
+    wide = timedelta(
+        minutes=max(policy.conflict_window_minutes, policy.badge_device_window_minutes)
+    )
+    stayed = _stayed_far(swipes, good, wide, policy)
+    if near.is_empty():
+        return stayed
+    if stayed.is_empty():
+        return near.sort("officer_id", "ts", "station_id")
+    both = pl.concat([near, stayed], how="diagonal_relaxed")
+    return both.unique(["officer_id", "ts", "station_id"], keep="first", maintain_order=True).sort(
+        "officer_id", "ts", "station_id"
+    )
+
+
+def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
+    """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
+    not visit rows, accuracy at most badge_fix_max_accuracy_m."""
+    policy = ctx.policy
     fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
         ~ghost_fixes(ctx.fixes, policy)
     )
-    good = (
+    return (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
             ~pl.col("is_mock").fill_null(False)
@@ -58,17 +90,29 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
             f_acc="acc",
             f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
         )
-    )  # still sorted by (officer_id, ts): the as-of join by officer needs no global sort
-    out = swipes
+        .sort("officer_id", "f_ts")
+    )
+
+
+def _bracketed(
+    swipes: pl.DataFrame, good: pl.DataFrame, window: timedelta, policy: Policy
+) -> pl.DataFrame:
+    """Swipes whose nearest precise fix before and after (each within ``window`` and at least
+    clock_tolerance_minutes from the swipe) are both badge_far_m from the station and within
+    badge_same_place_m of each other (beyond their accuracies)."""
+    # a clock left uncorrected (rules.skew) may be a few minutes out: the fixes that bracket
+    # the swipe must do so even then, so each lies at least clock_tolerance_minutes from it
+    slack = min(timedelta(minutes=policy.clock_tolerance_minutes), window)
+    out = swipes.with_columns(_ts_before=pl.col("ts") - slack, _ts_after=pl.col("ts") + slack)
     for side, strategy in (("before", "backward"), ("after", "forward")):
         part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")})
         out = out.join_asof(
             part,
-            left_on="ts",
+            left_on=f"_ts_{side}",
             right_on=f"f_ts_{side}",
             by="officer_id",
             strategy=strategy,  # type: ignore[arg-type]
-            tolerance=window,
+            tolerance=window - slack,
             check_sortedness=False,
         ).with_columns(
             **{
@@ -91,14 +135,98 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
         - pl.col("f_acc_before")
         - pl.col("f_acc_after")
     )
-    far = out.filter(
+    return out.drop("_ts_before", "_ts_after").filter(
         (pl.col("dist_before_m") >= policy.badge_far_m)
         & (pl.col("dist_after_m") >= policy.badge_far_m)
         & (pl.col("apart_m") <= policy.badge_same_place_m)
     )
-    if far.is_empty():
-        return far
-    return _corroborated(far, good, window, policy).sort("officer_id", "ts", "station_id")
+
+
+def _stayed_far(
+    swipes: pl.DataFrame, good: pl.DataFrame, window: timedelta, policy: Policy
+) -> pl.DataFrame:
+    """Swipes around which the device stayed at one place far away: every precise fix within
+    ``window`` of the swipe (at least two, one at least clock_tolerance_minutes from it) is
+    badge_far_m from the station beyond its accuracy and within badge_same_place_m (beyond
+    accuracies) of the fix nearest the swipe in time, and the place is no ghost (one of them
+    labelled GPS, or badge_min_far_fixes of them). Columns as _bracketed's, with the nearest fix
+    on each side (null where there is none)."""
+    slack = timedelta(minutes=policy.clock_tolerance_minutes)
+    pairs = (
+        swipes.with_row_index("_s")
+        .join(good, on="officer_id")
+        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+        .with_columns(
+            dist=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+            - pl.col("f_acc"),
+            gap=(pl.col("f_ts") - pl.col("ts")).abs(),
+        )
+        .sort("_s", "gap", "f_ts")
+    )
+    if pairs.is_empty():
+        return pl.DataFrame()
+    pairs = pairs.with_columns(
+        apart=haversine_m(
+            pl.col("f_lat"),
+            pl.col("f_lon"),
+            pl.col("f_lat").first().over("_s"),
+            pl.col("f_lon").first().over("_s"),
+        )
+        - pl.col("f_acc")
+        - pl.col("f_acc").first().over("_s"),
+    )
+    keep = (
+        pairs.group_by("_s")
+        .agg(
+            n=pl.len(),
+            all_far=(pl.col("dist") >= policy.badge_far_m).all(),
+            one_place=(pl.col("apart") <= policy.badge_same_place_m).all(),
+            gps=pl.col("f_gps").any(),
+            clear=(pl.col("gap") >= slack).any(),
+        )
+        .filter(
+            (pl.col("n") >= 2)
+            & pl.col("all_far")
+            & pl.col("one_place")
+            & pl.col("clear")
+            & (pl.col("gps") | (pl.col("n") >= policy.badge_min_far_fixes))
+        )
+        .select("_s")
+    )
+    if keep.is_empty():
+        return pl.DataFrame()
+    chosen = pairs.join(keep, on="_s")
+    base = swipes.with_row_index("_s").join(keep, on="_s")
+    for side, pick in (
+        ("before", pl.col("f_ts") <= pl.col("ts") - slack),
+        ("after", pl.col("f_ts") >= pl.col("ts") + slack),
+    ):
+        nearest = (
+            chosen.filter(pick)
+            .sort("_s", "gap")
+            .group_by("_s", maintain_order=True)
+            .first()
+            .select(
+                "_s",
+                pl.col("f_ts").alias(f"f_ts_{side}"),
+                pl.col("f_lat").alias(f"f_lat_{side}"),
+                pl.col("f_lon").alias(f"f_lon_{side}"),
+                pl.col("f_acc").alias(f"f_acc_{side}"),
+                pl.col("f_gps").alias(f"f_gps_{side}"),
+                pl.col("dist").alias(f"dist_{side}_m"),
+            )
+        )
+        base = base.join(nearest, on="_s", how="left")
+    return base.with_columns(
+        apart_m=haversine_m(
+            pl.col("f_lat_before"),
+            pl.col("f_lon_before"),
+            pl.col("f_lat_after"),
+            pl.col("f_lon_after"),
+        )
+        - pl.col("f_acc_before")
+        - pl.col("f_acc_after")
+    ).drop("_s")
 
 
 def _corroborated(
@@ -190,22 +318,24 @@ def detect(ctx: FlagContext) -> list[Finding]:
                 "station_id": r["station_id"],
                 "reader_id": r["reader_id"],
                 "direction": r["direction"],
-                "fix_before_at": ctx.local(r["f_ts_before"]),
-                "fix_before_distance_m": round(r["dist_before_m"]),
+                "fix_before_at": _when(ctx, r["f_ts_before"]),
+                "fix_before_distance_m": _metres(r["dist_before_m"]),
                 "fix_before_accuracy_m": r["f_acc_before"],
-                "fix_after_at": ctx.local(r["f_ts_after"]),
-                "fix_after_distance_m": round(r["dist_after_m"]),
+                "fix_after_at": _when(ctx, r["f_ts_after"]),
+                "fix_after_distance_m": _metres(r["dist_after_m"]),
                 "fix_after_accuracy_m": r["f_acc_after"],
-                "fixes_apart_m": max(0, round(r["apart_m"])),
+                "fixes_apart_m": None if r["apart_m"] is None else max(0, round(r["apart_m"])),
             }
             for r in rows.head(MAX_SWIPES).iter_rows(named=True)
         ]
         first = rows.row(0, named=True)
-        near = coarse_km(min(first["dist_before_m"], first["dist_after_m"]))
+        near = coarse_km(
+            min(d for d in (first["dist_before_m"], first["dist_after_m"]) if d is not None)
+        )
         summary = (
             f"Officer {officer}'s badge was granted at {first['station_id']} at "
             f"{ctx.hhmm(first['ts'])} on {ctx.day.isoformat()} while their device placed them "
-            f"about {near} km away, at one place, before and after the swipe; "
+            f"about {near} km away, at one place, around the swipe; "
             f"{rows.height} such swipe(s) that day."
         )
         evidence = {
@@ -222,3 +352,11 @@ def detect(ctx: FlagContext) -> list[Finding]:
         key = tuple(sorted({(r["station_id"], r["ts"]) for r in rows.iter_rows(named=True)}))
         findings.append(make_finding(CODE, RULE_VERSION, officer, ctx.day, summary, evidence, key))
     return findings
+
+
+def _when(ctx: FlagContext, instant: datetime | None) -> str | None:
+    return None if instant is None else ctx.local(instant)
+
+
+def _metres(value: float | None) -> int | None:
+    return None if value is None else round(value)

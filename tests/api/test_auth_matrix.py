@@ -31,6 +31,7 @@ CASE = {**DAYS, "case_ref": "CASE-1"}
 ENDPOINTS: list[tuple[str, str, dict[str, str], Any, set[str]]] = [
     ("POST", "/v1/pings", {}, {"pings": []}, {"ingest"}),
     ("POST", "/v1/swipes", {}, {"swipes": []}, {"ingest"}),
+    ("POST", "/v1/visits", {}, {"visits": []}, {"ingest"}),
     ("PUT", "/v1/roster", {}, {"shifts": []}, {"admin", "ingest"}),
     ("PUT", "/v1/stations/ST1", {}, STATION, {"admin"}),
     ("GET", "/v1/compliance", DAYS, None, {"hr"}),
@@ -81,6 +82,7 @@ OPEN = ["/healthz", "/readyz", "/metrics"]
 TEMPLATES = {
     "/v1/pings": "/v1/pings",
     "/v1/swipes": "/v1/swipes",
+    "/v1/visits": "/v1/visits",
     "/v1/roster": "/v1/roster",
     "/v1/stations/ST1": "/v1/stations/{station_id}",
     "/v1/compliance": "/v1/compliance",

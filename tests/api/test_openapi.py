@@ -180,6 +180,7 @@ def test_every_endpoint_answers_as_documented(world: Api) -> None:
             {"json": {"pings": [api.ping("bad", (0, 0))]}, "headers": h("ingest")},
         ),
         ("POST", "/v1/swipes", {"json": {"swipes": []}, "headers": h("ingest")}),
+        ("POST", "/v1/visits", {"json": {"visits": []}, "headers": h("ingest")}),
         ("PUT", "/v1/roster", {"json": {"shifts": []}, "headers": h("admin")}),
         ("PUT", "/v1/stations/ST9", {"json": {"type": "Feature"}, "headers": h("admin")}),
     ]

@@ -110,6 +110,7 @@ def test_bundle_holds_everything_and_verifies(world: Api, export_key_file: Path)
         "overtime_claims.csv",
         "pings.csv",
         "swipes.csv",
+        "visits.csv",
         "daily_results.csv",
         "flags.json",
         "day_contests.csv",
@@ -171,7 +172,7 @@ def test_cli_bundle_and_verify(
         key.write_text(signing.public_key_text(signing.load_signer(export_key_file).public_key))
         ok = cli.invoke(app, ["subject-access-verify", str(out), "--public-key", str(key)])
         assert ok.exit_code == 0, ok.output
-        assert "13 files match their digests" in ok.stdout
+        assert "14 files match their digests" in ok.stdout
         broken = tmp_path / "broken.zip"
         with zipfile.ZipFile(out) as src, zipfile.ZipFile(broken, "w") as dst:
             for name in src.namelist():

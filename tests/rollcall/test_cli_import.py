@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -104,9 +105,45 @@ def test_unreadable_file_exits_one_with_reason(cli: CliRunner, tmp_path: Path) -
 
 
 def test_unknown_kind_is_a_usage_error(cli: CliRunner, tmp_path: Path) -> None:
-    code, _, err = run(cli, "import", "visits", str(tmp_path / "x.csv"))
+    code, _, err = run(cli, "import", "parcels", str(tmp_path / "x.csv"))
     assert code == 2
-    assert "unknown kind 'visits'" in err
+    assert "unknown kind 'parcels'" in err
+
+
+VISITS = (
+    "device_id,arrived_at,departed_at,lat,lon,accuracy_m\n"
+    "D1,2026-10-24T07:00:00+01:00,2026-10-24T12:00:00+01:00,51.508,-0.1245,40\n"
+    "D1,2026-10-24T13:00:00+01:00,2026-10-24T12:30:00+01:00,51.508,-0.1245,40\n"
+    "D2,2026-10-24T09:00:00+01:00,,51.508,-0.1245,40\n"
+)
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_import_visits_from_csv_or_parquet(
+    cli: CliRunner, db_url: str, tmp_path: Path, suffix: str
+) -> None:
+    import polars as pl
+
+    for kind, text in (("officers", OFFICERS), ("devices", DEVICES), ("roster", ROSTER)):
+        path = tmp_path / f"{kind}.csv"
+        path.write_text(text)
+        assert run(cli, "import", kind, str(path))[0] == 0
+    path = tmp_path / f"visits.{suffix}"
+    if suffix == "csv":
+        path.write_text(VISITS)
+    else:
+        pl.read_csv(VISITS.encode(), infer_schema=False).write_parquet(path)
+    code, out, err = run(cli, "import", "visits", str(path))
+    assert code == 1
+    assert f"visits.{suffix}: row 2, column departed_at: is at or before arrived_at" in err
+    assert f"visits from visits.{suffix}" in out
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        stored = session.execute(sql("SELECT arrived_at, departed_at FROM visits")).all()
+        masked = session.execute(sql("SELECT sum(count) FROM masked_counts")).scalar()
+    engine.dispose()
+    assert len(stored) == 1  # D1 from 07:30 BST (the window's start); D2 on its rest day: masked
+    assert masked == 1
 
 
 def test_bad_setting_names_the_variable(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -424,7 +424,7 @@ def test_two_wifi_ghosts_around_a_swipe_are_not_a_badge_without_device() -> None
     sw = swipes([swipe("o1", at(DAY, 8, 1))])
     ghosts = [
         fix("o1", at(DAY, h, m), where="far", metres=5000, accuracy_m=15.0, source="fused")
-        for h, m in ((7, 55), (8, 5))
+        for h, m in ((7, 55), (8, 7))  # each clock_tolerance_minutes or more from the swipe
     ]
     track = [fix("o1", at(DAY, 7, 30)), *ghosts, fix("o1", at(DAY, 8, 40))]
     out = evaluate_day(day_inputs(DAY, OFFICE, fixes(track), sw), POLICY)

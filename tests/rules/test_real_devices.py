@@ -11,6 +11,7 @@ import pytest
 from rules.engine import evaluate_day
 from rules.flags import badge_without_device, declared_office
 from rules.geodesy import nearest_fence_lower_bound_m
+from rules.ghosts import ghost_fixes
 from rules.visits import VISITS, visit_fixes
 from tests.rules.rules_builders import (
     ST1,
@@ -97,11 +98,15 @@ def test_a_throttled_phone_at_home_contradicting_a_badge_is_a_conflict_not_absen
     )
     sw = swipes([swipe("o1", at(DAY, 7, 42))])
     out = evaluate_day(day_inputs(DAY, OFFICE, sparse, sw), POLICY)
-    assert declared_office.CODE not in [f.code for f in out.findings]
-    assert badge_without_device.CODE not in [f.code for f in out.findings]  # too little to say
+    # the conflict itself is the lead: the phone stayed at one place 6 km away around the swipe
+    assert [f.code for f in out.findings] == [badge_without_device.CODE]
     assert out.daily.select("evidence", "verified_office_day").rows() == [
         ("insufficient_evidence", False)
     ]
+    # one far fix near the swipe is too little to say anything: conflict, no lead
+    lone = evaluate_day(day_inputs(DAY, OFFICE, fixes([sparse.row(0, named=True)]), sw), POLICY)
+    assert lone.findings == []
+    assert lone.daily["evidence"].to_list() == ["insufficient_evidence"]
     # a phone reporting every 30 minutes from home without any swipe is an absence the data shows
     dense = fixes(
         [fix("o1", t, where="far", metres=6000) for t in every(at(DAY, 7), at(DAY, 17), 30)]
@@ -155,3 +160,43 @@ def test_the_fence_bound_is_centroid_distance_less_the_radius() -> None:
     assert bound[0] == pytest.approx(4920.0, rel=1e-3)
     assert bound[1] == 0.0
     assert nearest_fence_lower_bound_m([lat], [lon], stations())[0] == 0.0  # radius unknown
+
+
+def test_imprecise_indoor_fixes_hold_a_badge_anchored_stay_until_lunch() -> None:
+    """A throttled phone indoors: Wi-Fi fixes 40-80 m past the wall with 90-140 m accuracy every
+    40-60 minutes, a lunch fix 300 m away at 12:30. With the entry swipe at 07:55 they keep
+    the stay going (a verified office day); without any swipe they place nobody."""
+    indoor = [
+        fix("o1", at(DAY, h, m), where="near", metres=d, accuracy_m=a, source="wifi")
+        for h, m, d, a in (
+            (8, 40, 60.0, 120.0),
+            (9, 35, 45.0, 90.0),
+            (10, 30, 80.0, 140.0),
+            (11, 20, 50.0, 100.0),
+            (13, 40, 70.0, 110.0),
+            (14, 30, 40.0, 95.0),
+            (15, 30, 65.0, 130.0),
+        )
+    ]
+    lunch = [fix("o1", at(DAY, 12, 30), where="far", metres=300.0, accuracy_m=8.0)]
+    track = fixes(indoor + lunch)
+    sw = swipes([swipe("o1", at(DAY, 7, 55)), swipe("o1", at(DAY, 13, 5))])
+    out = evaluate_day(day_inputs(DAY, OFFICE, track, sw), POLICY)
+    assert out.daily.select("verified_office_day", "evidence").rows() == [(True, "adequate")]
+    assert out.daily["verified_presence_minutes"].item() >= 360.0
+    alone = evaluate_day(day_inputs(DAY, OFFICE, track), POLICY)
+    assert alone.daily["verified_presence_minutes"].item() == 0.0
+    assert alone.findings == []
+
+
+def test_a_lone_fused_fix_far_between_sparse_station_fixes_is_a_ghost() -> None:
+    """A throttled phone at the station at 10:00 and 11:40 reports one fused position 6 km away
+    at 10:50: a round trip that slow is possible, but one Wi-Fi-derived position cannot show
+    it was made, so it is a ghost. The same position labelled GPS is kept (a real trip)."""
+    far = fix("o1", at(DAY, 10, 50), where="far", metres=6000, accuracy_m=15.0, source="fused")
+    track = [fix("o1", at(DAY, 10, 0)), far, fix("o1", at(DAY, 11, 40))]
+    frame = fixes(track).with_columns(win_id=pl.lit(0, dtype=pl.UInt32))
+    assert ghost_fixes(frame, POLICY).to_list() == [False, True, False]
+    gps = fixes([track[0], far | {"source": "gps"}, track[2]])
+    kept = ghost_fixes(gps.with_columns(win_id=pl.lit(0, dtype=pl.UInt32)), POLICY)
+    assert kept.to_list() == [False, False, False]

@@ -353,3 +353,69 @@ def test_a_purge_after_a_forged_marker_removes_nothing(engine: Engine) -> None:
     with pytest.raises(audit.ChainBrokenError, match="seq 6: the purge marker at seq 6"):
         _purge(engine, NOW + timedelta(days=1))
     assert _hashes(engine) == hashes
+
+
+def _kept(engine: Engine, verifier: audit.ChainVerifier, now: datetime) -> audit.ChainReport:
+    with session_factory(engine)() as session:
+        report, _ = verifier.verify(session, now)
+    return report
+
+
+def test_the_kept_verification_walks_only_new_entries(engine: Engine) -> None:
+    verifier = audit.ChainVerifier(full_every=timedelta(minutes=10))
+    _append(engine, 3)
+    first = _kept(engine, verifier, NOW)
+    assert (first.ok, first.entries, first.head_seq, verifier.full_walks) == (True, 3, 3, 1)
+    _append(engine, 2)
+    later = _kept(engine, verifier, NOW + timedelta(minutes=1))
+    assert (later.ok, later.entries, later.head_seq, verifier.full_walks) == (True, 5, 5, 1)
+    assert later == _verify(engine)
+    # Nothing new: still no full walk.
+    assert _kept(engine, verifier, NOW + timedelta(minutes=2)) == later
+    assert verifier.full_walks == 1
+
+
+def test_the_kept_verification_finds_every_kind_of_tampering(engine: Engine) -> None:
+    verifier = audit.ChainVerifier(full_every=timedelta(minutes=10))
+    _append(engine, 4)
+    _kept(engine, verifier, NOW)
+    # An entry appended since, then edited: found by the incremental walk (and confirmed in full).
+    _append(engine, 1)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'x' WHERE seq = 5"))
+    report = _kept(engine, verifier, NOW + timedelta(minutes=1))
+    assert (report.ok, report.first_bad_seq, verifier.full_walks) == (False, 5, 2)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 5"))
+    assert _kept(engine, verifier, NOW + timedelta(minutes=2)).ok
+    # The chain rewritten from entry 2 on (the last verified entry's hash changes): walked in full.
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET hash = :h WHERE seq = 4"), {"h": "f" * 64})
+    report = _kept(engine, verifier, NOW + timedelta(minutes=3))
+    assert (report.ok, report.first_bad_seq) == (False, 4)
+    assert verifier.full_walks == 4
+
+
+def test_an_edit_behind_the_verified_head_is_found_by_the_next_full_walk(engine: Engine) -> None:
+    verifier = audit.ChainVerifier(full_every=timedelta(minutes=10))
+    _append(engine, 4)
+    _kept(engine, verifier, NOW)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2"))
+    with session_factory(engine)() as session:
+        report, walked_at = verifier.verify(session, NOW + timedelta(minutes=9))
+    assert (report.ok, walked_at) == (True, NOW)  # the page says when the full walk was
+    report = _kept(engine, verifier, NOW + timedelta(minutes=10))
+    assert (report.ok, report.first_bad_seq, verifier.full_walks) == (False, 2, 2)
+
+
+def test_a_purge_makes_the_kept_verification_walk_again(engine: Engine) -> None:
+    verifier = audit.ChainVerifier()
+    _append_at(engine, OLD + RECENT)
+    _kept(engine, verifier, NOW)
+    assert _purge(engine) is not None
+    report = _kept(engine, verifier, NOW + timedelta(minutes=1))
+    assert report == _verify(engine)
+    assert report.ok
+    assert report.anchor_seq == len(OLD)
+    assert verifier.full_walks == 2

@@ -22,12 +22,14 @@ from store.models import (
     AuditEntry,
     DailyResult,
     DayContest,
+    DeviceReceipt,
     Flag,
     FlagResponse,
     FlagReview,
     JobRun,
     Ping,
     Swipe,
+    Visit,
 )
 from store.results import start_run, write_day
 from store.retention import purge_audit
@@ -94,6 +96,20 @@ def test_purge(engine: Engine) -> None:
     with transaction(factory) as s:
         insert_events(s, "pings", _pings(old + boundary + recent))
         insert_events(s, "swipes", _swipes(old + boundary + recent))
+        for i, at in enumerate(old + boundary + recent):
+            s.add(
+                Visit(
+                    device_id=f"d{i}",
+                    arrived_at=at,
+                    officer_id="o1",
+                    departed_at=at + timedelta(hours=3),
+                    departure_known=True,
+                    lat=51.5,
+                    lon=-0.12,
+                    accuracy_m=40.0,
+                )
+            )
+            s.add(DeviceReceipt(device_id=f"d{i}", received_at=at, newest_ts=at, fixes=1))
     old_day = date(2024, 11, 1)  # > 730 days before NOW
     kept_day = date(2025, 12, 1)
     from rules.findings import Finding
@@ -170,6 +186,8 @@ def test_purge(engine: Engine) -> None:
     removed = {k: v[0] for k, v in report.removed.items()}
     assert removed["pings"] == 3
     assert removed["swipes"] == 3
+    # a visit goes with its arrival, as a ping with its time
+    assert (removed["visits"], removed["device receipts"]) == (3, 3)
     assert removed["daily_results"] == 1
     assert removed["flags"] == 1
     assert removed["flag_reviews"] == 1

@@ -347,6 +347,25 @@ def test_auditor_searches_the_log_and_sees_the_chain_verified(web: Api) -> None:
     assert "hr.x" in status
 
 
+def test_the_chain_status_checks_new_entries_and_notices_an_edit(web: Api) -> None:
+    sign_in(web.client, "auditor", sub="aud.2")
+    first = web.client.get("/app/audit/status").text
+    second = web.client.get("/app/audit/status").text
+    assert "Verified:" in second
+    assert "whole chain was last walked" in second
+    counts = [int(t.split("Verified: ")[1].split(" ")[0]) for t in (first, second)]
+    assert counts[1] > counts[0]  # the first view's own audit entry was checked by the second
+    chain = web.client.app.state.rollcall.chain  # type: ignore[attr-defined]
+    assert chain.full_walks == 1
+    with transaction(web.factory) as session:
+        newest = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
+        assert newest is not None
+        newest.actor = "someone else"
+        bad_seq = newest.seq
+    broken = web.client.get("/app/audit/status").text
+    assert f"Broken at entry #{bad_seq}" in broken
+
+
 def test_signed_out_pages_send_to_the_login_or_refuse(web: Api, db_url: str) -> None:
     r = web.client.get("/app/hr", follow_redirects=False)
     assert r.status_code == 303
