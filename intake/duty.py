@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from geo.cells import cell_expr
 from intake.report import reject
+from rules.clock import INSTANT
 from rules.masking import DutyStatus, duty_status
 from rules.policy import Policy
+from rules.receipts import RECEIPTS
 from store.load import MASKED_KEYS
 from store.models import Station as StationRow
 from store.roster import load_assignments, load_shifts
@@ -140,3 +142,32 @@ def split_expired(
     old = rows.filter(pl.col("ts") < cutoff)
     reason = f"older than the raw retention period ({policy.retention_days_raw} days): not stored"
     return rows.filter(pl.col("ts") >= cutoff), reject(old, "ts", reason)
+
+
+def batch_receipts(
+    session: Session, on: pl.DataFrame, received_at: datetime, *, policy: Policy, now: datetime
+) -> pl.DataFrame:
+    """One receipt per device with on-duty fixes in a batch received at ``received_at``: the
+    newest of them (device's clock) and how many. Kept only when the batch was sent promptly
+    (the newest fix within skew_max_offset_minutes of the receipt) and received while the
+    officer was on duty, so a receipt says nothing about off-duty time. Reads only."""
+    if on.is_empty():
+        return pl.DataFrame(schema=RECEIPTS)
+    bound = timedelta(minutes=policy.skew_max_offset_minutes)
+    at = pl.lit(received_at).cast(INSTANT)
+    per = (
+        on.group_by("device_id")
+        .agg(
+            pl.col("officer_id").sort_by("ts").last(),
+            newest_ts=pl.col("ts").max(),
+            fixes=pl.len().cast(pl.Int64),
+        )
+        .with_columns(received_at=at)
+        .filter((pl.col("newest_ts") - pl.col("received_at")).abs() <= bound)
+    )
+    if per.is_empty():
+        return pl.DataFrame(schema=RECEIPTS)
+    status = duty_status_of(
+        session, per.select("officer_id", ts="received_at"), policy=policy, now=now
+    )
+    return per.filter(status == DutyStatus.ON_DUTY.value).select(list(RECEIPTS)).sort("device_id")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.fences import GeofenceError
 from intake import readers, visits
-from intake.duty import sort_by_duty, split_expired
+from intake.duty import batch_receipts, sort_by_duty, split_expired
 from intake.readers import CsvSource, file_digest, guarded, parquet_batches, read_features
 from intake.report import (
     FileStoppedError,
@@ -31,7 +31,7 @@ from intake.report import (
 from intake.roster import ingest_roster
 from intake.validate import KINDS, MissingColumnsError, dedupe, validate
 from rules.policy import Policy
-from store.clock import batch_receipts, insert_receipts
+from store.clock import insert_receipts
 from store.db import transaction
 from store.load import DeferredIndexes, add_masked_counts, insert_events
 from store.models import ImportRecord
@@ -71,7 +71,7 @@ def prepare_batch(
     """Validate a batch of pings or swipes and decide each one's fate, reading but not writing.
 
     ``received_at``: when the server received the batch (HTTP ingest); a batch of pings then
-    also yields each device's receipt (store.clock.batch_receipts).
+    also yields each device's receipt (intake.duty.batch_receipts).
     Raises MissingColumnsError when a required column is absent.
     """
     report = IngestReport(kind)

@@ -7,44 +7,12 @@ from datetime import datetime, timedelta
 import polars as pl
 from sqlalchemy.orm import Session
 
-from rules.clock import INSTANT
-from rules.masking import DutyStatus
 from rules.policy import Policy
 from rules.receipts import DEVICES, RECEIPTS, receipt_offsets
 from store.dayload import _select_list, read_frame
 from store.db import is_postgres
 from store.load import dialect_insert
 from store.models import DeviceReceipt
-from store.roster import duty_status_of
-
-
-def batch_receipts(
-    session: Session, on: pl.DataFrame, received_at: datetime, *, policy: Policy, now: datetime
-) -> pl.DataFrame:
-    """One receipt per device with on-duty fixes in a batch received at ``received_at``: the
-    newest of them (device's clock) and how many. Kept only when the batch was sent promptly
-    (the newest fix within skew_max_offset_minutes of the receipt) and received while the
-    officer was on duty, so a receipt says nothing about off-duty time. Reads only."""
-    if on.is_empty():
-        return pl.DataFrame(schema=RECEIPTS)
-    bound = timedelta(minutes=policy.skew_max_offset_minutes)
-    at = pl.lit(received_at).cast(INSTANT)
-    per = (
-        on.group_by("device_id")
-        .agg(
-            pl.col("officer_id").sort_by("ts").last(),
-            newest_ts=pl.col("ts").max(),
-            fixes=pl.len().cast(pl.Int64),
-        )
-        .with_columns(received_at=at)
-        .filter((pl.col("newest_ts") - pl.col("received_at")).abs() <= bound)
-    )
-    if per.is_empty():
-        return pl.DataFrame(schema=RECEIPTS)
-    status = duty_status_of(
-        session, per.select("officer_id", ts="received_at"), policy=policy, now=now
-    )
-    return per.filter(status == DutyStatus.ON_DUTY.value).select(list(RECEIPTS)).sort("device_id")
 
 
 def insert_receipts(session: Session, receipts: pl.DataFrame) -> int:
