@@ -49,7 +49,7 @@ lint: install  ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-BENCHES := import_pings geofence accuracy nightly ingest roster_integrity
+BENCHES := import_pings geofence accuracy nightly ingest roster_integrity reporting
 BENCH_RESULTS ?= bench/results
 
 bench: install postgis  ## every benchmark at full (Met) scale; one JSON file per run in bench/results/

@@ -54,17 +54,53 @@ def compliance(
     Daily rows of officers not office-based are ignored. ``with_findings=False`` skips building
     the findings (for reports that only show the rows).
     """
-    people = conform(officers, OFFICERS, "officers").filter(pl.col("office_based").fill_null(False))
+    first = daily["date"].min() if daily.height else None
+    start = first if isinstance(first, date) else period_end
+    return compliance_of_counts(
+        period_counts(daily), officers, policy, start, period_end, with_findings=with_findings
+    )
+
+
+# Per-officer day counts over a period (period_counts), the only input compliance_of_counts needs.
+PERIOD_COUNTS: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "expected_office_days": pl.UInt32(),
+    "declared_office_days": pl.UInt32(),
+    "verified_office_days": pl.UInt32(),
+    "insufficient_evidence_days": pl.UInt32(),
+    "_verified_declared": pl.UInt32(),
+}
+
+
+def period_counts(daily: pl.DataFrame) -> pl.DataFrame:
+    """Per officer, distinct expected days: all (E), declared office (D), verified (V), unknown
+    (U: declared office, graded insufficient_evidence and not verified) and ``_verified_declared``
+    (declared office and verified). A null in a condition counts the day in neither side. The
+    definitions are those of ``compliance``; a store may compute the same counts in SQL."""
     expected = daily.filter(pl.col("expected_office"))
     office = pl.col("declared_location") == "office"
     unknown = office & (pl.col("evidence") == INSUFFICIENT) & ~pl.col("verified_office_day")
-    counts = expected.group_by("officer_id").agg(
+    return expected.group_by("officer_id").agg(
         expected_office_days=pl.col("date").n_unique(),
         declared_office_days=pl.col("date").filter(office).n_unique(),
         verified_office_days=pl.col("date").filter(pl.col("verified_office_day")).n_unique(),
         insufficient_evidence_days=pl.col("date").filter(unknown).n_unique(),
         _verified_declared=pl.col("date").filter(office & pl.col("verified_office_day")).n_unique(),
     )
+
+
+def compliance_of_counts(
+    counts: pl.DataFrame,
+    officers: pl.DataFrame,
+    policy: Policy,
+    period_start: date,
+    period_end: date,
+    *,
+    with_findings: bool = True,
+) -> tuple[pl.DataFrame, list[Finding]]:
+    """``compliance`` from per-officer counts (period_counts' columns) of the period
+    ``period_start``..``period_end``: the rows and their BELOW_OFFICE_SHARE findings."""
+    people = conform(officers, OFFICERS, "officers").filter(pl.col("office_based").fill_null(False))
     e = pl.col("expected_office_days").cast(pl.Float64)
     v = pl.col("verified_office_days").cast(pl.Float64)
     u = pl.col("insufficient_evidence_days").cast(pl.Float64)
@@ -104,10 +140,8 @@ def compliance(
     )
     if not with_findings:
         return rows, []
-    first = daily["date"].min() if daily.height else None
-    start = first if isinstance(first, date) else period_end
     findings = [
-        below_office_share.finding(r, policy, start, period_end)
+        below_office_share.finding(r, policy, period_start, period_end)
         for r in rows.filter(~pl.col("meets_policy")).iter_rows(named=True)
     ]
     return rows, findings

@@ -200,3 +200,41 @@ def test_withdrawn_status_filter(seeded: Session) -> None:
     assert [f["code"] for f in withdrawn] == ["IMPOSSIBLE_TRAVEL"]
     assert withdrawn[0]["withdrawn"] is True
     assert all(f["code"] != "IMPOSSIBLE_TRAVEL" for f in list_flags(seeded, status="open")[0])
+
+
+def test_period_counts_in_the_database_match_the_rules(session: Session) -> None:
+    """Every combination of expected, declaration (null too), verification and evidence, spread
+    over officers and days: the database's counts are rules.compliance.period_counts'."""
+    from itertools import product
+
+    from rules.compliance import COMPLIANCE_INPUT, period_counts
+    from store.dayload import load_daily
+    from store.reports import period_counts_of
+
+    combos = list(
+        product(
+            (True, False),
+            ("office", "remote", None),
+            (0.0, 300.0),
+            ("adequate", "insufficient_evidence"),
+        )
+    )
+    for d in range(10):
+        day = date(2026, 10, 1 + d)
+        rows = [
+            (f"o{k}", *combos[(k * 7 + d * 5) % len(combos)])  # type: ignore[misc]
+            for k in range(12)
+            if (k + d) % 5
+        ]
+        write_day(session, day, _daily(day, rows), [], policy_version="p", run_id=None, now=NOW)
+    for first, last in (
+        (date(2026, 10, 1), date(2026, 10, 10)),
+        (D1, D1),
+        (date(2026, 10, 3), date(2026, 10, 6)),
+    ):
+        daily = load_daily(session, first, last, expected_only=True, columns=COMPLIANCE_INPUT)
+        want = period_counts(daily).sort("officer_id")
+        got = period_counts_of(session, first, last).sort("officer_id")
+        assert got.columns == want.columns
+        assert got.rows() == want.rows()
+        assert got.height == (want.height if first != D1 else 0)
