@@ -26,7 +26,9 @@ from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection, VisitBatch
 from geo.fences import GeofenceError
+from rollcall import wallclock
 from rollcall.settings import Settings, get_settings
+from rollcall.wallclock import Clock
 from rules.policy import Policy, load_policy
 from store.db import make_engine, session_factory
 from store.stations import StationCatalog
@@ -86,13 +88,18 @@ def _checkpoint_signer(
 
 
 def create_app(
-    settings: Settings | None = None, *, policy: Policy | None = None, dev_login: bool = False
+    settings: Settings | None = None,
+    *,
+    policy: Policy | None = None,
+    dev_login: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """A Rollcall API app on ``settings``' database (its own engine, disposed at shutdown),
     with the web app under /app. ``dev_login`` adds the development sign-in page; it is refused
     when tokens are verified with the identity provider's key or there is no secret to sign with.
 
-    CORS is off: no browser origin is trusted.
+    CORS is off: no browser origin is trusted. ``clock`` (default the wall clock) is the time
+    every request is served at: what ingest compares with the retention and hold periods.
     """
     settings = settings or get_settings()
     if dev_login and settings.jwt_public_key:
@@ -122,6 +129,7 @@ def create_app(
         policy=policy,
         verifier=verifier,
         metrics=Metrics(),
+        clock=clock or wallclock.utc_now,
         stations=StationCatalog(cache_dir=settings.cache_dir),
     )
 

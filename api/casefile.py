@@ -323,15 +323,15 @@ def _html_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-_STYLE = (
-    "body{font-family:sans-serif;max-width:60rem;margin:1rem auto;font-size:14px}"
-    "table{border-collapse:collapse;width:100%}td,th{border:1px solid #ccc;padding:2px 4px;"
-    "text-align:left}code{word-break:break-all}@media print{section{break-inside:avoid}}"
-)
+# The case file's stylesheet, served by the web app (api/web/static): a Content-Security-Policy
+# without 'unsafe-inline' (the web app's) refuses an inline <style>, and a copy saved to disk
+# stays readable without it.
+STYLESHEET = "/app/static/casefile.css"
 
 
 def render_html(signed: Mapping[str, Any], fences: Mapping[str, shapely.MultiPolygon]) -> str:
-    """The case file of a signed export as one self-contained HTML page (no external asset)."""
+    """The case file of a signed export as one HTML page: no script runs and nothing is loaded
+    from elsewhere (its only asset is the service's own stylesheet, STYLESHEET)."""
     document, signature = signed["document"], signed["signature"]
     esc = html.escape
     header = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in _header_lines(document))
@@ -350,7 +350,7 @@ def render_html(signed: Mapping[str, Any], fences: Mapping[str, shapely.MultiPol
     title = f"Case file {document['timeline']['officer_id']}"
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>"
+        f'<link rel="stylesheet" href="{STYLESHEET}"></head><body>'
         "<h1>Case file: verified on-duty timeline</h1>"
         f"<dl>{header}</dl>"
         f"<section id='signature'><h2>Signature</h2>{verify}</section>"

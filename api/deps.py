@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,9 +16,11 @@ from api.auth import Principal, Role, TokenVerifier
 from api.errors import Forbidden, Unauthenticated, request_id_of
 from api.observability import Metrics
 from api.trail import RefusalLimiter, watch_refusals
+from rollcall import wallclock
 from rollcall.settings import Settings
+from rollcall.wallclock import Clock
 from rules.policy import Policy
-from store.audit import ChainVerifier
+from store.audit import SESSION_CLOCK, ChainVerifier
 from store.stations import StationCatalog
 
 ON_COMMIT = "on_commit"
@@ -33,6 +36,7 @@ class AppState:
     policy: Policy
     verifier: TokenVerifier
     metrics: Metrics
+    clock: Clock = field(default=wallclock.utc_now)
     refusals: RefusalLimiter = field(default_factory=RefusalLimiter)
     stations: StationCatalog = field(default_factory=StationCatalog)
     chain: ChainVerifier = field(default_factory=ChainVerifier)
@@ -47,6 +51,14 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
+def get_now(state: StateDep) -> datetime:
+    """The instant this request is served at, from the app's clock (aware, UTC)."""
+    return state.clock()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
 def get_session(state: StateDep) -> Iterator[Session]:
     """A session in a transaction: committed when the endpoint returns, rolled back if it raises.
 
@@ -55,6 +67,7 @@ def get_session(state: StateDep) -> Iterator[Session]:
     ``session.info["on_commit"]`` run after a successful commit (metrics).
     """
     with state.factory() as session:
+        session.info[SESSION_CLOCK] = state.clock
         with session.begin():
             yield session
         for callback in session.info.pop(ON_COMMIT, []):

@@ -423,6 +423,19 @@ class OfficerReport(BaseModel):
     from_: str = Field(description="First local day", alias="from", examples=["2026-10-01"])
     to: str = Field(description="Last local day, inclusive", examples=["2026-10-31"])
     officer_id: str = Field(description="The officer", examples=["O-0001"])
+    display_name: str | None = Field(
+        default=None,
+        description="Name from officers.csv, for HR and investigators (null for the officer)",
+    )
+    rank: str | None = Field(
+        default=None,
+        description="Rank from officers.csv, for HR and investigators (null for the officer)",
+        examples=["Chief Inspector"],
+    )
+    unit: str | None = Field(
+        default=None,
+        description="Unit from officers.csv, for HR and investigators (null for the officer)",
+    )
     days: list[OfficerReportDay] = Field(
         description="One row per local day with a result, in order"
     )

@@ -173,10 +173,12 @@ def refusal_writer(
         "request_id": request_id_of(request),
         "detail": detail,
     }
+    clock = request.app.state.rollcall.clock  # the app's: the request's own time
 
     def write() -> None:
         try:
             with transaction(factory) as session:
+                session.info[audit.SESSION_CLOCK] = clock
                 audit.append(session, **fields)
         except Exception as exc_:  # noqa: BLE001 - the refusal stands whatever happens here
             log.error(

@@ -271,11 +271,13 @@ def pg_copy_in(
     frame: pl.DataFrame,
     table: str = "rollcall_bench_ceiling",
     key: Sequence[str] = (),
+    index: Sequence[str] = (),
 ) -> float:
     """Seconds to binary-COPY ``frame`` (Arrow encoded by pgpq, as the import does) into a fresh
     table of the same columns with no key, index or constraint (or only the primary key ``key``,
-    to tell the key's cost from the rest), committed. The table is dropped afterwards; creating
-    it is not timed."""
+    to tell the key's cost from the rest), committed. With ``index`` as well, an index on those
+    columns is built after the COPY, in the same transaction and timing: the table a bulk load
+    gives a new day of pings. The table is dropped afterwards; creating it is not timed."""
     import psycopg
     from pgpq import ArrowToPostgresBinaryEncoder
 
@@ -299,6 +301,8 @@ def pg_copy_in(
                     for batch in arrow.to_batches():
                         copy.write(encoder.write_batch(batch))
                     copy.write(encoder.finish())
+                if index:
+                    cur.execute(f"CREATE INDEX ON {table} ({', '.join(index)})")
             return time.perf_counter() - t0
         finally:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -335,12 +339,15 @@ def pg_copy_out(dsn: str, query: str) -> tuple[float, int]:
         return time.perf_counter() - t0, size
 
 
-def sqlite_bare_insert(path: str | Path, frame: pl.DataFrame, key: Sequence[str] = ()) -> float:
+def sqlite_bare_insert(
+    path: str | Path, frame: pl.DataFrame, key: Sequence[str] = (), index: Sequence[str] = ()
+) -> float:
     """Seconds to ``executemany`` the rows of ``frame`` (instants as integer microseconds, as
     the project stores them) into a bare table (rowid, no key, no index; or a WITHOUT ROWID
-    table keyed on ``key``, to tell the key's cost from the rest) of a fresh SQLite file, one
-    statement per row, in one transaction, with the project's pragmas (WAL, synchronous NORMAL).
-    Converting the frame to Python rows is not timed."""
+    table keyed on ``key``, to tell the key's cost from the rest; with ``index`` as well, an
+    index on those columns kept as the rows go in, as the pings table has) of a fresh SQLite
+    file, one statement per row, in one transaction, with the project's pragmas (WAL,
+    synchronous NORMAL). Converting the frame to Python rows is not timed."""
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -354,6 +361,8 @@ def sqlite_bare_insert(path: str | Path, frame: pl.DataFrame, key: Sequence[str]
         conn.execute("PRAGMA synchronous=NORMAL")
         keyed = f", PRIMARY KEY ({', '.join(key)})) WITHOUT ROWID" if key else ")"
         conn.execute(f"CREATE TABLE bare ({', '.join(data.columns)}{keyed}")
+        if index:
+            conn.execute(f"CREATE INDEX ix_bare ON bare ({', '.join(index)})")
         marks = ", ".join("?" for _ in data.columns)
         t0 = time.perf_counter()
         conn.execute("BEGIN")

@@ -80,7 +80,10 @@ def _feature(station: Station) -> dict[str, Any]:
 def seed(url: str, officers: int, stations: list[Station]) -> None:
     """Stations, officers in 400 units, a month of daily results for all, and one officer with a
     month of on-duty fixes (a fix a minute on weekday shifts, mornings at a station)."""
-    policy, now = load_policy(), datetime.now(UTC)
+    # "Now" for the import: three days after the month, as if imported then (the month's fixes
+    # would be refused as older than the raw retention once it is more than 90 days ago).
+    now = datetime.combine(MONTH + timedelta(days=DAYS + 3), datetime.min.time(), tzinfo=UTC)
+    policy = load_policy()
     engine = make_engine(url)
     upgrade(engine)
     factory = session_factory(engine)

@@ -15,7 +15,8 @@ days with late edits (the only ones the period reads, by primary key).
 Then, in a fresh subprocess each (so the peak RSS is its own), jobs.integrity.run_period (read,
 rules, flag writes): the year as one period, and for comparison the twelve calendar months one
 after another (what `rollcall nightly` does at each month's end). The codes found are printed
-beside the numbers planted. ``BENCH_QUICK=1``: 4,600 officers. Ends with ONE JSON line of
+beside the numbers planted, and the year's seconds per stage (``read_versions``, ``read_claims``,
+``read_others``: the overlap probes, ``read_accounts``, ``read_support``, ``rules``, ``write``). ``BENCH_QUICK=1``: 4,600 officers. Ends with ONE JSON line of
 figures on stdout (and a file in ``$BENCH_RESULTS`` when set).
 """
 
@@ -399,8 +400,25 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             drop_database(url)
+    year = figures["year"]
+    figures["targets_met"] = {
+        "year_seconds<=60": year["seconds"] <= 60,
+        "year_peak_rss_gb<=8": year["peak_rss_mb"] <= 8 * 1024,
+    }
+    stages = ", ".join(f"{k} {v} s" for k, v in year["periods"][0]["timings"].items())
+    print(
+        f"roster integrity, {args.officers:,} officers x {args.days} days "
+        f"({planned_rows(figures)}): year {year['seconds']} s (target 60 s), peak RSS "
+        f"{year['peak_rss_mb']} MB (target 8 GB); stages: {stages}; twelve months one after "
+        f"another {figures['months']['seconds']} s"
+    )
     run.finish(figures)
     return 0
+
+
+def planned_rows(figures: dict[str, Any]) -> str:
+    planted = figures["planted"]
+    return f"{planted['shift_versions']:,} shift versions, {planted['claims']:,} claims"
 
 
 if __name__ == "__main__":

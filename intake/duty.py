@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from geo.cells import cell_expr
 from intake.report import reject
-from rules.clock import INSTANT
 from rules.masking import DutyStatus, duty_status
 from rules.policy import Policy
-from rules.receipts import RECEIPTS
+from store.clock import batch_receipts, receipt_probes
 from store.load import MASKED_KEYS
 from store.models import Station as StationRow
 from store.roster import load_assignments, load_shifts
@@ -90,8 +89,12 @@ def sort_by_duty(
     *,
     policy: Policy,
     now: datetime,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Resolve officers and classify duty status (reads only); returns (on, held, masked, rejections)."""
+    received_at: datetime | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Resolve officers and classify duty status (reads only); returns (on, held, masked,
+    rejections, receipts). ``received_at`` (pings over HTTP): each device's officer is also
+    checked on duty at that instant, in the same roster read, and receipts
+    (store.clock.batch_receipts) are made for the devices that were."""
     item = "device_id" if kind == "pings" else "badge_id"
     assignments = load_assignments(
         session, "devices" if kind == "pings" else "badges", rows[item].unique().to_list()
@@ -121,7 +124,19 @@ def sort_by_duty(
             reject(bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id")))
         )
         rows = rows.filter(pl.col("station_id").is_in(known))
-    rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
+    probes = None
+    if received_at is not None and kind == "pings":
+        probes = receipt_probes(rows, received_at)
+        status = duty_status_of(
+            session,
+            pl.concat([rows.select("officer_id", "ts"), probes.select("officer_id", "ts")]),
+            policy=policy,
+            now=now,
+        )
+        rows = rows.with_columns(_status=status.head(rows.height))
+        probes = probes.with_columns(_status=status.tail(probes.height))
+    else:
+        rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
     if kind == "pings":
         rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
     on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
@@ -130,7 +145,11 @@ def sort_by_duty(
     )
     key = MASKED_KEYS["ping" if kind == "pings" else "swipe"]
     masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select(key)
-    return on, held, masked, pl.concat(rejected)
+    receipts = None
+    if probes is not None and received_at is not None:
+        on_duty = probes.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
+        receipts = batch_receipts(on, on_duty, received_at, policy=policy)
+    return on, held, masked, pl.concat(rejected), receipts
 
 
 def split_expired(
@@ -142,32 +161,3 @@ def split_expired(
     old = rows.filter(pl.col("ts") < cutoff)
     reason = f"older than the raw retention period ({policy.retention_days_raw} days): not stored"
     return rows.filter(pl.col("ts") >= cutoff), reject(old, "ts", reason)
-
-
-def batch_receipts(
-    session: Session, on: pl.DataFrame, received_at: datetime, *, policy: Policy, now: datetime
-) -> pl.DataFrame:
-    """One receipt per device with on-duty fixes in a batch received at ``received_at``: the
-    newest of them (device's clock) and how many. Kept only when the batch was sent promptly
-    (the newest fix within skew_max_offset_minutes of the receipt) and received while the
-    officer was on duty, so a receipt says nothing about off-duty time. Reads only."""
-    if on.is_empty():
-        return pl.DataFrame(schema=RECEIPTS)
-    bound = timedelta(minutes=policy.skew_max_offset_minutes)
-    at = pl.lit(received_at).cast(INSTANT)
-    per = (
-        on.group_by("device_id")
-        .agg(
-            pl.col("officer_id").sort_by("ts").last(),
-            newest_ts=pl.col("ts").max(),
-            fixes=pl.len().cast(pl.Int64),
-        )
-        .with_columns(received_at=at)
-        .filter((pl.col("newest_ts") - pl.col("received_at")).abs() <= bound)
-    )
-    if per.is_empty():
-        return pl.DataFrame(schema=RECEIPTS)
-    status = duty_status_of(
-        session, per.select("officer_id", ts="received_at"), policy=policy, now=now
-    )
-    return per.filter(status == DutyStatus.ON_DUTY.value).select(list(RECEIPTS)).sort("device_id")

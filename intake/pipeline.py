@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo.fences import GeofenceError
 from intake import readers, visits
-from intake.duty import batch_receipts, sort_by_duty, split_expired
+from intake.duty import sort_by_duty, split_expired
 from intake.readers import CsvSource, file_digest, guarded, parquet_batches, read_features
 from intake.report import (
     FileStoppedError,
@@ -71,7 +71,7 @@ def prepare_batch(
     """Validate a batch of pings or swipes and decide each one's fate, reading but not writing.
 
     ``received_at``: when the server received the batch (HTTP ingest); a batch of pings then
-    also yields each device's receipt (intake.duty.batch_receipts).
+    also yields each device's receipt (store.clock.batch_receipts).
     Raises MissingColumnsError when a required column is absent.
     """
     report = IngestReport(kind)
@@ -80,13 +80,12 @@ def prepare_batch(
     first, repeats, conflicts = dedupe(kind, checked.good)
     report.counts["duplicate"] += repeats.height
     first, too_old = split_expired(first, policy=policy, now=now)
-    on, held, masked, rejected = sort_by_duty(session, kind, first, policy=policy, now=now)
+    on, held, masked, rejected, receipts = sort_by_duty(
+        session, kind, first, policy=policy, now=now, received_at=received_at
+    )
     _record_rejections(
         report, [checked.errors, _conflicts(kind, conflicts), too_old, rejected], row_offset
     )
-    receipts = None
-    if kind == "pings" and received_at is not None:
-        receipts = batch_receipts(session, on, received_at, policy=policy, now=now)
     return PreparedEvents(kind, report, on, held, masked, receipts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -65,6 +66,60 @@ class LocalExecutor:
         """Stop the thread pool."""
         if self._pool is not None:
             self._pool.shutdown()
+
+
+class SchedulerUnreachable(Exception):
+    """The Dask scheduler could not be reached (or refused this client): the message says what
+    to do."""
+
+
+def connect_scheduler(
+    address: str,
+    *,
+    ca_file: Path | None = None,
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    timeout_s: float = 20.0,
+) -> Any:
+    """A ``distributed.Client`` on the scheduler at ``address`` (``tcp://`` or ``tls://``).
+
+    ``tls://`` needs all three PEM files (the CA that signed the scheduler's and workers'
+    certificates, this client's certificate and key), given to Dask as its Security settings;
+    with them the client requires TLS. Raises SchedulerUnreachable with one line naming the
+    address and what to check."""
+    from distributed import Client
+    from distributed.security import Security
+
+    files = (ca_file, cert_file, key_file)
+    if address.startswith("tls://"):
+        if any(f is None for f in files):
+            raise SchedulerUnreachable(
+                f"{address} is a TLS scheduler: set ROLLCALL_DASK_TLS_CA_FILE, "
+                "ROLLCALL_DASK_TLS_CERT_FILE and ROLLCALL_DASK_TLS_KEY_FILE"
+            )
+        for f in files:
+            if f is not None and not f.is_file():
+                raise SchedulerUnreachable(f"Dask TLS file {f} does not exist")
+        security = Security(  # type: ignore[no-untyped-call]
+            tls_ca_file=str(ca_file),
+            tls_client_cert=str(cert_file),
+            tls_client_key=str(key_file),
+            require_encryption=True,
+        )
+    elif any(f is not None for f in files):
+        raise SchedulerUnreachable(
+            f"Dask TLS files are set but the scheduler address {address} is not tls://"
+        )
+    else:
+        security = None
+    try:
+        return Client(address, security=security, timeout=timeout_s)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerUnreachable(
+            f"cannot reach the Dask scheduler at {address} within {timeout_s:g} s "
+            f"({type(exc).__name__}): start it (dask scheduler), check the address and, for "
+            "tls://, the ROLLCALL_DASK_TLS_* files"
+        ) from exc
 
 
 class DaskExecutor:

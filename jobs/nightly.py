@@ -328,7 +328,7 @@ def run_nightly(
     with factory() as session:
         days = days_to_compute(session, first, last, policy=policy)
     if not days:
-        days_lo = days_hi = first or datetime.now(UTC).date()
+        days_lo = days_hi = first or now_fn().date()
     else:
         days_lo, days_hi = days[0], days[-1]
     params = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from rich.table import Table
 
 from intake.pipeline import FILE_KINDS, ingest_file
 from intake.report import OUTCOMES, ImportFileError, ImportStoppedError, IngestReport
-from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject
+from rollcall import cli_api, cli_fairness, cli_flags, cli_reports, cli_subject, wallclock
 from rollcall.console import (
     cli_engine,
     console,
@@ -127,7 +126,7 @@ def import_(
     policy = load_policy_or_exit(settings)
     engine = cli_engine(settings)
     factory = session_factory(engine)
-    now = datetime.now(UTC)
+    now = wallclock.utc_now()
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -7,12 +7,13 @@ import json
 import secrets
 import socket
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from rollcall import wallclock
 from rollcall.console import cli_engine, load_settings
 from rollcall.settings import Settings
 
@@ -222,7 +223,7 @@ def audit_verify(
                     report,
                     retention_days=policy.retention_days_derived,
                     max_age=timedelta(minutes=max_age_minutes),
-                    now=datetime.now(UTC),
+                    now=wallclock.utc_now(),
                 )
     finally:
         engine.dispose()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from rollcall import wallclock
 from rollcall.cli_reports import _audit_cli, _check_format, _json_out, _sessions, flags_table
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 
@@ -241,7 +242,7 @@ def review(
                 note=note,
                 actor=actor,
                 role=CLI_ROLE,
-                now=datetime.now(UTC),
+                now=wallclock.utc_now(),
                 expected_status=expected_status,
                 case_ref=case_ref,
                 reviewers_needed=policy.substantiation_reviewers,

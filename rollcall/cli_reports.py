@@ -6,7 +6,7 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from rollcall import wallclock
 from rollcall.console import (
     cli_engine,
     console,
@@ -50,6 +51,32 @@ def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
+@contextmanager
+def _dask_client(settings: Settings, address: str | None) -> Iterator[Any]:
+    """A Dask client on ``address`` (None: no client), with the ROLLCALL_DASK_* TLS settings;
+    an unreachable scheduler ends the command with one line saying what to do."""
+    if address is None:
+        yield None
+        return
+    from jobs.executors import SchedulerUnreachable, connect_scheduler
+
+    try:
+        client = connect_scheduler(
+            address,
+            ca_file=settings.dask_tls_ca_file,
+            cert_file=settings.dask_tls_cert_file,
+            key_file=settings.dask_tls_key_file,
+            timeout_s=settings.dask_connect_timeout_s,
+        )
+    except SchedulerUnreachable as exc:
+        error_line(str(exc))
+        raise typer.Exit(1) from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 def _day(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -62,7 +89,7 @@ def _run_day(value: str, option: str, tz: str) -> date:
     """A day for the nightly job: YYYY-MM-DD, or ``today`` / ``yesterday`` in the force's zone."""
     word = value.strip().lower()
     if word in ("today", "yesterday"):
-        today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+        today = wallclock.utc_now().astimezone(ZoneInfo(tz)).date()
         return today - timedelta(days=1) if word == "yesterday" else today
     return _day(value, option)
 
@@ -159,6 +186,7 @@ def nightly(
     ):
         table.add_column(col, justify="left" if col == "day" else "right")
     with (
+        _dask_client(settings, scheduler) as cluster,
         _sessions(settings) as factory,
         Progress(
             TextColumn("[bold]{task.description}"),
@@ -194,8 +222,9 @@ def nightly(
                 policy=policy,
                 tz=settings.timezone,
                 workers=workers,
-                scheduler=scheduler,
+                scheduler=cluster,
                 on_day=on_day,
+                clock=wallclock.utc_now,
                 wait=wait,
                 on_wait=lambda text: err_console.print(text, markup=False),
             )
@@ -238,7 +267,7 @@ def jobs(
     settings = load_settings()
     tz = settings.timezone
     with _sessions(settings) as factory:
-        marked = reap_abandoned(factory, now=datetime.now(UTC))
+        marked = reap_abandoned(factory, now=wallclock.utc_now())
         with factory() as session:
             runs = recent_runs(session, limit=limit)
     rows: list[dict[str, Any]] = [
@@ -683,7 +712,7 @@ def purge() -> None:
             report = run_purge(
                 factory,
                 policy=policy,
-                now=datetime.now(UTC),
+                now=wallclock.utc_now(),
                 tz=settings.timezone,
                 actor=getpass.getuser(),
                 on_audit_batch=audit_progress,

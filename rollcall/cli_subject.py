@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Annotated
 
 import typer
 
+from rollcall import wallclock
 from rollcall.cli_reports import _sessions
 from rollcall.console import console, err_console, load_policy_or_exit, load_settings
 
@@ -51,7 +51,7 @@ def subject_access(
                 officer_id,
                 signer,
                 tz=settings.timezone,
-                now=datetime.now(UTC),
+                now=wallclock.utc_now(),
                 disclosure_days=policy.open_case_disclosure_days,
                 requested_by=actor,
                 role="cli",

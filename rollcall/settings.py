@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROLLCALL_", extra="ignore")
 
     database_url: str = "sqlite:///./rollcall.db"
+    # Dask (nightly --scheduler): TLS files for tls:// schedulers (CA, this client's certificate
+    # and key, PEM), and how long to try reaching the scheduler before giving up.
+    dask_tls_ca_file: Path | None = None
+    dask_tls_cert_file: Path | None = None
+    dask_tls_key_file: Path | None = None
+    dask_connect_timeout_s: float = Field(default=20.0, gt=0.0, le=600.0)
     timezone: str = "Europe/London"
     policy: Path | None = None
     jwt_secret: SecretStr = SecretStr("")

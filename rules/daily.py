@@ -7,8 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from rules.clock import day_bounds, local_date
-from rules.masking import ON_DUTY_KINDS, merge_intervals
-from rules.onduty import in_windows
+from rules.masking import ON_DUTY_KINDS, covered, merge_intervals
 from rules.policy import Policy
 from rules.schemas import DAILY
 
@@ -120,12 +119,10 @@ def daily_results(
         )
     )
     fix_counts = (
-        on_fixes.filter(in_windows(on_fixes, windows)).group_by("officer_id").agg(n_fixes=pl.len())
+        on_fixes.filter(covered(on_fixes, windows)).group_by("officer_id").agg(n_fixes=pl.len())
     )
     swipe_counts = (
-        on_swipes.filter(in_windows(on_swipes, windows))
-        .group_by("officer_id")
-        .agg(n_swipes=pl.len())
+        on_swipes.filter(covered(on_swipes, windows)).group_by("officer_id").agg(n_swipes=pl.len())
     )
     reverse = {v: k for k, v in _DECLARED_ORDER.items()}
     frame = (

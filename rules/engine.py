@@ -23,7 +23,7 @@ from rules.flags import (
 )
 from rules.flags.context import FlagContext
 from rules.integrity import late_support
-from rules.onduty import duty_windows, mask_off_duty
+from rules.masking import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
 from rules.schemas import (
@@ -173,7 +173,8 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
 
     Steps: conform the frames; move each device's fixes to true time (rules.skew: the offset
     given in ``inputs.devices``, else one estimated from its arrivals against the badge, else
-    none); mask off-duty fixes and swipes (rules.onduty, before anything else); classify evidence; build segments; measure the day's on-duty windows (shifts starting on
+    none); mask off-duty fixes and swipes (rules.masking, before anything else); classify
+    evidence; build segments; measure the day's on-duty windows (shifts starting on
     the day, so a night shift belongs to the day it starts); grade evidence; mark the officers
     whose badge and device disagree (conflicting_officers); run every day rule.
     The result depends only on the values given, never on row order. ``presence`` holds the

@@ -12,7 +12,7 @@ from geo.errors_model import DEFAULT_ACCURACY_M
 from rules.clock import INSTANT
 from rules.geodesy import nearest_fence_lower_bound_m
 from rules.ghosts import ghost_fixes
-from rules.onduty import sort_by_group_time
+from rules.ordering import sort_by_group_time
 from rules.policy import Policy
 
 # Event types, in the order used to break ties between events at the same instant.
@@ -351,9 +351,10 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 
 def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """NEAR events read inside a badge-anchored stay: INSIDE when a granted entry swipe at the
-    same station precedes them in the window, within badge_anchor_max_hours, with no away fix,
-    exit swipe or mock fix since; every other NEAR event is dropped.
+    """NEAR events read inside a badge-anchored stay: INSIDE when a granted swipe at the same
+    station (an entry, or at a reader that records no direction) precedes them in the window,
+    within badge_anchor_max_hours, with no away fix, exit swipe or mock fix since; every other
+    NEAR event is dropped.
 
     *Protects*: indoors, satellites are lost and Wi-Fi positions scatter tens of metres past the
     wall with accuracies of 30-150 m; too imprecise to place anyone inside on their own, they
@@ -366,7 +367,8 @@ def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     if events.is_empty() or not (events["etype"] == NEAR).any():
         return events
     resets = pl.col("etype").is_in([AWAY, BADGE_OUT, MOCK])
-    anchor = pl.col("etype") == BADGE_IN
+    # a granted swipe that is not an exit: an entry, or a reader that records no direction
+    anchor = (pl.col("etype") == BADGE_IN) | ((pl.col("etype") == INSIDE) & ~pl.col("is_fix"))
     marked = events.with_columns(
         _a_station=pl.when(anchor)
         .then(pl.col("station_id"))
@@ -398,9 +400,9 @@ def evidence_events(
 
     ``stations`` (optional, rules.schemas.STATIONS) measure fixes far from every station.
 
-    ``fixes`` must be sorted by (win_id, ts) (rules.onduty returns them so). The result is sorted
-    by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order on the values,
-    so input row order never changes a result.
+    ``fixes`` must be sorted by (win_id, ts) (rules.masking.mask_off_duty returns them so). The
+    result is sorted by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order
+    on the values, so input row order never changes a result.
     """
     events = pl.concat([fix_events(fixes, policy, stations), swipe_events(swipes)], how="vertical")
     ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")

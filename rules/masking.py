@@ -1,13 +1,21 @@
-"""Off-duty masking (CONTRACT §3): which events fall inside an officer's on-duty window."""
+"""Off-duty masking (CONTRACT §3): the one predicate, ``covered``, and what is built on it.
+
+An event is on duty when one of its officer's on-duty windows contains it (ends inclusive). Intake
+(duty_status), the engine's first step (mask_off_duty), every flag rule and the timeline ask
+``covered``; nothing else decides it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import polars as pl
 
 from rules.clock import INSTANT
+from rules.ordering import sort_events
+from rules.policy import Policy
 
 ON_DUTY_KINDS = ("duty", "overtime", "training")
 OFF_DUTY_KINDS = ("leave", "sick", "rest")
@@ -17,6 +25,14 @@ WINDOW_SCHEMA: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
     "start_at": INSTANT,
     "end_at": INSTANT,
+}
+
+WINDOWS: dict[str, pl.DataType] = {
+    "officer_id": pl.Utf8(),
+    "win_id": pl.UInt32(),
+    "win_start": INSTANT,
+    "win_end": INSTANT,
+    "core_end": INSTANT,
 }
 
 
@@ -76,8 +92,10 @@ def rostered_windows(shifts: pl.DataFrame) -> pl.DataFrame:
 def covered(events: pl.DataFrame, windows: pl.DataFrame, ts_col: str = "ts") -> pl.Series:
     """For each event (``officer_id``, ``ts_col``), whether a window contains it (ends inclusive).
 
-    ``windows`` must be disjoint per officer (as :func:`merge_intervals` returns). Events with a null
-    officer are never covered. Order of ``events`` is preserved.
+    ``windows`` (``officer_id, start_at, end_at``) must be disjoint per officer (as
+    :func:`merge_intervals` returns). Events with a null officer or time are never covered. Order
+    of ``events`` is preserved. Events already ordered by (officer_id, time), as the engine holds
+    them, are matched in place; any other order is sorted by time first.
     """
     if events.is_empty():
         return pl.Series("covered", [], dtype=pl.Boolean)
@@ -86,22 +104,43 @@ def covered(events: pl.DataFrame, windows: pl.DataFrame, ts_col: str = "ts") -> 
     keyed = events.select(
         pl.col("officer_id").cast(pl.Utf8),
         pl.col(ts_col).cast(INSTANT).alias("_ts"),
-    ).with_row_index("_row")
-    joined = (
-        keyed.filter(pl.col("officer_id").is_not_null() & pl.col("_ts").is_not_null())
-        .sort("_ts")
-        .join_asof(
-            windows.sort("start_at"),
-            left_on="_ts",
-            right_on="start_at",
-            by="officer_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .select("_row", hit=pl.col("end_at").is_not_null() & (pl.col("_ts") <= pl.col("end_at")))
     )
-    result = keyed.select("_row").join(joined, on="_row", how="left").sort("_row")
+    if _ordered(keyed):
+        return _hits(keyed, windows)["hit"].fill_null(False).alias("covered")
+    keyed = keyed.with_row_index("_row")
+    known = keyed.filter(pl.col("officer_id").is_not_null() & pl.col("_ts").is_not_null())
+    hits = _hits(known.sort("_ts"), windows)
+    result = keyed.select("_row").join(hits, on="_row", how="left").sort("_row")
     return result["hit"].fill_null(False).alias("covered")
+
+
+def _ordered(keyed: pl.DataFrame) -> bool:
+    """Whether ``keyed`` (officer_id, _ts) has no nulls and is ordered by officer, then time."""
+    if keyed["officer_id"].null_count() or keyed["_ts"].null_count():
+        return False
+    if not keyed["officer_id"].is_sorted():
+        return False
+    same = pl.col("officer_id") == pl.col("officer_id").shift(1)
+    later = pl.col("_ts") >= pl.col("_ts").shift(1)
+    return bool(keyed.select((~same | later).fill_null(True).all()).item())
+
+
+def _hits(keyed: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """``keyed`` (officer_id, _ts, other columns kept) with ``hit``: the officer's last window
+    starting at or before ``_ts`` ends at or after it. Each officer's rows must be in time order
+    (the as-of join matches per officer, so no global sort by time is needed)."""
+    joined = keyed.join_asof(
+        windows.select("officer_id", "start_at", "end_at").sort("officer_id", "start_at"),
+        left_on="_ts",
+        right_on="start_at",
+        by="officer_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return joined.select(
+        pl.exclude("officer_id", "_ts", "start_at", "end_at"),
+        hit=pl.col("end_at").is_not_null() & (pl.col("_ts") <= pl.col("end_at")),
+    )
 
 
 def duty_status(
@@ -136,3 +175,94 @@ def duty_status(
         .alias("duty_status")
     )
     return status["duty_status"]
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    """On-duty events only, each tagged with the on-duty window that contains it."""
+
+    fixes: pl.DataFrame  # input columns + win_id
+    swipes: pl.DataFrame  # input columns + win_id
+    windows: pl.DataFrame  # officer_id, win_id, win_start, win_end, core_end (last shift end)
+    masked_fixes: int  # counts only: the masked events themselves are gone
+    masked_swipes: int
+
+
+def duty_windows(shifts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Each officer's merged on-duty windows (shifts widened by the grace), with a stable id.
+
+    ``core_end`` is the window's end without the trailing grace (the end of its last shift).
+    Ids follow (officer_id, win_start) order, so they do not depend on input row order.
+    """
+    grace = timedelta(minutes=policy.duty_grace_minutes)
+    windows = on_duty_windows(shifts, policy.duty_grace_minutes).sort("officer_id", "start_at")
+    return windows.select(
+        "officer_id",
+        win_id=pl.int_range(pl.len(), dtype=pl.UInt32),
+        win_start="start_at",
+        win_end="end_at",
+        core_end=pl.col("end_at") - grace,
+    ).cast(WINDOWS)  # type: ignore[arg-type]
+
+
+def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """On-duty ``events`` sorted by (officer_id, ts), with the ``win_id`` of the window holding each.
+
+    Order is kept. Relies on polars' as-of join by group, which needs each officer's rows sorted
+    by time (not a global time sort), so no re-sort of millions of rows is needed.
+    """
+    if events.is_empty():
+        return events.with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
+    tagged = events.join_asof(
+        windows.select("officer_id", "win_id", "win_start"),
+        left_on="ts",
+        right_on="win_start",
+        by="officer_id",
+        strategy="backward",
+        check_sortedness=False,
+    )
+    return tagged.drop("win_start")
+
+
+def _ties(frame: pl.DataFrame) -> tuple[str, ...]:
+    """Every column but officer_id and ts, in frame order: the tie-breakers of a total order."""
+    return tuple(c for c in frame.columns if c not in ("officer_id", "ts"))
+
+
+def _on_duty(events: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame:
+    """The events inside one of the ``merged`` windows, sorted (sort_events).
+
+    Sorted first, so :func:`covered`'s test is made in place (the order is known, not checked),
+    instead of re-sorting them by time; events without officer or time are never covered.
+    """
+    known = events.filter(pl.col("officer_id").is_not_null() & pl.col("ts").is_not_null())
+    ordered = sort_events(known, _ties(events))
+    if ordered.is_empty() or merged.is_empty():
+        return ordered.clear()
+    keyed = ordered.select("officer_id", _ts=pl.col("ts"))
+    return ordered.filter(_hits(keyed, merged)["hit"].fill_null(False))
+
+
+def mask_off_duty(
+    fixes: pl.DataFrame, swipes: pl.DataFrame, shifts: pl.DataFrame, policy: Policy
+) -> OnDuty:
+    """Keep only fixes and swipes inside an on-duty window (ends inclusive); count the rest.
+
+    Input rows may come in any order; the kept rows are returned sorted by (officer_id, ts) with
+    every other column as tie-breaker (:func:`sort_events`), so nothing later depends on the
+    input order, and only on-duty rows pay for the sort.
+
+    Uses :func:`covered` (the same predicate the store applies at import), so nothing computed
+    later can see an off-duty event. Leave, sick and rest shifts open no window: their events are masked.
+    """
+    windows = duty_windows(shifts, policy)
+    merged = windows.select("officer_id", start_at="win_start", end_at="win_end")
+    on_fixes = _on_duty(fixes, merged)
+    on_swipes = _on_duty(swipes, merged)
+    return OnDuty(
+        fixes=tag_windows(on_fixes, windows),
+        swipes=tag_windows(on_swipes, windows),
+        windows=windows,
+        masked_fixes=fixes.height - on_fixes.height,
+        masked_swipes=swipes.height - on_swipes.height,
+    )

@@ -49,7 +49,7 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
     - the last event of an anchored stay speaks up to the end of the window's last shift;
     - nothing crosses an away fix, an exit swipe or another station.
     ``events`` must be sorted as rules.evidence.evidence_events returns them, and ``windows``
-    be rules.onduty.duty_windows (win_id = row number).
+    be rules.masking.duty_windows (win_id = row number).
     """
     is_presence = pl.col("kind") == "presence"
     bridge = (
@@ -238,7 +238,7 @@ def all_segments(
 ) -> pl.DataFrame:
     """Presence, away and unknown segments covering each window of ``covering`` exactly, sorted.
 
-    ``windows`` is every on-duty window (rules.onduty.duty_windows, win_id = row number);
+    ``windows`` is every on-duty window (rules.masking.duty_windows, win_id = row number);
     ``covering`` the subset to cover (events outside it must not be given). Columns SEGMENTS
     (PRESENCE plus win_id). Sorted by (officer_id, start_at).
     """

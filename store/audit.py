@@ -94,6 +94,18 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("UPDATE audit_log SET seq = seq WHERE 1 = 0"))
 
 
+# session.info key: the entry point's clock (a zero-argument callable giving an aware datetime),
+# so every entry a request or command writes is stamped with the time that entry point serves at.
+SESSION_CLOCK = "clock"
+
+
+def session_now(session: Session) -> datetime:
+    """Now by the clock ``session`` carries (``SESSION_CLOCK``), else the wall clock (UTC)."""
+    clock = session.info.get(SESSION_CLOCK)
+    now: datetime = clock() if clock is not None else datetime.now(UTC)
+    return now
+
+
 def append(
     session: Session,
     *,
@@ -121,7 +133,7 @@ def append(
     seq, prev_hash = (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
     if after is not None and after[0] >= seq:
         seq, prev_hash = after[0] + 1, after[1]
-    when = (at or datetime.now(UTC)).astimezone(UTC)
+    when = (at or session_now(session)).astimezone(UTC)
     entry = AuditEntry(
         seq=seq,
         at=when,

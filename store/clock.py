@@ -7,23 +7,64 @@ from datetime import datetime, timedelta
 import polars as pl
 from sqlalchemy.orm import Session
 
+from rules.clock import INSTANT
 from rules.policy import Policy
 from rules.receipts import DEVICES, RECEIPTS, receipt_offsets
 from store.dayload import _select_list, read_frame
 from store.db import is_postgres
-from store.load import dialect_insert
+from store.load import _insert_pg as insert_pg
+from store.load import _insert_sqlite as insert_sqlite
 from store.models import DeviceReceipt
 
 
+def receipt_probes(rows: pl.DataFrame, received_at: datetime) -> pl.DataFrame:
+    """One row per device of a batch: the officer of its newest fix, and ``ts`` the receipt
+    time, to be classified with the batch (on duty when the batch arrived?)."""
+    return (
+        rows.group_by("device_id")
+        .agg(pl.col("officer_id").sort_by("ts").last())
+        .with_columns(ts=pl.lit(received_at).cast(INSTANT))
+        .sort("device_id")
+    )
+
+
+def batch_receipts(
+    on: pl.DataFrame, on_duty: pl.DataFrame, received_at: datetime, *, policy: Policy
+) -> pl.DataFrame:
+    """One receipt per device with on-duty fixes (``on``) in a batch received at
+    ``received_at``: the newest of them (device's clock) and how many. Kept only when the batch
+    was sent promptly (the newest fix within skew_max_offset_minutes of the receipt) and the
+    officer was on duty when it arrived (``on_duty``: receipt_probes found on duty), so a
+    receipt says nothing about off-duty time."""
+    if on.is_empty() or on_duty.is_empty():
+        return pl.DataFrame(schema=RECEIPTS)
+    bound = timedelta(minutes=policy.skew_max_offset_minutes)
+    return (
+        on.group_by("device_id", "officer_id")
+        .agg(newest_ts=pl.col("ts").max(), fixes=pl.len().cast(pl.Int64))
+        .join(on_duty.select("device_id", "officer_id"), on=["device_id", "officer_id"])
+        .with_columns(received_at=pl.lit(received_at).cast(INSTANT))
+        .filter((pl.col("newest_ts") - pl.col("received_at")).abs() <= bound)
+        .select(list(RECEIPTS))
+        .sort("device_id")
+    )
+
+
 def insert_receipts(session: Session, receipts: pl.DataFrame) -> int:
-    """Store receipts (RECEIPTS columns), ignoring any already stored. Only flushes."""
+    """Store receipts (RECEIPTS columns), ignoring any already stored, by the bulk writers of
+    store.load (binary COPY on PostgreSQL: a receipt per device of a batch costs next to
+    nothing beside its fixes). Returns how many were stored. Only flushes."""
     if receipts.is_empty():
         return 0
-    stmt = dialect_insert(session, DeviceReceipt).on_conflict_do_nothing(
-        index_elements=["device_id", "received_at"]
+    # ``fixes`` is an INTEGER column: binary COPY wants its exact width
+    data = receipts.select(list(RECEIPTS)).with_columns(pl.col("fixes").cast(pl.Int32))
+    session.flush()
+    if is_postgres(session):
+        return insert_pg(session, DeviceReceipt.__tablename__, data)
+    epoch = data.with_columns(
+        pl.col("received_at").dt.epoch("us"), pl.col("newest_ts").dt.epoch("us")
     )
-    result = session.execute(stmt, receipts.to_dicts())
-    return int(getattr(result, "rowcount", 0) or 0)
+    return insert_sqlite(session, DeviceReceipt.__tablename__, tuple(RECEIPTS), epoch)
 
 
 def load_receipts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from time import perf_counter
 from typing import Any
 
 import polars as pl
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rules.clock import day_bounds, local_date
@@ -14,6 +18,7 @@ from rules.integrity import ACCOUNTS, CLAIMS, OTHERS, SUPPORT, VERSIONS, PeriodI
 from rules.masking import ON_DUTY_KINDS
 from store.dayload import _instant_sql, read_frame
 from store.db import is_postgres
+from store.models import LATE_VERSION_SQL, LONG_SHIFT_HOURS, long_shift_sql
 
 # A shift (leave, sickness, rest, duty) is looked up for a claim when it starts at most this long
 # before the claim: longer rows (a fortnight's leave as one row) are found only when they start
@@ -33,23 +38,41 @@ def _edited_at(alias: str) -> str:
 
 def load_versions(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Versions of on-duty shifts starting in [lo, hi) edited at or after their start, each with
-    the version before it (``prev_*``). Shifts entered in advance are left in the database."""
+    the version before it (``prev_*``). Shifts entered in advance are left in the database: the
+    late versions come from their partial index (ix_shift_versions_late), and on PostgreSQL each
+    one's previous version is looked up by primary key, in key order (a hash of every version
+    is what the planner picks otherwise, misled by its estimate of the late share)."""
     pg = is_postgres(session)
 
     def i(column: str) -> str:
         return _instant_sql(column, pg)
 
+    late = (
+        "SELECT shift_id, version, officer_id, start_at, end_at, kind, station_id, "
+        f"declared_location, {_edited_at('shift_versions')} AS edited_at, edited_by "
+        "FROM shift_versions WHERE start_at >= {p} AND start_at < {p} "
+        f"AND kind IN ({_PAID}) AND {LATE_VERSION_SQL}"
+    )
+    if pg:
+        source = (
+            f"({late} ORDER BY shift_id, version OFFSET 0) v LEFT JOIN LATERAL "
+            "(SELECT start_at, end_at, kind FROM shift_versions p "
+            "WHERE p.shift_id = v.shift_id AND p.version = v.version - 1 LIMIT 1) p ON true"
+        )
+    else:
+        source = (
+            f"({late}) v LEFT JOIN shift_versions p "
+            "ON p.shift_id = v.shift_id AND p.version = v.version - 1"
+        )
     sql = (
         "SELECT v.shift_id, v.version, v.officer_id, "
         f"{i('v.start_at')} AS start_at, {i('v.end_at')} AS end_at, v.kind, v.station_id, "
-        f"v.declared_location, {i(_edited_at('v'))} AS edited_at, v.edited_by, "
+        f"v.declared_location, {i('v.edited_at')} AS edited_at, v.edited_by, "
         f"{i('p.start_at')} AS prev_start_at, {i('p.end_at')} AS prev_end_at, p.kind AS prev_kind "
-        "FROM shift_versions v LEFT JOIN shift_versions p "
-        "ON p.shift_id = v.shift_id AND p.version = v.version - 1 "
-        f"WHERE v.start_at >= {{p}} AND v.start_at < {{p}} AND v.kind IN ({_PAID}) "
-        f"AND {_edited_at('v')} > v.start_at"
+        f"FROM {source}"
     )
-    return read_frame(session, sql, [lo, hi], VERSIONS)
+    with _without_jit(session):
+        return read_frame(session, sql, [lo, hi], VERSIONS)
 
 
 def load_claims(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
@@ -62,29 +85,79 @@ def load_claims(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
         f"approved_by, {_instant_sql('approved_at', pg)} AS approved_at "
         "FROM overtime_claims WHERE start_at >= {p} AND start_at < {p}"
     )
-    return read_frame(session, sql, [lo, hi], CLAIMS)
+    with _without_jit(session):
+        return read_frame(session, sql, [lo, hi], CLAIMS)
 
 
 def load_overlapping(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """The current shifts (other than ``overtime``) and the other claims of each claimant that
     intersect one of their claims starting in [lo, hi), each once."""
-    pg = is_postgres(session)
-    back = "interval '14 days'" if pg else str(int(LOOKBACK.total_seconds() * 1_000_000))
-    i = _instant_sql
+    if is_postgres(session):
+        return _load_overlapping_pg(session, lo, hi)
+    back = str(int(LOOKBACK.total_seconds() * 1_000_000))
     sql = (
         "SELECT DISTINCT s.officer_id AS officer_id, s.shift_id AS item_id, "
-        f"'shift' AS item_type, s.kind AS kind, {i('s.start_at', pg)} AS start_at, "
-        f"{i('s.end_at', pg)} AS end_at FROM overtime_claims c JOIN shifts s "
+        "'shift' AS item_type, s.kind AS kind, s.start_at AS start_at, "
+        "s.end_at AS end_at FROM overtime_claims c JOIN shifts s "
         "ON s.officer_id = c.officer_id AND s.start_at < c.end_at AND s.end_at > c.start_at "
         f"AND s.start_at > c.start_at - {back} "
         "WHERE c.start_at >= {p} AND c.start_at < {p} AND s.kind <> 'overtime' "
-        f"UNION SELECT d.officer_id, d.claim_id, 'claim', 'claim', {i('d.start_at', pg)}, "
-        f"{i('d.end_at', pg)} FROM overtime_claims c JOIN overtime_claims d "
+        "UNION SELECT d.officer_id, d.claim_id, 'claim', 'claim', d.start_at, "
+        "d.end_at FROM overtime_claims c JOIN overtime_claims d "
         "ON d.officer_id = c.officer_id AND d.start_at < c.end_at AND d.end_at > c.start_at "
         f"AND d.start_at > c.start_at - {back} AND d.claim_id <> c.claim_id "
         "WHERE c.start_at >= {p} AND c.start_at < {p}"
     )
     return read_frame(session, sql, [lo, hi, lo, hi], OTHERS)
+
+
+def _load_overlapping_pg(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
+    """load_overlapping on PostgreSQL. Each claim probes the (officer_id, start_at) index for
+    shifts starting at most a day and two hours before it (no shorter shift can reach into it)
+    and the small partial index of long shifts (ix_shifts_long) LOOKBACK back, instead of reading
+    a fortnight of shifts per claim; the planner may run the probes in parallel workers."""
+
+    def i(column: str) -> str:
+        return _instant_sql(column, True)
+
+    back = f"interval '{int(LOOKBACK.total_seconds())} seconds'"
+    short = f"interval '{LONG_SHIFT_HOURS} hours'"
+    overlaps = (
+        "{t}.officer_id = c.officer_id AND {t}.start_at < c.end_at AND {t}.end_at > c.start_at"
+    )
+    period = "WHERE c.start_at >= {p} AND c.start_at < {p}"
+    shifts = (
+        "SELECT s.officer_id, s.shift_id AS item_id, 'shift' AS item_type, s.kind, s.start_at, "
+        f"s.end_at FROM overtime_claims c JOIN shifts s ON {overlaps.format(t='s')} "
+        "AND s.kind <> 'overtime' AND {extra} " + period
+    )
+    sql = (
+        "SELECT DISTINCT officer_id, item_id, item_type, kind, "
+        f"{i('start_at')} AS start_at, {i('end_at')} AS end_at FROM ("
+        + shifts.replace("{extra}", f"s.start_at > c.start_at - {short}")
+        + " UNION ALL "
+        + shifts.replace("{extra}", f"s.start_at > c.start_at - {back} AND {long_shift_sql('s')}")
+        + " UNION ALL SELECT d.officer_id, d.claim_id, 'claim', 'claim', d.start_at, d.end_at "
+        f"FROM overtime_claims c JOIN overtime_claims d ON {overlaps.format(t='d')} "
+        f"AND d.start_at > c.start_at - {back} AND d.claim_id <> c.claim_id {period}) found"
+    )
+    with _without_jit(session):
+        return read_frame(session, sql, [lo, hi] * 3, OTHERS)
+
+
+@contextmanager
+def _without_jit(session: Session) -> Iterator[None]:
+    """PostgreSQL's JIT compiler off for one read, restored after: for these probe-bound plans
+    it compiled for seconds (5 s of a minute's read at a load average of 37) to save nothing."""
+    if not is_postgres(session):
+        yield
+        return
+    before = session.execute(text("SELECT current_setting('jit')")).scalar_one()
+    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": before})
 
 
 def load_accounts(session: Session) -> pl.DataFrame:
@@ -125,21 +198,36 @@ def load_support(session: Session, versions: pl.DataFrame, tz: str) -> pl.DataFr
     return read_frame(session, sql, params, SUPPORT)
 
 
-def load_period_inputs(session: Session, start: date, end: date, tz: str) -> PeriodInputs:
+def load_period_inputs(
+    session: Session,
+    start: date,
+    end: date,
+    tz: str,
+    timings: dict[str, float] | None = None,
+) -> PeriodInputs:
     """Everything rules.integrity.evaluate_period reads for local days start..end (inclusive).
 
     No location event is read: the support of late edits comes from the stored daily results,
-    which hold only on-duty presence.
+    which hold only on-duty presence. ``timings`` (when given) receives the seconds of each read
+    as ``read_<frame>``.
     """
     lo, hi = _period_instants(start, end, tz)
-    versions = load_versions(session, lo, hi)
+    spent = timings if timings is not None else {}
+
+    def timed(name: str, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        t0 = perf_counter()
+        frame = read()
+        spent[f"read_{name}"] = perf_counter() - t0
+        return frame
+
+    versions = timed("versions", lambda: load_versions(session, lo, hi))
     return PeriodInputs(
         start=start,
         end=end,
         tz=tz,
         versions=versions,
-        claims=load_claims(session, lo, hi),
-        others=load_overlapping(session, lo, hi),
-        accounts=load_accounts(session),
-        support=load_support(session, versions, tz),
+        claims=timed("claims", lambda: load_claims(session, lo, hi)),
+        others=timed("others", lambda: load_overlapping(session, lo, hi)),
+        accounts=timed("accounts", lambda: load_accounts(session)),
+        support=timed("support", lambda: load_support(session, versions, tz)),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -30,6 +31,21 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# A shift version edited after its shift began (the roster-integrity period reads these alone),
+# written the same way in its partial index and in the reads that use it.
+LATE_VERSION_SQL = "COALESCE(updated_at, created_at, recorded_at) > start_at"
+# A shift longer than a day and two hours (so no 23- or 25-hour local day is long).
+LONG_SHIFT_HOURS = 26
+
+
+def long_shift_sql(alias: str = "") -> str:
+    """The condition of ix_shifts_long, its columns qualified with ``alias`` when given."""
+    a = f"{alias}." if alias else ""
+    return f"{a}end_at - {a}start_at > interval '{LONG_SHIFT_HOURS} hours'"
+
+
+LONG_SHIFT_SQL = long_shift_sql()
 
 
 class Base(DeclarativeBase):
@@ -116,7 +132,17 @@ class Shift(Base):
     version: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(Instant())
 
-    __table_args__ = (Index("ix_shifts_officer_start", "officer_id", "start_at"),)
+    __table_args__ = (
+        Index("ix_shifts_officer_start", "officer_id", "start_at"),
+        # Shifts longer than a day (a fortnight's leave as one row): the period's overlap reads
+        # look these up apart, so the probe of every claim reads one day back, not a fortnight.
+        Index(
+            "ix_shifts_long",
+            "officer_id",
+            "start_at",
+            postgresql_where=text(LONG_SHIFT_SQL),
+        ).ddl_if(dialect="postgresql"),
+    )
 
 
 class ShiftVersion(Base):
@@ -136,6 +162,17 @@ class ShiftVersion(Base):
     updated_at: Mapped[datetime | None] = mapped_column(Instant())
     edited_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(Instant())
+
+    # Versions edited after their shift began (late entries, after-the-fact edits): a sliver of
+    # the roster, which the roster-integrity period reads without scanning every version.
+    __table_args__ = (
+        Index(
+            "ix_shift_versions_late",
+            "start_at",
+            postgresql_where=text(LATE_VERSION_SQL),
+            sqlite_where=text(LATE_VERSION_SQL),
+        ),
+    )
 
 
 class OvertimeClaim(Base):

@@ -318,6 +318,14 @@ def officer_report(
     }
 
 
+def officer_labels(session: Session, officer_id: str) -> dict[str, str | None]:
+    """The officer's display name, rank and unit (all None for an unknown officer)."""
+    officer = session.get(Officer, officer_id)
+    if officer is None:
+        return {"display_name": None, "rank": None, "unit": None}
+    return {"display_name": officer.display_name, "rank": officer.rank, "unit": officer.unit}
+
+
 def adjustment_dict(adj: Adjustment, tz: str, applied: bool | None = None) -> dict[str, Any]:
     """An adjustment's public form: who, when, why and what it changes."""
     return {

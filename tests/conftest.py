@@ -17,8 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from rollcall import wallclock
 from store.db import make_engine
 from store.migrate import upgrade
+from tests.clock import CLI_NOW, TestClock
 
 PG_ADMIN_URL = os.environ.get(
     "ROLLCALL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -58,6 +60,15 @@ def require_postgis() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"PostGIS tests must run in CI: {problem}")
     pytest.skip(problem)
+
+
+@pytest.fixture(autouse=True)
+def cli_clock(monkeypatch: pytest.MonkeyPatch) -> TestClock:
+    """The command line's clock (rollcall.wallclock) starts at CLI_NOW in every test, so tests
+    over dated fixtures do not depend on today's date."""
+    clock = TestClock(CLI_NOW)
+    monkeypatch.setattr(wallclock, "utc_now", clock)
+    return clock
 
 
 @pytest.fixture(scope="session")

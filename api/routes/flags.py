@@ -3,7 +3,7 @@ answer to it (investigators with a case_ref; an officer their own)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -202,13 +202,16 @@ def get_flags(
 
 
 def _visible_reviews(
-    session: Session, history: list[FlagReview], caller: Principal, disclosure_days: int
+    session: Session,
+    history: list[FlagReview],
+    caller: Principal,
+    disclosure_days: int,
+    now: datetime,
 ) -> list[FlagReview]:
-    """The officer sees reviews made under a case once it is closed (or old enough)."""
+    """The officer sees reviews made under a case once it is closed (or old enough by ``now``)."""
     if caller.role is not Role.OFFICER:
         return history
     closed = closed_cases(session, [r.case_ref for r in history])
-    now = datetime.now(UTC)
     return [
         r
         for r in history
@@ -241,7 +244,9 @@ def get_flag_record(
     tz = state.settings.timezone
     history = reviews(session, flag_id)
     answers = responses(session, flag_id)
-    shown = _visible_reviews(session, history, caller, state.policy.open_case_disclosure_days)
+    shown = _visible_reviews(
+        session, history, caller, state.policy.open_case_disclosure_days, state.clock()
+    )
     record(
         session,
         caller,
@@ -291,7 +296,7 @@ def patch_flag(
         note=change.note,
         actor=caller.sub,
         role=caller.role.value,
-        now=datetime.now(UTC),
+        now=state.clock(),
         expected_status=change.expected_status,
         case_ref=case_ref,
         reviewers_needed=state.policy.substantiation_reviewers,
@@ -350,7 +355,7 @@ def post_response(
         category=answer.category,
         statement=answer.statement,
         actor=caller.sub,
-        now=datetime.now(UTC),
+        now=state.clock(),
     )
     record(
         session,

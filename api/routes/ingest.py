@@ -5,7 +5,6 @@ The caller is checked before anything else: a refused call reads no body and ope
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -20,6 +19,7 @@ from api.deps import (
     AdminCaller,
     AppState,
     IngestCaller,
+    NowDep,
     RequestIdDep,
     RosterCaller,
     SessionDep,
@@ -115,7 +115,7 @@ def _ingest(
     parsed = parse_batch(kind, body)
     report = IngestReport(kind)
     if parsed.frame.height:
-        now = datetime.now(UTC)
+        now = state.clock()
         report = ingest_frame(
             session,
             kind,
@@ -283,6 +283,7 @@ def put_station(
     caller: AdminCaller,
     body: RawBody,
     session: SessionDep,
+    now: NowDep,
     request_id: RequestIdDep,
 ) -> StationResult:
     """A GeoJSON Feature (StationFeature). The fence is validated (422 naming the reason when
@@ -293,7 +294,7 @@ def put_station(
     if props.setdefault("station_id", station_id) != station_id:
         raise Unprocessable("properties.station_id differs from the station_id in the path")
     doc["properties"] = props
-    stored_id, changed = upsert_station(session, doc, now=datetime.now(UTC))
+    stored_id, changed = upsert_station(session, doc, now=now)
     record(
         session,
         caller,

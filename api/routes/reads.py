@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -59,6 +59,7 @@ from store.reports import (
     compliance_dicts,
     compliance_frame,
     day_rows,
+    officer_labels,
     officer_report,
     unit_rollup,
 )
@@ -296,6 +297,8 @@ def get_attendance(
     )
     if report is None:
         raise OfficerNotFound("no such officer")
+    if caller.role in (Role.HR, Role.INVESTIGATOR):
+        report.update(officer_labels(session, officer_id))
     record(
         session,
         caller,
@@ -538,7 +541,7 @@ def export_response(
     document = {
         "timeline": timeline,
         **case_record(session, officer_id, first, last, tz=tz),
-        "exported_at": iso_local(datetime.now(UTC), tz),
+        "exported_at": iso_local(state.clock(), tz),
         "exported_by": caller.sub,
         "role": caller.role.value,
         "case_ref": case_ref,

@@ -3,7 +3,7 @@ and the closing of cases (which shows the officer the reads made under them)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
@@ -106,7 +106,7 @@ def post_contest(
         category=body.category,
         statement=body.statement,
         actor=caller.sub,
-        now=datetime.now(UTC),
+        now=state.clock(),
     )
     record(
         session,
@@ -257,7 +257,7 @@ def patch_contest(
         effect=body.effect,
         actor=caller.sub,
         role=caller.role.value,
-        now=datetime.now(UTC),
+        now=state.clock(),
     )
     contest = answer.contest
     record(
@@ -293,7 +293,7 @@ def post_close_case(
     """An investigator closes a case; closing it again keeps the first closure."""
     ref = check_ref(case_ref, "case_ref")
     assert ref is not None
-    closure = close_case(session, ref, actor=caller.sub, now=datetime.now(UTC))
+    closure = close_case(session, ref, actor=caller.sub, now=state.clock())
     record(
         session,
         caller,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from time import perf_counter
 from typing import Annotated
 
@@ -55,7 +54,7 @@ def get_access_log(
     entries, next_after = access_log(
         session,
         officer_id,
-        now=datetime.now(UTC),
+        now=state.clock(),
         disclosure_days=state.policy.open_case_disclosure_days,
         after_seq=after,
         limit=limit,
@@ -116,7 +115,7 @@ def get_subject_access(
             officer_id,
             signer,
             tz=state.settings.timezone,
-            now=datetime.now(UTC),
+            now=state.clock(),
             disclosure_days=state.policy.open_case_disclosure_days,
             requested_by=caller.sub,
             role=caller.role.value,

@@ -4,7 +4,7 @@ spikes. Every read is itself recorded."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -95,7 +95,7 @@ def chain_status(
     request_id: RequestIdDep,
 ) -> Response:
     """Whether the audit chain verifies, and refused requests per hour over the last week."""
-    now = datetime.now(UTC)
+    now = state.clock()
     report, walked_at = state.chain.verify(session, now)
     refused, _ = audit.entries(
         session, action=REFUSED_ACTION, since=now - SPIKE_WINDOW, limit=SPIKE_SCAN

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -13,10 +13,10 @@ from api.web import fmt
 from store.overview import latest_result_day
 
 
-def month_of(session: Session, month: str | None, tz: str) -> tuple[date, date]:
+def month_of(session: Session, month: str | None, tz: str, now: datetime) -> tuple[date, date]:
     """First and last day of ``month`` (YYYY-MM); by default the month of the newest results
-    (or today's month in the force's zone when nothing has been computed)."""
-    default = latest_result_day(session) or datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+    (or the month of ``now`` in the force's zone when nothing has been computed)."""
+    default = latest_result_day(session) or now.astimezone(ZoneInfo(tz)).date()
     try:
         return fmt.parse_month(month, default)
     except ValueError as exc:

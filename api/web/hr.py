@@ -44,7 +44,7 @@ def _frame(
     unit: str | None,
     action: str,
 ) -> tuple[date, date, pl.DataFrame]:
-    first, last = month_of(session, month, state.settings.timezone)
+    first, last = month_of(session, month, state.settings.timezone, state.clock())
     frame = compliance_frame(session, first, last, unit=unit, policy=state.policy)
     record(
         session,
@@ -147,7 +147,7 @@ def officer_month(
 ) -> Response:
     """One officer's month as a calendar (declared, verified, insufficient, ...)."""
     tz = state.settings.timezone
-    first, last = month_of(session, month, tz)
+    first, last = month_of(session, month, tz, state.clock())
     report = officer_report(session, officer_id, first, last, include_misconduct=False, tz=tz)
     if report is None:
         raise NotFound("no such officer")

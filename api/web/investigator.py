@@ -4,15 +4,15 @@ the case reference first; reads and reviews are audited as the API's are."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import RequestIdDep, SessionDep, StateDep
 from api.errors import NotFound
-from api.negotiate import JSON, PDF
+from api.negotiate import HTML, JSON, PDF
 from api.routes.flags import get_flag_record
 from api.routes.reads import export_response
 from api.trail import check_ref, record
@@ -180,7 +180,7 @@ def review(
         note=note,
         actor=caller.sub,
         role=caller.role.value,
-        now=datetime.now(UTC),
+        now=state.clock(),
         expected_status=fields.get("expected_status") or None,
         case_ref=case_ref,
         reviewers_needed=state.policy.substantiation_reviewers,
@@ -303,3 +303,74 @@ def timeline_casefile(
 
 def _file_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:64]
+
+
+@router.get("/officers/{officer_id}/timeline/casefile")
+def timeline_casefile_page(
+    request: Request,
+    officer_id: OfficerId,
+    session: SessionDep,
+    state: StateDep,
+    caller: TimelineUser,
+    request_id: RequestIdDep,
+    start: Annotated[str, Query(alias="from", max_length=40)],
+    end: Annotated[str, Query(alias="to", max_length=40)],
+    case_ref: CaseRef = None,
+) -> Response:
+    """The case file as a page (GET /v1/officers/{id}/timeline/export with Accept: text/html),
+    under the web app's Content-Security-Policy: styled by its static stylesheet."""
+    return export_response(
+        HTML,
+        officer_id,
+        start,
+        end,
+        case_ref,
+        None,
+        request=request,
+        session=session,
+        state=state,
+        caller=caller,
+        request_id=request_id,
+    )
+
+
+CasePath = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.get("/cases/{case_ref}/close")
+def case_close_page(
+    request: Request, case_ref: CasePath, session: SessionDep, caller: InvestigatorUser
+) -> Response:
+    """Whether the case is closed, and a button to close it (POST /v1/cases/{ref}/close)."""
+    from store.models import CaseClosure
+
+    ref = check_ref(case_ref, "case_ref")
+    closure = session.get(CaseClosure, ref)
+    return page(request, "case_close.html", {"case_ref": ref, "closure": closure}, user=caller)
+
+
+@router.post("/cases/{case_ref}/close")
+def case_close(
+    case_ref: CasePath,
+    session: SessionDep,
+    state: StateDep,
+    caller: InvestigatorUser,
+    request_id: RequestIdDep,
+    fields: Annotated[dict[str, str], Depends(_review_form)],
+) -> Response:
+    """Close the case (closing it again keeps the first closure); the officers' access logs
+    then show the reads made under it."""
+    from store.cases import close_case
+
+    ref = check_ref(case_ref, "case_ref")
+    assert ref is not None
+    closure = close_case(session, ref, actor=caller.sub, now=state.clock())
+    record(
+        session,
+        caller,
+        request_id,
+        "case.close",
+        case_ref=ref,
+        detail={"closed_by": closure.closed_by, "via": "web"},
+    )
+    return RedirectResponse(f"/app/cases/{quote(ref, safe='')}/close", status_code=303)

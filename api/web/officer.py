@@ -3,7 +3,6 @@ a day, who has looked at my data, and my subject access bundle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -51,7 +50,7 @@ def my_month(
     """My month as a calendar, my share against the line, and my flags."""
     officer_id = str(caller.officer_id)
     tz = state.settings.timezone
-    first, last = month_of(session, month, tz)
+    first, last = month_of(session, month, tz, state.clock())
     exists, unit = officer_unit(session, officer_id)
     report = (
         officer_report(session, officer_id, first, last, include_misconduct=True, tz=tz)
@@ -212,7 +211,7 @@ def my_access_log(
     entries, next_after = access_log(
         session,
         officer_id,
-        now=datetime.now(UTC),
+        now=state.clock(),
         disclosure_days=state.policy.open_case_disclosure_days,
         after_seq=after,
         limit=100,

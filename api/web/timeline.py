@@ -3,7 +3,7 @@ the map drawn from its events."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +18,9 @@ from store.overview import latest_result_day
 DEFAULT_DAYS = 7
 
 
-def default_period(session: Session, tz: str) -> tuple[str, str]:
-    """The week ending on the newest computed day (or today)."""
-    last = latest_result_day(session) or datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
+def default_period(session: Session, tz: str, now: datetime) -> tuple[str, str]:
+    """The week ending on the newest computed day (or on the day of ``now``)."""
+    last = latest_result_day(session) or now.astimezone(ZoneInfo(tz)).date()
     return (last - timedelta(days=DEFAULT_DAYS - 1)).isoformat(), last.isoformat()
 
 
@@ -38,7 +38,7 @@ def timeline_context(
 ) -> dict[str, Any]:
     """Everything the timeline page shows, read (and audited) the way the API reads it."""
     if not start or not end:
-        default_start, default_end = default_period(session, state.settings.timezone)
+        default_start, default_end = default_period(session, state.settings.timezone, state.clock())
         start, end = start or default_start, end or default_end
     timeline, case_ref = _timeline(
         officer_id,

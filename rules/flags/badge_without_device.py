@@ -35,11 +35,10 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     One fix alone (before or after) proves nothing; a silent device never raises this.
 
     A sparse device (a throttled phone reports every 15-90 minutes) rarely has a fix within
-    badge_device_window_minutes of a swipe; its swipe is raised when, within
-    conflict_window_minutes, the nearest fixes before and after are far at one place as above
-    and every precise fix of the window is far (at least badge_min_far_fixes of them): the
-    device never came near the station around the swipe. The phone left at home and the lent
-    badge look the same; the conflict itself is the lead.
+    badge_device_window_minutes of a swipe; its swipe is raised when every precise fix of the
+    swipe's on-duty window lies far at one place (_stayed_far): the device never came near the
+    station that shift. The phone left at home and the lent badge look the same; the conflict
+    itself is the lead.
     """
     policy = ctx.policy
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
@@ -54,10 +53,7 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     near = _bracketed(swipes, good, window, policy)
     if not near.is_empty():
         near = _corroborated(near, good, window, policy)
-    wide = timedelta(
-        minutes=max(policy.conflict_window_minutes, policy.badge_device_window_minutes)
-    )
-    stayed = _stayed_far(swipes, good, wide, policy)
+    stayed = _stayed_far(swipes, good, policy)
     if near.is_empty():
         return stayed
     if stayed.is_empty():
@@ -84,6 +80,7 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
         )
         .select(
             "officer_id",
+            "win_id",
             f_ts="ts",
             f_lat="lat",
             f_lon="lon",
@@ -105,7 +102,9 @@ def _bracketed(
     slack = min(timedelta(minutes=policy.clock_tolerance_minutes), window)
     out = swipes.with_columns(_ts_before=pl.col("ts") - slack, _ts_after=pl.col("ts") + slack)
     for side, strategy in (("before", "backward"), ("after", "forward")):
-        part = good.rename({c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")})
+        part = good.drop("win_id").rename(
+            {c: f"{c}_{side}" for c in ("f_ts", "f_lat", "f_lon", "f_acc", "f_gps")}
+        )
         out = out.join_asof(
             part,
             left_on=f"_ts_{side}",
@@ -142,11 +141,9 @@ def _bracketed(
     )
 
 
-def _stayed_far(
-    swipes: pl.DataFrame, good: pl.DataFrame, window: timedelta, policy: Policy
-) -> pl.DataFrame:
-    """Swipes around which the device stayed at one place far away: every precise fix within
-    ``window`` of the swipe (at least two, one at least clock_tolerance_minutes from it) is
+def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Swipes around which the device stayed at one place far away: every precise fix of the
+    swipe's on-duty window (at least two, one at least clock_tolerance_minutes from it) is
     badge_far_m from the station beyond its accuracy and within badge_same_place_m (beyond
     accuracies) of the fix nearest the swipe in time, and the place is no ghost (one of them
     labelled GPS, or badge_min_far_fixes of them). Columns as _bracketed's, with the nearest fix
@@ -154,8 +151,7 @@ def _stayed_far(
     slack = timedelta(minutes=policy.clock_tolerance_minutes)
     pairs = (
         swipes.with_row_index("_s")
-        .join(good, on="officer_id")
-        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+        .join(good, on=["officer_id", "win_id"])
         .with_columns(
             dist=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
             - pl.col("f_acc"),

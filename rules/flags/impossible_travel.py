@@ -11,7 +11,7 @@ from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bi
 from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
-from rules.onduty import in_windows
+from rules.masking import covered
 
 CODE = "IMPOSSIBLE_TRAVEL"
 RULE_VERSION = f"{CODE}/2"
@@ -105,7 +105,7 @@ def jumps(ctx: FlagContext) -> pl.DataFrame:
         ],
         how="horizontal",
     )
-    frame = frame.filter(in_windows(frame, ctx.day_windows))
+    frame = frame.filter(covered(frame, ctx.day_windows))
     if frame.is_empty():
         return pl.DataFrame()
     frame = (

@@ -11,6 +11,7 @@ from api import signing
 from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
+from tests.clock import API_NOW, TestClock
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def api(db_url: str, export_key_file: Path) -> Iterator[Api]:
     settings = Settings(
         database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
     )
-    app = create_app(settings)
+    app = create_app(settings, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, factory=app.state.rollcall.factory)
 

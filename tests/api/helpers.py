@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -56,6 +56,11 @@ class Api:
     client: TestClient
     factory: sessionmaker[Session]
 
+    def now(self) -> datetime:
+        """The app's "now" (in tests, a clock a few days after the fixture days)."""
+        now: datetime = self.client.app.state.rollcall.clock()  # type: ignore[attr-defined]
+        return now
+
     def headers(
         self, role: str, officer_id: str | None = None, sub: str | None = None, **claims: Any
     ) -> dict[str, str]:
@@ -85,7 +90,7 @@ def seed_reference(api: Api) -> None:
     """Station ST1 (over HTTP), officers O1 (office-based) and O2, devices, badges, shifts."""
     r = api.client.put("/v1/stations/ST1", json=STATION, headers=api.headers("admin"))
     assert r.status_code == 200, r.text
-    policy, now = load_policy(), datetime.now(UTC)
+    policy, now = load_policy(), api.now()
     with transaction(api.factory) as session:
         for kind, rows in {
             "officers": [
@@ -119,7 +124,7 @@ def seed_reference(api: Api) -> None:
 
 def seed_results(api: Api) -> dict[str, str]:
     """A day result for O1 and two flags: one misconduct (MOCK_LOCATION), one compliance."""
-    now = datetime.now(UTC)
+    now = api.now()
     flags = {"mock": "f-mock-0001", "share": "f-share-0001", "o2": "f-o2-0001"}
     with transaction(api.factory) as session:
         for offset in range(3):

@@ -22,6 +22,7 @@ from store.db import transaction
 from store.models import AuditEntry
 from store.reply import contest_day
 from tests.api.helpers import DAY, SECRET, STATION, TZ, Api, TestClient
+from tests.clock import API_NOW, TestClock
 
 ROLES = ("ingest", "admin", "hr", "investigator", "officer", "auditor")
 DAYS = {"from": "2026-10-05", "to": "2026-10-05"}
@@ -115,7 +116,7 @@ def _seed_contests(api: Api) -> None:
                 category="other_station",
                 statement=f"statement {n + 1}",
                 actor="O1",
-                now=datetime.now(UTC),
+                now=api.now(),
             )
 
 
@@ -232,7 +233,9 @@ def rs256(db_url: str) -> Iterator[tuple[TestClient, Any]]:
         .decode()
     )
     settings = Settings(database_url=db_url, jwt_secret=SECRET, jwt_public_key=pem, timezone=TZ)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(settings, clock=TestClock(API_NOW)), raise_server_exceptions=False
+    ) as client:
         yield client, key
 
 

@@ -15,6 +15,7 @@ from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
 from tests.api.test_reads import _load_day
+from tests.clock import API_NOW, TestClock
 
 URL = "/v1/officers/O1/timeline/export"
 PARAMS = {"from": "2026-10-05", "to": "2026-10-06", "case_ref": "CASE-7"}
@@ -124,8 +125,38 @@ def test_html_case_file_is_self_contained_and_verifiable(case: Api) -> None:
     assert signing.verify(signed, [_public_key(case)]).outcome is signing.Outcome.VALID
 
 
+def test_html_case_file_obeys_the_web_apps_content_security_policy(case: Api) -> None:
+    r = case.client.get(
+        "/app/officers/O1/timeline/casefile",
+        params=PARAMS,
+        headers=case.headers("investigator", sub="det.jones"),
+    )
+    assert r.status_code == 200, r.text
+    policy = r.headers["content-security-policy"]
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    # Nothing the policy would block: no inline style element or attribute, no script to run.
+    assert "<style" not in r.text
+    assert " style=" not in r.text
+    assert '<script type="application/json"' in r.text
+    assert r.text.count("<script") == 1
+    assert '<link rel="stylesheet" href="/app/static/casefile.css">' in r.text
+    sheet = case.client.get("/app/static/casefile.css")
+    assert sheet.status_code == 200
+    assert sheet.headers["content-type"].startswith("text/css")
+    assert "border-collapse" in sheet.text
+    assert (
+        case.client.get(
+            "/app/officers/O1/timeline/casefile", params=PARAMS, headers=case.headers("hr")
+        ).status_code
+        == 403
+    )
+
+
 def test_no_case_file_without_a_signing_key(db_url: str) -> None:
-    app = create_app(Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ))
+    app = create_app(
+        Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ), clock=TestClock(API_NOW)
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)

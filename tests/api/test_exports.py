@@ -22,6 +22,7 @@ from rollcall.cli import app as cli
 from rollcall.settings import Settings
 from store.models import AuditEntry
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
+from tests.clock import API_NOW, TestClock
 
 EXPORT = "/v1/officers/O1/timeline/export"
 PARAMS = {"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"}
@@ -130,7 +131,7 @@ def test_cli_verifies_an_http_export(world: Api, tmp_path: Path) -> None:
 def keyless(db_url: str) -> Iterator[Api]:
     """An app with no ROLLCALL_EXPORT_KEY_FILE, seeded like ``world``."""
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ)
-    app = create_app(settings)
+    app = create_app(settings, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
@@ -185,7 +186,7 @@ def test_no_key_material_in_logs_or_answers(
     ]
     caplog.set_level(logging.DEBUG)
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=path)
-    app = create_app(settings)
+    app = create_app(settings, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)

@@ -21,6 +21,7 @@ from schemathesis.checks import (
 from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, TZ, Api
+from tests.clock import API_NOW, TestClock
 
 # Examples per operation and backend; ROLLCALL_FUZZ_EXAMPLES raises it for a longer local run.
 EXAMPLES = int(os.environ.get("ROLLCALL_FUZZ_EXAMPLES", "8"))
@@ -44,7 +45,9 @@ FIGURES: dict[str, Any] = {"operations": set(), "requests": 0, "failures": 0}
 
 def _published_schema() -> Any:
     """The OpenAPI document as the service publishes it (building the app opens no connection)."""
-    app = create_app(Settings(database_url="sqlite://", jwt_secret=SECRET, timezone=TZ))
+    app = create_app(
+        Settings(database_url="sqlite://", jwt_secret=SECRET, timezone=TZ), clock=TestClock(API_NOW)
+    )
     return schemathesis.openapi.from_dict(app.openapi())
 
 

@@ -22,6 +22,7 @@ from api.auth import TokenConfigError, issue_token
 from rollcall.cli import app as cli_app
 from rollcall.settings import Settings, get_settings
 from tests.api.helpers import SECRET, TZ, TestClient
+from tests.clock import API_NOW, TestClock
 
 ISSUER = "https://login.example.test/force-tenant/v2.0"
 AUDIENCE = "api://rollcall"
@@ -86,7 +87,9 @@ def key_server() -> Iterator[KeyServer]:
 
 def _client(db_url: str, **settings: Any) -> TestClient:
     return TestClient(
-        create_app(Settings(database_url=db_url, timezone=TZ, **settings)),
+        create_app(
+            Settings(database_url=db_url, timezone=TZ, **settings), clock=TestClock(API_NOW)
+        ),
         raise_server_exceptions=False,
     )
 

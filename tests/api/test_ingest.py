@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ def _count(api: Api, model: type) -> int:
 
 def test_pings_outcomes_and_idempotence(api: Api) -> None:
     seed_reference(api)
-    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    recent = (api.now() - timedelta(hours=1)).isoformat()
     batch = {
         "pings": [
             api.ping("2026-10-05T09:00:00+01:00", INSIDE),  # 0 accepted

@@ -15,6 +15,7 @@ from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import FAR, INSIDE, SECRET, TZ, Api, TestClient
 from tests.api.test_reads import _load_day
+from tests.clock import API_NOW, TestClock
 from tests.intake.helpers import STATION
 
 GEOJSON = "application/geo+json"
@@ -106,7 +107,8 @@ def test_station_catalog_is_built_once_and_follows_another_process(
     other = create_app(
         Settings(
             database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
-        )
+        ),
+        clock=TestClock(API_NOW),
     )
     with TestClient(other) as client:
         assert other.state.rollcall.stations.warmed.wait(60)

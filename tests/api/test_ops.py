@@ -9,6 +9,7 @@ import pytest
 from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import Api, TestClient
+from tests.clock import API_NOW, TestClock
 
 
 def test_health_ready_and_metrics(api: Api) -> None:
@@ -31,7 +32,8 @@ def test_health_ready_and_metrics(api: Api) -> None:
 
 def test_readyz_when_the_database_is_gone() -> None:
     app = create_app(
-        Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", jwt_secret="s" * 40)
+        Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", jwt_secret="s" * 40),
+        clock=TestClock(API_NOW),
     )
     with TestClient(app) as client:
         r = client.get("/readyz")

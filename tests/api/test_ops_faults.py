@@ -16,6 +16,7 @@ from rollcall.settings import Settings
 from store.db import make_engine
 from store.models import MaskedCount, Ping
 from tests.api.helpers import FAR, INSIDE, SECRET, TZ, Api, TestClient, seed_reference
+from tests.clock import API_NOW, TestClock
 
 
 def _api(db_url: str, export_key_file: Path, **settings: object) -> Iterator[Api]:
@@ -26,7 +27,8 @@ def _api(db_url: str, export_key_file: Path, **settings: object) -> Iterator[Api
             timezone=TZ,
             export_key_file=export_key_file,
             **settings,  # type: ignore[arg-type]
-        )
+        ),
+        clock=TestClock(API_NOW),
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, factory=app.state.rollcall.factory)

@@ -47,15 +47,18 @@ def test_attendance_views(world: Api) -> None:
     hr = world.client.get(url, params=RANGE, headers=world.headers("hr")).json()
     assert [f["code"] for f in hr["flags"]] == ["BELOW_OFFICE_SHARE"]
     assert len(hr["days"]) == 3
+    assert (hr["display_name"], hr["unit"]) == ("Alex Smith", "Unit A")
     inv = world.client.get(
         url, params={**RANGE, "case_ref": "CASE-7"}, headers=world.headers("investigator")
     )
     assert sorted(f["code"] for f in inv.json()["flags"]) == ["BELOW_OFFICE_SHARE", "MOCK_LOCATION"]
+    assert (inv.json()["display_name"], inv.json()["unit"]) == ("Alex Smith", "Unit A")
     no_case = world.client.get(url, params=RANGE, headers=world.headers("investigator"))
     assert no_case.status_code == 400
     assert "case_ref" in no_case.json()["error"]["message"]
     own = world.client.get(url, params=RANGE, headers=world.headers("officer", "O1"))
     assert own.status_code == 200
+    assert (own.json()["display_name"], own.json()["rank"], own.json()["unit"]) == (None,) * 3
     other = world.client.get(url, params=RANGE, headers=world.headers("officer", "O2"))
     assert other.status_code == 403
     missing = world.client.get(

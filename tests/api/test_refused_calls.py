@@ -278,6 +278,7 @@ def test_an_anonymous_flood_is_bounded(api: Api) -> None:
     now = [0.0]
     state = api.client.app.state.rollcall  # type: ignore[attr-defined]
     state.refusals = RefusalLimiter(burst=5, per_s=60.0, clock=lambda: now[0])
+    assert state.stations.warmed.wait(30)  # the start-up station index read is not a request's
     checkouts: list[int] = []
     event.listen(state.engine, "checkout", lambda *_: checkouts.append(1))
     sent: dict[str, int] = {}

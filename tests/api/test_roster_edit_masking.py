@@ -3,7 +3,7 @@ they had arrived off duty: dropped and counted as masked, or held when nothing c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -83,7 +83,7 @@ def test_a_shortened_shift_keeps_what_it_still_covers(api: Api) -> None:
 
 def test_a_moved_recent_shift_sends_its_events_back_to_the_hold(api: Api) -> None:
     seed_reference(api)
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = api.now().replace(microsecond=0)
     shift = {
         "shift_id": "S-NOW",
         "officer_id": "O1",

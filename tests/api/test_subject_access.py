@@ -64,7 +64,7 @@ def test_open_case_disclosed_after_the_policy_days(world: Api) -> None:
         "/v1/officers/O1/attendance", params={**DAYS, "case_ref": "CASE-9"}, headers=inv
     )
     assert r.status_code == 200
-    now = datetime.now(UTC)
+    now = world.now()
     with world.factory() as session:
         early, _ = access_log(session, "O1", now=now + timedelta(days=89), disclosure_days=90)
         late, _ = access_log(session, "O1", now=now + timedelta(days=90), disclosure_days=90)

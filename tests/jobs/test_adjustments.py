@@ -16,6 +16,7 @@ from rollcall.settings import Settings
 from rules.policy import Policy
 from store.models import DailyResult, Officer, RecomputeMark
 from tests.api.helpers import SECRET, Api, TestClient
+from tests.clock import API_NOW, TestClock
 from tests.jobs.conftest import RUN_AT, START, TZ
 
 LAST = START + timedelta(days=2)
@@ -55,7 +56,9 @@ def test_upheld_contest_changes_the_day_and_the_share(
     assert day is not None
     officer, date_text = day.officer_id, day.day.isoformat()
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(
+        create_app(settings, clock=TestClock(API_NOW)), raise_server_exceptions=False
+    ) as client:
         api = Api(client=client, factory=factory)
         before = _share(api, officer)
         contest = client.post(

@@ -194,3 +194,64 @@ def test_a_looser_policy_and_hr_views_see_none_of_it(loaded: sessionmaker[Sessio
         inv = officer_report(session, "O5", START, END, include_misconduct=True, tz=TZ)
         assert inv is not None
         assert [f["code"] for f in inv["flags"]] == [SELF_APPROVED]
+
+
+def test_claims_overlapping_a_fortnight_of_leave_a_day_shift_and_a_claim_are_found(
+    engine: Engine,
+) -> None:
+    # a fortnight's leave entered as one row (found through the long shifts' own index), a
+    # duty shift of the same day as a claim, and two claims over the same hours
+    factory = session_factory(engine)
+    policy = load_policy()
+    leave = {
+        **shift("L1", "O1", 2, "16:00", "adm-a", "", kind="leave"),
+        "start": "2026-03-02T00:00:00Z",
+        "end": "2026-03-16T00:00:00Z",
+    }
+    roster_rows = [leave, shift("D2", "O2", 20, "16:00", "adm-a", "")]
+    claims = [
+        {
+            **CLAIMS[1],
+            "claim_id": "C-leave",
+            "officer_id": "O1",
+            "start": "2026-03-12T10:00:00Z",
+            "end": "2026-03-12T14:00:00Z",
+        },
+        {
+            **CLAIMS[1],
+            "claim_id": "C-duty",
+            "officer_id": "O2",
+            "start": "2026-03-20T15:00:00Z",
+            "end": "2026-03-20T18:00:00Z",
+        },
+        {
+            **CLAIMS[1],
+            "claim_id": "C-a",
+            "officer_id": "O3",
+            "start": "2026-03-25T17:00:00Z",
+            "end": "2026-03-25T20:00:00Z",
+        },
+        {
+            **CLAIMS[1],
+            "claim_id": "C-b",
+            "officer_id": "O3",
+            "start": "2026-03-25T18:00:00Z",
+            "end": "2026-03-25T21:00:00Z",
+        },
+    ]
+    officers = [
+        {"officer_id": f"O{i}", "office_based": "true", "account_id": f"A{i}"} for i in (1, 2, 3)
+    ]
+    with transaction(factory) as session:
+        for kind, rows in (("officers", officers), ("roster", roster_rows), ("overtime", claims)):
+            report = ingest_frame(session, kind, frame(rows), tz=TZ, policy=policy, now=NOW)
+            assert report.counts["rejected"] == 0, report.errors
+    with transaction(factory) as session:
+        found = find(session, START, END, policy=policy, tz=TZ)
+    overlaps = {
+        f.evidence["claim_id"]: f.evidence["overlap_minutes"]
+        for f in found.findings
+        if f.code == OVERLAPPING
+    }
+    assert overlaps == {"C-leave": 240.0, "C-duty": 60.0, "C-a": 120.0, "C-b": 120.0}
+    assert found.rows["overlapping_records"] == 4

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import jwt
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from rollcall import wallclock
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from store import audit
@@ -68,7 +69,7 @@ def test_audit_verify_after_a_purge(
     engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
-    old = datetime.now(UTC) - timedelta(days=800)
+    old = wallclock.utc_now() - timedelta(days=800)
     with transaction(session_factory(engine)) as session:
         for i in range(3):
             at = old + timedelta(days=i) if i < 2 else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from rollcall import wallclock
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from store import audit
@@ -19,7 +20,7 @@ def test_purge_reports_each_audit_batch(
 ) -> None:
     monkeypatch.setenv("ROLLCALL_DATABASE_URL", db_url)
     get_settings.cache_clear()
-    old = datetime.now(UTC) - timedelta(days=800)
+    old = wallclock.utc_now() - timedelta(days=800)
     with transaction(session_factory(engine)) as session:
         for i in range(4):
             at = old + timedelta(days=i) if i < 3 else None

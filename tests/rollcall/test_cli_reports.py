@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from rollcall import wallclock
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from store.audit import entries
@@ -269,10 +270,10 @@ def test_timeline_show_in_three_formats_each_read_audited(
 
 
 def test_nightly_yesterday_and_today_are_days_of_the_force(cli: CliRunner) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).date()
+    today = wallclock.utc_now().astimezone(ZoneInfo("Europe/London")).date()
     result = cli.invoke(app, ["nightly", "--date", "yesterday", "--to", "today"])
     assert result.exit_code == 0, result.output
     assert "2 day(s)" in result.stdout

@@ -1,4 +1,4 @@
-"""Off-duty masking (CONTRACT §3): rules.masking and the engine's first step rules.onduty."""
+"""Off-duty masking (CONTRACT §3): the one predicate rules.masking.covered and what uses it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from rules.masking import DutyStatus, covered, duty_status, merge_intervals, on_duty_windows
-from rules.onduty import duty_windows, in_windows, mask_off_duty
+from rules.masking import (
+    DutyStatus,
+    covered,
+    duty_status,
+    duty_windows,
+    mask_off_duty,
+    merge_intervals,
+    on_duty_windows,
+)
 from tests.rules.rules_builders import TEST_POLICY, at, fix, fixes, shift, shifts, swipe, swipes
 
 DAY = date(2026, 3, 2)
@@ -120,7 +127,7 @@ def test_nothing_on_duty_masks_everything() -> None:
     assert on.windows.height == 0
 
 
-def test_in_windows_agrees_with_masking_covered_on_sorted_events() -> None:
+def test_covered_gives_the_same_answer_in_any_row_order() -> None:
     windows = pl.DataFrame(
         {
             "officer_id": ["o1", "o1", "o2"],
@@ -132,8 +139,12 @@ def test_in_windows_agrees_with_masking_covered_on_sorted_events() -> None:
     events = pl.DataFrame(
         {"officer_id": ["o1"] * len(times) + ["o2"] * len(times), "ts": times + times}
     ).sort("officer_id", "ts")
-    assert in_windows(events, windows).to_list() == covered(events, windows).to_list()
-    assert in_windows(events, windows).sum() == 9 + 5 + 3
+    # sorted by (officer_id, ts): matched in place; shuffled: sorted by time first
+    shuffled = events.with_row_index("_i").sample(fraction=1.0, shuffle=True, seed=7)
+    in_place = covered(events, windows)
+    resorted = covered(shuffled, windows)
+    assert resorted.to_list() == in_place[shuffled["_i"]].to_list()
+    assert covered(events, windows).sum() == 9 + 5 + 3
 
 
 def test_duty_status_of_a_batch_wholly_on_duty() -> None:

@@ -1,4 +1,4 @@
-"""The one-key sorts of rules.onduty give exactly the order of a sort on the columns."""
+"""The one-key sorts of rules.ordering give exactly the order of a sort on the columns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rules.onduty import sort_events, sort_on_key, time_key
+from rules.ordering import sort_events, sort_on_key, time_key
 
 T0 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
 

@@ -200,3 +200,17 @@ def test_a_lone_fused_fix_far_between_sparse_station_fixes_is_a_ghost() -> None:
     gps = fixes([track[0], far | {"source": "gps"}, track[2]])
     kept = ghost_fixes(gps.with_columns(win_id=pl.lit(0, dtype=pl.UInt32)), POLICY)
     assert kept.to_list() == [False, False, False]
+
+
+def test_a_swipe_at_a_reader_without_direction_also_holds_the_stay() -> None:
+    """A station whose readers record no direction: the granted swipe still places the officer
+    there, and the imprecise fixes near it that follow keep the stay going."""
+    indoor = [
+        fix("o1", t, where="near", metres=48.0, accuracy_m=110.0, source="wifi")
+        for t in every(at(DAY, 8, 25), at(DAY, 15, 45), 40)  # every 40 min (bridged at 45)
+    ]
+    sw = swipes([swipe("o1", at(DAY, 7, 49), direction="unknown")])
+    out = evaluate_day(day_inputs(DAY, OFFICE, fixes(indoor), sw), POLICY)
+    assert out.daily.select("verified_office_day", "evidence").rows() == [(True, "adequate")]
+    alone = evaluate_day(day_inputs(DAY, OFFICE, fixes(indoor)), POLICY)
+    assert alone.daily["verified_office_day"].to_list() == [False]

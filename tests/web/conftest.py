@@ -12,6 +12,7 @@ from api import signing
 from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
+from tests.clock import API_NOW, TestClock
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -41,7 +42,7 @@ def web(db_url: str, tmp_path: Path) -> Iterator[Api]:
     key = tmp_path / "export-key.pem"
     signing.generate_key_file(key)
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=key)
-    app = create_app(settings, dev_login=True)
+    app = create_app(settings, dev_login=True, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False, base_url="http://testserver") as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)

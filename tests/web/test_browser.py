@@ -15,8 +15,9 @@ from api.app import create_app
 from api.auth import issue_token
 from rollcall.settings import Settings
 from store.db import transaction
-from store.models import Flag
+from store.models import CaseClosure, Flag
 from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
+from tests.clock import API_NOW, TestClock
 from tests.web.browser import axe_violations, chromium_problem, launch, live_server, sign_in
 
 CASE = "CASE-2026-0042"
@@ -42,12 +43,12 @@ def site(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Api]]:
     key = tmp_path / "export-key.pem"
     signing.generate_key_file(key)
     settings = Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=key)
-    app = create_app(settings, dev_login=True)
+    app = create_app(settings, dev_login=True, clock=TestClock(API_NOW))
     with TestClient(app) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
         seed_results(api)
-    with live_server(create_app(settings, dev_login=True)) as base:
+    with live_server(create_app(settings, dev_login=True, clock=TestClock(API_NOW))) as base:
         yield base, api
 
 
@@ -156,6 +157,27 @@ def test_investigator_journey_case_queue_flag_review_timeline(
     _accessible(page)
 
 
+def test_investigator_closes_the_case_with_the_keyboard(site: tuple[str, Api], page: Page) -> None:
+    base, api = site
+    sign_in(page, base, "investigator", sub="inv.keys")
+    page.goto(f"{base}/app/flags?case_ref={CASE}")
+    link = page.get_by_role("link", name="Close this case")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Case {CASE}")).to_be_visible()
+    _accessible(page)
+    button = page.get_by_role("button", name=f"Close case {CASE}")
+    button.focus()
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("by inv.keys")
+    _accessible(page)
+    with transaction(api.factory) as session:
+        closure = session.get(CaseClosure, CASE)
+        assert closure is not None
+        assert closure.closed_by == "inv.keys"
+
+
 def test_officer_journey_month_timeline_and_access_log(site: tuple[str, Api], page: Page) -> None:
     base, _ = site
     sign_in(page, base, "officer", sub="pc.o1", officer_id="O1")
@@ -252,6 +274,67 @@ def test_keyboard_alone_signs_in_and_reaches_content(site: tuple[str, Api], page
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")  # the skip link
     expect(page.locator("main")).to_be_focused()
+
+
+def _next_option(page: Page, label: str) -> None:
+    """Move a select to its next option with the keyboard (focus, then the down arrow)."""
+    field = page.get_by_label(label, exact=True)
+    before = field.input_value()
+    field.focus()
+    page.keyboard.press("ArrowDown")
+    assert field.input_value() != before, label
+
+
+def _type_into(page: Page, label: str, text: str) -> None:
+    page.get_by_label(label).focus()
+    page.keyboard.type(text)
+
+
+def _press_button(page: Page, name: str) -> None:
+    button = page.get_by_role("button", name=name)
+    button.focus()
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+
+
+def test_right_of_reply_with_the_keyboard_alone(site: tuple[str, Api], page: Page) -> None:
+    """An officer contests a day and answers a flag, and HR answers the contest, with keys only;
+    axe checks every screen on the way."""
+    base, _ = site
+    sign_in(page, base, "officer", sub="pc.keys", officer_id="O1")
+    page.goto(f"{base}/app/me?month=2026-10")
+    _accessible(page)
+    _next_option(page, "Day")
+    _next_option(page, "What is wrong")
+    _type_into(page, "Your statement", "I was at another station that day")
+    _press_button(page, "Send contest")
+    expect(page.get_by_role("table", name="My contested days")).to_contain_text(
+        "waiting for an answer"
+    )
+    _accessible(page)
+    page.goto(f"{base}/app/me?month=2026-10")
+    link = page.get_by_role("link", name="Open and answer the MOCK_LOCATION flag")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("You have not answered this flag.")).to_be_visible()
+    _accessible(page)
+    _next_option(page, "What explains it")
+    _type_into(page, "Your statement", "My phone was replaced that week")
+    _press_button(page, "Send answer")
+    expect(page.get_by_role("table", name="My answers to this flag, oldest first")).to_contain_text(
+        "My phone was replaced that week"
+    )
+    sign_in(page, base, "hr", sub="hr.keys")
+    page.goto(f"{base}/app/hr/contests")
+    expect(page.get_by_role("heading", name="Day contests waiting for an answer")).to_be_visible()
+    _accessible(page)
+    page.get_by_label("Not upheld").focus()
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Not upheld")).to_be_checked()
+    _type_into(page, "Reason (shown to the officer)", "The roster shows the station")
+    _press_button(page, "Send answer")
+    expect(page.get_by_text("No contest is waiting for an answer.")).to_be_visible()
+    _accessible(page)
 
 
 def test_the_map_is_drawn_without_a_basemap(site: tuple[str, Api], page: Page) -> None:

@@ -23,6 +23,7 @@ from tests.api.helpers import (
     seed_reference,
     seed_results,
 )
+from tests.clock import API_NOW, TestClock
 from tests.web.conftest import csrf_of, sign_in
 
 PAGES = {
@@ -366,11 +367,37 @@ def test_the_chain_status_checks_new_entries_and_notices_an_edit(web: Api) -> No
     assert f"Broken at entry #{bad_seq}" in broken
 
 
+def test_investigator_closes_a_case_from_the_app(web: Api) -> None:
+    sign_in(web.client, "investigator", sub="inv.close")
+    queue = web.client.get("/app/flags?case_ref=C-77").text
+    assert 'href="/app/cases/C-77/close"' in queue
+    form = web.client.get("/app/cases/C-77/close")
+    assert form.status_code == 200
+    assert "Close case C-77" in form.text
+    refused = web.client.post("/app/cases/C-77/close", data={}, follow_redirects=False)
+    assert refused.status_code == 403  # no CSRF token
+    r = web.client.post(
+        "/app/cases/C-77/close", data={"csrf_token": csrf_of(form.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert r.headers["location"] == "/app/cases/C-77/close"
+    done = web.client.get("/app/cases/C-77/close").text
+    assert "Closed " in done
+    assert "by inv.close" in done
+    assert "<form" not in done.split("<main", 1)[-1]
+    closes = [e for e in _audit(web, "case.close") if e.case_ref == "C-77"]
+    assert [(e.actor, e.detail["via"]) for e in closes] == [("inv.close", "web")]
+    sign_in(web.client, "hr", sub="hr.close")
+    assert web.client.get("/app/cases/C-77/close").status_code == 403
+
+
 def test_signed_out_pages_send_to_the_login_or_refuse(web: Api, db_url: str) -> None:
     r = web.client.get("/app/hr", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/app/login"
-    app = create_app(Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ))
+    app = create_app(
+        Settings(database_url=db_url, jwt_secret=SECRET, timezone=TZ), clock=TestClock(API_NOW)
+    )
     with TestClient(app, raise_server_exceptions=False) as plain:
         assert plain.get("/app/login").status_code == 404
         r = plain.get("/app/hr", follow_redirects=False)
@@ -410,7 +437,7 @@ def test_basemap_tiles_come_from_the_forces_own_server(db_url: str) -> None:
         timezone=TZ,
         basemap_url="https://tiles.force.example/osm/{z}/{x}/{y}.png",
     )
-    app = create_app(settings, dev_login=True)
+    app = create_app(settings, dev_login=True, clock=TestClock(API_NOW))
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client=client, factory=app.state.rollcall.factory)
         seed_reference(api)
