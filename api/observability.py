@@ -118,6 +118,47 @@ def _error_body(status: int, code: str, message: str, request_id: str) -> bytes:
     return orjson.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
 
 
+def _identify(scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """A new server request id, stored in the scope's state beside the client's X-Request-ID
+    (when well-formed), and the headers every response carries."""
+    # The id that audit entries and signed exports carry is always the server's own: a
+    # client's X-Request-ID (when well-formed) is only logged beside it and echoed back.
+    headers = dict(scope.get("headers") or [])
+    request_id = uuid.uuid4().hex
+    given = headers.get(b"x-request-id", b"").decode("latin-1")
+    client_request_id = given if _REQUEST_ID.fullmatch(given) else None
+    scope.setdefault("state", {})["request_id"] = request_id
+    scope["state"]["client_request_id"] = client_request_id
+    # Every response: its request id; people's data must never sit in a shared cache.
+    extra_headers = [
+        (b"x-request-id", request_id.encode("latin-1")),
+        *([(b"x-client-request-id", given.encode("latin-1"))] if client_request_id else []),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    return request_id, extra_headers
+
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive`` raising BodyTooLarge once the request's body passes ``limit`` bytes."""
+    seen = 0
+
+    async def limited_receive() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return limited_receive
+
+
 class RequestMiddleware:
     """A server-made X-Request-ID on every response (the client's kept apart), a request-size limit, one JSON log line and metrics per request.
 
@@ -135,22 +176,8 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = dict(scope.get("headers") or [])
-        # The id that audit entries and signed exports carry is always the server's own: a
-        # client's X-Request-ID (when well-formed) is only logged beside it and echoed back.
-        request_id = uuid.uuid4().hex
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        client_request_id = given if _REQUEST_ID.fullmatch(given) else None
-        scope.setdefault("state", {})["request_id"] = request_id
-        scope["state"]["client_request_id"] = client_request_id
+        request_id, extra_headers = _identify(scope)
         status = {"code": 500, "started": False}
-        # Every response: its request id; people's data must never sit in a shared cache.
-        extra_headers = [
-            (b"x-request-id", request_id.encode("latin-1")),
-            *([(b"x-client-request-id", given.encode("latin-1"))] if client_request_id else []),
-            (b"cache-control", b"no-store"),
-            (b"x-content-type-options", b"nosniff"),
-        ]
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -170,30 +197,11 @@ class RequestMiddleware:
                 {"type": "http.response.body", "body": _error_body(code, err, text, request_id)}
             )
 
-        limit = self.max_body_bytes
-        too_large = f"request body larger than {limit} bytes"
-        declared = headers.get(b"content-length")
         try:
-            if (refused := control_character(scope)) is not None:
-                await reply(400, "bad_request", refused)
-            elif declared is not None and declared.isdigit() and int(declared) > limit:
-                await reply(413, "payload_too_large", too_large)
-            else:
-                seen = 0
-
-                async def limited_receive() -> Message:
-                    nonlocal seen
-                    message = await receive()
-                    if message["type"] == "http.request":
-                        seen += len(message.get("body", b""))
-                        if seen > limit:
-                            raise BodyTooLarge(limit)
-                    return message
-
-                await self.app(scope, limited_receive, send_wrapper)
+            await self._admit(scope, receive, send_wrapper, reply)
         except BodyTooLarge:
             if not status["started"]:
-                await reply(413, "payload_too_large", too_large)
+                await reply(413, "payload_too_large", _too_large(self.max_body_bytes))
         except Exception as exc:  # noqa: BLE001 - the boundary: nothing unhandled leaves as a trace
             log.error(
                 "unhandled error",
@@ -203,6 +211,25 @@ class RequestMiddleware:
                 await reply(500, "internal_error", "internal error")
         finally:
             self._record(scope, request_id, int(status["code"]), time.perf_counter() - started)
+
+    async def _admit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        reply: Callable[[int, str, str], Awaitable[None]],
+    ) -> None:
+        """Refuse a request whose target has a control character (400) or whose declared body
+        is over the limit (413); run the app on any other, its body counted as it is read
+        (BodyTooLarge past the limit)."""
+        limit = self.max_body_bytes
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if (refused := control_character(scope)) is not None:
+            await reply(400, "bad_request", refused)
+        elif declared is not None and declared.isdigit() and int(declared) > limit:
+            await reply(413, "payload_too_large", _too_large(limit))
+        else:
+            await self.app(scope, _limited(receive, limit), send)
 
     def _record(self, scope: Scope, request_id: str, code: int, elapsed_s: float) -> None:
         route = scope.get("route")

@@ -194,7 +194,17 @@ def station_from_feature(feature: dict[str, Any], area: ForceArea | None = None)
     """
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise _fail("?", "not a GeoJSON Feature")
-    props = feature.get("properties")
+    station_id, name, borough, buffer_m = _properties(feature.get("properties"))
+    geom = _fence(station_id, feature.get("geometry"))
+    validate_geometry(station_id, geom, area)
+    check_fence_size(station_id, geom)
+    return Station(
+        station_id=station_id, name=name, borough=borough, geometry=geom, buffer_m=buffer_m
+    )
+
+
+def _properties(props: Any) -> tuple[str, str, str | None, float]:
+    """A Feature's ``station_id``, ``name``, ``borough`` and ``buffer_m`` (metres), checked."""
     if not isinstance(props, dict):
         raise _fail("?", "feature has no properties")
     station_id = props.get("station_id")
@@ -216,7 +226,12 @@ def station_from_feature(feature: dict[str, Any], area: ForceArea | None = None)
         or not 0.0 <= buffer_raw <= MAX_BUFFER_M
     ):
         raise _fail(station_id, f"properties.buffer_m must be metres in 0..{MAX_BUFFER_M}")
-    geometry = feature.get("geometry")
+    return station_id, name, borough, float(buffer_raw)
+
+
+def _fence(station_id: str, geometry: Any) -> MultiPolygon:
+    """A Feature's Polygon or MultiPolygon geometry as a MultiPolygon, its size and rings checked
+    (not its validity: validate_geometry)."""
     if not isinstance(geometry, dict):
         raise _fail(station_id, "feature has no geometry")
     kind = geometry.get("type")
@@ -232,16 +247,7 @@ def station_from_feature(feature: dict[str, Any], area: ForceArea | None = None)
         polys = [_polygon(station_id, f"polygon {i}", p) for i, p in enumerate(coords)]
     else:
         raise _fail(station_id, f"geometry type {kind!r} is not Polygon or MultiPolygon")
-    geom = MultiPolygon(polys)
-    validate_geometry(station_id, geom, area)
-    check_fence_size(station_id, geom)
-    return Station(
-        station_id=station_id,
-        name=name,
-        borough=borough,
-        geometry=geom,
-        buffer_m=float(buffer_raw),
-    )
+    return MultiPolygon(polys)
 
 
 def stations_from_geojson(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from time import perf_counter
-from typing import Any
 
 import polars as pl
 
@@ -89,54 +87,32 @@ def split_by_officer(frames: DayFrames, parts: int) -> list[DayFrames]:
     return [officer_part(frames, groups, k) for k in range(len(groups))]
 
 
-# Fixes are classified this many at a time: classification is row by row, so chunks give the
-# same result while bounding the geometry intermediates (a whole Met day at once needs > 8 GB).
-CLASSIFY_CHUNK_ROWS = 1_000_000
-
-
-def classify_fixes(index: StationIndex, fixes: pl.DataFrame) -> pl.DataFrame:
-    """``index.classify`` over ``fixes`` in chunks of CLASSIFY_CHUNK_ROWS (same rows, same order)."""
-    if fixes.height <= CLASSIFY_CHUNK_ROWS:
-        return index.classify(fixes)
-    parts = [
-        index.classify(fixes.slice(offset, CLASSIFY_CHUNK_ROWS))
-        for offset in range(0, fixes.height, CLASSIFY_CHUNK_ROWS)
-    ]
-    return pl.concat(parts, rechunk=False)
-
-
 def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str) -> PartResult:
-    """Classify the fixes against the station fences, then evaluate the day's rules.
+    """The day's rules over one partition, as rules.pipeline.day_outcome composes them: the
+    stored visits counted as fixes, the fixes classified against the station fences, then the
+    engine.
 
     Pure: no database access, so it runs unchanged in-process or on a Dask worker. The daily rows
     are sorted by officer_id; findings by (officer_id, code, fingerprint).
     """
-    from rules.engine import DayInputs, evaluate_day
+    from rules.engine import DayInputs
+    from rules.pipeline import day_outcome
 
-    t0 = perf_counter()
-    fixes = with_visit_fixes(frames.fixes, frames.visits, policy.visit_step_minutes)
-    fixes = classify_fixes(index, fixes.rechunk())
-    t1 = perf_counter()
     inputs = DayInputs(
         day=frames.day,
         tz=tz,
         officers=frames.officers,
         shifts=frames.shifts,
         shift_history=frames.shift_history,
-        fixes=fixes,
+        fixes=with_visit_fixes(frames.fixes, frames.visits, policy.visit_step_minutes),
         swipes=frames.swipes,
         overtime=frames.overtime,
-        stations=index.station_centroids(),
+        stations=pl.DataFrame(),
         devices=frames.devices,
     )
-    outcome = evaluate_day(inputs, policy)
-    t2 = perf_counter()
+    outcome, timings = day_outcome(inputs, index, policy)
     daily = outcome.daily.sort("officer_id")
     findings = sorted(outcome.findings, key=lambda f: (f.officer_id, f.code, f.fingerprint))
-    timings: dict[str, float] = {"classify": t1 - t0, "evaluate": t2 - t1}
-    extra: Any = getattr(outcome, "timings", None)
-    if isinstance(extra, dict):
-        timings.update({f"evaluate.{k}": float(v) for k, v in extra.items()})
     return PartResult(daily=daily, findings=findings, timings=timings)
 
 

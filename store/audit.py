@@ -302,6 +302,33 @@ def _malformed(session: Session, exc: MalformedMarkerError) -> ChainReport:
     return ChainReport(0, None, GENESIS_HASH, latest_marker_seq(session), str(exc))
 
 
+def _entry_fault(
+    entry: EntryFields, expected_seq: int, prev: str, anchor: Anchor, retention_days: int | None
+) -> tuple[int, str] | None:
+    """What is wrong with ``entry`` as the link after ``prev`` (the seq to report and the
+    reason), or None: removed by a recorded purge yet present, after a gap, a broken link, an
+    edited entry, or (with ``retention_days``) a purge marker cutting inside the retention."""
+    seq = int(entry.seq)
+    if seq <= anchor.seq:
+        return seq, f"entry {seq} should have been removed by the purge at seq {anchor.marker_seq}"
+    if seq != expected_seq:
+        return expected_seq, f"entry {expected_seq} is missing"
+    if entry.prev_hash != prev:
+        return seq, "prev_hash does not match the entry before"
+    if entry_hash(prev, entry) != entry.hash:
+        return seq, "hash does not match the entry's content"
+    if entry.action == PURGE_ACTION and retention_days is not None:
+        try:
+            cutoff = _marker_anchor(entry).cutoff
+        except MalformedMarkerError as exc:
+            return seq, str(exc)
+        # A day of slack: the cutoff is the start of a local day, DST shifts it by an hour.
+        latest_allowed = entry.at - timedelta(days=retention_days - 1)
+        if cutoff is None or cutoff > latest_allowed:
+            return seq, f"the purge removed entries younger than {retention_days} days"
+    return None
+
+
 def _walk(
     session: Session,
     *,
@@ -328,26 +355,10 @@ def _walk(
         return ChainReport(count, head_seq, prev, seq, reason, anchor.seq)
 
     for entry in _iter_chain(session, stop_seq, anchor.seq if from_anchor else None):
+        fault = _entry_fault(entry, expected_seq, prev, anchor, retention_days)
+        if fault is not None:
+            return bad(*fault)
         seq = int(entry.seq)
-        if seq <= anchor.seq:
-            return bad(
-                seq, f"entry {seq} should have been removed by the purge at seq {anchor.marker_seq}"
-            )
-        if seq != expected_seq:
-            return bad(expected_seq, f"entry {expected_seq} is missing")
-        if entry.prev_hash != prev:
-            return bad(seq, "prev_hash does not match the entry before")
-        if entry_hash(prev, entry) != entry.hash:
-            return bad(seq, "hash does not match the entry's content")
-        if entry.action == PURGE_ACTION and retention_days is not None:
-            try:
-                cutoff = _marker_anchor(entry).cutoff
-            except MalformedMarkerError as exc:
-                return bad(seq, str(exc))
-            # A day of slack: the cutoff is the start of a local day, DST shifts it by an hour.
-            latest_allowed = entry.at - timedelta(days=retention_days - 1)
-            if cutoff is None or cutoff > latest_allowed:
-                return bad(seq, f"the purge removed entries younger than {retention_days} days")
         if expect_head is not None and seq == expect_head[0]:
             if entry.hash != expect_head[1]:
                 return bad(seq, "hash differs from the expected head")

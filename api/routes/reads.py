@@ -51,6 +51,7 @@ from api.schemas import (
     Timeline,
     UnitReport,
 )
+from api.timeline import build_timeline
 from api.trail import check_ref, record, require_case_ref
 from geo.geojson import timeline_collection
 from rules.clock import EARLIEST, LATEST, SUPPORTED_RANGE, iso_local, period_bounds
@@ -63,7 +64,7 @@ from store.reports import (
     officer_report,
     unit_rollup,
 )
-from store.timeline import build_timeline, officer_exists
+from store.timeline import officer_exists
 
 router = APIRouter(prefix="/v1", tags=["reads"])
 

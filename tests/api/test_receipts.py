@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -13,7 +13,7 @@ from tests.api.helpers import INSIDE, Api, seed_reference
 
 
 def _shift_around_now(api: Api) -> None:
-    now = datetime.now(UTC)
+    now = api.now()
     shift = {
         "shift_id": "S-NOW",
         "officer_id": "O1",
@@ -33,7 +33,7 @@ def test_prompt_batches_give_the_device_clock_offset(api: Api) -> None:
     headers = api.headers("ingest")
     for k in range(3):
         # the phone's clock is two minutes fast: its newest fix looks two minutes ahead
-        now = datetime.now(UTC)
+        now = api.now()
         batch = [
             api.ping((now - timedelta(minutes=1, seconds=k)).isoformat(), INSIDE),
             api.ping((now + timedelta(minutes=2, seconds=-k)).isoformat(), INSIDE),
@@ -41,16 +41,14 @@ def test_prompt_batches_give_the_device_clock_offset(api: Api) -> None:
         r = api.client.post("/v1/pings", json={"pings": batch}, headers=headers)
         assert r.json()["accepted"] == 2, r.text
     # a batch sent an hour late says nothing about the clock
-    late = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    late = (api.now() - timedelta(hours=1)).isoformat()
     r = api.client.post("/v1/pings", json={"pings": [api.ping(late, INSIDE)]}, headers=headers)
     assert r.json()["accepted"] == 1
     # fixes not on duty (O2 has no shift now: held) leave no receipt
-    rest = api.ping(datetime.now(UTC).isoformat(), INSIDE, device="D2")
+    rest = api.ping(api.now().isoformat(), INSIDE, device="D2")
     api.client.post("/v1/pings", json={"pings": [rest]}, headers=headers)
     with api.factory() as session:
         assert session.scalar(select(func.count()).select_from(DeviceReceipt)) == 3
-        offsets = device_offsets(
-            session, datetime.now(UTC) + timedelta(minutes=1), policy=load_policy()
-        )
+        offsets = device_offsets(session, api.now() + timedelta(minutes=1), policy=load_policy())
     assert offsets["device_id"].to_list() == ["D1"]
     assert 115.0 <= offsets["clock_offset_s"][0] <= 122.0

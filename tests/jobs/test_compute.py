@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-import jobs.compute
+import rules.pipeline
 from fixtures.synth import Force
 from geo.fences import Station
 from geo.index import StationIndex
-from jobs.compute import classify_fixes
+from rules.pipeline import classify_fixes
 
 
 def test_chunked_classify_is_identical(
@@ -23,6 +23,6 @@ def test_chunked_classify_is_identical(
     )
     fixes = force.pings.head(5_000)
     whole = index.classify(fixes)
-    monkeypatch.setattr(jobs.compute, "CLASSIFY_CHUNK_ROWS", 777)
+    monkeypatch.setattr(rules.pipeline, "CLASSIFY_CHUNK_ROWS", 777)
     assert_frame_equal(classify_fixes(index, fixes), whole)
     assert whole["station_id"].drop_nulls().len() > 0

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from api.timeline import build_timeline
 from jobs.nightly import run_nightly
 from store.models import DailyResult
-from store.timeline import build_timeline
 from tests.intake.helpers import NOW, STATION_LAT, STATION_LON, TZ, World
 
 DAY = date(2026, 10, 24)

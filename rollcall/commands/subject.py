@@ -10,8 +10,13 @@ from typing import Annotated
 import typer
 
 from rollcall import wallclock
-from rollcall.cli_reports import _sessions
-from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.commands.common import (
+    console,
+    err_console,
+    load_policy_or_exit,
+    load_settings,
+    sessions,
+)
 
 
 def subject_access(
@@ -44,7 +49,7 @@ def subject_access(
         raise typer.Exit(2)
     actor = getpass.getuser()
     started = perf_counter()
-    with _sessions(settings) as factory, transaction(factory) as session:
+    with sessions(settings) as factory, transaction(factory) as session:
         try:
             bundle = build_bundle(
                 session,
@@ -96,7 +101,7 @@ def subject_access_verify(
     Exit 0 valid, 1 altered, 3 unknown key, 4 malformed (as ``rollcall timeline verify``)."""
     from api.bundle import verify_bundle
     from api.signing import SigningConfigError, read_public_key
-    from rollcall.cli_api import VERIFY_EXIT
+    from rollcall.commands.timeline import VERIFY_EXIT
 
     try:
         data = file.read_bytes()

@@ -8,15 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rollcall.cli_reports import (
+from rollcall.commands.common import (
     FromOpt,
     ToOpt,
-    _check_format,
-    _json_out,
-    _period,
-    _sessions,
+    check_format,
+    console,
+    json_out,
+    load_settings,
+    period,
+    sessions,
 )
-from rollcall.console import console, load_settings
 
 
 def _share(p: dict[str, Any]) -> str:
@@ -67,10 +68,10 @@ def report_fairness(
     from store.db import transaction
     from store.fairness import fairness_report
 
-    fmt = _check_format(fmt, ("table", "json"))
-    first, last = _period(start, end)
+    fmt = check_format(fmt, ("table", "json"))
+    first, last = period(start, end)
     settings = load_settings()
-    with _sessions(settings) as factory, transaction(factory) as session:
+    with sessions(settings) as factory, transaction(factory) as session:
         report = fairness_report(session, first, last, settings.timezone)
         audit.append(
             session,
@@ -84,7 +85,7 @@ def report_fairness(
             detail={"from": first.isoformat(), "to": last.isoformat()},
         )
     if fmt == "json":
-        _json_out(report)
+        json_out(report)
         return
     force = report["force"]
     assert isinstance(force, dict)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import polars as pl
 from sqlalchemy.orm import Session
 
+from api.timeline import build_timeline, on_duty_records
 from intake.pipeline import ingest_frame
 from rules.clock import day_bounds
 from rules.policy import load_policy
 from store.stations import upsert_station
-from store.timeline import build_timeline, on_duty_records
 from tests.api.helpers import DAY, FAR, INSIDE, STATION, TZ
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

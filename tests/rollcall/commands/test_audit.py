@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api import signing
+from rollcall import wallclock
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from store import audit
@@ -116,8 +117,8 @@ def test_forged_missing_and_stale_checkpoints(
             "kind": "rollcall.audit.checkpoint",
             "seq": 1,
             "hash": "0" * 64,
-            "at": datetime.now(UTC).isoformat(),
-            "made_at": datetime.now(UTC).isoformat(),
+            "at": wallclock.utc_now().isoformat(),
+            "made_at": wallclock.utc_now().isoformat(),
         }
     )
     with out.open("a") as fh:
@@ -131,7 +132,7 @@ def test_forged_missing_and_stale_checkpoints(
     assert "no checkpoint" in _verify(empty, public).output
 
     signer = signing.load_signer(key_path)
-    old = datetime.now(UTC) - timedelta(hours=2)
+    old = wallclock.utc_now() - timedelta(hours=2)
     with logged.connect() as conn:
         head_hash = conn.execute(sa.text("SELECT hash FROM audit_log WHERE seq = 5")).scalar()
     stale = tmp_path / "stale.jsonl"

@@ -10,8 +10,16 @@ import typer
 from rich.table import Table
 
 from rollcall import wallclock
-from rollcall.cli_reports import _audit_cli, _check_format, _json_out, _sessions, flags_table
-from rollcall.console import console, err_console, load_policy_or_exit, load_settings
+from rollcall.commands.common import (
+    audit_cli,
+    check_format,
+    console,
+    err_console,
+    json_out,
+    load_policy_or_exit,
+    load_settings,
+    sessions,
+)
 
 flags_app = typer.Typer(
     help="Flags: list them, read one with its history, review one.",
@@ -21,6 +29,24 @@ CLI_ROLE = "cli"
 CaseRefOpt = Annotated[
     str | None, typer.Option("--case-ref", help="Case reference recorded in the audit log.")
 ]
+
+
+def flags_table(flags: list[dict[str, Any]], title: str | None = None) -> Table:
+    """Flags as a review queue: what, when and its status beside the summary of its evidence."""
+    table = Table(
+        title=title or f"Flags ({len(flags)})",
+        caption="A flag is a lead for a reviewer. Withdrawn: the data behind it was corrected.",
+        show_lines=True,
+    )
+    table.add_column("flag", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    for f in flags:
+        status = f["status"] + (" [yellow](withdrawn)[/]" if f["withdrawn"] else "")
+        head = (
+            f"{f['date']} {f['officer_id']}\n[bold]{f['code']}[/]\n{status}\n[dim]{f['flag_id']}[/]"
+        )
+        table.add_row(head, f["summary"])
+    return table
 
 
 @flags_app.callback()
@@ -53,10 +79,10 @@ def flags(
     from store.db import transaction
     from store.reports import list_flags
 
-    fmt = _check_format(fmt, ("table", "json"))
+    fmt = check_format(fmt, ("table", "json"))
     settings = load_settings()
     found: list[dict[str, Any]] = []
-    with _sessions(settings) as factory, transaction(factory) as session:
+    with sessions(settings) as factory, transaction(factory) as session:
         cursor: str | None = None
         while True:
             page, cursor = list_flags(
@@ -91,7 +117,7 @@ def flags(
             },
         )
     if fmt == "json":
-        _json_out(found)
+        json_out(found)
     else:
         console.print(flags_table(found))
 
@@ -165,15 +191,15 @@ def show(
     from store.db import transaction
     from store.flag_review import FlagNotFoundError
 
-    fmt = _check_format(fmt, ("table", "json"))
+    fmt = check_format(fmt, ("table", "json"))
     settings = load_settings()
     record: dict[str, Any] | None
-    with _sessions(settings) as factory, transaction(factory) as session:
+    with sessions(settings) as factory, transaction(factory) as session:
         try:
             record = _record(flag_id, settings.timezone, session)
         except FlagNotFoundError:
             record = None
-            _audit_cli(
+            audit_cli(
                 session,
                 "access.refused",
                 {"command": "flags show", "status": "not_found", "reason": "no such flag"},
@@ -181,7 +207,7 @@ def show(
                 purpose="cli flags show",
             )
         else:
-            _audit_cli(
+            audit_cli(
                 session,
                 "read.flag",
                 {
@@ -197,7 +223,7 @@ def show(
         err_console.print(f"[red]error:[/] no flag {flag_id!r}")
         raise typer.Exit(1)
     if fmt == "json":
-        _json_out(record)
+        json_out(record)
         return
     console.print(flags_table([record["flag"]], title="Flag"))
     console.print(_history_table(record))
@@ -234,7 +260,7 @@ def review(
     policy = load_policy_or_exit(settings)
     actor = getpass.getuser()
     try:
-        with _sessions(settings) as factory, transaction(factory) as session:
+        with sessions(settings) as factory, transaction(factory) as session:
             outcome = review_flag(
                 session,
                 flag_id,
@@ -286,3 +312,8 @@ def review(
         )
     else:
         console.print(f"Flag {flag_id}: {done.from_status} -> {done.to_status} ({done.kind}).")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``flags`` group to the ``rollcall`` application."""
+    app.add_typer(flags_app, name="flags")

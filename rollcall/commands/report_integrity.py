@@ -8,15 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rollcall.cli_reports import (
+from rollcall.commands.common import (
     FromOpt,
     ToOpt,
-    _check_format,
-    _json_out,
-    _period,
-    _sessions,
+    check_format,
+    console,
+    json_out,
+    load_policy_or_exit,
+    load_settings,
+    period,
+    sessions,
 )
-from rollcall.console import console, load_policy_or_exit, load_settings
 
 
 def report_roster_integrity(
@@ -32,11 +34,11 @@ def report_roster_integrity(
     from store import audit
     from store.db import transaction
 
-    fmt = _check_format(fmt, ("table", "json"))
-    first, last = _period(start, end)
+    fmt = check_format(fmt, ("table", "json"))
+    first, last = period(start, end)
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    with _sessions(settings) as factory, transaction(factory) as session:
+    with sessions(settings) as factory, transaction(factory) as session:
         report = find(session, first, last, policy=policy, tz=settings.timezone)
         audit.append(
             session,
@@ -67,7 +69,7 @@ def report_roster_integrity(
         for f in report.findings
     ]
     if fmt == "json":
-        _json_out(
+        json_out(
             {
                 "from": first.isoformat(),
                 "to": last.isoformat(),
@@ -93,3 +95,8 @@ def report_roster_integrity(
             f.summary,
         )
     console.print(table)
+
+
+def register(report: typer.Typer) -> None:
+    """Add ``roster-integrity`` to the ``rollcall report`` commands."""
+    report.command("roster-integrity")(report_roster_integrity)

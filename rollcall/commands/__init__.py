@@ -1,0 +1,1 @@
+"""The ``rollcall`` command groups, one module each; :mod:`rollcall.cli` assembles them."""
