@@ -14,6 +14,7 @@ COPY README.md ./
 COPY alembic ./alembic
 COPY geo ./geo
 COPY rules ./rules
+COPY intake ./intake
 COPY store ./store
 COPY jobs ./jobs
 COPY api ./api

@@ -1,4 +1,4 @@
-"""JSON batch items to the string frame store.ingest takes, with per-item shape errors."""
+"""JSON batch items to the string frame intake.pipeline takes, with per-item shape errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import orjson
 import polars as pl
 
 from api.errors import BadRequest, PayloadTooLarge, Unprocessable
-from store.ingest import IngestReport
-from store.validate import KINDS
+from intake.report import IngestReport
+from intake.validate import KINDS
 
 MAX_ITEMS = 10_000
 BODY_KEYS = {"pings": "pings", "swipes": "swipes", "visits": "visits", "roster": "shifts"}

@@ -1,7 +1,7 @@
 """Import speed of pings.csv into PostgreSQL and SQLite, against the machine's own ceiling.
 
 Builds a pings.csv for 2,000 officers on duty (plus reference files; 1,000,000 rows, 200,000 with
-BENCH_QUICK=1), imports it with `store.ingest.ingest_file` into a fresh PostgreSQL database and a
+BENCH_QUICK=1), imports it with `intake.pipeline.ingest_file` into a fresh PostgreSQL database and a
 fresh SQLite file, each in its own process so its peak memory can be read, and alternately (A B
 B A ...) measures the ceiling of the same machine for the same rows: a plain binary COPY (pgpq,
 as the import uses) into a PostgreSQL table with no key or index, and `executemany` into a bare
@@ -41,9 +41,9 @@ from bench.machine import (  # noqa: E402
     sqlite_bare_insert,
 )
 from bench.machine import pg_copy_in as copy_ceiling  # noqa: E402
+from intake.pipeline import ingest_file  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from store.db import make_engine, session_factory  # noqa: E402
-from store.ingest import ingest_file  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 
 TZ = "Europe/London"

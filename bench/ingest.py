@@ -10,7 +10,7 @@ and shifts for the ping senders), starts `rollcall serve` on 127.0.0.1, and then
 3. the stored ping count must equal the accepted count;
 4. GET /v1/compliance for every officer over a month, and one officer's month of attendance;
 5. the ceiling of the same machine: the import path without HTTP (api.batch.parse_batch and
-   store.ingest.ingest_frame in a transaction, as the endpoint calls them, in as many processes
+   intake.pipeline.ingest_frame in a transaction, as the endpoint calls them, in as many processes
    and threads as the server and the senders) on batches of the same kind, alternated with HTTP
    phases of the same length (A B B A): HTTP's share of the direct rate (target 0.5).
 
@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT))
 from api.auth import issue_token  # noqa: E402
 from api.batch import parse_batch  # noqa: E402
 from bench.machine import Run, describe, median, quick_mode  # noqa: E402
+from intake.pipeline import ingest_frame  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
-from store.ingest import ingest_frame  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.results import replace_daily  # noqa: E402
 
@@ -514,7 +514,7 @@ def http_vs_direct(
         if d["fixes_per_s_accepted"]
     ]
     return {
-        "what": "api.batch.parse_batch + store.ingest.ingest_frame per batch in a transaction, "
+        "what": "api.batch.parse_batch + intake.pipeline.ingest_frame per batch in a transaction, "
         f"{processes} processes x {max(1, senders // processes)} threads, no HTTP",
         "seconds_per_phase": seconds,
         "http_fixes_per_s": [h["fixes_per_s_accepted"] for h in http],

@@ -37,11 +37,11 @@ from api.auth import issue_token  # noqa: E402
 from bench.machine import Run, quick_mode  # noqa: E402
 from geo.fences import Station  # noqa: E402
 from geo.synthetic import random_stations  # noqa: E402
+from intake.pipeline import ingest_frame  # noqa: E402
 from rollcall.settings import Settings  # noqa: E402
 from rollcall.tabular import to_xlsx  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from store.db import make_engine, session_factory, transaction  # noqa: E402
-from store.ingest import ingest_frame  # noqa: E402
 from store.migrate import upgrade  # noqa: E402
 from store.reports import compliance_frame, unit_rollup  # noqa: E402
 from store.results import replace_daily  # noqa: E402

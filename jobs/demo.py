@@ -91,7 +91,7 @@ def run_demo(
     """Build the demo database at ``database_url`` (an SQLite file is recreated from nothing).
 
     Generates ``officers`` officers over ``days`` days from 2026-10-01 (default: October 2026) (fixtures.synth, seeded), imports the files
-    (store.ingest), runs the nightly job over the month and picks what to show.
+    (intake.pipeline), runs the nightly job over the month and picks what to show.
     """
     from store.reports import list_flags
 

@@ -36,9 +36,9 @@ def import_directory(
 ) -> dict[str, dict[str, int]]:
     """Import every known file of ``directory`` (pings: .csv or .parquet); counts per kind.
 
-    Raises store.ingest.ImportFileError if a file cannot be read; row errors are in the counts.
+    Raises intake.report.ImportFileError if a file cannot be read; row errors are in the counts.
     """
-    from store.ingest import ingest_file
+    from intake.pipeline import ingest_file
 
     counts: dict[str, dict[str, int]] = {}
     for kind, stem in IMPORT_ORDER:

@@ -326,7 +326,7 @@ def run_nightly(
     flag identities. ``clock`` gives "now" (aware); ``on_day`` is told of each finished day;
     ``stage_hook`` is for tests (see store.results.write_day).
     """
-    from store.held import promote_held, purge_expired_held
+    from intake.held import promote_held, purge_expired_held
 
     now_fn = clock or (lambda: datetime.now(UTC))
     with factory() as session:

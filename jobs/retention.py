@@ -79,7 +79,7 @@ def _run_purge(
     audit_batch_size: int,
     on_audit_batch: Callable[[AuditPurge, int], None] | None,
 ) -> PurgeReport:
-    from store.held import purge_expired_held
+    from intake.held import purge_expired_held
 
     report = PurgeReport()
     raw_cutoff = now - timedelta(days=policy.retention_days_raw)

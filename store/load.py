@@ -279,7 +279,7 @@ def dialect_insert(session: Session, model: Any) -> Any:
     return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
 
 
-# A visit's key is (device_id, arrived_at), passed as ``ts`` (store.visit_ingest.count_masked).
+# A visit's key is (device_id, arrived_at), passed as ``ts`` (intake.visits.count_masked).
 MASKED_KEYS = {
     "ping": ("device_id", "ts"),
     "swipe": ("badge_id", "ts", "reader_id"),

@@ -1,7 +1,7 @@
 """Retention deletes: old ping partitions dropped, the rest (the audit log too) deleted in short
 committed slices."""
 
-# These are entry-point helpers (like store.ingest.ingest_file): each commits its own short
+# These are entry-point helpers (like intake.pipeline.ingest_file): each commits its own short
 # transactions, so a purge never holds long locks while the API is serving.
 
 from __future__ import annotations

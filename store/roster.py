@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
-from rules.masking import duty_status
-from rules.policy import Policy
 from rules.schemas import SHIFTS
 from store.dayload import _select_list as select_list
 from store.dayload import read_frame
@@ -83,66 +81,3 @@ def load_assignments(
         sql += clause
         params.append(value)
     return read_frame(session, sql, params, ASSIGNMENT_SCHEMA)
-
-
-def resolve_officers(
-    events: pl.DataFrame, assignments: pl.DataFrame, item_col: str, ts_col: str = "ts"
-) -> pl.Series:
-    """The officer each event's device or badge was assigned to at its time (null: none).
-
-    An assignment covers [valid_from, valid_to); the latest one starting at or before the event
-    wins. Order of ``events`` is preserved.
-    """
-    if events.is_empty():
-        return pl.Series("officer_id", [], pl.Utf8)
-    keyed = events.select(
-        pl.col(item_col).alias("item_id"), pl.col(ts_col).alias("_ts")
-    ).with_row_index("_i")
-    if assignments.is_empty():
-        return pl.Series("officer_id", [None] * events.height, pl.Utf8)
-    joined = (
-        keyed.sort("_ts")
-        .join_asof(
-            assignments.sort("valid_from"),
-            left_on="_ts",
-            right_on="valid_from",
-            by="item_id",
-            strategy="backward",
-            check_sortedness=False,
-        )
-        .select(
-            "_i",
-            officer_id=pl.when(pl.col("valid_to").is_null() | (pl.col("_ts") < pl.col("valid_to")))
-            .then(pl.col("officer_id"))
-            .otherwise(None),
-        )
-        .sort("_i")
-    )
-    return joined["officer_id"]
-
-
-def duty_status_of(
-    session: Session, events: pl.DataFrame, *, policy: Policy, now: datetime
-) -> pl.Series:
-    """Each event's duty status (on duty, masked, held) against the roster stored now.
-
-    ``events`` has ``officer_id`` and ``ts``; the shifts read are those of its officers within a
-    day of its time span (CONTRACT §3).
-    """
-    if events.is_empty():
-        return pl.Series("duty_status", [], pl.Utf8)
-    lo: datetime = events["ts"].min()  # type: ignore[assignment]
-    hi: datetime = events["ts"].max()  # type: ignore[assignment]
-    shifts = load_shifts(
-        session,
-        start=lo - timedelta(days=1),
-        end=hi + timedelta(days=1),
-        officer_ids=events["officer_id"].unique().to_list(),
-    )
-    return duty_status(
-        events,
-        shifts,
-        grace_minutes=policy.duty_grace_minutes,
-        hold_hours=policy.unrostered_hold_hours,
-        now=now,
-    )

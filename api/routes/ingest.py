@@ -28,7 +28,8 @@ from api.deps import (
 from api.errors import Unprocessable
 from api.schemas import ERROR_RESPONSES, BatchResult, StationResult
 from api.trail import record
-from store.ingest import IngestReport, ingest_frame
+from intake.pipeline import ingest_frame
+from intake.report import IngestReport
 from store.stations import upsert_station
 
 router = APIRouter(prefix="/v1", tags=["ingest"])

@@ -10,6 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from intake.pipeline import FILE_KINDS, ingest_file
+from intake.report import OUTCOMES, ImportFileError, ImportStoppedError, IngestReport
 from rollcall import wallclock
 from rollcall.commands.common import (
     cli_engine,
@@ -21,14 +23,6 @@ from rollcall.commands.common import (
 )
 from rollcall.tabular import escape_cell
 from store.db import session_factory
-from store.ingest import (
-    FILE_KINDS,
-    OUTCOMES,
-    ImportFileError,
-    ImportStoppedError,
-    IngestReport,
-    ingest_file,
-)
 
 MAX_ERRORS_SHOWN = 50
 

@@ -11,11 +11,11 @@ import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import issue_token
+from intake.pipeline import ingest_frame
 from rules.policy import load_policy
 from store.db import transaction
-from store.ingest import ingest_frame
 from store.models import DailyResult, Flag
-from tests.store.ingest_helpers import STATION, STATION_LAT, STATION_LON
+from tests.intake.helpers import STATION, STATION_LAT, STATION_LON
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

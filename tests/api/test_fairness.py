@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from intake.pipeline import ingest_frame
 from rollcall.cli import app
 from rollcall.settings import get_settings
 from rules.policy import load_policy
 from store.db import transaction
-from store.ingest import ingest_frame
 from store.models import DeviceAssignment
 from tests.api.helpers import TZ, Api
 

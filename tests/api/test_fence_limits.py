@@ -13,12 +13,12 @@ from typing import Any
 import shapely
 
 from geo.fences import MAX_FENCE_VERTICES
+from intake.pipeline import ingest_file
 from rules.policy import load_policy
 from store.db import transaction
-from store.ingest import ingest_file
 from store.models import Station as StationRow
 from tests.api.helpers import TZ, Api, seed_reference
-from tests.store.ingest_helpers import STATION, STATION_LAT, STATION_LON
+from tests.intake.helpers import STATION, STATION_LAT, STATION_LON
 
 
 def _circle(n: int, radius_m: float, lat: float = STATION_LAT, lon: float = STATION_LON) -> list:

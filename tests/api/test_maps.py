@@ -16,7 +16,7 @@ from rollcall.settings import Settings
 from tests.api.helpers import FAR, INSIDE, SECRET, TZ, Api, TestClient
 from tests.api.test_reads import _load_day
 from tests.clock import API_NOW, TestClock
-from tests.store.ingest_helpers import STATION
+from tests.intake.helpers import STATION
 
 GEOJSON = "application/geo+json"
 DAY = {"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"}

@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
+from intake.pipeline import ingest_frame
 from rollcall.tabular import XLSX_MEDIA_TYPE, escape_cell, to_csv
 from rules.policy import load_policy
 from store.db import transaction
-from store.ingest import ingest_frame
 from store.models import AuditEntry
 from tests.api.helpers import TZ, Api
 

@@ -8,9 +8,9 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from api.timeline import build_timeline, on_duty_records
+from intake.pipeline import ingest_frame
 from rules.clock import day_bounds
 from rules.policy import load_policy
-from store.ingest import ingest_frame
 from store.stations import upsert_station
 from tests.api.helpers import DAY, FAR, INSIDE, STATION, TZ
 

@@ -149,9 +149,9 @@ REFERENCE = (
 def import_in_process(url: str, directory: Path, kinds: tuple[tuple[str, str], ...]) -> None:
     """Import files as `rollcall import` does, in this process (no start-up cost): the steps
     no fault is injected into."""
+    from intake.pipeline import ingest_file
     from rules.policy import load_policy
     from store.db import session_factory
-    from store.ingest import ingest_file
 
     engine = make_engine(url)
     try:

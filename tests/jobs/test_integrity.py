@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.pipeline import ingest_frame
 from jobs.integrity import find, run_period
 from rules.integrity import CLUSTER, INTEGRITY_CODES, OVERLAPPING, SELF_APPROVED, SELF_EDIT
 from rules.policy import Policy, load_policy
 from rules.schemas import DAILY
 from store import results
 from store.db import session_factory, transaction
-from store.ingest import ingest_frame
 from store.models import Flag
 from store.reports import officer_report
 

@@ -13,12 +13,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import jobs.nightly
+from intake.pipeline import ingest_frame
 from jobs.nightly import NightlyBusyError, run_nightly
 from jobs.runs import current_owner
 from rules.policy import Policy
 from store import job_runs, results
 from store.db import transaction
-from store.ingest import ingest_frame
 from store.models import JobRun, Ping, RecomputeMark
 from tests.jobs.conftest import DAYS, RUN_AT, START, TZ
 from tests.jobs.test_nightly import snapshot

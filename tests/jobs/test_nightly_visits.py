@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.timeline import build_timeline
 from jobs.nightly import run_nightly
 from store.models import DailyResult
-from tests.store.ingest_helpers import NOW, STATION_LAT, STATION_LON, TZ, World
+from tests.intake.helpers import NOW, STATION_LAT, STATION_LON, TZ, World
 
 DAY = date(2026, 10, 24)
 HEADER = "device_id,arrived_at,departed_at,lat,lon,accuracy_m\n"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from api.signing import generate_key_file
 from store.db import make_engine
-from tests.store.ingest_helpers import OFFICERS
+from tests.intake.helpers import OFFICERS
 
 ROLLCALL = str(Path(sys.executable).with_name("rollcall"))
 

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from store.stations import StationCatalog, stations_version, upsert_station
-from tests.store.ingest_helpers import STATION
+from tests.intake.helpers import STATION
 
 NOW = datetime(2026, 10, 5, 12, 0, tzinfo=UTC)
 

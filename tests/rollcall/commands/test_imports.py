@@ -18,7 +18,7 @@ from rollcall.settings import get_settings
 from store.db import make_engine
 from store.load import DeferredIndexes, ensure_ping_partitions, partitions_without_officer_index
 from store.migrate import alembic_config
-from tests.store.ingest_helpers import BADGES, DEVICES, OFFICERS, ROSTER, STATION
+from tests.intake.helpers import BADGES, DEVICES, OFFICERS, ROSTER, STATION
 
 
 @pytest.fixture

@@ -385,7 +385,7 @@ def dedupe(kind_name: str, good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     Returns (first rows, exact repeats, conflicting repeats): a later row equal to the first is a
     duplicate; one with the same key but other values is a conflict. The roster keeps every row
     instead, in file order: a later row with the same shift id is an edit, stored as the next
-    version with its own editor (store.ingest counts a row equal to the version before it as a
+    version with its own editor (intake.roster counts a row equal to the version before it as a
     duplicate).
     """
     kind = KINDS[kind_name]

@@ -1,6 +1,6 @@
 """Held events: promoted when a late shift covers them, dropped when their hold expires; stored
 events a roster edit takes off duty go back through the same decision. Visits too
-(store.visit_ingest): a held piece of a visit is decided the same way."""
+(intake.visits): a held piece of a visit is decided the same way."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import polars as pl
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from intake.duty import duty_status_of
+from intake.visits import promote_held_visits, purge_expired_held_visits, remask_visits
 from rules.masking import DutyStatus
 from rules.policy import Policy
 from store.load import PING_COLUMNS, SWIPE_COLUMNS, add_masked_counts, insert_events
 from store.models import HeldPing, HeldSwipe, Ping, Swipe
 from store.results import mark_computed_days
-from store.roster import duty_status_of
-from store.visit_ingest import promote_held_visits, purge_expired_held_visits, remask_visits
 
 _HELD: dict[str, tuple[type[HeldPing] | type[HeldSwipe], tuple[str, ...]]] = {
     "pings": (HeldPing, PING_COLUMNS),

@@ -11,6 +11,8 @@ import polars as pl
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from intake.duty import resolve_officers
+from intake.report import reject
 from rules.clock import INSTANT
 from rules.masking import DutyStatus
 from rules.policy import Policy
@@ -18,7 +20,7 @@ from rules.visits import split_by_duty
 from store.load import add_masked_counts, dialect_insert
 from store.models import HeldVisit, Visit
 from store.results import mark_computed_days
-from store.roster import load_assignments, load_shifts, resolve_officers
+from store.roster import load_assignments, load_shifts
 
 VISIT_COLUMNS = (
     "device_id",
@@ -42,12 +44,6 @@ class Settled:
     duplicate: set[int]  # every on-duty piece already stored as it is
     held: set[int]  # no on-duty piece; a piece held
     masked: set[int]  # nothing kept
-
-
-def reject(rows: pl.DataFrame, column: str, reason: str | pl.Expr) -> pl.DataFrame:
-    """(_row, column, reason) rows for ``rows``."""
-    expr = pl.lit(reason) if isinstance(reason, str) else reason
-    return rows.select("_row", column=pl.lit(column), reason=expr.cast(pl.Utf8))
 
 
 def check_visits(

@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from store.ingest import ImportFileError, RowError
-from tests.store.ingest_helpers import NOW, STATION, STATION_LAT, STATION_LON, World
+from intake.report import ImportFileError, RowError
+from tests.intake.helpers import NOW, STATION, STATION_LAT, STATION_LON, World
 
 HEADER = "device_id,ts,lat,lon,accuracy_m,source,is_mock\n"
 
@@ -93,14 +93,15 @@ def test_a_ping_file_leaves_its_new_day_indexed_and_a_rerun_repairs_a_cut_off_lo
 def test_a_file_of_many_blocks_numbers_rows_and_reports_progress(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import store.ingest
+    import intake.pipeline
+    import intake.readers
 
-    monkeypatch.setattr(store.ingest, "BATCH_BYTES", 4096)
+    monkeypatch.setattr(intake.readers, "BATCH_BYTES", 4096)
     rows = [ping(f"2026-10-24T12:{m:02d}:{s:02d}+01:00") for m in range(5) for s in range(60)]
     rows[287] = ping("2026-10-24T12:59:00+01:00", accuracy="-3")
     path = world.write("pings.csv", HEADER + "".join(rows))
     seen: list[tuple[int, float]] = []
-    report = store.ingest.ingest_file(
+    report = intake.pipeline.ingest_file(
         world.factory,
         "pings",
         path,
@@ -355,8 +356,8 @@ def test_parquet_loads_like_csv(world: World, tmp_path: Path) -> None:
     )
     path = tmp_path / "pings.parquet"
     frame.write_parquet(path)
-    from store.ingest import ingest_file
-    from tests.store.ingest_helpers import TZ
+    from intake.pipeline import ingest_file
+    from tests.intake.helpers import TZ
 
     report = ingest_file(world.factory, "pings", path, tz=TZ, policy=world.policy, now=NOW)
     assert report.counts["accepted"] == 1

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.pipeline import ingest_file
+from intake.report import IngestReport
 from rules.policy import load_policy
 from store.db import make_engine, session_factory
-from store.ingest import IngestReport, ingest_file
 
 TZ = "Europe/London"
 # "Now" for these tests: the evening after the rostered day, so an unrostered event from that

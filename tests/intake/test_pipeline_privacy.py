@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from intake.pipeline import ingest_frame
 from rules.policy import load_policy
-from store.ingest import ingest_frame
-from tests.store.ingest_helpers import NOW, TZ, World
+from tests.intake.helpers import NOW, TZ, World
 
 # O1's on-duty window on 2026-10-24 is 06:30-15:30 UTC (08:00-16:00 BST widened by 30 min); O2 is
 # on a rest day. Off-duty instants: O1 outside the window, more than 24 h before "now" (masked at

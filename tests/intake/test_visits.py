@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from store.ingest import ImportFileError
-from tests.store.ingest_helpers import NOW, STATION_LAT, STATION_LON, World
+from intake.report import ImportFileError
+from tests.intake.helpers import NOW, STATION_LAT, STATION_LON, World
 
 HEADER = "device_id,arrived_at,departed_at,lat,lon,accuracy_m\n"
 # O1's shift: 08:00-16:00 BST on 2026-10-24, so on duty 07:30-16:30 BST (06:30-15:30 UTC).

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from intake.held import purge_expired_held
 from rules.clock import iso_local
 from store.db import transaction
-from store.held import purge_expired_held
-from tests.store.ingest_helpers import NOW, TZ, World
+from tests.intake.helpers import NOW, TZ, World
 
 
 @pytest.fixture

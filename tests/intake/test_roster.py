@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.store.ingest_helpers import World
+from tests.intake.helpers import World
 
 
 @pytest.fixture

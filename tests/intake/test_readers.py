@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import store.ingest
-from store.ingest import ImportFileError, ImportStoppedError
-from tests.store.ingest_helpers import NOW, STATION_LAT, STATION_LON, World
+import intake.pipeline
+import intake.readers
+from intake.report import ImportFileError, ImportStoppedError
+from tests.intake.helpers import NOW, STATION_LAT, STATION_LON, World
 
 HEADER = "device_id,ts,lat,lon,accuracy_m,source,is_mock\n"
 # An off-duty officer's position (O2 is on a rest day): it must never be repeated.
@@ -54,7 +55,7 @@ def test_extra_field_and_latin1_byte_keep_later_row_numbers(world: World) -> Non
     text = HEADER + ping(0) + extra + ping(1) + latin1 + bad_accuracy + ping(6)
     path = world.tmp / "pings.csv"
     path.write_bytes(text.encode("latin-1"))
-    report = store.ingest.ingest_file(
+    report = intake.pipeline.ingest_file(
         world.factory, "pings", path, tz="Europe/London", policy=world.policy, now=NOW
     )
     assert [(e.row, e.column, e.reason) for e in report.errors] == [
@@ -93,7 +94,7 @@ def test_a_huge_header_line_refuses_the_file(world: World) -> None:
 def test_a_row_too_long_to_read_says_what_was_stored_and_a_fixed_file_completes(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store.ingest, "BATCH_BYTES", 4096)
+    monkeypatch.setattr(intake.readers, "BATCH_BYTES", 4096)
     good = [ping(m) for m in range(40)]
     huge = f"D2,2026-10-24T11:00:00+01:00,{SECRET_LAT},{SECRET_LON},8,{'x' * 5000},false\n"
     text = HEADER + "".join(good[:30]) + huge + "".join(good[30:])
@@ -116,7 +117,7 @@ def test_a_row_too_long_to_read_says_what_was_stored_and_a_fixed_file_completes(
 def test_a_corrupted_parquet_page_says_what_was_stored(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store.ingest, "PARQUET_BATCH_ROWS", 40)  # batches of 10 rows
+    monkeypatch.setattr(intake.readers, "PARQUET_BATCH_ROWS", 40)  # batches of 10 rows
     table = pa.table(
         {
             "device_id": ["D1"] * 60,
@@ -133,7 +134,7 @@ def test_a_corrupted_parquet_page_says_what_was_stored(
     data[start : start + size] = b"\xff" * size  # the fourth row group's `ts` pages
     path.write_bytes(bytes(data))
     with pytest.raises(ImportStoppedError) as caught:
-        store.ingest.ingest_file(
+        intake.pipeline.ingest_file(
             world.factory, "pings", path, tz="Europe/London", policy=world.policy, now=NOW
         )
     assert caught.value.report.counts["accepted"] == 30

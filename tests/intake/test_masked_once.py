@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from intake.held import purge_expired_held
 from store.db import transaction
-from store.held import purge_expired_held
 from store.retention import purge_raw
-from tests.store.ingest_helpers import NOW, STATION_LAT, STATION_LON, TZ, World
+from tests.intake.helpers import NOW, STATION_LAT, STATION_LON, TZ, World
 
 HEADER = "device_id,ts,lat,lon,accuracy_m,source,is_mock\n"
 
@@ -50,7 +50,7 @@ def test_file_imported_again_after_a_cut_off_import_counts_once(world: World) ->
 
 def test_two_imports_of_one_file_at_once_count_once(world: World) -> None:
     path = world.write("pings.csv", HEADER + rest_day_pings(0, 120))
-    from store.ingest import ingest_file
+    from intake.pipeline import ingest_file
 
     errors: list[BaseException] = []
 
