@@ -6,11 +6,15 @@ import ipaddress
 import secrets
 import socket
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rollcall.commands.common import load_settings
+from rollcall.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def serve(
@@ -35,11 +39,6 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API and the web app under /app (uvicorn). Logs are JSON lines on stderr."""
-    import uvicorn
-    from fastapi import FastAPI
-    from pydantic import SecretStr
-
-    from api.app import create_app
     from api.observability import configure_logging
 
     settings = load_settings()
@@ -48,23 +47,35 @@ def serve(
     port = settings.port if port is None else port
     workers = settings.workers if workers is None else workers
     if dev_login:
-        if settings.jwt_public_key:
-            typer.echo(
-                "error: --dev-login is refused while ROLLCALL_JWT_PUBLIC_KEY is set", err=True
-            )
-            raise typer.Exit(2)
-        if workers > 1:
-            typer.echo("error: --dev-login runs with one worker", err=True)
-            raise typer.Exit(2)
-        if not settings.jwt_secret.get_secret_value():
-            # tokens of this process only: they stop working when it stops
-            settings = settings.model_copy(
-                update={"jwt_secret": SecretStr(secrets.token_urlsafe(32))}
-            )
-        typer.echo(
-            f"development sign-in: http://{host}:{port}/app/login (never expose this server)",
-            err=True,
-        )
+        settings = _dev_login_settings(settings, host, port, workers)
+    _warn_about(settings, host)
+    target = _app_target(settings, workers, dev_login=dev_login)
+    _run_server(target, host, port, workers)
+
+
+def _dev_login_settings(settings: Settings, host: str, port: int, workers: int) -> Settings:
+    """``settings`` for ``--dev-login`` (a secret of this process when none is set), or exit 2
+    when the setup refuses it (a public key configured, more than one worker)."""
+    from pydantic import SecretStr
+
+    if settings.jwt_public_key:
+        typer.echo("error: --dev-login is refused while ROLLCALL_JWT_PUBLIC_KEY is set", err=True)
+        raise typer.Exit(2)
+    if workers > 1:
+        typer.echo("error: --dev-login runs with one worker", err=True)
+        raise typer.Exit(2)
+    if not settings.jwt_secret.get_secret_value():
+        # tokens of this process only: they stop working when it stops
+        settings = settings.model_copy(update={"jwt_secret": SecretStr(secrets.token_urlsafe(32))})
+    typer.echo(
+        f"development sign-in: http://{host}:{port}/app/login (never expose this server)",
+        err=True,
+    )
+    return settings
+
+
+def _warn_about(settings: Settings, host: str) -> None:
+    """Warnings on stderr for a setup that serves but refuses some requests, or is exposed."""
     if not settings.jwt_secret.get_secret_value() and not settings.jwt_public_key:
         typer.echo(
             "warning: neither ROLLCALL_JWT_SECRET nor ROLLCALL_JWT_PUBLIC_KEY is set: "
@@ -82,22 +93,34 @@ def serve(
             typer.echo(f"warning: listening on {host}, not loopback: put TLS in front", err=True)
     except ValueError:
         pass
+
+
+def _app_target(settings: Settings, workers: int, *, dev_login: bool) -> FastAPI | str:
+    """The app (one worker) or its factory's import path (several), after checking the token,
+    signing and policy settings here, in the parent: a configuration error exits 2 naming the
+    setting."""
+    from api.app import create_app
     from api.auth import TokenConfigError, TokenVerifier
     from api.signing import SigningConfigError, signer_from_settings
     from rules.policy import PolicyError, load_policy
 
-    try:  # configuration errors stop here, in the parent, naming the setting
+    try:
         TokenVerifier(settings)
         signer_from_settings(settings)
         load_policy(settings.policy)
-        target: FastAPI | str = (
-            create_app(settings, dev_login=dev_login)
-            if workers == 1
-            else "api.app:app_from_environment"
-        )
+        if workers == 1:
+            return create_app(settings, dev_login=dev_login)
+        return "api.app:app_from_environment"
     except (TokenConfigError, SigningConfigError, PolicyError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _run_server(target: FastAPI | str, host: str, port: int, workers: int) -> None:
+    """Serve ``target`` with uvicorn until stopped: in this process, or in ``workers`` worker
+    processes sharing one listening socket."""
+    import uvicorn
+
     config = uvicorn.Config(
         target,
         host=host,
