@@ -6,11 +6,15 @@ import ipaddress
 import secrets
 import socket
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rollcall.commands.common import load_settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def serve(
@@ -83,9 +87,12 @@ def serve(
     except ValueError:
         pass
     from api.auth import TokenConfigError, TokenVerifier
+    from api.metrics import remove_metrics_dir, serve_metrics_dir
     from api.signing import SigningConfigError, signer_from_settings
     from rules.policy import PolicyError, load_policy
 
+    # Before the app exists: its counters must live in the workers' shared files.
+    metrics_dir, own_metrics_dir = serve_metrics_dir(workers)
     try:  # configuration errors stop here, in the parent, naming the setting
         TokenVerifier(settings)
         signer_from_settings(settings)
@@ -96,6 +103,8 @@ def serve(
             else "api.app:app_from_environment"
         )
     except (TokenConfigError, SigningConfigError, PolicyError) as exc:
+        if own_metrics_dir and metrics_dir is not None:
+            remove_metrics_dir(metrics_dir)
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     config = uvicorn.Config(
@@ -112,10 +121,39 @@ def serve(
         server_header=False,
         proxy_headers=False,
     )
-    if workers == 1:
-        uvicorn.Server(config).run()
-        return
+    try:
+        if workers == 1:
+            uvicorn.Server(config).run()
+        else:
+            _supervise(config, metrics_dir)
+    finally:
+        if own_metrics_dir and metrics_dir is not None:
+            remove_metrics_dir(metrics_dir)
+
+
+def _supervise(config: uvicorn.Config, metrics_dir: Path | None) -> None:
+    """Run ``config.workers`` uvicorn workers on one socket, each worker that ends (killed,
+    replaced on SIGHUP) marked dead in the metrics directory."""
     from uvicorn.supervisors import Multiprocess
+
+    from api.metrics import worker_gone
+
+    class Supervisor(Multiprocess):
+        def _reap(self, before: set[int | None]) -> None:
+            if metrics_dir is not None:
+                for pid in before - {p.pid for p in self.processes}:
+                    if pid is not None:
+                        worker_gone(pid, metrics_dir)
+
+        def keep_subprocess_alive(self) -> None:
+            before = {p.pid for p in self.processes}
+            super().keep_subprocess_alive()
+            self._reap(before)
+
+        def handle_signals(self) -> None:
+            before = {p.pid for p in self.processes}
+            super().handle_signals()
+            self._reap(before)
 
     sock = config.bind_socket()
     # uvicorn's shared socket has proto 0, so asyncio never sets TCP_NODELAY on the connections
@@ -123,7 +161,7 @@ def serve(
     # copies the listener's TCP_NODELAY to each accepted connection.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
 
