@@ -137,15 +137,7 @@ def _claim_days(
             )
         if not wait:
             message = f"{what}; wait for it to finish or run again with --wait"
-            with transaction(factory) as session:
-                job_runs.finish_run(
-                    session,
-                    run_id,
-                    outcome=RunOutcome.REFUSED,
-                    counts={},
-                    now=now_fn(),
-                    error=message,
-                )
+            _finish_run(factory, run_id, RunOutcome.REFUSED, {}, now_fn(), message)
             raise NightlyBusyError(message)
         if on_wait is not None and what != told:
             on_wait(f"waiting: {what}")
@@ -294,6 +286,155 @@ def _compute_day(
     return result, sizes, timings
 
 
+@dataclass
+class _Run:
+    """What every step of one nightly run needs: its record, its settings, and where it is (the
+    stage and day named in the run's error if a step fails)."""
+
+    factory: sessionmaker[Session]
+    run_id: int
+    policy: Policy
+    tz: str
+    now_fn: Clock
+    stage: str = "held events"
+    day: date | None = None
+
+    def finish(self, outcome: RunOutcome, report: NightlyReport, error: str | None = None) -> None:
+        """Record the run's end in its own transaction."""
+        _finish_run(self.factory, self.run_id, outcome, report.counts(), self.now_fn(), error)
+
+    def failure(self, exc: Exception) -> str:
+        """The run's error: where it failed and the exception's type (never its text, which may
+        carry personal data)."""
+        where = f"{self.day.isoformat()} " if self.day is not None else ""
+        return f"failed on {where}during {self.stage}: {type(exc).__name__}"
+
+
+def _finish_run(
+    factory: sessionmaker[Session],
+    run_id: int,
+    outcome: RunOutcome,
+    counts: dict[str, Any],
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    with transaction(factory) as session:
+        job_runs.finish_run(session, run_id, outcome=outcome, counts=counts, now=now, error=error)
+
+
+def _day_span(first: date | None, days: list[date], now_fn: Clock) -> tuple[date, date]:
+    """The first and last day the run computes; with none, ``first`` (or today, for a pending
+    run with nothing marked)."""
+    if days:
+        return days[0], days[-1]
+    lo = first or now_fn().date()
+    return lo, lo
+
+
+def _run_params(
+    first: date | None,
+    span: tuple[date, date],
+    *,
+    workers: int,
+    scheduler: str | Any | None,
+    tz: str,
+) -> dict[str, Any]:
+    """The run's recorded parameters (no personal data)."""
+    return {
+        "from": span[0].isoformat(),
+        "to": span[1].isoformat(),
+        "pending": first is None,
+        "workers": workers,
+        "scheduler": scheduler if isinstance(scheduler, str) else bool(scheduler),
+        "tz": tz,
+    }
+
+
+def _start_run(
+    factory: sessionmaker[Session], params: dict[str, Any], policy: Policy, now_fn: Clock
+) -> int:
+    """Record a running nightly run owned by this process; its id."""
+    with transaction(factory) as session:
+        run_id = job_runs.start_run(
+            session, job="nightly", params=params, policy_version=policy.version, now=now_fn()
+        )
+        job_runs.set_owner(session, run_id, current_owner(), now=now_fn())
+    return run_id
+
+
+def _settle_held(run: _Run, report: NightlyReport) -> None:
+    """Promote held events whose officer or shift has arrived; purge those held too long."""
+    from intake.held import promote_held, purge_expired_held
+
+    with transaction(run.factory) as session:
+        report.held_promoted = promote_held(session, policy=run.policy, now=run.now_fn(), tz=run.tz)
+        report.held_purged = purge_expired_held(
+            session, policy=run.policy, now=run.now_fn(), tz=run.tz
+        )
+
+
+def _make_executor(
+    factory: sessionmaker[Session],
+    scheduler: str | Any | None,
+    policy: Policy,
+    tz: str,
+    workers: int,
+) -> Executor:
+    """In-process with ``workers`` threads, or on the Dask cluster at ``scheduler``."""
+    index = _load_index(factory)
+    if scheduler is not None:
+        return DaskExecutor(scheduler, index, policy, tz)
+    return LocalExecutor(index, policy, tz, workers)
+
+
+def _run_day(
+    run: _Run,
+    executor: Executor,
+    day: date,
+    officers: Any,
+    stage_hook: results.StageHook | None,
+) -> DayReport:
+    """Load, compute and write one day; the write is the day's own transaction."""
+    run.stage = "load and compute"
+    # The marks as they are before the day is read: data behind them is committed with
+    # them, so the read sees it; marks made or moved later stay for the next run.
+    with run.factory() as session:
+        seen_marks = results.marks_of_day(session, day)
+    part, sizes, timings = _compute_day(run.factory, executor, day, run.tz, officers, run.policy)
+    t2 = perf_counter()
+    run.stage = "write"
+    with transaction(run.factory) as session:
+        writes = results.write_day(
+            session,
+            day,
+            part.daily,
+            part.findings,
+            policy_version=run.policy.version,
+            run_id=run.run_id,
+            now=run.now_fn(),
+            stage_hook=stage_hook,
+            seen_marks=seen_marks,
+        )
+    return DayReport(
+        day=day,
+        **sizes,
+        daily_rows=part.daily.height,
+        findings=len(part.findings),
+        writes=writes,
+        timings={**timings, **part.timings, "write": perf_counter() - t2},
+    )
+
+
+def _run_periods(run: _Run, report: NightlyReport, days: list[date]) -> None:
+    """Period flags for the calendar months the run's days touch (_periods_to_evaluate)."""
+    run.stage = "period flags"
+    with run.factory() as session:
+        report.periods = _periods_to_evaluate(session, days[0], days[-1]) if days else []
+    report.period_writes = evaluate_periods(
+        run.factory, report.periods, policy=run.policy, now=run.now_fn(), tz=run.tz
+    )
+
+
 def run_nightly(
     factory: sessionmaker[Session],
     first: date | None,
@@ -326,112 +467,42 @@ def run_nightly(
     flag identities. ``clock`` gives "now" (aware); ``on_day`` is told of each finished day;
     ``stage_hook`` is for tests (see store.results.write_day).
     """
-    from intake.held import promote_held, purge_expired_held
-
     now_fn = clock or (lambda: datetime.now(UTC))
     with factory() as session:
         days = days_to_compute(session, first, last, policy=policy)
-    if not days:
-        days_lo = days_hi = first or now_fn().date()
-    else:
-        days_lo, days_hi = days[0], days[-1]
-    params = {
-        "from": days_lo.isoformat(),
-        "to": days_hi.isoformat(),
-        "pending": first is None,
-        "workers": workers,
-        "scheduler": scheduler if isinstance(scheduler, str) else bool(scheduler),
-        "tz": tz,
-    }
+    span = _day_span(first, days, now_fn)
+    params = _run_params(first, span, workers=workers, scheduler=scheduler, tz=tz)
     abandoned = reap_abandoned(factory, now=now_fn())
-    with transaction(factory) as session:
-        run_id = job_runs.start_run(
-            session, job="nightly", params=params, policy_version=policy.version, now=now_fn()
-        )
-        job_runs.set_owner(session, run_id, current_owner(), now=now_fn())
-    heartbeat = Heartbeat(factory, run_id, clock=now_fn).start()
+    run = _Run(factory, _start_run(factory, params, policy, now_fn), policy, tz, now_fn)
+    heartbeat = Heartbeat(factory, run.run_id, clock=now_fn).start()
     try:
-        _claim_days(factory, run_id, days_lo, days_hi, wait=wait, now_fn=now_fn, on_wait=on_wait)
+        _claim_days(factory, run.run_id, *span, wait=wait, now_fn=now_fn, on_wait=on_wait)
     except BaseException:
         heartbeat.stop()
         raise
-    report = NightlyReport(run_id=run_id, abandoned_runs=abandoned)
-    stage = "held events"
-    current: date | None = None
+    report = NightlyReport(run_id=run.run_id, abandoned_runs=abandoned)
     executor: Executor | None = None
     try:
-        with transaction(factory) as session:
-            report.held_promoted = promote_held(session, policy=policy, now=now_fn(), tz=tz)
-            report.held_purged = purge_expired_held(session, policy=policy, now=now_fn(), tz=tz)
-        stage = "stations"
-        index = _load_index(factory)
-        executor = (
-            DaskExecutor(scheduler, index, policy, tz)
-            if scheduler is not None
-            else LocalExecutor(index, policy, tz, workers)
-        )
+        _settle_held(run, report)
+        run.stage = "stations"
+        executor = _make_executor(factory, scheduler, policy, tz, workers)
         with factory() as session:
             officers = dayload.load_officers(session)
         for day in days:
-            current = day
-            stage = "load and compute"
-            # The marks as they are before the day is read: data behind them is committed with
-            # them, so the read sees it; marks made or moved later stay for the next run.
-            with factory() as session:
-                seen_marks = results.marks_of_day(session, day)
-            part, sizes, timings = _compute_day(factory, executor, day, tz, officers, policy)
-            t2 = perf_counter()
-            stage = "write"
-            with transaction(factory) as session:
-                writes = results.write_day(
-                    session,
-                    day,
-                    part.daily,
-                    part.findings,
-                    policy_version=policy.version,
-                    run_id=run_id,
-                    now=now_fn(),
-                    stage_hook=stage_hook,
-                    seen_marks=seen_marks,
-                )
-            t3 = perf_counter()
-            day_report = DayReport(
-                day=day,
-                **sizes,
-                daily_rows=part.daily.height,
-                findings=len(part.findings),
-                writes=writes,
-                timings={**timings, **part.timings, "write": t3 - t2},
-            )
+            run.day = day
+            day_report = _run_day(run, executor, day, officers, stage_hook)
             report.days.append(day_report)
             if on_day is not None:
                 on_day(day_report)
-        current = None
-        stage = "period flags"
-        with factory() as session:
-            report.periods = _periods_to_evaluate(session, days[0], days[-1]) if days else []
-        report.period_writes = evaluate_periods(
-            factory, report.periods, policy=policy, now=now_fn(), tz=tz
-        )
+        run.day = None
+        _run_periods(run, report, days)
     except Exception as exc:
-        where = f"{current.isoformat()} " if current is not None else ""
-        error = f"failed on {where}during {stage}: {type(exc).__name__}"
-        with transaction(factory) as session:
-            job_runs.finish_run(
-                session,
-                run_id,
-                outcome=RunOutcome.FAILED,
-                counts=report.counts(),
-                now=now_fn(),
-                error=error,
-            )
+        error = run.failure(exc)
+        run.finish(RunOutcome.FAILED, report, error)
         raise NightlyError(error) from exc
     finally:
         heartbeat.stop()
         if executor is not None:
             executor.close()
-    with transaction(factory) as session:
-        job_runs.finish_run(
-            session, run_id, outcome=RunOutcome.OK, counts=report.counts(), now=now_fn()
-        )
+    run.finish(RunOutcome.OK, report)
     return report

@@ -528,6 +528,14 @@ class FlagResponse(Base):
     actor: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(32))
     statement: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the statement (hex): with the flag and category, the answer's natural key, so
+    # the same answer sent twice at once is stored once. NULL only on a repeat stored before
+    # the key existed (migration 0009 keeps it, outside the key).
+    statement_digest: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ux_flag_responses_key", "flag_id", "category", "statement_digest", unique=True),
+    )
 
 
 class DayContest(Base):
@@ -547,8 +555,16 @@ class DayContest(Base):
     answered_by: Mapped[str | None] = mapped_column(String(200))
     answered_role: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the statement (hex): with the officer, day and category, the contest's natural
+    # key (one row for the same contest sent twice at once); NULL as on FlagResponse.
+    statement_digest: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_day_contests_officer_day", "officer_id", "day"),)
+    __table_args__ = (
+        Index("ix_day_contests_officer_day", "officer_id", "day"),
+        Index(
+            "ux_day_contests_key", "officer_id", "day", "category", "statement_digest", unique=True
+        ),
+    )
 
 
 class Adjustment(Base):

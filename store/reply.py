@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rules.adjust import ADJUSTMENTS_SCHEMA, EFFECTS, NOT_EXPECTED, VERIFIED_OFFICE_DAY
+from store.load import dialect_insert
 from store.models import Adjustment, DailyResult, DayContest, Flag, FlagResponse, RecomputeMark
 
 CATEGORIES = ("other_station", "device_problem", "roster_error", "leave_not_recorded", "other")
@@ -35,33 +37,42 @@ class ContestConflictError(ValueError):
     """The contest cannot be answered as asked (already answered, or no effect given)."""
 
 
+def statement_digest(statement: str) -> str:
+    """SHA-256 of ``statement`` (UTF-8), hex: with the reply's subject, its natural key."""
+    return hashlib.sha256(statement.encode()).hexdigest()
+
+
 def respond_to_flag(
     session: Session, flag: Flag, *, category: str, statement: str, actor: str, now: datetime
 ) -> tuple[FlagResponse, bool]:
     """Record the officer's answer to ``flag``; flushes. The same category and statement sent
-    again returns the stored answer and True (a retried request records nothing twice)."""
+    again returns the stored answer and True (a retried request records nothing twice), also
+    when both requests are in flight at once: the second waits for the first to commit."""
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
-    same = session.scalars(
+    digest = statement_digest(statement)
+    inserted = session.execute(
+        dialect_insert(session, FlagResponse)
+        .values(
+            flag_id=flag.flag_id,
+            officer_id=flag.officer_id,
+            at=now,
+            actor=actor,
+            category=category,
+            statement=statement,
+            statement_digest=digest,
+        )
+        .on_conflict_do_nothing(index_elements=["flag_id", "category", "statement_digest"])
+        .returning(FlagResponse.response_id)
+    ).scalar_one_or_none()
+    stored = session.scalars(
         select(FlagResponse).where(
             FlagResponse.flag_id == flag.flag_id,
             FlagResponse.category == category,
-            FlagResponse.statement == statement,
+            FlagResponse.statement_digest == digest,
         )
-    ).first()
-    if same is not None:
-        return same, True
-    response = FlagResponse(
-        flag_id=flag.flag_id,
-        officer_id=flag.officer_id,
-        at=now,
-        actor=actor,
-        category=category,
-        statement=statement,
-    )
-    session.add(response)
-    session.flush()
-    return response, False
+    ).one()
+    return stored, inserted is None
 
 
 def contest_day(
@@ -75,33 +86,39 @@ def contest_day(
     now: datetime,
 ) -> tuple[DayContest, bool]:
     """Record the officer's contest of their result on local ``day``; flushes. NoSuchDayError
-    when there is no result that day; the same contest sent again is returned with True."""
+    when there is no result that day; the same contest sent again (also at the same instant)
+    is returned with True."""
     if category not in CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
     if session.get(DailyResult, (officer_id, day)) is None:
         raise NoSuchDayError(f"no result for {day.isoformat()} to contest")
-    same = session.scalars(
+    digest = statement_digest(statement)
+    inserted = session.execute(
+        dialect_insert(session, DayContest)
+        .values(
+            officer_id=officer_id,
+            day=day,
+            at=now,
+            actor=actor,
+            category=category,
+            statement=statement,
+            statement_digest=digest,
+            status=OPEN,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["officer_id", "day", "category", "statement_digest"]
+        )
+        .returning(DayContest.contest_id)
+    ).scalar_one_or_none()
+    stored = session.scalars(
         select(DayContest).where(
             DayContest.officer_id == officer_id,
             DayContest.day == day,
             DayContest.category == category,
-            DayContest.statement == statement,
+            DayContest.statement_digest == digest,
         )
-    ).first()
-    if same is not None:
-        return same, True
-    contest = DayContest(
-        officer_id=officer_id,
-        day=day,
-        at=now,
-        actor=actor,
-        category=category,
-        statement=statement,
-        status=OPEN,
-    )
-    session.add(contest)
-    session.flush()
-    return contest, False
+    ).one()
+    return stored, inserted is None
 
 
 @dataclass(frozen=True)

@@ -104,27 +104,13 @@ def nightly(
     fmt = check_format(fmt, ("table", "json"))
     settings = load_settings()
     policy = load_policy_or_exit(settings)
-    if (date_ is None) == (not pending):
-        err_console.print("[red]error:[/] give --date D (and --to D2) or --pending")
-        raise typer.Exit(2)
-    first = _run_day(date_, "--date", settings.timezone) if date_ is not None else None
-    last = _run_day(to, "--to", settings.timezone) if to is not None else first
-    if first is not None and last is not None and last < first:
-        err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
-        raise typer.Exit(2)
+    first, last = _nightly_days(date_, to, pending=pending, tz=settings.timezone)
     span = f"{first}..{last}" if first is not None else "marked days"
     days: list[dict[str, Any]] = []
     with (
         _dask_client(settings, scheduler) as cluster,
         sessions(settings) as factory,
-        Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress,
+        _progress() as progress,
     ):
         task = progress.add_task(f"nightly {span}", total=None)
 
@@ -157,6 +143,39 @@ def nightly(
     if fmt == "json":
         json_out(_nightly_document(report, policy.version, days))
         return
+    _print_nightly(report, policy.version, days)
+
+
+def _nightly_days(
+    date_: str | None, to: str | None, *, pending: bool, tz: str
+) -> tuple[date | None, date | None]:
+    """The run's first and last day from --date/--to (None, None with --pending); exit 2 when
+    neither or both of --date and --pending are given, or --to is before --date."""
+    if (date_ is None) == (not pending):
+        err_console.print("[red]error:[/] give --date D (and --to D2) or --pending")
+        raise typer.Exit(2)
+    first = _run_day(date_, "--date", tz) if date_ is not None else None
+    last = _run_day(to, "--to", tz) if to is not None else first
+    if first is not None and last is not None and last < first:
+        err_console.print(f"[red]error:[/] --to {last} is before --date {first}")
+        raise typer.Exit(2)
+    return first, last
+
+
+def _progress() -> Progress:
+    """A transient progress bar on stderr: days done of the run."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _print_nightly(report: Any, policy_version: str, days: list[dict[str, Any]]) -> None:
+    """The run's summary as a table of days and a closing line (a jobs.nightly.NightlyReport)."""
     console.print(_nightly_table(days))
     pw = report.period_writes
     periods = ", ".join(f"{a}..{b}" for a, b in report.periods) or "none complete"
@@ -166,7 +185,7 @@ def nightly(
             + ", ".join(map(str, report.abandoned_runs))
         )
     console.print(
-        f"Run {report.run_id}: {len(report.days)} day(s), policy {policy.version}. "
+        f"Run {report.run_id}: {len(report.days)} day(s), policy {policy_version}. "
         f"Held events promoted {report.held_promoted:,}, expired {report.held_purged:,}. "
         f"Office-share periods: {periods} ({pw.flags_raised + pw.flags_reinstated} new, "
         f"{pw.flags_kept} kept, {pw.flags_withdrawn} withdrawn)."

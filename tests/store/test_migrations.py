@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -72,3 +74,32 @@ def test_postgis_extension_and_fence_index(engine: Engine, backend: str) -> None
                 "ts",
                 "device_id",
             ]
+
+
+def test_reply_keys_keep_replies_stored_twice_before_them(engine: Engine, db_url: str) -> None:
+    """0009 gives each reply its digest; a repeat stored earlier stays, outside the key."""
+    with engine.begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    at = "2026-10-05 09:00:00+00:00"
+    with engine.begin() as conn:
+        for statement in ("Same.", "Same.", "Other."):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO day_contests (officer_id, day, at, actor, category, statement, "
+                    "status) VALUES ('O1', '2026-10-05', :at, 'pc', 'other', :s, 'open')"
+                ),
+                {"at": at, "s": statement},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT statement, statement_digest FROM day_contests ORDER BY contest_id")
+        ).all()
+    assert [(s, d is not None) for s, d in rows] == [
+        ("Same.", True),
+        ("Same.", False),
+        ("Other.", True),
+    ]
+    assert rows[0][1] == hashlib.sha256(b"Same.").hexdigest()
