@@ -89,6 +89,7 @@ class Policy(BaseModel):
     dwb_min_fixes: int = Field(ge=1)
     dwb_clean_share: float = Field(gt=0.0, le=1.0)
     dwb_clean_accuracy_m: float = Field(gt=0.0)
+    dwb_habit_days: int = Field(ge=0, le=90)
 
     # Review and right of reply (store/flag_review.py, store/access.py).
     substantiation_reviewers: int = Field(ge=1, le=5)
