@@ -8,12 +8,13 @@ import numpy as np
 import polars as pl
 
 from geo.cells import timeline_cell_expr
-from geo.errors_model import DEFAULT_ACCURACY_M
+from geo.errors_model import DEFAULT_ACCURACY_M, UNKNOWN, LocationSource
 from rules.clock import INSTANT
 from rules.geodesy import nearest_fence_lower_bound_m
 from rules.ghosts import ghost_fixes
 from rules.ordering import sort_by_group_time
 from rules.policy import Policy
+from rules.visits import VISIT_SOURCE
 
 # Event types, in the order used to break ties between events at the same instant.
 BADGE_IN = 0  # granted swipe with direction "in": the officer entered the station at ts (anchor)
@@ -27,15 +28,15 @@ MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, n
 # at that station (:func:`anchored_near`), otherwise dropped. Never returned by evidence_events.
 NEAR = 6
 
-SOURCE_NAMES = ("gps", "wifi", "cell", "fused", "visit")
+SOURCE_NAMES: tuple[str, ...] = (*(s.value for s in LocationSource), VISIT_SOURCE)
 SOURCE_BITS: dict[str, int] = {
-    "gps": 1,
-    "wifi": 2,
-    "cell": 4,
-    "fused": 8,
-    "unknown": 16,
+    LocationSource.GPS.value: 1,
+    LocationSource.WIFI.value: 2,
+    LocationSource.CELL.value: 4,
+    LocationSource.FUSED.value: 8,
+    UNKNOWN: 16,
     "badge": 32,
-    "visit": 64,  # a row of an operating-system visit (rules.visits)
+    VISIT_SOURCE: 64,  # a row of an operating-system visit (rules.visits)
 }
 SATELLITE_BITS = SOURCE_BITS["gps"] | SOURCE_BITS["fused"] | SOURCE_BITS["unknown"]
 # Fixes labelled GPS: the only ones that cannot come from a Wi-Fi database ("fused" positions can,
