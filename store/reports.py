@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from rules.clock import DEFAULT_TIMEZONE, iso_local
 from rules.findings import coarsen
 from rules.policy import Policy
-from store.db import is_postgres
 from store.models import Adjustment, DailyResult, Flag, Officer
+from store.reader import read_frame, select_frame
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 INSUFFICIENT = "insufficient_evidence"
@@ -107,17 +107,12 @@ def period_counts_of(session: Session, start: date, end: date) -> pl.DataFrame:
     """rules.compliance.period_counts of the stored daily results of local days
     ``start``..``end``, computed by the database: one row per officer instead of one per day
     (a month of 46,000 officers: 46,000 rows read instead of about a million)."""
-    from store.dayload import read_frame
-
     return read_frame(session, _COUNTS_SQL, [start, end], _COUNTS)
 
 
 def _people(session: Session) -> pl.DataFrame:
     """Every officer: id, unit, office_based, display name and rank, in one read."""
-    from store.dayload import _select_list, read_frame
-
-    select_list = _select_list(_PEOPLE, is_postgres(session))
-    return read_frame(session, f"SELECT {select_list} FROM officers", [], _PEOPLE)
+    return select_frame(session, "officers", _PEOPLE)
 
 
 def compliance_frame(
