@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from api.checkpoints import checkpoint_every
 from api.deps import AppState
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.metrics import JobMetrics, exposition_registry, multiprocess_dir, worker_gone
 from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection, VisitBatch
@@ -122,13 +124,18 @@ def create_app(
         statement_timeout_s=settings.api_statement_timeout_s,
         **pool,
     )
+    factory = session_factory(engine)
+    metrics = Metrics()
+    metrics_dir = multiprocess_dir()
+    metrics.exposed = exposition_registry(metrics.registry, metrics_dir)
+    metrics.exposed.register(JobMetrics(factory))
     state = AppState(
         settings=settings,
         engine=engine,
-        factory=session_factory(engine),
+        factory=factory,
         policy=policy,
         verifier=verifier,
-        metrics=Metrics(),
+        metrics=metrics,
         clock=clock or wallclock.utc_now,
         stations=StationCatalog(cache_dir=settings.cache_dir),
     )
@@ -157,6 +164,8 @@ def create_app(
                 await task
         await run_in_threadpool(warming.join)
         engine.dispose()
+        if metrics_dir is not None:
+            worker_gone(os.getpid(), metrics_dir)
 
     app = FastAPI(
         title="Rollcall",

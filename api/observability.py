@@ -33,10 +33,14 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.
 
 
 class Metrics:
-    """The app's own Prometheus registry (one per app, so tests can build many apps)."""
+    """The app's own Prometheus registry (one per app, so tests can build many apps).
+
+    ``exposed`` is what /metrics renders: this registry, or under several workers the sum of
+    every worker's files (api.metrics.exposition_registry), with job and process metrics."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.exposed = self.registry
         self.requests = Counter(
             "rollcall_http_requests",
             "HTTP requests by route template and status",

@@ -118,6 +118,13 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
     overtime = force.overtime.rename({"start": "start_at", "end": "end_at"})
     officers = force.officers.select("officer_id", "unit", "office_based")
     centroids = index.station_centroids()
+    swipe_days = (
+        kept["swipes"]
+        .filter(pl.col("granted").fill_null(False))
+        .select("officer_id", date=pl.col("ts").dt.convert_time_zone(force.tz).dt.date())
+        .unique()
+    )
+    habit = timedelta(days=policy.dwb_habit_days)
     daily: list[pl.DataFrame] = []
     presence: list[pl.DataFrame] = []
     findings: list[Finding] = []
@@ -138,6 +145,9 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
             swipes=kept["swipes"].filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
             overtime=overtime.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo)),
             stations=centroids,
+            swipers=swipe_days.filter(pl.col("date").is_between(day - habit, day + habit))
+            .select("officer_id")
+            .unique(),
         )
         out = evaluate_day(inputs, policy)
         daily.append(out.daily)
@@ -396,8 +406,8 @@ def _provable(
     """The planted cases the data can prove: the device reported during the officer's on-duty
     time that day (at least evidence_min_events pings or visits); for MOCK_LOCATION at least
     mock_min_fixes simulated fixes; for IMPOSSIBLE_TRAVEL at least two GPS fixes 5 km or more
-    from the day's median position and one impossible step between consecutive GPS fixes
-    (:func:`_jump_days`). A device silent through a misconduct day proves nothing."""
+    from the day's median position and one impossible step between consecutive GPS fixes, each
+    end seen twice (:func:`_jump_days`). A device silent through a misconduct day proves nothing."""
     shifts, _ = _shift_frames(force)
     windows = on_duty_windows(shifts, policy.duty_grace_minutes)
     pings = force.pings.filter(_covered(force.pings, windows)).with_columns(
@@ -449,24 +459,32 @@ def _provable(
 
 
 def _jump_days(pings: pl.DataFrame, policy: Policy) -> pl.DataFrame:
-    """officer_id, date, n_jumps: consecutive on-duty fixes of the officer, both labelled GPS and
-    within flag_fix_max_accuracy_m, at least travel_min_distance_m apart less both accuracies,
-    at a speed above max_speed_kmh. Two such fixes minutes apart are what impossible travel is;
-    a spoofing app that jumps the phone while an hour passes between the fixes shows none."""
+    """officer_id, date, n_jumps: steps between consecutive on-duty fixes of the officer, both
+    labelled GPS and within flag_fix_max_accuracy_m, at least travel_min_distance_m apart less
+    both accuracies, at a speed above max_speed_kmh, with each end seen twice: the precise fix
+    before the step lies within travel_confirm_share of the step's distance of its start, and
+    the one after it as near its end. That is what impossible travel is; a single far fix (one
+    GPS glitch between station fixes) proves nothing, and a spoofing app's jump an hour between
+    a throttled phone's fixes shows no impossible speed."""
     precise = pings.filter(pl.col("accuracy_m") <= policy.flag_fix_max_accuracy_m).sort(
         "officer_id", "ts"
     )
+
+    def at(col: str, n: int) -> pl.Expr:
+        return pl.col(col).shift(n).over("officer_id")
+
     gps = pl.col("source") == "gps"
-    prev = {c: pl.col(c).shift(1).over("officer_id") for c in ("lat", "lon", "ts", "accuracy_m")}
-    metres = haversine_m(prev["lat"], prev["lon"], pl.col("lat"), pl.col("lon")) - (
-        prev["accuracy_m"] + pl.col("accuracy_m")
-    )
-    hours = (pl.col("ts") - prev["ts"]).dt.total_microseconds() / 3.6e9
+    raw = haversine_m(at("lat", 1), at("lon", 1), pl.col("lat"), pl.col("lon"))
+    metres = raw - (at("accuracy_m", 1) + pl.col("accuracy_m"))
+    hours = (pl.col("ts") - at("ts", 1)).dt.total_microseconds() / 3.6e9
+    near = policy.travel_confirm_share * raw
     jump = (
         gps
         & gps.shift(1).over("officer_id")
         & (metres >= policy.travel_min_distance_m)
         & (metres / 1000.0 > policy.max_speed_kmh * hours)
+        & (haversine_m(at("lat", 2), at("lon", 2), at("lat", 1), at("lon", 1)) <= near)
+        & (haversine_m(at("lat", -1), at("lon", -1), pl.col("lat"), pl.col("lon")) <= near)
     )
     return precise.group_by("officer_id", "date").agg(n_jumps=jump.fill_null(False).sum())
 

@@ -3,21 +3,28 @@
 Every text cell that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, a tab or a carriage return) is written with a leading apostrophe, the OWASP advice
 against CSV injection; numbers stay numbers. Booleans are ``true``/``false`` in CSV and real
-booleans in .xlsx; nested values (lists, structs) are written as compact JSON text.
+booleans in .xlsx, where integer columns have the number format ``0``, floats ``0.0000`` and
+dates ``yyyy-mm-dd``; nested values (lists, structs) are written as compact JSON text.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 import polars as pl
-import xlsxwriter
+import rustpy_xlsxwriter as rx
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv"
+DATE_FORMAT = "yyyy-mm-dd"
+INTEGER_FORMAT = "0"
+FLOAT_FORMAT = "0.0000"
+# Sheets up to this many rows get their columns fitted to the text.
+AUTOFIT_ROWS = 2000
 # Excel's limit on a sheet name, and characters it refuses in one.
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", "_"))
@@ -60,21 +67,38 @@ def _sheet_name(name: str) -> str:
     return name.translate(_SHEET_FORBIDDEN)[:_SHEET_NAME_MAX] or "Sheet"
 
 
+def _column_formats(frame: pl.DataFrame) -> dict[str, rx.Format]:
+    """The number format of each date column (a day, without a time of day) and of each integer
+    column (a whole number: a workbook stores every number as a double)."""
+    day = rx.Format().set_num_format(DATE_FORMAT)
+    whole = rx.Format().set_num_format(INTEGER_FORMAT)
+    formats: dict[str, rx.Format] = {}
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            formats[name] = day
+        elif dtype.is_integer():
+            formats[name] = whole
+    return formats
+
+
 def to_xlsx(sheets: Mapping[str, pl.DataFrame]) -> bytes:
     """An .xlsx workbook with one sheet per frame: typed columns (numbers, booleans, dates), a
-    bold header row frozen in place, and no cell ever written as a formula or link."""
+    bold header row frozen in place, and no cell ever written as a formula or link.
+
+    Written by rustpy-xlsxwriter (rust_xlsxwriter under Python, reading the frame's Arrow
+    buffers): XlsxWriter in Python spent about 10 us a cell, 5 s for the month of 46,000
+    officers. Small workbooks get their columns fitted to the text."""
+    safe: list[tuple[str, Any]] = [
+        (_sheet_name(name), safe_frame(frame)) for name, frame in sheets.items()
+    ]
     buffer = io.BytesIO()
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
-    with xlsxwriter.Workbook(buffer, options) as workbook:
-        for name, frame in sheets.items():
-            safe_frame(frame).write_excel(
-                workbook,
-                worksheet=_sheet_name(name),
-                header_format={"bold": True},
-                freeze_panes=(1, 0),
-                autofit=frame.height <= 2000,
-                table_style=None,
-                dtype_formats={pl.Date: "yyyy-mm-dd"},
-                float_precision=4,
-            )
+    rx.write_worksheets(
+        safe,
+        buffer,
+        freeze_panes={"general": {"row": 1, "col": 0}},
+        bold_headers=True,
+        float_format=FLOAT_FORMAT,
+        autofit=max((frame.height for _, frame in safe), default=0) <= AUTOFIT_ROWS,
+        column_formats={name: _column_formats(frame) for name, frame in safe},
+    )
     return buffer.getvalue()

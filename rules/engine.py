@@ -64,6 +64,10 @@ class DayInputs:
     stations: pl.DataFrame
     # optional: device_id, clock_offset_s (device clock minus true time, seconds; null: unknown)
     devices: pl.DataFrame | None = None
+    # optional: officer_id of officers with a granted on-duty swipe within dwb_habit_days of the
+    # day (masked by the caller); DEVICE_WITHOUT_BADGE then knows they swipe even when the days
+    # either side are rest or remote days. Without it only the inputs' own swipes are asked.
+    swipers: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,9 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
         stations=stations,
         windows=on.windows,
         recent_swipes=on.swipes,
+        swipers=frozenset()
+        if inputs.swipers is None
+        else frozenset(inputs.swipers["officer_id"].drop_nulls().to_list()),
     )
     conflicts = conflicting_officers(ctx)
     if conflicts:

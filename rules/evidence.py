@@ -52,6 +52,9 @@ EVENTS: dict[str, pl.DataType] = {
     "is_fix": pl.Boolean(),
     "src_bits": pl.UInt8(),
 }
+# Inside evidence_events only: each fix's own signed boundary distance (metres; null for swipes
+# and mock fixes), read by held_near and dropped before the events are returned.
+_WITH_DISTANCE: dict[str, pl.DataType] = {**EVENTS, "dist_m": pl.Float64()}
 
 
 def source_bits(source: pl.Series) -> pl.Series:
@@ -238,7 +241,11 @@ def fix_type(policy: Policy) -> pl.Expr:
 
 
 def fix_events(
-    fixes: pl.DataFrame, policy: Policy, stations: pl.DataFrame | None = None
+    fixes: pl.DataFrame,
+    policy: Policy,
+    stations: pl.DataFrame | None = None,
+    *,
+    with_distance: bool = False,
 ) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
@@ -247,7 +254,8 @@ def fix_events(
     events carry the coarse H3 cell at policy.timeline_cell_resolution (geo.cells.
     timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates. ``stations``
     (rules.schemas.STATIONS with radius_m) bound the distance of fixes far from every station
-    (:func:`own_distance`).
+    (:func:`own_distance`). ``with_distance`` adds column ``dist_m``, each fix's own signed
+    boundary distance (null for mock fixes), for :func:`held_near`.
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
     frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
@@ -273,7 +281,7 @@ def fix_events(
     )
     both = pl.concat([usable, mocks], how="vertical")
     stored = both["h3_cell"].null_count() == 0
-    return both.select(
+    out = both.select(
         "officer_id",
         "win_id",
         "ts",
@@ -284,10 +292,12 @@ def fix_events(
         ),
         is_fix=pl.lit(True),
         src_bits="src_bits",
-    ).cast(EVENTS)  # type: ignore[arg-type]
+        dist_m=pl.col("own_d").cast(pl.Float64),
+    ).cast(_WITH_DISTANCE)  # type: ignore[arg-type]
+    return out if with_distance else out.drop("dist_m")
 
 
-def swipe_events(swipes: pl.DataFrame) -> pl.DataFrame:
+def swipe_events(swipes: pl.DataFrame, *, with_distance: bool = False) -> pl.DataFrame:
     """Decisive events of on-duty, window-tagged swipes.
 
     A granted "in" swipe is BADGE_IN (an anchor), "out" is BADGE_OUT, any other direction is a
@@ -303,7 +313,7 @@ def swipe_events(swipes: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit(INSIDE))
         .cast(pl.UInt8)
     )
-    return (
+    out = (
         swipes.filter(usable)
         .select(
             "officer_id",
@@ -314,9 +324,11 @@ def swipe_events(swipes: pl.DataFrame) -> pl.DataFrame:
             h3_cell=pl.lit(None, dtype=pl.UInt64),
             is_fix=pl.lit(False),
             src_bits=pl.lit(SOURCE_BITS["badge"], dtype=pl.UInt8),
+            dist_m=pl.lit(None, dtype=pl.Float64),
         )
-        .cast(EVENTS)  # type: ignore[arg-type]
+        .cast(_WITH_DISTANCE)  # type: ignore[arg-type]
     )
+    return out if with_distance else out.drop("dist_m")
 
 
 def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
@@ -325,7 +337,10 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     Among decisive events sorted by window and time, a fix whose previous and next events agree
     with each other (same station, both away, or both mock) and disagree with it, with at most
     outlier_span_minutes between them, is an outlier: a multipath jump out of a station, or a
-    neighbour's fix pulled onto one.
+    neighbour's fix pulled onto one. A NEAR event (a fix within its accuracy of a station) is a
+    neighbour at that station but never an outlier itself: between a badge-in and an indoor
+    Wi-Fi fix near the same station, one confident fix 250 m out is the odd one (a multipath
+    position whose accuracy is understated), not the end of the stay.
     """
     span = timedelta(minutes=policy.outlier_span_minutes)
     state = (
@@ -347,14 +362,66 @@ def drop_outliers(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         & (pl.col("_p_state") != pl.col("_state"))
         & (pl.col("_span") <= span)
     ).fill_null(False)
-    return flagged.filter(~outlier).select(list(EVENTS))
+    return flagged.filter(~outlier).select(events.columns)
+
+
+def held_near(events: pl.DataFrame, policy: Policy) -> pl.Series:
+    """Whether each event is a NEAR fix in a long stay near one station (Boolean, same rows).
+
+    A stay is a run of consecutive events of a window at one station (NEAR or INSIDE fixes,
+    swipes other than exits) with no away, mock or exit event and no gap over
+    presence_bridge_max_minutes between them. It holds its NEAR fixes when it has at least
+    near_run_min_fixes fixes over at least near_run_min_minutes and the median of its fixes'
+    own boundary distances (column ``dist_m``) is at most near_run_max_median_m.
+
+    *Protects*: a throttled phone indoors without a swipe reports a Wi-Fi position every 15-90
+    minutes, each tens of metres past the wall at 30-150 m accuracy; none alone places the
+    officer inside, and the day came out insufficient or, with one walk at lunch decided, short
+    of the threshold (DECLARED_OFFICE_UNVERIFIED for an officer at the desk all morning). Fixes
+    that agree with the station for an hour or more, with nothing away between them and most of
+    them within 50 m of the wall, are the stay. A cafe or a home next door stays outside: its
+    fixes scatter around a point beyond the wall, so their median lies further out.
+    """
+    if "dist_m" not in events.columns:
+        return pl.Series("held", [False] * events.height, dtype=pl.Boolean)
+    bridge = timedelta(minutes=policy.presence_bridge_max_minutes)
+    breaks = pl.col("etype").is_in([AWAY, BADGE_OUT, MOCK])
+    key = pl.when(breaks).then(pl.lit(None, dtype=pl.Utf8)).otherwise(pl.col("station_id"))
+    fix_at = pl.col("is_fix") & pl.col("etype").is_in([NEAR, INSIDE])
+    runs = (
+        events.select("win_id", "ts", "etype", "is_fix", "dist_m", _key=key)
+        .with_columns(
+            _new=(
+                (pl.col("win_id") != pl.col("win_id").shift(1))
+                | pl.col("_key").ne_missing(pl.col("_key").shift(1))
+                | (pl.col("ts") - pl.col("ts").shift(1) > bridge)
+            ).fill_null(True)
+        )
+        .with_columns(_run=pl.col("_new").cum_sum())
+    )
+    stats = runs.group_by("_run").agg(
+        n=fix_at.sum(),
+        first=pl.col("ts").filter(fix_at).min(),
+        last=pl.col("ts").filter(fix_at).max(),
+        med=pl.col("dist_m").filter(fix_at).median(),
+    )
+    joined = runs.join(stats, on="_run", how="left", maintain_order="left")
+    held = (
+        (pl.col("etype") == NEAR)
+        & pl.col("_key").is_not_null()
+        & (pl.col("n") >= policy.near_run_min_fixes)
+        & (pl.col("last") - pl.col("first") >= timedelta(minutes=policy.near_run_min_minutes))
+        & (pl.col("med") <= policy.near_run_max_median_m)
+    ).fill_null(False)
+    return joined.select(held=held)["held"]
 
 
 def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """NEAR events read inside a badge-anchored stay: INSIDE when a granted swipe at the same
     station (an entry, or at a reader that records no direction) precedes them in the window,
-    within badge_anchor_max_hours, with no away fix, exit swipe or mock fix since; every other
-    NEAR event is dropped.
+    within badge_anchor_max_hours, with no away fix, exit swipe or mock fix since, or when they
+    belong to a long stay near one station (:func:`held_near`); every other NEAR event is
+    dropped.
 
     *Protects*: indoors, satellites are lost and Wi-Fi positions scatter tens of metres past the
     wall with accuracies of 30-150 m; too imprecise to place anyone inside on their own, they
@@ -370,6 +437,7 @@ def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     # a granted swipe that is not an exit: an entry, or a reader that records no direction
     anchor = (pl.col("etype") == BADGE_IN) | ((pl.col("etype") == INSIDE) & ~pl.col("is_fix"))
     marked = events.with_columns(
+        _run_held=held_near(events, policy),
         _a_station=pl.when(anchor)
         .then(pl.col("station_id"))
         .when(resets)
@@ -382,11 +450,11 @@ def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
         (pl.col("etype") == NEAR)
         & (pl.col("_a_station") == pl.col("station_id"))
         & (pl.col("ts") - pl.col("_a_ts") <= timedelta(hours=policy.badge_anchor_max_hours))
-    ).fill_null(False)
+    ).fill_null(False) | pl.col("_run_held")
     return (
         marked.filter((pl.col("etype") != NEAR) | held)
         .with_columns(etype=pl.when(held).then(pl.lit(INSIDE, dtype=pl.UInt8)).otherwise("etype"))
-        .select(list(EVENTS))
+        .select(events.columns)
     )
 
 
@@ -404,7 +472,15 @@ def evidence_events(
     result is sorted by (win_id, ts, etype, station_id, h3_cell, src_bits, is_fix): a total order
     on the values, so input row order never changes a result.
     """
-    events = pl.concat([fix_events(fixes, policy, stations), swipe_events(swipes)], how="vertical")
-    ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix")
+    events = pl.concat(
+        [
+            fix_events(fixes, policy, stations, with_distance=True),
+            swipe_events(swipes, with_distance=True),
+        ],
+        how="vertical",
+    )
+    ties = ("etype", "station_id", "h3_cell", "src_bits", "is_fix", "dist_m")
     events = sort_by_group_time(events, "win_id", events["win_id"], ties)
-    return drop_outliers(anchored_near(events, policy), policy)
+    # outliers first, with NEAR fixes as neighbours at their station; then NEAR fixes are held
+    # (anchored or in a long stay) or dropped
+    return anchored_near(drop_outliers(events, policy), policy).select(list(EVENTS))

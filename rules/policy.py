@@ -55,6 +55,9 @@ class Policy(BaseModel):
     presence_edge_credit_minutes: int = Field(ge=0, le=24 * 60)
     badge_anchor_max_hours: float = Field(ge=0.0, le=48.0)
     outlier_span_minutes: int = Field(ge=0, le=24 * 60)
+    near_run_min_fixes: int = Field(ge=2)
+    near_run_min_minutes: int = Field(ge=0, le=24 * 60)
+    near_run_max_median_m: float = Field(ge=0.0)
     evidence_min_events: int = Field(ge=1)
     visit_step_minutes: int = Field(ge=1, le=240)
     visit_inside_share: float = Field(ge=0.0)
@@ -86,6 +89,7 @@ class Policy(BaseModel):
     dwb_min_fixes: int = Field(ge=1)
     dwb_clean_share: float = Field(gt=0.0, le=1.0)
     dwb_clean_accuracy_m: float = Field(gt=0.0)
+    dwb_habit_days: int = Field(ge=0, le=90)
 
     # Review and right of reply (store/flag_review.py, store/access.py).
     substantiation_reviewers: int = Field(ge=1, le=5)

@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,18 +157,24 @@ def dialect(session_or_engine: Session | Engine) -> Dialect:
 
 
 @contextmanager
-def without_jit(session: Session) -> Iterator[None]:
-    """PostgreSQL's JIT compiler off for one read, restored after: for probe-bound plans it
-    compiles for seconds to save nothing. SQLite has none."""
+def postgres_setting(session: Session, name: str, value: str) -> Iterator[None]:
+    """PostgreSQL's setting ``name`` at ``value`` for the block, restored after, within the
+    session's transaction (nothing on SQLite)."""
     if not is_postgres(session):
         yield
         return
-    before = session.execute(text("SELECT current_setting('jit')")).scalar_one()
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    before = session.execute(text("SELECT current_setting(:n)"), {"n": name}).scalar_one()
+    session.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
     try:
         yield
     finally:
-        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": before})
+        session.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": before})
+
+
+def without_jit(session: Session) -> AbstractContextManager[None]:
+    """PostgreSQL's JIT compiler off for one read, restored after: for probe-bound plans it
+    compiles for seconds to save nothing. SQLite has none."""
+    return postgres_setting(session, "jit", "off")
 
 
 def read_frame(

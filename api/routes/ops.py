@@ -53,5 +53,7 @@ def readyz(state: StateDep) -> Response:
     summary="Prometheus metrics",
 )
 def metrics(state: StateDep) -> Response:
-    """Request counts and latencies by route template, ingest counts by kind and outcome."""
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Request counts and latencies by route template and ingest counts by kind and outcome
+    (summed over every worker), job runs and pending recompute marks (read from the database
+    at each scrape), and the answering process's CPU, memory and file descriptors."""
+    return Response(generate_latest(state.metrics.exposed), media_type=CONTENT_TYPE_LATEST)

@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 import socket
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,6 +15,7 @@ from rollcall.commands.common import load_settings
 from rollcall.settings import Settings
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
 
@@ -39,6 +41,7 @@ def serve(
     ] = False,
 ) -> None:
     """Run the HTTP API and the web app under /app (uvicorn). Logs are JSON lines on stderr."""
+    from api.metrics import remove_metrics_dir, serve_metrics_dir
     from api.observability import configure_logging
 
     settings = load_settings()
@@ -49,8 +52,14 @@ def serve(
     if dev_login:
         settings = _dev_login_settings(settings, host, port, workers)
     _warn_about(settings, host)
-    target = _app_target(settings, workers, dev_login=dev_login)
-    _run_server(target, host, port, workers)
+    # Before the app exists: under several workers its counters live in shared files.
+    metrics_dir, own_metrics_dir = serve_metrics_dir(workers)
+    try:
+        target = _app_target(settings, workers, dev_login=dev_login)
+        _run_server(target, host, port, workers, metrics_dir)
+    finally:
+        if own_metrics_dir and metrics_dir is not None:
+            remove_metrics_dir(metrics_dir)
 
 
 def _dev_login_settings(settings: Settings, host: str, port: int, workers: int) -> Settings:
@@ -116,9 +125,11 @@ def _app_target(settings: Settings, workers: int, *, dev_login: bool) -> FastAPI
         raise typer.Exit(2) from exc
 
 
-def _run_server(target: FastAPI | str, host: str, port: int, workers: int) -> None:
+def _run_server(
+    target: FastAPI | str, host: str, port: int, workers: int, metrics_dir: Path | None
+) -> None:
     """Serve ``target`` with uvicorn until stopped: in this process, or in ``workers`` worker
-    processes sharing one listening socket."""
+    processes sharing one listening socket (their metrics in ``metrics_dir``)."""
     import uvicorn
 
     config = uvicorn.Config(
@@ -138,7 +149,32 @@ def _run_server(target: FastAPI | str, host: str, port: int, workers: int) -> No
     if workers == 1:
         uvicorn.Server(config).run()
         return
+    _supervise(config, metrics_dir)
+
+
+def _supervise(config: uvicorn.Config, metrics_dir: Path | None) -> None:
+    """Run ``config.workers`` uvicorn workers on one socket, each worker that ends (killed,
+    replaced on SIGHUP) marked dead in the metrics directory."""
     from uvicorn.supervisors import Multiprocess
+
+    from api.metrics import worker_gone
+
+    class Supervisor(Multiprocess):
+        def _reap(self, before: set[int | None]) -> None:
+            if metrics_dir is not None:
+                for pid in before - {p.pid for p in self.processes}:
+                    if pid is not None:
+                        worker_gone(pid, metrics_dir)
+
+        def keep_subprocess_alive(self) -> None:
+            before = {p.pid for p in self.processes}
+            super().keep_subprocess_alive()
+            self._reap(before)
+
+        def handle_signals(self) -> None:
+            before = {p.pid for p in self.processes}
+            super().handle_signals()
+            self._reap(before)
 
     sock = config.bind_socket()
     # uvicorn's shared socket has proto 0, so asyncio never sets TCP_NODELAY on the connections
@@ -146,7 +182,7 @@ def _run_server(target: FastAPI | str, host: str, port: int, workers: int) -> No
     # copies the listener's TCP_NODELAY to each accepted connection.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
 

@@ -36,6 +36,8 @@ class FlagContext:
     # every on-duty swipe of the inputs (the day widened by a day each side), for rules that ask
     # whether an officer swipes at all
     recent_swipes: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # officers known from a longer look-back (DayInputs.swipers) to swipe on duty
+    swipers: frozenset[str] = frozenset()
 
     def local(self, instant: datetime) -> str:
         """ISO 8601 with the zone's offset, for evidence and summaries."""

@@ -15,7 +15,8 @@ RULE_VERSION = f"{CODE}/1"
 def suspects(ctx: FlagContext) -> pl.DataFrame:
     """Officers whose day's presence rests on clean satellite fixes inside a station, without any
     granted swipe of theirs that day, at a station where others swiped that day, while they
-    swiped on another on-duty day of the inputs.
+    swiped on another on-duty day of the inputs or are among ``ctx.swipers`` (a granted on-duty
+    swipe within dwb_habit_days: the days either side are often rest or remote days).
 
     Per officer: presence >= office_day_min_hours; at least dwb_min_fixes fixes inside a station
     (negative boundary distance) in the day's on-duty windows, of which at least dwb_clean_share
@@ -62,7 +63,12 @@ def suspects(ctx: FlagContext) -> pl.DataFrame:
         n_swipes_by_others=pl.len(), _who=pl.col("officer_id").unique()
     )
     recent = ctx.recent_swipes if ctx.recent_swipes.width else ctx.swipes
-    swiper = recent.filter(pl.col("granted").fill_null(False))["officer_id"].unique()
+    swiper = pl.concat(
+        [
+            recent.filter(pl.col("granted").fill_null(False))["officer_id"],
+            pl.Series("officer_id", sorted(ctx.swipers), dtype=pl.Utf8),
+        ]
+    ).unique()
     return (
         per.join(others, on="station_id", how="inner")
         .with_columns(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 
-from rules.engine import evaluate_day
+from rules.engine import DayInputs, evaluate_day
 from rules.findings import Finding
 from rules.flags import (
     badge_without_device,
@@ -418,6 +419,33 @@ def test_device_without_badge_on_clean_satellite_presence_with_no_swipe() -> Non
     assert run(spoofed, usual[:1]) == []
     assert run(spoofed, usual[1:]) == []
     assert run(spoofed, [*usual, swipe("o1", at(DAY, 8, 2))]) == []
+
+
+def test_device_without_badge_knows_a_swiper_from_the_look_back() -> None:
+    """The days either side of the spoofed office day are a rest day and a remote day, so the
+    inputs hold no swipe of o1: alone they cannot tell o1 from an officer who never swipes, and
+    nothing is raised. Told by the caller that o1 swiped on duty within dwb_habit_days
+    (DayInputs.swipers), the rule raises DEVICE_WITHOUT_BADGE; o2, not in that list and with
+    no swipe of their own in the inputs, stays an officer who rarely swipes."""
+    rota = shifts(
+        shift("s1", "o1", at(DAY, 8), at(DAY, 16)),
+        shift("s2", "o2", at(DAY, 8), at(DAY, 16)),
+        shift("s3", "o3", at(DAY, 8), at(DAY, 16)),
+    )
+    spoofed = fixes(
+        at_station((8, 0), (16, 0))
+        + [{**f, "officer_id": "o2"} for f in at_station((8, 0), (16, 0))]
+    )
+    others = swipes([swipe("o3", at(DAY, 8, 5))])
+    base = day_inputs(DAY, rota, spoofed, others, officer_ids=("o1", "o2", "o3"))
+
+    def raised(inputs: DayInputs) -> list[str]:
+        out = evaluate_day(inputs, POLICY)
+        return [f.officer_id for f in out.findings if f.code == device_without_badge.CODE]
+
+    assert raised(base) == []
+    told = replace(base, swipers=pl.DataFrame({"officer_id": ["o1"]}))
+    assert raised(told) == ["o1"]
 
 
 def test_two_wifi_ghosts_around_a_swipe_are_not_a_badge_without_device() -> None:

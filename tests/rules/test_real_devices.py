@@ -204,9 +204,10 @@ def test_a_lone_fused_fix_far_between_sparse_station_fixes_is_a_ghost() -> None:
 
 def test_a_swipe_at_a_reader_without_direction_also_holds_the_stay() -> None:
     """A station whose readers record no direction: the granted swipe still places the officer
-    there, and the imprecise fixes near it that follow keep the stay going."""
+    there, and the imprecise fixes near it that follow keep the stay going (70 m out: alone,
+    with their median beyond near_run_max_median_m, they place nobody)."""
     indoor = [
-        fix("o1", t, where="near", metres=48.0, accuracy_m=110.0, source="wifi")
+        fix("o1", t, where="near", metres=70.0, accuracy_m=110.0, source="wifi")
         for t in every(at(DAY, 8, 25), at(DAY, 15, 45), 40)  # every 40 min (bridged at 45)
     ]
     sw = swipes([swipe("o1", at(DAY, 7, 49), direction="unknown")])

@@ -238,3 +238,31 @@ def test_period_counts_in_the_database_match_the_rules(session: Session) -> None
         assert got.columns == want.columns
         assert got.rows() == want.rows()
         assert got.height == (want.height if first != D1 else 0)
+
+
+def test_period_counts_leave_work_mem_as_it_was(session: Session) -> None:
+    """The counts' read raises PostgreSQL's work_mem for itself only (store.reports
+    COUNTS_WORK_MEM); the transaction's setting is the same after it, on both backends."""
+    from sqlalchemy import text
+
+    from store.db import is_postgres
+    from store.reports import period_counts_of
+
+    def work_mem() -> str | None:
+        if not is_postgres(session):
+            return None
+        return str(session.execute(text("SELECT current_setting('work_mem')")).scalar_one())
+
+    before = work_mem()
+    write_day(
+        session,
+        D1,
+        _daily(D1, [("o1", True, "office", 300.0, "adequate")]),
+        [],
+        policy_version="p",
+        run_id=None,
+        now=NOW,
+    )
+    counts = period_counts_of(session, D1, D1)
+    assert counts.select("officer_id", "expected_office_days").rows() == [("o1", 1)]
+    assert work_mem() == before

@@ -140,7 +140,11 @@ def check_compliance_xlsx(cli: CliRunner, tmp_path: Path) -> None:
     assert units.freeze_panes == "A2"
     header = [c.value for c in next(units.iter_rows(max_row=1))]
     assert header[:3] == ["unit", "officers", "officers_assessed"]
-    assert all(isinstance(r[1], int) for r in units.iter_rows(min_row=2, values_only=True))
+    # A workbook stores every number as a double: whole-number columns carry the format "0".
+    counts = [row[1] for row in units.iter_rows(min_row=2)]
+    assert counts
+    assert all(c.data_type == "n" and c.number_format == "0" for c in counts)
+    assert all(float(c.value).is_integer() for c in counts)
     officer_header = [c.value for c in next(officers.iter_rows(max_row=1))]
     meets = officer_header.index("meets_policy")
     assert {type(r[meets]) for r in officers.iter_rows(min_row=2, values_only=True)} == {bool}
