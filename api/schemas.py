@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-ReviewStatus = Literal["open", "under_review", "dismissed", "substantiated"]
+from rules.records import PING, SHIFT, SWIPE, VISIT, FlagStatus, Record
+from rules.records import Field as RecordField
+
 ReplyCategory = Literal[
     "other_station", "device_problem", "roster_error", "leave_not_recorded", "other"
 ]
@@ -61,121 +64,61 @@ REPORT_ERRORS = errors(400, 401, 403, 422, 503)
 # --- ingest -------------------------------------------------------------------------------------
 
 
-class PingIn(BaseModel):
-    """A device fix (CONTRACT §2 pings.csv). Values may be strings as in the file."""
-
-    device_id: str = Field(description="The device (devices.csv)", examples=["D-1001"])
-    ts: str = Field(
-        description="When the fix was taken (ISO 8601; no offset: force's local time)",
-        examples=["2026-10-05T09:14:03+01:00"],
-    )
-    lat: float | str = Field(description="Latitude, WGS84 degrees", examples=[51.5007])
-    lon: float | str = Field(description="Longitude, WGS84 degrees", examples=[-0.1246])
-    accuracy_m: float | str | None = Field(
-        description="68% error radius, metres (> 0; empty: unknown)", default=None, examples=[12.0]
-    )
-    source: str | None = Field(
-        description="gps, wifi, cell or fused", default=None, examples=["gps"]
-    )
-    is_mock: bool | str | None = Field(
-        description="The device says the fix was simulated", default=None, examples=[False]
-    )
+def _request_type(field: RecordField) -> Any:
+    """A record field's type in a request item: as a file holds it (an instant as text, numbers
+    and booleans also as text), an enum where it has allowed values; optional unless required."""
+    kind: Any = str
+    if field.values is not None:
+        kind = field.values
+    elif field.dtype == pl.Float64():
+        kind = float | str
+    elif field.dtype == pl.Boolean():
+        kind = bool | str
+    return kind if field.required else kind | None
 
 
-class SwipeIn(BaseModel):
-    """A door badge swipe (CONTRACT §2 swipes.csv)."""
-
-    badge_id: str = Field(description="The badge (badges.csv)", examples=["B-2001"])
-    ts: str = Field(description="When (ISO 8601)", examples=["2026-10-05T08:58:41+01:00"])
-    station_id: str = Field(description="The station of the door", examples=["ST-01"])
-    reader_id: str | None = Field(description="The door reader", default=None, examples=["R-01-A"])
-    direction: str | None = Field(
-        description="in, out or unknown (empty: unknown)", default=None, examples=["in"]
-    )
-    granted: bool | str | None = Field(
-        description="Whether the door opened (empty: true)", default=None, examples=[True]
-    )
-
-
-class VisitIn(BaseModel):
-    """An operating-system visit: a stay at one place (CONTRACT §2 visits.csv)."""
-
-    device_id: str = Field(description="The device (devices.csv)", examples=["D-1001"])
-    arrived_at: str = Field(
-        description="When the device arrived (ISO 8601; no offset: force's local time)",
-        examples=["2026-10-05T07:52:00+01:00"],
-    )
-    departed_at: str | None = Field(
-        description="When it left, after arrived_at (empty: still there)",
-        default=None,
-        examples=["2026-10-05T16:04:00+01:00"],
-    )
-    lat: float | str = Field(description="Latitude of the place, WGS84 degrees", examples=[51.5007])
-    lon: float | str = Field(
-        description="Longitude of the place, WGS84 degrees", examples=[-0.1246]
-    )
-    accuracy_m: float | str | None = Field(
-        description="Radius of the place, metres (> 0; empty: unknown)",
-        default=None,
-        examples=[40.0],
-    )
+def request_model(record: Record, name: str, doc: str) -> type[BaseModel]:
+    """The request item of ``record``: its imported fields, named as the file's columns, with
+    their descriptions and examples (documentation: items are parsed by api.batch)."""
+    fields: dict[str, Any] = {}
+    for f in record.imported:
+        info: dict[str, Any] = {"description": f.description}
+        if f.example is not None:
+            info["examples"] = [f.example]
+        if not f.required:
+            info["default"] = None
+        fields[f.column] = (_request_type(f), Field(**info))
+    return create_model(name, __doc__=doc, __module__=__name__, **fields)
 
 
-class ShiftIn(BaseModel):
-    """A rostered shift (CONTRACT §2 roster.csv); a later one with the same shift_id replaces it."""
-
-    shift_id: str = Field(
-        description="The shift's id (a later one replaces it: a roster edit)", examples=["S123"]
-    )
-    officer_id: str = Field(description="The officer", examples=["O-0001"])
-    start: str = Field(description="Start (ISO 8601)", examples=["2026-10-05T08:00:00+01:00"])
-    end: str = Field(
-        description="End (ISO 8601), after start", examples=["2026-10-05T16:00:00+01:00"]
-    )
-    kind: str = Field(
-        description="duty, overtime, training (on duty), leave, sick, rest", examples=["duty"]
-    )
-    station_id: str | None = Field(
-        description="The station of an office shift", default=None, examples=["ST-01"]
-    )
-    declared_location: str | None = Field(
-        description="office, remote or field (on-duty shifts)", default=None, examples=["office"]
-    )
-    created_at: str | None = Field(
-        description="When the roster system created it",
-        default=None,
-        examples=["2026-09-20T10:00:00+01:00"],
-    )
-    updated_at: str | None = Field(
-        default=None, description="When the roster system last changed it"
-    )
-    edited_by: str | None = Field(
-        default=None, description="The rostering account that created or changed this version."
-    )
+def batch_model(name: str, key: str, item: type[BaseModel], doc: str) -> type[BaseModel]:
+    """A batch request body, ``{"<key>": [items...]}`` of up to 10,000 ``item``."""
+    items: Any = list.__class_getitem__(item)
+    fields: dict[str, Any] = {key: (items, Field(description=f"Up to 10,000 {key}"))}
+    return create_model(name, __doc__=doc, __module__=__name__, **fields)
 
 
-class PingBatch(BaseModel):
-    """Up to 10,000 pings. Items are validated one by one: a bad item is rejected, not the batch."""
-
-    pings: list[PingIn] = Field(description="Up to 10,000 pings")
-
-
-class SwipeBatch(BaseModel):
-    """Up to 10,000 swipes."""
-
-    swipes: list[SwipeIn] = Field(description="Up to 10,000 swipes")
-
-
-class VisitBatch(BaseModel):
-    """Up to 10,000 visits."""
-
-    visits: list[VisitIn] = Field(description="Up to 10,000 visits")
-
-
-class ShiftBatch(BaseModel):
-    """Up to 10,000 shifts."""
-
-    shifts: list[ShiftIn] = Field(description="Up to 10,000 shifts")
+PingIn = request_model(
+    PING, "PingIn", "A device fix (CONTRACT §2 pings.csv). Values may be strings as in the file."
+)
+SwipeIn = request_model(SWIPE, "SwipeIn", "A door badge swipe (CONTRACT §2 swipes.csv).")
+VisitIn = request_model(
+    VISIT, "VisitIn", "An operating-system visit: a stay at one place (CONTRACT §2 visits.csv)."
+)
+ShiftIn = request_model(
+    SHIFT,
+    "ShiftIn",
+    "A rostered shift (CONTRACT §2 roster.csv); a later one with the same shift_id replaces it.",
+)
+PingBatch = batch_model(
+    "PingBatch",
+    "pings",
+    PingIn,
+    "Up to 10,000 pings. Items are validated one by one: a bad item is rejected, not the batch.",
+)
+SwipeBatch = batch_model("SwipeBatch", "swipes", SwipeIn, "Up to 10,000 swipes.")
+VisitBatch = batch_model("VisitBatch", "visits", VisitIn, "Up to 10,000 visits.")
+ShiftBatch = batch_model("ShiftBatch", "shifts", ShiftIn, "Up to 10,000 shifts.")
 
 
 class ItemError(BaseModel):
@@ -618,14 +561,14 @@ class FlagPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: ReviewStatus = Field(description="The new review status", examples=["under_review"])
+    status: FlagStatus = Field(description="The new review status", examples=["under_review"])
     note: str = Field(
         description="The reviewer's note (kept with the change)",
         min_length=1,
         max_length=4000,
         examples=["Checked swipe logs with the unit."],
     )
-    expected_status: ReviewStatus | None = Field(
+    expected_status: FlagStatus | None = Field(
         default=None, description="If given, the change is refused (409) unless the flag is in it"
     )
     case_ref: str | None = Field(

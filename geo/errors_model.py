@@ -6,6 +6,7 @@ pessimistic on purpose so that a fix of unknown quality is never strong evidence
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -19,19 +20,32 @@ ACCURACY_CONFIDENCE = 0.68
 # so the 68% radius is a = sigma * sqrt(-2 ln 0.32) = 1.5096 sigma.
 SIGMA_PER_ACCURACY = 1.0 / math.sqrt(-2.0 * math.log(1.0 - ACCURACY_CONFIDENCE))
 
+
+class LocationSource(StrEnum):
+    """How a device positioned a fix (CONTRACT §2 pings.csv source; empty: unknown)."""
+
+    GPS = "gps"
+    WIFI = "wifi"
+    CELL = "cell"
+    FUSED = "fused"
+
+
+# A fix with no source, or one not in LocationSource (matched case-insensitively).
+UNKNOWN = "unknown"
+
 # Conservative 68% radii (metres) used when accuracy_m is missing, zero, negative or not finite.
 # Each is at the pessimistic end of what the source typically reports, so a fix of unknown quality
 # never counts as strong evidence of presence; "unknown" (no or unrecognised source) is as bad as a
 # cell-tower fix.
 DEFAULT_ACCURACY_M: dict[str, float] = {
-    "gps": 25.0,
-    "fused": 40.0,
-    "wifi": 75.0,
-    "cell": 1500.0,
-    "unknown": 1500.0,
+    LocationSource.GPS.value: 25.0,
+    LocationSource.FUSED.value: 40.0,
+    LocationSource.WIFI.value: 75.0,
+    LocationSource.CELL.value: 1500.0,
+    UNKNOWN: 1500.0,
 }
-SOURCES: tuple[str, ...] = ("gps", "wifi", "cell", "fused", "unknown")
-UNKNOWN_SOURCE = SOURCES.index("unknown")
+SOURCES: tuple[str, ...] = (*(s.value for s in LocationSource), UNKNOWN)
+UNKNOWN_SOURCE = SOURCES.index(UNKNOWN)
 
 
 def source_codes(source: pl.Series | None, n: int) -> npt.NDArray[np.int8]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from intake.report import FileStoppedError, ImportFileError, RowError
 BATCH_BYTES = 16 << 20
 PARQUET_BATCH_ROWS = 250_000
 FIRST_SPLIT = 4
+# A physical line longer than this is a row error, never read (a real row is ~100 bytes); well
+# under a read block (BATCH_BYTES // FIRST_SPLIT), which no row may straddle.
+MAX_ROW_BYTES = 1 << 20
+# How much of the file the long-line filter reads at a time.
+SCAN_CHUNK_BYTES = 1 << 20
 
 
 def file_digest(path: Path) -> str:
@@ -42,12 +48,15 @@ class CsvSource:
         self._skipped: set[int] = set()
         self._next_row = 1
         self.header = csv_header(path)
+        self._lines: LongLineFilter | None = None
 
     def _invalid_row(self, row: pacsv.InvalidRow) -> str:
         # ``number`` is the physical line (the header is line 1) when reading serially.
         data_row = (row.number or 0) - 1
         lines = row.text.count("\n")
-        if lines:
+        if self._lines is not None and row.number in self._lines.replaced:
+            reason = f"longer than {self._lines.limit:,} bytes: not read"
+        elif lines:
             reason = (
                 f"a quote opened on this row is never closed; it and the {lines:,} line(s) "
                 "after it were not read"
@@ -74,8 +83,9 @@ class CsvSource:
         return rows
 
     def batches(self) -> Iterator[pl.DataFrame]:
+        self._lines = LongLineFilter(self.path, MAX_ROW_BYTES, len(self.header))
         reader = pacsv.open_csv(
-            self.path,
+            io.BufferedReader(self._lines, SCAN_CHUNK_BYTES),
             read_options=pacsv.ReadOptions(
                 block_size=BATCH_BYTES // FIRST_SPLIT, encoding="utf8", use_threads=False
             ),
@@ -85,7 +95,10 @@ class CsvSource:
                 strings_can_be_null=False,
             ),
         )
-        yield from first_small(self._decode(batch) for batch in reader)
+        try:
+            yield from first_small(self._decode(batch) for batch in reader)
+        finally:
+            self._lines.close()
 
     def _decode(self, batch: pa.RecordBatch) -> pl.DataFrame:
         rows = pa.array(self._row_numbers(batch.num_rows), pa.uint32())
@@ -119,6 +132,96 @@ class CsvSource:
         )
         keep = [i for i in range(frame.height) if i not in bad]
         return frame[keep]
+
+
+class LongLineFilter(io.RawIOBase):
+    """A CSV file's bytes with every physical line longer than ``limit`` bytes replaced by one
+    line of ``fields + 1`` empty fields, which the CSV reader sets aside as an invalid row; the
+    replaced lines' numbers (1-based, the header is line 1) are in ``replaced``.
+
+    Memory stays bounded by ``limit`` plus a chunk, whatever the line: a 10 MB field is dropped
+    as it is read, never held. Lines are found by newline bytes, so a quoted field of many
+    short lines is not one long line (the reader stops at it if it outgrows a block)."""
+
+    def __init__(self, path: Path, limit: int, fields: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.replaced: set[int] = set()
+        self._file = path.open("rb")
+        self._filler = b"," * fields + b"\n"
+        self._line = 1  # the physical line that ``_tail`` belongs to
+        self._tail = b""  # the start of a line not yet ended
+        self._dropping = False  # inside a long line: its bytes are thrown away up to its end
+        self._out = b""
+        self._at = 0  # how much of ``_out`` was read
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._at == len(self._out) and not self._eof:
+            self._out, self._at = b"".join(self._fill()), 0
+        n = min(len(buffer), len(self._out) - self._at)
+        buffer[:n] = memoryview(self._out)[self._at : self._at + n]
+        self._at += n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _replaced_line(self) -> bytes:
+        self.replaced.add(self._line)
+        self._line += 1
+        self._dropping = False
+        return self._filler
+
+    def _fill(self) -> list[bytes | memoryview]:
+        """The next piece of output, from one chunk of the file."""
+        chunk = self._file.read(SCAN_CHUNK_BYTES)
+        if not chunk:
+            self._eof = True
+            last = self._replaced_line() if self._dropping else self._tail
+            self._tail = b""
+            return [last]
+        parts: list[bytes | memoryview] = []
+        if self._dropping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                return parts
+            parts.append(self._replaced_line())
+            chunk = chunk[end + 1 :]
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n") + 1
+        if self._may_hold_long_line(data, end):
+            parts.extend(self._lines(data[:end]))
+        else:
+            parts.append(memoryview(data)[:end])
+            self._line += data.count(b"\n", 0, end)
+        self._tail = data[end:]
+        if len(self._tail) > self.limit:
+            self._tail, self._dropping = b"", True
+        return parts
+
+    def _may_hold_long_line(self, data: bytes, end: int) -> bool:
+        """Whether a line longer than ``limit`` may be in ``data[:end]`` (complete lines): such a
+        line covers an aligned window of ``limit // 2`` bytes without a newline. A few searches
+        per chunk, so the usual file passes through without being split into lines."""
+        step = max(self.limit // 2, 1)
+        return end > self.limit and any(
+            data.find(b"\n", i, i + step) < 0 for i in range(0, end - step + 1, step)
+        )
+
+    def _lines(self, data: bytes) -> list[bytes]:
+        parts = []
+        for line in data.split(b"\n")[:-1]:
+            if len(line) > self.limit:
+                parts.append(self._replaced_line())
+            else:
+                parts.append(line + b"\n")
+                self._line += 1
+        return parts
 
 
 MAX_HEADER_BYTES = 64 << 10

@@ -9,7 +9,8 @@ import polars as pl
 
 from geo.fences import ForceArea
 from rules.clock import EARLIEST, INSTANT, LATEST, SUPPORTED_RANGE, parse_instants
-from rules.masking import SHIFT_KINDS
+from rules.records import RECORDS, Record
+from rules.records import Field as RecordField
 
 ColumnType = Literal["str", "float", "bool", "instant", "enum"]
 
@@ -45,120 +46,30 @@ class Kind:
         return [c.name for c in self.columns]
 
 
-def _c(
-    name: str, type_: ColumnType = "str", required: bool = False, *choices: str, max_len: int = 64
-) -> Column:
-    return Column(name, type_, required, tuple(choices), max_len)
+def _column_type(f: RecordField) -> ColumnType:
+    if f.values is not None:
+        return "enum"
+    if f.dtype == INSTANT:
+        return "instant"
+    if f.dtype == pl.Float64():
+        return "float"
+    if f.dtype == pl.Boolean():
+        return "bool"
+    return "str"
 
 
-KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in (
-        Kind(
-            "officers",
-            (
-                _c("officer_id", required=True),
-                _c("display_name", max_len=200),
-                _c("rank", max_len=100),
-                _c("unit", max_len=100),
-                _c("home_station_id"),
-                _c("office_based", "bool", True),
-                _c("account_id"),
-            ),
-            ("officer_id",),
-        ),
-        Kind(
-            "devices",
-            (
-                _c("device_id", required=True),
-                _c("officer_id", required=True),
-                _c("valid_from", "instant", True),
-                _c("valid_to", "instant"),
-                _c("platform", "enum", False, "android", "ios", "other"),
-            ),
-            ("device_id", "valid_from"),
-        ),
-        Kind(
-            "badges",
-            (
-                _c("badge_id", required=True),
-                _c("officer_id", required=True),
-                _c("valid_from", "instant", True),
-                _c("valid_to", "instant"),
-            ),
-            ("badge_id", "valid_from"),
-        ),
-        Kind(
-            "roster",
-            (
-                _c("shift_id", required=True),
-                _c("officer_id", required=True),
-                _c("start", "instant", True),
-                _c("end", "instant", True),
-                _c("kind", "enum", True, *SHIFT_KINDS),
-                _c("station_id"),
-                _c("declared_location", "enum", False, "office", "remote", "field"),
-                _c("created_at", "instant"),
-                _c("updated_at", "instant"),
-                _c("edited_by"),
-            ),
-            ("shift_id",),
-        ),
-        Kind(
-            "pings",
-            (
-                _c("device_id", required=True),
-                _c("ts", "instant", True),
-                _c("lat", "float", True),
-                _c("lon", "float", True),
-                _c("accuracy_m", "float"),
-                _c("source", "enum", False, "gps", "wifi", "cell", "fused"),
-                _c("is_mock", "bool"),
-            ),
-            ("device_id", "ts"),
-            {"is_mock": False},
-        ),
-        Kind(
-            "visits",
-            (
-                _c("device_id", required=True),
-                _c("arrived_at", "instant", True),
-                _c("departed_at", "instant"),
-                _c("lat", "float", True),
-                _c("lon", "float", True),
-                _c("accuracy_m", "float"),
-            ),
-            ("device_id", "arrived_at"),
-        ),
-        Kind(
-            "swipes",
-            (
-                _c("badge_id", required=True),
-                _c("ts", "instant", True),
-                _c("station_id", required=True),
-                _c("reader_id"),
-                _c("direction", "enum", False, "in", "out", "unknown"),
-                _c("granted", "bool"),
-            ),
-            ("badge_id", "ts", "reader_id"),
-            {"reader_id": "", "direction": "unknown", "granted": True},
-        ),
-        Kind(
-            "overtime",
-            (
-                _c("claim_id", required=True),
-                _c("officer_id", required=True),
-                _c("start", "instant", True),
-                _c("end", "instant", True),
-                _c("station_id"),
-                _c("submitted_at", "instant"),
-                _c("approved_by"),
-                _c("approved_at", "instant"),
-            ),
-            ("claim_id",),
-        ),
+def kind_of(record: Record) -> Kind:
+    """The import kind of ``record``: its imported fields as file columns."""
+    fields = record.imported
+    return Kind(
+        record.name,
+        tuple(Column(f.column, _column_type(f), f.required, f.allowed, f.max_len) for f in fields),
+        tuple(record[k].column for k in record.key),
+        {f.column: f.default for f in fields if f.default is not None},
     )
-}
+
+
+KINDS: dict[str, Kind] = {name: kind_of(record) for name, record in RECORDS.items()}
 
 ERROR_SCHEMA = {"_row": pl.UInt32, "column": pl.Utf8, "reason": pl.Utf8}
 

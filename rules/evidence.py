@@ -8,12 +8,13 @@ import numpy as np
 import polars as pl
 
 from geo.cells import timeline_cell_expr
-from geo.errors_model import DEFAULT_ACCURACY_M
+from geo.errors_model import DEFAULT_ACCURACY_M, UNKNOWN, LocationSource
 from rules.clock import INSTANT
 from rules.geodesy import nearest_fence_lower_bound_m
 from rules.ghosts import ghost_fixes
 from rules.ordering import sort_by_group_time
 from rules.policy import Policy
+from rules.visits import VISIT_SOURCE
 
 # Event types, in the order used to break ties between events at the same instant.
 BADGE_IN = 0  # granted swipe with direction "in": the officer entered the station at ts (anchor)
@@ -27,15 +28,15 @@ MOCK = 5  # a fix the device reports as simulated: the whereabouts are hidden, n
 # at that station (:func:`anchored_near`), otherwise dropped. Never returned by evidence_events.
 NEAR = 6
 
-SOURCE_NAMES = ("gps", "wifi", "cell", "fused", "visit")
+SOURCE_NAMES: tuple[str, ...] = (*(s.value for s in LocationSource), VISIT_SOURCE)
 SOURCE_BITS: dict[str, int] = {
-    "gps": 1,
-    "wifi": 2,
-    "cell": 4,
-    "fused": 8,
-    "unknown": 16,
+    LocationSource.GPS.value: 1,
+    LocationSource.WIFI.value: 2,
+    LocationSource.CELL.value: 4,
+    LocationSource.FUSED.value: 8,
+    UNKNOWN: 16,
     "badge": 32,
-    "visit": 64,  # a row of an operating-system visit (rules.visits)
+    VISIT_SOURCE: 64,  # a row of an operating-system visit (rules.visits)
 }
 SATELLITE_BITS = SOURCE_BITS["gps"] | SOURCE_BITS["fused"] | SOURCE_BITS["unknown"]
 # Fixes labelled GPS: the only ones that cannot come from a Wi-Fi database ("fused" positions can,
@@ -246,6 +247,7 @@ def fix_events(
     stations: pl.DataFrame | None = None,
     *,
     with_distance: bool = False,
+    swipes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
@@ -255,14 +257,15 @@ def fix_events(
     timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates. ``stations``
     (rules.schemas.STATIONS with radius_m) bound the distance of fixes far from every station
     (:func:`own_distance`). ``with_distance`` adds column ``dist_m``, each fix's own signed
-    boundary distance (null for mock fixes), for :func:`held_near`.
+    boundary distance (null for mock fixes), for :func:`held_near`. ``swipes`` (window-tagged,
+    on duty) keep a badge-corroborated trip from being read as a ghost (rules.ghosts).
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
     frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
-    ghost = ghost_fixes(frame, policy)
+    ghost = ghost_fixes(frame, policy, swipes)
     usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
     visit = pl.col("src_bits") == SOURCE_BITS["visit"]
     usable = usable.with_columns(own_distance(usable, policy, stations))
@@ -474,7 +477,7 @@ def evidence_events(
     """
     events = pl.concat(
         [
-            fix_events(fixes, policy, stations, with_distance=True),
+            fix_events(fixes, policy, stations, with_distance=True, swipes=swipes),
             swipe_events(swipes, with_distance=True),
         ],
         how="vertical",

@@ -16,10 +16,13 @@ import polars as pl
 from rules.clock import INSTANT
 from rules.ordering import sort_events
 from rules.policy import Policy
+from rules.records import ShiftKind
 
-ON_DUTY_KINDS = ("duty", "overtime", "training")
-OFF_DUTY_KINDS = ("leave", "sick", "rest")
-SHIFT_KINDS = ON_DUTY_KINDS + OFF_DUTY_KINDS
+ON_DUTY_KINDS: tuple[str, ...] = tuple(
+    k.value for k in (ShiftKind.DUTY, ShiftKind.OVERTIME, ShiftKind.TRAINING)
+)
+OFF_DUTY_KINDS: tuple[str, ...] = tuple(k.value for k in ShiftKind if k not in ON_DUTY_KINDS)
+SHIFT_KINDS: tuple[str, ...] = ON_DUTY_KINDS + OFF_DUTY_KINDS
 
 WINDOW_SCHEMA: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),

@@ -5,73 +5,35 @@ from __future__ import annotations
 import polars as pl
 
 from rules.clock import INSTANT
+from rules.records import CLAIM, OFFICER, PING, SHIFT, STATION, SWIPE
 
+# The rules' frames of the CONTRACT §2 records (rules.records), officer first.
 FIXES: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "device_id": pl.Utf8(),
-    "ts": INSTANT,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "accuracy_m": pl.Float64(),
-    "source": pl.Utf8(),
-    "is_mock": pl.Boolean(),
+    **PING.polars(
+        ("officer_id", "device_id", "ts", "lat", "lon", "accuracy_m", "source", "is_mock")
+    ),
+    # from geo's classification of each fix (geo.index)
     "station_id": pl.Utf8(),
     "boundary_distance_m": pl.Float64(),
     "p_inside": pl.Float64(),
-    "h3_cell": pl.UInt64(),  # at geo.cells.STORE_RESOLUTION, as stored; optional
+    **PING.polars(("h3_cell",)),  # at geo.cells.STORE_RESOLUTION, as stored; optional
 }
-SWIPES: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "badge_id": pl.Utf8(),
-    "ts": INSTANT,
-    "station_id": pl.Utf8(),
-    "reader_id": pl.Utf8(),
-    "direction": pl.Utf8(),
-    "granted": pl.Boolean(),
-}
-SHIFTS: dict[str, pl.DataType] = {
-    "shift_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "kind": pl.Utf8(),
-    "station_id": pl.Utf8(),
-    "declared_location": pl.Utf8(),
-    "created_at": INSTANT,
-    "updated_at": INSTANT,
-}
-SHIFT_HISTORY: dict[str, pl.DataType] = {
-    "shift_id": pl.Utf8(),
-    "version": pl.Int64(),
-    "recorded_at": INSTANT,
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "kind": pl.Utf8(),
-    "station_id": pl.Utf8(),
-    "declared_location": pl.Utf8(),
-    "created_at": INSTANT,
-    "updated_at": INSTANT,
-}
-OVERTIME: dict[str, pl.DataType] = {
-    "claim_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "start_at": INSTANT,
-    "end_at": INSTANT,
-    "station_id": pl.Utf8(),
-    "submitted_at": INSTANT,
-}
-OFFICERS: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "unit": pl.Utf8(),
-    "office_based": pl.Boolean(),
-}
-STATIONS: dict[str, pl.DataType] = {
-    "station_id": pl.Utf8(),
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    # metres from (lat, lon) to the fence's farthest point (geo.index.station_centroids); optional
-    "radius_m": pl.Float64(),
-}
+SWIPES: dict[str, pl.DataType] = SWIPE.polars(
+    ("officer_id", "badge_id", "ts", "station_id", "reader_id", "direction", "granted")
+)
+_SHIFT_TIMES = ("start_at", "end_at", "kind", "station_id", "declared_location")
+SHIFTS: dict[str, pl.DataType] = SHIFT.polars(
+    ("shift_id", "officer_id", *_SHIFT_TIMES, "created_at", "updated_at")
+)
+SHIFT_HISTORY: dict[str, pl.DataType] = SHIFT.polars(
+    ("shift_id", "version", "recorded_at", *_SHIFT_TIMES, "created_at", "updated_at")
+)
+OVERTIME: dict[str, pl.DataType] = CLAIM.polars(
+    ("claim_id", "officer_id", "start_at", "end_at", "station_id", "submitted_at")
+)
+OFFICERS: dict[str, pl.DataType] = OFFICER.polars(("officer_id", "unit", "office_based"))
+# radius_m: metres to the fence's farthest point (geo.index.station_centroids); optional
+STATIONS: dict[str, pl.DataType] = STATION.polars(("station_id", "lat", "lon", "radius_m"))
 PRESENCE: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
     "start_at": INSTANT,

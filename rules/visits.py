@@ -8,17 +8,12 @@ import polars as pl
 
 from rules.clock import INSTANT
 from rules.masking import DutyStatus, covered, on_duty_windows, rostered_windows
+from rules.records import VISIT
 
 VISIT_SOURCE = "visit"
-VISITS: dict[str, pl.DataType] = {
-    "device_id": pl.Utf8(),
-    "officer_id": pl.Utf8(),
-    "arrived_at": INSTANT,
-    "departed_at": INSTANT,
-    "lat": pl.Float64(),
-    "lon": pl.Float64(),
-    "accuracy_m": pl.Float64(),
-}
+VISITS: dict[str, pl.DataType] = VISIT.polars(
+    ("device_id", "officer_id", "arrived_at", "departed_at", "lat", "lon", "accuracy_m")
+)
 
 
 def visit_fixes(

@@ -30,10 +30,10 @@ Schema = dict[str, pl.DataType]
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 
 OFFICERS: Schema = rules_schemas.OFFICERS
-# Stored fixes: the rules' fix columns before classification, plus the stored H3 cell.
+# Stored fixes: the rules' fix columns but those of geo's classification (with the stored H3
+# cell, read back as rules.records.H3_CELL).
 FIXES: Schema = {
-    **{name: dtype for name, dtype in rules_schemas.FIXES.items() if name not in CLASSIFIED},
-    "h3_cell": pl.UInt64(),
+    name: dtype for name, dtype in rules_schemas.FIXES.items() if name not in CLASSIFIED
 }
 SWIPES: Schema = rules_schemas.SWIPES
 # Stored on-duty visit pieces (store.models.Visit), as rules.visits.VISITS.

@@ -11,10 +11,9 @@ from sqlalchemy.orm import Session
 
 from rules.clock import day_bounds
 from rules.fairness import NIGHT_FROM_HOUR, NIGHT_UNTIL_HOUR
+from rules.masking import ON_DUTY_KINDS
 from store.dayload import load_daily
 from store.models import DeviceAssignment, Flag, Officer, Shift
-
-ON_DUTY_KINDS = ("duty", "overtime", "training")
 
 
 def load_flags(session: Session, start: date, end: date) -> pl.DataFrame:

@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from rules.records import FlagStatus
 from store.models import Flag, FlagResponse, FlagReview
 
-REVIEW_STATUSES = ("open", "under_review", "dismissed", "substantiated")
-SUBSTANTIATED = "substantiated"
-UNDER_REVIEW = "under_review"
+REVIEW_STATUSES: tuple[str, ...] = tuple(s.value for s in FlagStatus)
+SUBSTANTIATED = FlagStatus.SUBSTANTIATED.value
+UNDER_REVIEW = FlagStatus.UNDER_REVIEW.value
 CHANGE, PROPOSAL, CONFIRMATION = "change", "proposal", "confirmation"
 
 

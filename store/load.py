@@ -17,31 +17,25 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rules.clock import local_date
+from rules.records import PING, SWIPE
 from store.db import is_postgres
 from store.models import MaskedCount, MaskedKey, MaskingSalt
+from store.types import stored_dtype
 
-_TEXT, _FLOAT, _BOOL = pl.Utf8, pl.Float64, pl.Boolean
 _INSTANT = pl.Datetime("us", "UTC")
-PING_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
-    "device_id": _TEXT,
-    "ts": _INSTANT,
-    "officer_id": _TEXT,
-    "lat": _FLOAT,
-    "lon": _FLOAT,
-    "accuracy_m": _FLOAT,
-    "source": _TEXT,
-    "is_mock": _BOOL,
-    "h3_cell": pl.Int64,
-}
-SWIPE_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
-    "badge_id": _TEXT,
-    "ts": _INSTANT,
-    "reader_id": _TEXT,
-    "officer_id": _TEXT,
-    "station_id": _TEXT,
-    "direction": _TEXT,
-    "granted": _BOOL,
-}
+
+
+def _stored(types: dict[str, pl.DataType]) -> dict[str, pl.DataType | type[pl.DataType]]:
+    return {name: stored_dtype(dtype) for name, dtype in types.items()}
+
+
+# The columns of the event tables (store.models), in table order.
+PING_TYPES = _stored(PING.polars())
+SWIPE_TYPES = _stored(
+    SWIPE.polars(
+        ("badge_id", "ts", "reader_id", "officer_id", "station_id", "direction", "granted")
+    )
+)
 EVENT_TYPES = {
     "pings": PING_TYPES,
     "held_pings": {**PING_TYPES, "held_at": _INSTANT},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -20,9 +21,13 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
+from sqlalchemy.types import TypeEngine
 
-from store.types import DOCUMENT, FENCE, Instant
+from rules.clock import INSTANT
+from rules.records import BADGE, CLAIM, DEVICE, OFFICER, PING, SHIFT, STATION, SWIPE, VISIT
+from rules.records import Field as RecordField
+from store.types import DOCUMENT, FENCE, Instant, stored_dtype
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -48,6 +53,31 @@ def long_shift_sql(alias: str = "") -> str:
 LONG_SHIFT_SQL = long_shift_sql()
 
 
+def record_column(
+    field: RecordField, sql_type: TypeEngine[Any] | None = None, **kw: Any
+) -> MappedColumn[Any]:
+    """The column of a record's field (rules.records). Its SQL type follows the field's stored
+    Polars type (store.types.stored_dtype): text as String of the field's max_len, instants as
+    Instant, Int64 as BIGINT; ``sql_type`` overrides it (the short codes of a vocabulary, a
+    narrower integer). Nullability follows the ``Mapped`` annotation."""
+    return mapped_column(sql_type if sql_type is not None else _sql_type(field), **kw)
+
+
+def _sql_type(field: RecordField) -> TypeEngine[Any]:
+    dtype = stored_dtype(field.dtype)
+    if dtype == INSTANT:
+        return Instant()
+    if dtype == pl.Utf8():
+        return String(field.max_len)
+    if dtype == pl.Float64():
+        return Float()
+    if dtype == pl.Boolean():
+        return Boolean()
+    if dtype == pl.Int64():
+        return BigInteger()
+    raise TypeError(f"{field.name}: no column type for {dtype}")
+
+
 class Base(DeclarativeBase):
     """Declarative base with a naming convention, so migrations name constraints predictably."""
 
@@ -62,9 +92,9 @@ class Station(Base):
 
     __tablename__ = "stations"
 
-    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    borough: Mapped[str | None] = mapped_column(String(100))
+    station_id: Mapped[str] = record_column(STATION["station_id"], primary_key=True)
+    name: Mapped[str] = record_column(STATION["name"])
+    borough: Mapped[str | None] = record_column(STATION["borough"])
     geom: Mapped[Any] = mapped_column(FENCE)
     updated_at: Mapped[datetime] = mapped_column(Instant())
 
@@ -78,13 +108,13 @@ class Officer(Base):
 
     __tablename__ = "officers"
 
-    officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(String(200))
-    rank: Mapped[str | None] = mapped_column(String(100))
-    unit: Mapped[str | None] = mapped_column(String(100), index=True)
-    home_station_id: Mapped[str | None] = mapped_column(String(64))
-    office_based: Mapped[bool] = mapped_column(Boolean)
-    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    officer_id: Mapped[str] = record_column(OFFICER["officer_id"], primary_key=True)
+    display_name: Mapped[str | None] = record_column(OFFICER["display_name"])
+    rank: Mapped[str | None] = record_column(OFFICER["rank"])
+    unit: Mapped[str | None] = record_column(OFFICER["unit"], index=True)
+    home_station_id: Mapped[str | None] = record_column(OFFICER["home_station_id"])
+    office_based: Mapped[bool] = record_column(OFFICER["office_based"])
+    account_id: Mapped[str | None] = record_column(OFFICER["account_id"], index=True)
     updated_at: Mapped[datetime] = mapped_column(Instant())
 
 
@@ -93,11 +123,11 @@ class DeviceAssignment(Base):
 
     __tablename__ = "device_assignments"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    valid_from: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    valid_to: Mapped[datetime | None] = mapped_column(Instant())
-    platform: Mapped[str | None] = mapped_column(String(16))
+    device_id: Mapped[str] = record_column(DEVICE["device_id"], primary_key=True)
+    valid_from: Mapped[datetime] = record_column(DEVICE["valid_from"], primary_key=True)
+    officer_id: Mapped[str] = record_column(DEVICE["officer_id"], index=True)
+    valid_to: Mapped[datetime | None] = record_column(DEVICE["valid_to"])
+    platform: Mapped[str | None] = record_column(DEVICE["platform"], String(16))
 
 
 class BadgeAssignment(Base):
@@ -105,10 +135,10 @@ class BadgeAssignment(Base):
 
     __tablename__ = "badge_assignments"
 
-    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    valid_from: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    valid_to: Mapped[datetime | None] = mapped_column(Instant())
+    badge_id: Mapped[str] = record_column(BADGE["badge_id"], primary_key=True)
+    valid_from: Mapped[datetime] = record_column(BADGE["valid_from"], primary_key=True)
+    officer_id: Mapped[str] = record_column(BADGE["officer_id"], index=True)
+    valid_to: Mapped[datetime | None] = record_column(BADGE["valid_to"])
 
 
 # --- roster -----------------------------------------------------------------------------------
@@ -119,18 +149,18 @@ class Shift(Base):
 
     __tablename__ = "shifts"
 
-    shift_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64))
-    start_at: Mapped[datetime] = mapped_column(Instant())
-    end_at: Mapped[datetime] = mapped_column(Instant())
-    kind: Mapped[str] = mapped_column(String(16))
-    station_id: Mapped[str | None] = mapped_column(String(64))
-    declared_location: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime | None] = mapped_column(Instant())
-    updated_at: Mapped[datetime | None] = mapped_column(Instant())
-    edited_by: Mapped[str | None] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    recorded_at: Mapped[datetime] = mapped_column(Instant())
+    shift_id: Mapped[str] = record_column(SHIFT["shift_id"], primary_key=True)
+    officer_id: Mapped[str] = record_column(SHIFT["officer_id"])
+    start_at: Mapped[datetime] = record_column(SHIFT["start_at"])
+    end_at: Mapped[datetime] = record_column(SHIFT["end_at"])
+    kind: Mapped[str] = record_column(SHIFT["kind"], String(16))
+    station_id: Mapped[str | None] = record_column(SHIFT["station_id"])
+    declared_location: Mapped[str | None] = record_column(SHIFT["declared_location"], String(16))
+    created_at: Mapped[datetime | None] = record_column(SHIFT["created_at"])
+    updated_at: Mapped[datetime | None] = record_column(SHIFT["updated_at"])
+    edited_by: Mapped[str | None] = record_column(SHIFT["edited_by"])
+    version: Mapped[int] = record_column(SHIFT["version"], Integer())
+    recorded_at: Mapped[datetime] = record_column(SHIFT["recorded_at"])
 
     __table_args__ = (
         Index("ix_shifts_officer_start", "officer_id", "start_at"),
@@ -150,18 +180,18 @@ class ShiftVersion(Base):
 
     __tablename__ = "shift_versions"
 
-    shift_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    start_at: Mapped[datetime] = mapped_column(Instant())
-    end_at: Mapped[datetime] = mapped_column(Instant())
-    kind: Mapped[str] = mapped_column(String(16))
-    station_id: Mapped[str | None] = mapped_column(String(64))
-    declared_location: Mapped[str | None] = mapped_column(String(16))
-    created_at: Mapped[datetime | None] = mapped_column(Instant())
-    updated_at: Mapped[datetime | None] = mapped_column(Instant())
-    edited_by: Mapped[str | None] = mapped_column(String(64))
-    recorded_at: Mapped[datetime] = mapped_column(Instant())
+    shift_id: Mapped[str] = record_column(SHIFT["shift_id"], primary_key=True)
+    version: Mapped[int] = record_column(SHIFT["version"], Integer(), primary_key=True)
+    officer_id: Mapped[str] = record_column(SHIFT["officer_id"], index=True)
+    start_at: Mapped[datetime] = record_column(SHIFT["start_at"])
+    end_at: Mapped[datetime] = record_column(SHIFT["end_at"])
+    kind: Mapped[str] = record_column(SHIFT["kind"], String(16))
+    station_id: Mapped[str | None] = record_column(SHIFT["station_id"])
+    declared_location: Mapped[str | None] = record_column(SHIFT["declared_location"], String(16))
+    created_at: Mapped[datetime | None] = record_column(SHIFT["created_at"])
+    updated_at: Mapped[datetime | None] = record_column(SHIFT["updated_at"])
+    edited_by: Mapped[str | None] = record_column(SHIFT["edited_by"])
+    recorded_at: Mapped[datetime] = record_column(SHIFT["recorded_at"])
 
     # Versions edited after their shift began (late entries, after-the-fact edits): a sliver of
     # the roster, which the roster-integrity period reads without scanning every version.
@@ -180,14 +210,14 @@ class OvertimeClaim(Base):
 
     __tablename__ = "overtime_claims"
 
-    claim_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64))
-    start_at: Mapped[datetime] = mapped_column(Instant())
-    end_at: Mapped[datetime] = mapped_column(Instant())
-    station_id: Mapped[str | None] = mapped_column(String(64))
-    submitted_at: Mapped[datetime | None] = mapped_column(Instant())
-    approved_by: Mapped[str | None] = mapped_column(String(64))
-    approved_at: Mapped[datetime | None] = mapped_column(Instant())
+    claim_id: Mapped[str] = record_column(CLAIM["claim_id"], primary_key=True)
+    officer_id: Mapped[str] = record_column(CLAIM["officer_id"])
+    start_at: Mapped[datetime] = record_column(CLAIM["start_at"])
+    end_at: Mapped[datetime] = record_column(CLAIM["end_at"])
+    station_id: Mapped[str | None] = record_column(CLAIM["station_id"])
+    submitted_at: Mapped[datetime | None] = record_column(CLAIM["submitted_at"])
+    approved_by: Mapped[str | None] = record_column(CLAIM["approved_by"])
+    approved_at: Mapped[datetime | None] = record_column(CLAIM["approved_at"])
 
     __table_args__ = (Index("ix_overtime_officer_start", "officer_id", "start_at"),)
 
@@ -207,15 +237,15 @@ class Ping(Base):
 
     __tablename__ = "pings"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64))
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
-    source: Mapped[str | None] = mapped_column(String(8))
-    is_mock: Mapped[bool] = mapped_column(Boolean)
-    h3_cell: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = record_column(PING["device_id"], primary_key=True)
+    ts: Mapped[datetime] = record_column(PING["ts"], primary_key=True)
+    officer_id: Mapped[str] = record_column(PING["officer_id"])
+    lat: Mapped[float] = record_column(PING["lat"])
+    lon: Mapped[float] = record_column(PING["lon"])
+    accuracy_m: Mapped[float | None] = record_column(PING["accuracy_m"])
+    source: Mapped[str | None] = record_column(PING["source"], String(8))
+    is_mock: Mapped[bool] = record_column(PING["is_mock"])
+    h3_cell: Mapped[int] = record_column(PING["h3_cell"])
 
     __table_args__ = (
         PrimaryKeyConstraint("ts", "device_id"),
@@ -229,15 +259,15 @@ class HeldPing(Base):
 
     __tablename__ = "held_pings"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
-    source: Mapped[str | None] = mapped_column(String(8))
-    is_mock: Mapped[bool] = mapped_column(Boolean)
-    h3_cell: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = record_column(PING["device_id"], primary_key=True)
+    ts: Mapped[datetime] = record_column(PING["ts"], primary_key=True)
+    officer_id: Mapped[str] = record_column(PING["officer_id"], index=True)
+    lat: Mapped[float] = record_column(PING["lat"])
+    lon: Mapped[float] = record_column(PING["lon"])
+    accuracy_m: Mapped[float | None] = record_column(PING["accuracy_m"])
+    source: Mapped[str | None] = record_column(PING["source"], String(8))
+    is_mock: Mapped[bool] = record_column(PING["is_mock"])
+    h3_cell: Mapped[int] = record_column(PING["h3_cell"])
     held_at: Mapped[datetime] = mapped_column(Instant())
 
 
@@ -246,13 +276,13 @@ class Swipe(Base):
 
     __tablename__ = "swipes"
 
-    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    reader_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64))
-    station_id: Mapped[str] = mapped_column(String(64))
-    direction: Mapped[str] = mapped_column(String(8))
-    granted: Mapped[bool] = mapped_column(Boolean)
+    badge_id: Mapped[str] = record_column(SWIPE["badge_id"], primary_key=True)
+    ts: Mapped[datetime] = record_column(SWIPE["ts"], primary_key=True)
+    reader_id: Mapped[str] = record_column(SWIPE["reader_id"], primary_key=True)
+    officer_id: Mapped[str] = record_column(SWIPE["officer_id"])
+    station_id: Mapped[str] = record_column(SWIPE["station_id"])
+    direction: Mapped[str] = record_column(SWIPE["direction"], String(8))
+    granted: Mapped[bool] = record_column(SWIPE["granted"])
 
     __table_args__ = (
         Index("ix_swipes_officer_ts", "officer_id", "ts"),
@@ -265,13 +295,13 @@ class HeldSwipe(Base):
 
     __tablename__ = "held_swipes"
 
-    badge_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    ts: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    reader_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    station_id: Mapped[str] = mapped_column(String(64))
-    direction: Mapped[str] = mapped_column(String(8))
-    granted: Mapped[bool] = mapped_column(Boolean)
+    badge_id: Mapped[str] = record_column(SWIPE["badge_id"], primary_key=True)
+    ts: Mapped[datetime] = record_column(SWIPE["ts"], primary_key=True)
+    reader_id: Mapped[str] = record_column(SWIPE["reader_id"], primary_key=True)
+    officer_id: Mapped[str] = record_column(SWIPE["officer_id"], index=True)
+    station_id: Mapped[str] = record_column(SWIPE["station_id"])
+    direction: Mapped[str] = record_column(SWIPE["direction"], String(8))
+    granted: Mapped[bool] = record_column(SWIPE["granted"])
     held_at: Mapped[datetime] = mapped_column(Instant())
 
 
@@ -288,14 +318,14 @@ class Visit(Base):
 
     __tablename__ = "visits"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    arrived_at: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64))
-    departed_at: Mapped[datetime] = mapped_column(Instant())
+    device_id: Mapped[str] = record_column(VISIT["device_id"], primary_key=True)
+    arrived_at: Mapped[datetime] = record_column(VISIT["arrived_at"], primary_key=True)
+    officer_id: Mapped[str] = record_column(VISIT["officer_id"])
+    departed_at: Mapped[datetime] = record_column(VISIT["departed_at"])
     departure_known: Mapped[bool] = mapped_column(Boolean)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float] = record_column(VISIT["lat"])
+    lon: Mapped[float] = record_column(VISIT["lon"])
+    accuracy_m: Mapped[float | None] = record_column(VISIT["accuracy_m"])
 
     __table_args__ = (
         PrimaryKeyConstraint("arrived_at", "device_id"),
@@ -308,14 +338,14 @@ class HeldVisit(Base):
 
     __tablename__ = "held_visits"
 
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    arrived_at: Mapped[datetime] = mapped_column(Instant(), primary_key=True)
-    officer_id: Mapped[str] = mapped_column(String(64), index=True)
-    departed_at: Mapped[datetime] = mapped_column(Instant())
+    device_id: Mapped[str] = record_column(VISIT["device_id"], primary_key=True)
+    arrived_at: Mapped[datetime] = record_column(VISIT["arrived_at"], primary_key=True)
+    officer_id: Mapped[str] = record_column(VISIT["officer_id"], index=True)
+    departed_at: Mapped[datetime] = record_column(VISIT["departed_at"])
     departure_known: Mapped[bool] = mapped_column(Boolean)
-    lat: Mapped[float] = mapped_column(Float)
-    lon: Mapped[float] = mapped_column(Float)
-    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float] = record_column(VISIT["lat"])
+    lon: Mapped[float] = record_column(VISIT["lon"])
+    accuracy_m: Mapped[float | None] = record_column(VISIT["accuracy_m"])
     held_at: Mapped[datetime] = mapped_column(Instant())
 
 

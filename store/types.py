@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 from geoalchemy2 import Geometry
 from sqlalchemy import BigInteger, Dialect, Text
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.types import JSON, TypeDecorator, TypeEngine
 
+from rules.records import H3_CELL
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def stored_dtype(dtype: pl.DataType) -> pl.DataType:
+    """How a record's Polars type (rules.records) is stored: an H3 cell (H3_CELL, unsigned) as a
+    signed 64-bit integer, every H3 index being below 2**63; any other type as it is."""
+    return pl.Int64() if dtype == H3_CELL else dtype
 
 
 def to_epoch_us(value: datetime) -> int:

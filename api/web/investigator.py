@@ -22,7 +22,7 @@ from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_
 from api.web.timeline import timeline_context
 from rules.findings import coarsen
 from rules.integrity import INTEGRITY_CODES
-from store.flag_review import review_flag
+from store.flag_review import REVIEW_STATUSES, review_flag
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
 
@@ -32,7 +32,6 @@ CaseRef = Annotated[str | None, Query(max_length=100)]
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
 StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
-REVIEW_STATUSES = ("open", "under_review", "dismissed", "substantiated")
 FLAG_CODES = (
     "DECLARED_OFFICE_UNVERIFIED",
     "BADGE_WITHOUT_DEVICE",

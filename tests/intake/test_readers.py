@@ -91,12 +91,51 @@ def test_a_huge_header_line_refuses_the_file(world: World) -> None:
         world.load("pings", "pings.csv", "device_id," + "x" * 200_000 + "\n")
 
 
-def test_a_row_too_long_to_read_says_what_was_stored_and_a_fixed_file_completes(
+def test_a_ten_megabyte_field_is_a_row_error_and_the_rest_loads(world: World) -> None:
+    good = [ping(m) for m in range(40)]
+    huge = f"D2,2026-10-24T11:00:00+01:00,{SECRET_LAT},{SECRET_LON},8,{'x' * (10 << 20)},false\n"
+    text = HEADER + "".join(good[:30]) + huge + "".join(good[30:])
+    report = world.load("pings", "pings.csv", text)
+    assert report.counts["accepted"] == 40
+    assert [(e.row, e.column, e.reason) for e in report.errors] == [
+        (31, None, f"longer than {intake.readers.MAX_ROW_BYTES:,} bytes: not read")
+    ]
+    _no_values(repr(report.errors))
+    assert world.count("pings") == 40
+
+
+def test_long_rows_anywhere_keep_later_row_numbers(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Long rows first, last (without a final newline), side by side and across read chunks."""
+    monkeypatch.setattr(intake.readers, "MAX_ROW_BYTES", 300)
+    monkeypatch.setattr(intake.readers, "SCAN_CHUNK_BYTES", 1000)
+    long = f"D2,2026-10-24T11:00:00+01:00,{SECRET_LAT},{SECRET_LON},8,{'y' * 700},false\n"
+    bad_accuracy = ping(5).replace(",8,", ",-1,")
+    rows = [long, ping(0), long, long, ping(1), *(ping(m) for m in range(6, 20))]
+    rows += [bad_accuracy, long, ping(2), long.rstrip("\n")]
+    report = world.load("pings", "pings.csv", HEADER + "".join(rows))
+    reason = "longer than 300 bytes: not read"
+    assert [(e.row, e.reason) for e in report.errors] == [
+        (1, reason),
+        (3, reason),
+        (4, reason),
+        (20, "must be greater than 0 metres"),
+        (21, reason),
+        (23, reason),
+    ]
+    assert report.counts["accepted"] == 17
+    _no_values(repr(report.errors))
+
+
+def test_a_row_cut_across_blocks_says_what_was_stored_and_a_fixed_file_completes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quoted field of many short lines longer than a read block stops the file."""
     monkeypatch.setattr(intake.readers, "BATCH_BYTES", 4096)
     good = [ping(m) for m in range(40)]
-    huge = f"D2,2026-10-24T11:00:00+01:00,{SECRET_LAT},{SECRET_LON},8,{'x' * 5000},false\n"
+    lines = "x\n" * 2500
+    huge = f'D2,2026-10-24T11:00:00+01:00,{SECRET_LAT},{SECRET_LON},8,"{lines}",false\n'
     text = HEADER + "".join(good[:30]) + huge + "".join(good[30:])
     with pytest.raises(ImportStoppedError) as caught:
         world.load("pings", "pings.csv", text)
