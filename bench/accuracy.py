@@ -23,6 +23,7 @@ from rules.findings import Finding
 from rules.geodesy import haversine_m
 from rules.masking import DutyStatus, duty_status, on_duty_windows
 from rules.policy import Policy, load_policy
+from rules.receipts import receipt_offsets
 from rules.visits import visit_fixes
 
 CODES = (
@@ -125,6 +126,7 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
         .unique()
     )
     habit = timedelta(days=policy.dwb_habit_days)
+    receipts = force.receipts
     daily: list[pl.DataFrame] = []
     presence: list[pl.DataFrame] = []
     findings: list[Finding] = []
@@ -145,6 +147,9 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
             swipes=kept["swipes"].filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
             overtime=overtime.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo)),
             stations=centroids,
+            devices=None
+            if receipts is None
+            else _offsets(receipts, day_bounds(day, force.tz)[1], policy),
             swipers=swipe_days.filter(pl.col("date").is_between(day - habit, day + habit))
             .select("officer_id")
             .unique(),
@@ -172,6 +177,17 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
             "evaluate": t3 - t2,
             "compliance": t4 - t3,
         },
+    )
+
+
+def _offsets(receipts: pl.DataFrame, hi: datetime, policy: Policy) -> pl.DataFrame:
+    """Device clock offsets from the HTTP receipts of the receipt_offset_days before ``hi``, as
+    store.clock.device_offsets reads them for the nightly run."""
+    lo = hi - timedelta(days=policy.receipt_offset_days)
+    return receipt_offsets(
+        receipts.filter((pl.col("received_at") >= lo) & (pl.col("received_at") < hi)),
+        min_batches=policy.receipt_min_batches,
+        max_offset_s=policy.skew_max_offset_minutes * 60.0,
     )
 
 

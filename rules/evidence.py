@@ -247,6 +247,7 @@ def fix_events(
     stations: pl.DataFrame | None = None,
     *,
     with_distance: bool = False,
+    swipes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Decisive events (INSIDE, AWAY, MOCK) of on-duty fixes sorted by (win_id, ts), same order.
 
@@ -256,14 +257,15 @@ def fix_events(
     timeline_cell_expr: the ancestor of the fix's stored cell), never coordinates. ``stations``
     (rules.schemas.STATIONS with radius_m) bound the distance of fixes far from every station
     (:func:`own_distance`). ``with_distance`` adds column ``dist_m``, each fix's own signed
-    boundary distance (null for mock fixes), for :func:`held_near`.
+    boundary distance (null for mock fixes), for :func:`held_near`. ``swipes`` (window-tagged,
+    on duty) keep a badge-corroborated trip from being read as a ghost (rules.ghosts).
     """
     worst = max(policy.inside_max_accuracy_m, policy.away_max_accuracy_m)
     frame = fixes.with_columns(source_bits(fixes["source"])).with_columns(
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
-    ghost = ghost_fixes(frame, policy)
+    ghost = ghost_fixes(frame, policy, swipes)
     usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
     visit = pl.col("src_bits") == SOURCE_BITS["visit"]
     usable = usable.with_columns(own_distance(usable, policy, stations))
@@ -475,7 +477,7 @@ def evidence_events(
     """
     events = pl.concat(
         [
-            fix_events(fixes, policy, stations, with_distance=True),
+            fix_events(fixes, policy, stations, with_distance=True, swipes=swipes),
             swipe_events(swipes, with_distance=True),
         ],
         how="vertical",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from rules.geodesy import haversine_m
@@ -16,6 +18,38 @@ def _at(col: str, n: int) -> pl.Expr:
     return pl.when(same).then(pl.col(col).shift(-n))
 
 
+def _badge_here(fixes: pl.DataFrame, swipes: pl.DataFrame | None, policy: Policy) -> pl.Series:
+    """Whether a granted swipe of the fix's officer at the station geo attributes the fix to
+    precedes it in the same on-duty window, within badge_anchor_max_hours (Boolean, same rows)."""
+    none = pl.Series("badge", [False] * fixes.height, dtype=pl.Boolean)
+    if swipes is None or swipes.is_empty() or "station_id" not in fixes.columns:
+        return none
+    granted = (
+        swipes.filter(pl.col("granted").fill_null(False) & pl.col("station_id").is_not_null())
+        .select("officer_id", "win_id", "station_id", s_ts="ts")
+        .sort("s_ts")
+    )
+    if granted.is_empty():
+        return none
+    here = (
+        fixes.select("officer_id", "win_id", "station_id", "ts")
+        .with_row_index("_i")
+        .filter(pl.col("station_id").is_not_null())
+        .sort("ts")
+        .join_asof(
+            granted,
+            left_on="ts",
+            right_on="s_ts",
+            by=["officer_id", "win_id", "station_id"],
+            strategy="backward",
+            tolerance=timedelta(hours=policy.badge_anchor_max_hours),
+            check_sortedness=False,
+        )
+        .filter(pl.col("s_ts").is_not_null())
+    )
+    return none.scatter(here["_i"], True) if here.height else none
+
+
 def _round_trip(k: int, policy: Policy) -> pl.Expr:
     """Row starts a run of ``k`` ghost fixes: the fixes before and after the run agree (within
     ghost_same_place_m), the run's ends are at least ghost_min_distance_m from them, and going
@@ -27,18 +61,26 @@ def _round_trip(k: int, policy: Policy) -> pl.Expr:
     ends = haversine_m(_at("lat", -1), _at("lon", -1), _at("lat", k), _at("lon", k))
     run_tight = pl.lit(True) if k == 1 else _at("step_m", 1) <= policy.ghost_same_place_m
     no_gps = ~pl.col("gps") if k == 1 else ~(pl.col("gps") | _at("gps", 1).fill_null(False))
+    # the officer's badge at the station the run is attributed to shows the trip was made
+    badged = pl.col("badge") if k == 1 else pl.col("badge") | _at("badge", 1).fill_null(False)
     return (
         (out >= policy.ghost_min_distance_m)
         & (back >= policy.ghost_min_distance_m)
         & run_tight
         & (ends <= policy.ghost_same_place_m)
-        & (((out + back) / secs.clip(1.0, None) * 3.6 >= policy.ghost_speed_kmh) | no_gps)
+        & (
+            ((out + back) / secs.clip(1.0, None) * 3.6 >= policy.ghost_speed_kmh)
+            | (no_gps & ~badged)
+        )
     ).fill_null(False)
 
 
-def ghost_fixes(fixes: pl.DataFrame, policy: Policy) -> pl.Series:
+def ghost_fixes(
+    fixes: pl.DataFrame, policy: Policy, swipes: pl.DataFrame | None = None
+) -> pl.Series:
     """Whether each fix is a ghost; ``fixes`` sorted by (win_id, ts), with lat, lon, ts,
-    win_id, device_id and source.
+    win_id, device_id and source (officer_id and station_id to be read against ``swipes``,
+    the window-tagged on-duty swipes).
 
     A run of one or two fixes of one device (within one on-duty window) is a ghost when the
     device's fixes just before and just after it agree with each other and the run lies far from
@@ -47,7 +89,14 @@ def ghost_fixes(fixes: pl.DataFrame, policy: Policy) -> pl.Series:
     Real travel out and back is slower, so it is kept, unless no fix of the run is labelled GPS:
     between a sparse phone's fixes (a throttled one reports every 15-90 minutes) any round trip
     looks slow, and one or two Wi-Fi or fused positions cannot show one was made (a hotspot
-    registered elsewhere keeps giving the same confident position). A ghost is no evidence of anything;
+    registered elsewhere keeps giving the same confident position), unless the officer's own
+    granted swipe at the station the run is attributed to precedes it in the window (within
+    badge_anchor_max_hours): the badge shows the trip was made. *Protects*: a throttled phone
+    reports from home at 06:33, from the station at 07:53 and 09:11 (Wi-Fi) and from home again
+    at 10:23; read as ghosts, the station fixes vanished, the swipe at 06:54 looked contradicted
+    by a device that stayed home, and a short office day (declared office, under three hours
+    at the station) became a BADGE_WITHOUT_DEVICE conflict instead of the absence finding it is.
+    A ghost is no evidence of anything;
     IMPOSSIBLE_TRAVEL judges jumps on its own terms (satellite fixes only).
     """
     if fixes.is_empty():
@@ -56,7 +105,7 @@ def ghost_fixes(fixes: pl.DataFrame, policy: Policy) -> pl.Series:
     gps = pl.col("source").cast(pl.Utf8).str.strip_chars().str.to_lowercase() == "gps"
     frame = fixes.select(
         "win_id", "device_id", "ts", "lat", "lon", step_m=step, gps=gps.fill_null(False)
-    )
+    ).with_columns(badge=_badge_here(fixes, swipes, policy))
     far = frame.select((pl.col("step_m") >= policy.ghost_min_distance_m).any()).item()
     if not far:
         return pl.Series("ghost", [False] * fixes.height, dtype=pl.Boolean)

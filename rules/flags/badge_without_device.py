@@ -69,7 +69,7 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
     not visit rows, accuracy at most badge_fix_max_accuracy_m."""
     policy = ctx.policy
     fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy)
+        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
     )
     return (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
@@ -274,7 +274,7 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
         return pl.DataFrame()
     window = timedelta(minutes=policy.conflict_window_minutes)
     fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy)
+        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
     )
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))

@@ -109,3 +109,26 @@ def test_a_lone_confident_fix_out_between_a_badge_and_indoor_fixes_is_an_outlier
     walk = lone + [fix("o1", at(DAY, 10, 15), where="far", metres=260.0, accuracy_m=8.0)]
     ended = evaluate_day(day_inputs(DAY, OFFICE, fixes(walk + inside), sw), POLICY)
     assert ended.daily["verified_presence_minutes"].item() < 485.0
+
+
+def test_station_fixes_after_the_officers_own_swipe_are_no_ghost() -> None:
+    """A throttled phone: at home (3.2 km away) at 07:30, the badge granted at ST1 at 07:52,
+    two Wi-Fi positions near ST1 at 08:50 and 10:10, then home again from 11:20. Without the
+    badge the two station positions between agreeing home fixes are a Wi-Fi ghost; after the
+    officer's own swipe there they are the trip the badge shows: the stay runs from the swipe
+    to 10:25 (15 minutes' edge credit before the first home fix), no BADGE_WITHOUT_DEVICE (the
+    device did come to the station), and the short office day is raised as one."""
+    home = [
+        fix("o1", t, where="far", metres=3200.0, accuracy_m=12.0)
+        for t in [at(DAY, 7, 30), *every(at(DAY, 11, 20), at(DAY, 16, 20), 40)]
+    ]
+    station = [
+        fix("o1", at(DAY, h, m), where="near", metres=34.0, accuracy_m=110.0, source="wifi")
+        for h, m in ((8, 50), (10, 10))
+    ]
+    sw = swipes([swipe("o1", at(DAY, 7, 52))])
+    out = evaluate_day(day_inputs(DAY, OFFICE, fixes(home + station), sw), POLICY)
+    assert out.daily.select("verified_presence_minutes", "evidence").rows() == [(153.0, "adequate")]
+    assert [f.code for f in out.findings] == ["DECLARED_OFFICE_UNVERIFIED"]
+    alone = evaluate_day(day_inputs(DAY, OFFICE, fixes(home + station)), POLICY)
+    assert alone.daily["verified_presence_minutes"].item() == 0.0
