@@ -762,7 +762,15 @@ class StationIndex:
     def station_centroids(self) -> pl.DataFrame:
         """``station_id``, ``lat``, ``lon``: each fence's area centroid in degrees (buffered);
         ``radius_m``: metres from that centroid to the fence's farthest vertex, so a point
-        ``d`` metres from the centroid is at least ``d - radius_m`` from the fence."""
+        ``d`` metres from the centroid is at least ``d - radius_m`` from the fence. Computed
+        once per index (the timeline asks for it on every request); treat it as read-only."""
+        cached: pl.DataFrame | None = getattr(self, "_centroids_cache", None)
+        if cached is None:
+            cached = self._station_centroids()
+            self._centroids_cache = cached
+        return cached
+
+    def _station_centroids(self) -> pl.DataFrame:
         radius = np.array(
             [
                 float(np.hypot(*shapely.get_coordinates(g).T).max()) if not g.is_empty else 0.0

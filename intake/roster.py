@@ -13,8 +13,8 @@ from intake.held import mask_uncovered, promote_held
 from rules.clock import local_date
 from rules.masking import ON_DUTY_KINDS
 from rules.policy import Policy
-from store.load import dialect_insert
 from store.models import RecomputeMark, Shift, ShiftVersion
+from store.reader import dialect
 
 _SHIFT_FIELDS = (
     "officer_id",
@@ -81,8 +81,15 @@ def ingest_roster(
         for officer_id, day in days.iter_rows():
             # The real time of the write, not the import's start: a nightly run clears only the
             # marks made before it read the day.
-            stmt = dialect_insert(session, RecomputeMark).values(
-                officer_id=officer_id, day=day, marked_at=datetime.now(UTC), reason="roster change"
+            stmt = (
+                dialect(session)
+                .insert(RecomputeMark)
+                .values(
+                    officer_id=officer_id,
+                    day=day,
+                    marked_at=datetime.now(UTC),
+                    reason="roster change",
+                )
             )
             session.execute(
                 stmt.on_conflict_do_update(

@@ -17,8 +17,9 @@ from rules.clock import INSTANT
 from rules.masking import DutyStatus
 from rules.policy import Policy
 from rules.visits import split_by_duty
-from store.load import add_masked_counts, dialect_insert
+from store.load import add_masked_counts
 from store.models import HeldVisit, Visit
+from store.reader import dialect
 from store.results import mark_computed_days
 from store.roster import load_assignments, load_shifts
 
@@ -163,8 +164,10 @@ def store_pieces(session: Session, pieces: pl.DataFrame) -> pl.Series:
         else:
             changed.append(False)
     if new:
-        stmt = dialect_insert(session, Visit).on_conflict_do_nothing(
-            index_elements=["arrived_at", "device_id"]
+        stmt = (
+            dialect(session)
+            .insert(Visit)
+            .on_conflict_do_nothing(index_elements=["arrived_at", "device_id"])
         )
         session.execute(stmt, new)
     for row in completes:
@@ -194,8 +197,10 @@ def hold_pieces(session: Session, pieces: pl.DataFrame, held_at: pl.Expr) -> pl.
         if (r["device_id"], r["arrived_at"]) not in stored
     ]
     if new:
-        stmt = dialect_insert(session, HeldVisit).on_conflict_do_nothing(
-            index_elements=["device_id", "arrived_at"]
+        stmt = (
+            dialect(session)
+            .insert(HeldVisit)
+            .on_conflict_do_nothing(index_elements=["device_id", "arrived_at"])
         )
         session.execute(stmt, new)
     session.flush()

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from store.db import is_postgres
 from store.models import AuditEntry
+from store.reader import dialect
 
 GENESIS_HASH = "0" * 64
 # pg_advisory_xact_lock key: any fixed 64-bit number, the same in every process ("rollcall.audit").
@@ -88,10 +88,7 @@ def _lock_chain(session: Session) -> None:
     PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op write statement takes the
     database's single write lock now (before the tail is read), and holds it until commit.
     """
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    else:
-        session.execute(text("UPDATE audit_log SET seq = seq WHERE 1 = 0"))
+    dialect(session).lock_until_commit(session, _PG_LOCK_KEY, "audit_log", "seq")
 
 
 # session.info key: the entry point's clock (a zero-argument callable giving an aware datetime),
@@ -488,10 +485,7 @@ class AuditPurge:
 def _lock_purge(session: Session) -> None:
     """Serialise purges. PostgreSQL: their own advisory lock, so appenders are not blocked while
     old entries are deleted (only while the marker is appended). SQLite: the write lock."""
-    if is_postgres(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_PURGE_LOCK_KEY})
-    else:
-        _lock_chain(session)
+    dialect(session).lock_until_commit(session, _PG_PURGE_LOCK_KEY, "audit_log", "seq")
 
 
 def purge_target(session: Session, cutoff: datetime) -> int | None:

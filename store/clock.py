@@ -10,11 +10,9 @@ from sqlalchemy.orm import Session
 from rules.clock import INSTANT
 from rules.policy import Policy
 from rules.receipts import DEVICES, RECEIPTS, receipt_offsets
-from store.dayload import _select_list, read_frame
-from store.db import is_postgres
-from store.load import _insert_pg as insert_pg
-from store.load import _insert_sqlite as insert_sqlite
+from store.load import insert_rows
 from store.models import DeviceReceipt
+from store.reader import select_frame
 
 
 def receipt_probes(rows: pl.DataFrame, received_at: datetime) -> pl.DataFrame:
@@ -59,22 +57,13 @@ def insert_receipts(session: Session, receipts: pl.DataFrame) -> int:
     # ``fixes`` is an INTEGER column: binary COPY wants its exact width
     data = receipts.select(list(RECEIPTS)).with_columns(pl.col("fixes").cast(pl.Int32))
     session.flush()
-    if is_postgres(session):
-        return insert_pg(session, DeviceReceipt.__tablename__, data)
-    epoch = data.with_columns(
-        pl.col("received_at").dt.epoch("us"), pl.col("newest_ts").dt.epoch("us")
-    )
-    return insert_sqlite(session, DeviceReceipt.__tablename__, tuple(RECEIPTS), epoch)
+    return insert_rows(session, DeviceReceipt.__tablename__, data)
 
 
 def load_receipts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Receipts with lo <= received_at < hi (RECEIPTS columns)."""
-    pg = is_postgres(session)
-    sql = (
-        f"SELECT {_select_list(RECEIPTS, pg)} FROM device_receipts "
-        "WHERE received_at >= {p} AND received_at < {p}"
-    )
-    return read_frame(session, sql, [lo, hi], RECEIPTS)
+    where = "WHERE received_at >= {p} AND received_at < {p}"
+    return select_frame(session, "device_receipts", RECEIPTS, where, [lo, hi])
 
 
 def device_offsets(session: Session, hi: datetime, *, policy: Policy) -> pl.DataFrame:

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import polars as pl
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.cells import cell_expr
 from rules import schemas as rules_schemas
 from rules import visits as rules_visits
-from rules.clock import INSTANT, day_bounds
+from rules.clock import day_bounds
 from rules.receipts import DEVICES
-from store import sqlite_arrow
-from store.db import is_postgres
 from store.load import partition_name
-from store.types import to_epoch_us
+from store.reader import (
+    Schema,
+    dialect,
+    in_memory,
+    literal,
+    read_frame,
+    read_pieces,
+    select_frame,
+)
 
-# How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
-Schema = dict[str, pl.DataType]
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 
 OFFICERS: Schema = rules_schemas.OFFICERS
@@ -74,221 +74,6 @@ class DayFrames:
     devices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DEVICES))
 
 
-def _instant_sql(column: str, postgres: bool) -> str:
-    """A backend-neutral select of an instant column as integer epoch microseconds."""
-    if postgres:
-        # date_part is double precision: exact to the microsecond for any date before 2255
-        # (the product stays far below 2**53), and much cheaper than numeric extract().
-        return f"round(date_part('epoch', {column}) * 1000000)::bigint"
-    return column
-
-
-def _bool_sql(column: str, postgres: bool) -> str:
-    return f"{column}::int" if postgres else column
-
-
-def _select_list(schema: Schema, postgres: bool, alias: str = "") -> str:
-    parts = []
-    for name, dtype in schema.items():
-        col = f"{alias}{name}"
-        if dtype == INSTANT:
-            parts.append(f"{_instant_sql(col, postgres)} AS {name}")
-        elif dtype == pl.Boolean():
-            parts.append(f"{_bool_sql(col, postgres)} AS {name}")
-        else:
-            parts.append(f"{col} AS {name}")
-    return ", ".join(parts)
-
-
-def _read_types(schema: Schema) -> Schema:
-    """The types as they arrive: instants as Int64, booleans as Int8, unsigned cells as Int64."""
-    out: Schema = {}
-    for name, dtype in schema.items():
-        if dtype == INSTANT or dtype == pl.UInt64():
-            out[name] = pl.Int64()
-        elif dtype == pl.Boolean():
-            out[name] = pl.Int8()
-        elif dtype == pl.Date():
-            out[name] = pl.Utf8()
-        else:
-            out[name] = dtype
-    return out
-
-
-def _finish(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
-    """``frame``'s columns as ``schema`` has them. An instant arrives as integer epoch
-    microseconds (CSV reads, SQLite's Arrow reads) or as a timestamp (PostgreSQL's Arrow reads);
-    a date as text; an unsigned cell as a signed integer."""
-    exprs = []
-    for name, dtype in schema.items():
-        col = pl.col(name)
-        have = frame.schema[name]
-        if dtype == INSTANT and isinstance(have, pl.Datetime):
-            cast = col.dt.cast_time_unit("us")
-            exprs.append(
-                (
-                    cast.dt.convert_time_zone("UTC")
-                    if have.time_zone
-                    else cast.dt.replace_time_zone("UTC")
-                ).alias(name)
-            )
-        elif dtype == INSTANT:
-            exprs.append(
-                col.cast(pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias(name)
-            )
-        elif dtype == pl.Date():
-            exprs.append(col.str.slice(0, 10).str.to_date("%Y-%m-%d").alias(name))
-        else:
-            exprs.append(col.cast(dtype).alias(name))
-    return frame.select(exprs)
-
-
-def _param(value: Any, postgres: bool) -> Any:
-    if isinstance(value, datetime):
-        return value if postgres else to_epoch_us(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def read_frame(
-    session: Session,
-    sql: str,
-    params: Sequence[Any],
-    schema: Schema,
-    *,
-    slices: Sequence[Sequence[Any]] | None = None,
-) -> pl.DataFrame:
-    """Run ``sql`` (DB-API placeholders written as ``{p}``) into a frame of ``schema``, on the
-    session's own connection (so it sees what the session has written).
-
-    The select list must produce the columns of ``schema`` in order, instants as epoch
-    microseconds and booleans as integers (``_select_list`` writes it). PostgreSQL streams the
-    result with COPY (CSV); SQLite has each row rendered as one CSV line inside the database
-    (group_concat of quote()), so Python never builds a tuple per row. Polars parses the text;
-    no ORM objects are built. ``slices`` runs the query once per parameter list instead of
-    ``params`` (SQLite strings stay below its 1 GB limit), each parsed as it arrives.
-    """
-    postgres = is_postgres(session)
-    raw: Any = session.connection().connection.driver_connection
-    types = _read_types(schema)
-    parts = [[_param(p, postgres) for p in part] for part in (slices or [params])]
-    if postgres:
-        query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv, NULL '\\N')"
-        quote_char, null = '"', "\\N"
-    else:
-        line = "||','||".join(f"quote({name})" for name in schema)
-        query = (
-            f"SELECT CAST(group_concat({line}, char(10)) AS BLOB) FROM ({sql.replace('{p}', '?')})"
-        )
-        quote_char, null = "'", "NULL"
-    frames = []
-    for part in parts:
-        text = _text(raw, postgres, query, part)
-        if text:
-            frames.append(
-                pl.read_csv(
-                    text,
-                    has_header=False,
-                    new_columns=list(types),
-                    schema=types,
-                    quote_char=quote_char,
-                    null_values=[null],
-                    empty_string_is_null=False,
-                )
-            )
-    if not frames:
-        return pl.DataFrame(schema=schema)
-    return _finish(pl.concat(frames, rechunk=True), schema)
-
-
-def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
-    """One slice's rows as CSV text, through a driver connection."""
-    if postgres:
-        out = io.BytesIO()
-        with raw.cursor() as cur, cur.copy(query, params) as copy:
-            for block in copy:
-                out.write(block)
-        return out.getvalue()
-    text = raw.execute(query, params).fetchone()[0]
-    if not text:
-        return b""
-    return text.encode() if isinstance(text, str) else bytes(text)
-
-
-def _engine(session: Session) -> Engine:
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
-
-
-def _in_memory(session: Session) -> bool:
-    return _engine(session).url.database in (None, "", ":memory:")
-
-
-def _arrow_address(session: Session) -> str:
-    """The session's database as a libpq URI (for ADBC), whose connections run without JIT
-    compilation (about half a second per query, for plans that spend their time reading pages),
-    or as a connectorx SQLite address (the file's absolute path)."""
-    url = _engine(session).url
-    if is_postgres(session):
-        address = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return address + ("&" if "?" in address else "?") + "options=-c%20jit%3Doff"
-    return "sqlite://" + quote(str(Path(str(url.database)).resolve()))
-
-
-def _literal(value: Any, postgres: bool) -> str:
-    """An SQL literal of an instant or an integer (the only parameters the parallel reads take)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime in a read")
-        if postgres:
-            return f"'{value.astimezone(UTC).isoformat()}'::timestamptz"
-        return str(to_epoch_us(value))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise TypeError(f"unsupported literal in a parallel read: {type(value).__name__}")
-
-
-def read_pieces(
-    session: Session, queries: Sequence[str], schema: Schema, *, workers: int = 2
-) -> Iterator[tuple[int, pl.DataFrame]]:
-    """Run ``queries`` (each selecting the plain columns of ``schema``, in order, with literals
-    written by ``_literal``), up to ``workers`` at once on connections of their own; yields
-    (query number, frame of ``schema``) as each piece arrives, in no particular order (SQLite
-    may answer a query in several pieces).
-
-    Each query is read on its own connection and thread straight into Arrow columns, which costs
-    a fraction of rendering and parsing text: PostgreSQL by the ADBC driver (binary COPY decoded
-    in C++), SQLite by connectorx in a child process (store.sqlite_arrow). Each piece is
-    converted as it arrives and its Arrow buffers dropped, so the caller can keep or split it
-    without the whole result being held twice. Other connections do not see the session's
-    uncommitted rows, so this is only for a session that has written nothing.
-    """
-    address = _arrow_address(session)
-    if not is_postgres(session):
-        # in a child process: connectorx's own copy of SQLite must not share this process's locks
-        for k, table in sqlite_arrow.stream(address, queries, workers=workers):
-            yield k, _from_arrow(table, schema)
-        return
-    import adbc_driver_postgresql.dbapi as adbc
-
-    def one(query: str) -> pl.DataFrame:
-        with adbc.connect(address) as conn, conn.cursor() as cur:
-            cur.execute(query)
-            return _from_arrow(cur.fetch_arrow_table(), schema)
-
-    with ThreadPoolExecutor(max(1, min(workers, len(queries)))) as pool:
-        futures = {pool.submit(one, q): k for k, q in enumerate(queries)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-
-
-def _from_arrow(table: Any, schema: Schema) -> pl.DataFrame:
-    frame = pl.from_arrow(table, rechunk=False)
-    assert isinstance(frame, pl.DataFrame)
-    return pl.DataFrame(schema=schema) if frame.is_empty() else _finish(frame, schema)
-
-
 def split_by_officer_ranges(frame: pl.DataFrame, cuts: Sequence[str]) -> list[pl.DataFrame]:
     """``frame`` cut by ``officer_id`` into len(cuts) + 1 ranges: piece k holds the ids from
     ``cuts[k - 1]`` (inclusive; no lower bound for the first) up to ``cuts[k]`` (exclusive; no
@@ -312,38 +97,36 @@ def _hourly(lo: datetime, hi: datetime) -> list[list[datetime]]:
 
 def load_officers(session: Session) -> pl.DataFrame:
     """Every officer: officer_id, unit, office_based, sorted by officer_id."""
-    pg = is_postgres(session)
-    return read_frame(
-        session,
-        f"SELECT {_select_list(OFFICERS, pg)} FROM officers ORDER BY officer_id",
-        [],
-        OFFICERS,
-    )
+    return select_frame(session, "officers", OFFICERS, "ORDER BY officer_id")
 
 
 def _event_queries(
     session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, parts: int
 ) -> list[str]:
     """Queries that together read the rows of ``table`` with lo <= ts < hi once, in about
-    ``parts`` pieces of equal work.
+    ``parts`` pieces of equal work: ranges of pages on PostgreSQL (_page_range_queries), hours
+    on SQLite (the table is stored in (ts, ...) order, so an hour is a range of its key)."""
+    d = dialect(session)
+    if d.postgres:
+        return _page_range_queries(session, table, schema, lo, hi, parts)
+    return [
+        f"SELECT {', '.join(schema)} FROM {table} "
+        f"WHERE ts >= {d.literal(a)} AND ts < {d.literal(b)}"
+        for a, b in _hourly(lo, hi)
+    ]
 
-    PostgreSQL: ranges of pages of each table holding the range (the ``pings`` partitions of the
-    UTC days it touches), read by TID range scans. A day's rows are stored as they arrive, so a
-    slice of time would be balanced badly (most fixes fall in the day shift) and, selecting a
+
+def _page_range_queries(
+    session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, parts: int
+) -> list[str]:
+    """PostgreSQL: ranges of pages of each table holding [lo, hi) (the ``pings`` partitions of
+    the UTC days it touches), read by TID range scans. A day's rows are stored as they arrive, so
+    a slice of time would be balanced badly (most fixes fall in the day shift) and, selecting a
     large share of a partition, be read by a full scan of it: four slices of a day cost four
     scans. Pages of a range are read once, and a range of pages holds about as many rows as the
-    next; the last range of each table is open, for pages added since its size was read. SQLite:
-    hours (the table is stored in (ts, ...) order, so an hour is a range of its key).
-    """
+    next; the last range of each table is open, for pages added since its size was read."""
     cols = ", ".join(schema)
-    bounds = "ts >= {lo} AND ts < {hi}"
-    if not is_postgres(session):
-        return [
-            f"SELECT {cols} FROM {table} WHERE "
-            + bounds.format(lo=_literal(a, False), hi=_literal(b, False))
-            for a, b in _hourly(lo, hi)
-        ]
-    where = bounds.format(lo=_literal(lo, True), hi=_literal(hi, True))
+    where = f"ts >= {literal(lo, postgres=True)} AND ts < {literal(hi, postgres=True)}"
     if table == "pings":
         first = lo.astimezone(UTC).date()
         last = (hi - timedelta(microseconds=1)).astimezone(UTC).date()
@@ -383,11 +166,11 @@ def _load_events(
     nothing; not for an in-memory SQLite database, which no other connection can open).
     Otherwise the range is read hour by hour through the session (read_frame).
     """
-    if readers > 1 and not _in_memory(session):
+    if readers > 1 and not in_memory(session):
         [rows] = _read_by_officer(session, table, schema, lo, hi, [], readers)
         return rows.rechunk()
-    pg = is_postgres(session)
-    sql = f"SELECT {_select_list(schema, pg)} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
+    select_list = dialect(session).select_list(schema)
+    sql = f"SELECT {select_list} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
     return read_frame(session, sql, [lo, hi], schema, slices=_hourly(lo, hi))
 
 
@@ -430,7 +213,7 @@ def load_fixes_by_officer(
     """The fixes of load_fixes(readers=``readers``), cut into officer ranges as they arrive
     (split_by_officer_ranges): one pass over the stored rows, and the day's fixes are held once,
     already in their parts, instead of as a whole and again as parts."""
-    if readers <= 1 or _in_memory(session):
+    if readers <= 1 or in_memory(session):
         return split_by_officer_ranges(load_fixes(session, lo, hi), cuts)
     return _read_by_officer(session, "pings", FIXES, lo, hi, cuts, readers)
 
@@ -439,9 +222,8 @@ def load_visits(
     session: Session, lo: datetime, hi: datetime, officer_id: str | None = None
 ) -> pl.DataFrame:
     """Stored (on-duty) visit pieces overlapping [lo, hi), of one officer if given."""
-    pg = is_postgres(session)
     sql = (
-        f"SELECT {_select_list(VISITS, pg)} FROM visits "
+        f"SELECT {dialect(session).select_list(VISITS)} FROM visits "
         "WHERE arrived_at >= {p} AND arrived_at < {p} AND departed_at > {p}"
     )
     params: list[Any] = [lo - VISIT_LOOKBACK, hi, lo]
@@ -466,19 +248,21 @@ def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 
     return _load_events(session, "swipes", SWIPES, lo, hi, readers)
 
 
+# Rows of a table with start_at and end_at overlapping [lo, hi): parameters [hi, lo].
+_OVERLAPS = "WHERE start_at < {p} AND end_at > {p}"
+
+
 def load_shifts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Current versions of the shifts overlapping [lo, hi), ordered by officer and start."""
-    pg = is_postgres(session)
-    sql = f"SELECT {_select_list(SHIFTS, pg)} FROM shifts WHERE start_at < {{p}} AND end_at > {{p}}"
-    return read_frame(session, sql, [hi, lo], SHIFTS).sort("officer_id", "start_at", "shift_id")
+    frame = select_frame(session, "shifts", SHIFTS, _OVERLAPS, [hi, lo])
+    return frame.sort("officer_id", "start_at", "shift_id")
 
 
 def load_shift_history(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Every stored version of every shift whose current version overlaps [lo, hi)."""
-    pg = is_postgres(session)
     sql = (
-        f"SELECT {_select_list(SHIFT_HISTORY, pg, 'v.')} FROM shift_versions v "
-        "WHERE v.shift_id IN (SELECT shift_id FROM shifts WHERE start_at < {p} AND end_at > {p})"
+        f"SELECT {dialect(session).select_list(SHIFT_HISTORY, 'v.')} FROM shift_versions v "
+        f"WHERE v.shift_id IN (SELECT shift_id FROM shifts {_OVERLAPS})"
     )
     frame = read_frame(session, sql, [hi, lo], SHIFT_HISTORY)
     return frame.sort("shift_id", "version")
@@ -486,12 +270,8 @@ def load_shift_history(session: Session, lo: datetime, hi: datetime) -> pl.DataF
 
 def load_overtime(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Overtime claims overlapping [lo, hi), ordered by officer and start."""
-    pg = is_postgres(session)
-    sql = (
-        f"SELECT {_select_list(OVERTIME, pg)} FROM overtime_claims "
-        "WHERE start_at < {p} AND end_at > {p}"
-    )
-    return read_frame(session, sql, [hi, lo], OVERTIME).sort("officer_id", "start_at", "claim_id")
+    frame = select_frame(session, "overtime_claims", OVERTIME, _OVERLAPS, [hi, lo])
+    return frame.sort("officer_id", "start_at", "claim_id")
 
 
 def day_range(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -549,10 +329,10 @@ def load_daily(
     only ``columns`` of them); with ``expected_only``, only expected office days (all that
     compliance counts); sorted by officer and date unless ``ordered`` is False (for
     order-independent aggregation)."""
-    pg = is_postgres(session)
+    d = dialect(session)
     schema = DAILY if columns is None else {c: DAILY[c] for c in columns}
     cols = ", ".join(
-        ("day AS date" if c == "date" else _bool_sql(c, pg) if DAILY[c] == pl.Boolean() else c)
+        ("day AS date" if c == "date" else d.boolean(c) if DAILY[c] == pl.Boolean() else c)
         for c in schema
     )
     sql = f"SELECT {cols} FROM daily_results WHERE day >= {{p}} AND day <= {{p}}"

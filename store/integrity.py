@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from time import perf_counter
-from typing import Any
 
 import polars as pl
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from rules.clock import day_bounds, local_date
 from rules.integrity import ACCOUNTS, CLAIMS, OTHERS, SUPPORT, VERSIONS, PeriodInputs
 from rules.masking import ON_DUTY_KINDS
-from store.dayload import _instant_sql, read_frame
-from store.db import is_postgres
 from store.models import LATE_VERSION_SQL, LONG_SHIFT_HOURS, long_shift_sql
+from store.reader import dialect, read_frame, without_jit
 
 # A shift (leave, sickness, rest, duty) is looked up for a claim when it starts at most this long
 # before the claim: longer rows (a fortnight's leave as one row) are found only when they start
@@ -42,18 +37,15 @@ def load_versions(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     late versions come from their partial index (ix_shift_versions_late), and on PostgreSQL each
     one's previous version is looked up by primary key, in key order (a hash of every version
     is what the planner picks otherwise, misled by its estimate of the late share)."""
-    pg = is_postgres(session)
-
-    def i(column: str) -> str:
-        return _instant_sql(column, pg)
-
+    d = dialect(session)
+    i = d.instant
     late = (
         "SELECT shift_id, version, officer_id, start_at, end_at, kind, station_id, "
         f"declared_location, {_edited_at('shift_versions')} AS edited_at, edited_by "
         "FROM shift_versions WHERE start_at >= {p} AND start_at < {p} "
         f"AND kind IN ({_PAID}) AND {LATE_VERSION_SQL}"
     )
-    if pg:
+    if d.postgres:
         source = (
             f"({late} ORDER BY shift_id, version OFFSET 0) v LEFT JOIN LATERAL "
             "(SELECT start_at, end_at, kind FROM shift_versions p "
@@ -71,28 +63,24 @@ def load_versions(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
         f"{i('p.start_at')} AS prev_start_at, {i('p.end_at')} AS prev_end_at, p.kind AS prev_kind "
         f"FROM {source}"
     )
-    with _without_jit(session):
+    with without_jit(session):
         return read_frame(session, sql, [lo, hi], VERSIONS)
 
 
 def load_claims(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """Claims starting in [lo, hi) with their approvals."""
-    pg = is_postgres(session)
     sql = (
-        f"SELECT claim_id, officer_id, {_instant_sql('start_at', pg)} AS start_at, "
-        f"{_instant_sql('end_at', pg)} AS end_at, station_id, "
-        f"{_instant_sql('submitted_at', pg)} AS submitted_at, "
-        f"approved_by, {_instant_sql('approved_at', pg)} AS approved_at "
+        f"SELECT {dialect(session).select_list(CLAIMS)} "
         "FROM overtime_claims WHERE start_at >= {p} AND start_at < {p}"
     )
-    with _without_jit(session):
+    with without_jit(session):
         return read_frame(session, sql, [lo, hi], CLAIMS)
 
 
 def load_overlapping(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
     """The current shifts (other than ``overtime``) and the other claims of each claimant that
     intersect one of their claims starting in [lo, hi), each once."""
-    if is_postgres(session):
+    if dialect(session).postgres:
         return _load_overlapping_pg(session, lo, hi)
     back = str(int(LOOKBACK.total_seconds() * 1_000_000))
     sql = (
@@ -116,10 +104,7 @@ def _load_overlapping_pg(session: Session, lo: datetime, hi: datetime) -> pl.Dat
     shifts starting at most a day and two hours before it (no shorter shift can reach into it)
     and the small partial index of long shifts (ix_shifts_long) LOOKBACK back, instead of reading
     a fortnight of shifts per claim; the planner may run the probes in parallel workers."""
-
-    def i(column: str) -> str:
-        return _instant_sql(column, True)
-
+    i = dialect(session).instant
     back = f"interval '{int(LOOKBACK.total_seconds())} seconds'"
     short = f"interval '{LONG_SHIFT_HOURS} hours'"
     overlaps = (
@@ -141,23 +126,10 @@ def _load_overlapping_pg(session: Session, lo: datetime, hi: datetime) -> pl.Dat
         f"FROM overtime_claims c JOIN overtime_claims d ON {overlaps.format(t='d')} "
         f"AND d.start_at > c.start_at - {back} AND d.claim_id <> c.claim_id {period}) found"
     )
-    with _without_jit(session):
+    # JIT compiled these probe-bound plans for seconds (5 s of a minute's read at a load
+    # average of 37) to save nothing.
+    with without_jit(session):
         return read_frame(session, sql, [lo, hi] * 3, OTHERS)
-
-
-@contextmanager
-def _without_jit(session: Session) -> Iterator[None]:
-    """PostgreSQL's JIT compiler off for one read, restored after: for these probe-bound plans
-    it compiled for seconds (5 s of a minute's read at a load average of 37) to save nothing."""
-    if not is_postgres(session):
-        yield
-        return
-    before = session.execute(text("SELECT current_setting('jit')")).scalar_one()
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config('jit', :v, true)"), {"v": before})
 
 
 def load_accounts(session: Session) -> pl.DataFrame:
@@ -175,21 +147,10 @@ def load_support(session: Session, versions: pl.DataFrame, tz: str) -> pl.DataFr
     keys = versions.select("officer_id", day=local_date(pl.col("start_at"), tz)).unique()
     keys = keys.sort("officer_id", "day")
     officers, days = keys["officer_id"].to_list(), keys["day"].to_list()
-    if is_postgres(session):
-        added = "(d.details->>'late_added_minutes')::float8"
-        presence = "(d.details->>'late_presence_minutes')::float8"
-        source = "unnest({p}::text[], {p}::date[]) AS k(officer_id, day)"
-        params: list[Any] = [officers, days]
-        on = "d.officer_id = k.officer_id AND d.day = k.day"
-    else:
-        added = "json_extract(d.details, '$.late_added_minutes')"
-        presence = "json_extract(d.details, '$.late_presence_minutes')"
-        source = "json_each({p}) AS k"
-        pairs = [[o, day.isoformat()] for o, day in zip(officers, days, strict=True)]
-        params = [json.dumps(pairs)]
-        on = (
-            "d.officer_id = json_extract(k.value, '$[0]') AND d.day = json_extract(k.value, '$[1]')"
-        )
+    d = dialect(session)
+    added = d.json_float("d.details", "late_added_minutes")
+    presence = d.json_float("d.details", "late_presence_minutes")
+    source, on, params = d.join_pairs("d", ("officer_id", "day"), officers, days)
     sql = (
         f"SELECT d.officer_id AS officer_id, d.day AS date, {added} AS late_added_minutes, "
         f"{presence} AS late_presence_minutes FROM {source} JOIN daily_results d ON {on} "

@@ -13,13 +13,12 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rules.clock import local_date
 from rules.records import PING, SWIPE
-from store.db import is_postgres
 from store.models import MaskedCount, MaskedKey, MaskingSalt
+from store.reader import dialect
 from store.types import stored_dtype
 
 _INSTANT = pl.Datetime("us", "UTC")
@@ -45,7 +44,6 @@ EVENT_TYPES = {
 PING_COLUMNS = tuple(PING_TYPES)
 SWIPE_COLUMNS = tuple(SWIPE_TYPES)
 EVENT_COLUMNS = {table: tuple(types) for table, types in EVENT_TYPES.items()}
-INSTANT_COLUMNS = ("ts", "held_at")
 
 
 @dataclass
@@ -90,7 +88,7 @@ def build_officer_indexes(session: Session, partitions: Sequence[str]) -> None:
 def partitions_without_officer_index(session: Session) -> list[str]:
     """Partitions of ``pings`` lacking their (officer_id, ts) index: a bulk load that was cut off
     before it built them (PostgreSQL; SQLite has none)."""
-    if not is_postgres(session):
+    if not dialect(session).postgres:
         return []
     names = session.execute(
         text(
@@ -132,7 +130,7 @@ def ensure_ping_partitions(
     A new partition gets its (officer_id, ts) index at once, or, when ``deferred`` is given (a bulk
     load), when the load calls ``deferred.build``.
     """
-    if not is_postgres(session):
+    if not dialect(session).postgres:
         return
     wanted = {partition_name(d): d for d in days}
     if not wanted:
@@ -163,12 +161,6 @@ def ensure_ping_partitions(
             build_officer_indexes(session, [name])
 
 
-def _as_epoch_us(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    return frame.with_columns(
-        [pl.col(c).dt.epoch("us").alias(c) for c in columns if c in INSTANT_COLUMNS]
-    )
-
-
 def insert_events(
     session: Session, table: str, frame: pl.DataFrame, deferred: DeferredIndexes | None = None
 ) -> int:
@@ -184,10 +176,8 @@ def insert_events(
     # Time order keeps the (ts, ...) key growing at its right edge.
     data = frame.select([pl.col(c).cast(t) for c, t in types.items()]).sort("ts")
     session.flush()
-    if not is_postgres(session):
-        return _insert_sqlite(session, table, tuple(types), _as_epoch_us(data, tuple(types)))
-    if table != "pings":
-        return _insert_pg(session, table, data)
+    if table != "pings" or not dialect(session).postgres:
+        return insert_rows(session, table, data)
     days = data.get_column("ts").dt.date()
     ensure_ping_partitions(session, days.unique().to_list(), deferred)
     # Each day straight into its partition: no per-row routing through the parent.
@@ -197,6 +187,18 @@ def insert_events(
         .partition_by("_day", as_dict=True, include_key=False, maintain_order=True)
         .items()
     )
+
+
+def insert_rows(session: Session, table: str, data: pl.DataFrame) -> int:
+    """Insert ``data`` (columns named and typed as ``table``'s, instants as Datetime UTC) into
+    ``table``, skipping rows whose key is already stored; how many were inserted. Binary COPY on
+    PostgreSQL (_insert_pg), multi-row INSERT OR IGNORE on SQLite (_insert_sqlite, instants as
+    the epoch microseconds it stores). The caller flushes first and commits."""
+    if dialect(session).postgres:
+        return _insert_pg(session, table, data)
+    instants = [c for c, t in data.schema.items() if isinstance(t, pl.Datetime)]
+    epoch = data.with_columns([pl.col(c).dt.epoch("us") for c in instants])
+    return _insert_sqlite(session, table, tuple(data.columns), epoch)
 
 
 def _insert_pg(session: Session, table: str, data: pl.DataFrame) -> int:
@@ -268,11 +270,6 @@ def _insert_sqlite(session: Session, table: str, columns: Sequence[str], data: p
     return int(conn.total_changes - before)
 
 
-def dialect_insert(session: Session, model: Any) -> Any:
-    """An INSERT for ``model`` with ON CONFLICT support on either backend."""
-    return (postgresql.insert if is_postgres(session) else sqlite.insert)(model)
-
-
 # A visit's key is (device_id, arrived_at), passed as ``ts`` (intake.visits.count_masked).
 MASKED_KEYS = {
     "ping": ("device_id", "ts"),
@@ -313,7 +310,8 @@ def add_masked_counts(session: Session, masked: pl.DataFrame, kind: str, tz: str
         return 0
     digests = _masked_digests(session, masked, kind, tz)
     stmt = (
-        dialect_insert(session, MaskedKey)
+        dialect(session)
+        .insert(MaskedKey)
         .on_conflict_do_nothing(index_elements=["kind", "digest"])
         .returning(MaskedKey.day)
     )
@@ -323,7 +321,7 @@ def add_masked_counts(session: Session, masked: pl.DataFrame, kind: str, tz: str
         new_days += session.scalars(stmt, rows[start : start + 10_000]).all()
     per_day = Counter(new_days)
     for day in sorted(per_day):
-        upsert = dialect_insert(session, MaskedCount).values(day=day, kind=kind, count=per_day[day])
+        upsert = dialect(session).insert(MaskedCount).values(day=day, kind=kind, count=per_day[day])
         upsert = upsert.on_conflict_do_update(
             index_elements=["day", "kind"],
             set_={"count": MaskedCount.count + upsert.excluded.count},

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rules.adjust import ADJUSTMENTS_SCHEMA, EFFECTS, NOT_EXPECTED, VERIFIED_OFFICE_DAY
-from store.load import dialect_insert
 from store.models import Adjustment, DailyResult, DayContest, Flag, FlagResponse, RecomputeMark
+from store.reader import dialect
 
 CATEGORIES = ("other_station", "device_problem", "roster_error", "leave_not_recorded", "other")
 OPEN, UPHELD, NOT_UPHELD = "open", "upheld", "not_upheld"
@@ -52,7 +52,8 @@ def respond_to_flag(
         raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
     digest = statement_digest(statement)
     inserted = session.execute(
-        dialect_insert(session, FlagResponse)
+        dialect(session)
+        .insert(FlagResponse)
         .values(
             flag_id=flag.flag_id,
             officer_id=flag.officer_id,
@@ -94,7 +95,8 @@ def contest_day(
         raise NoSuchDayError(f"no result for {day.isoformat()} to contest")
     digest = statement_digest(statement)
     inserted = session.execute(
-        dialect_insert(session, DayContest)
+        dialect(session)
+        .insert(DayContest)
         .values(
             officer_id=officer_id,
             day=day,

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import base64
 import difflib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from rules.clock import DEFAULT_TIMEZONE, iso_local
 from rules.findings import coarsen
 from rules.policy import Policy
-from store.db import is_postgres
 from store.models import Adjustment, DailyResult, Flag, Officer
+from store.reader import postgres_setting, read_frame, select_frame
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 INSUFFICIENT = "insufficient_evidence"
@@ -114,32 +113,13 @@ def period_counts_of(session: Session, start: date, end: date) -> pl.DataFrame:
     """rules.compliance.period_counts of the stored daily results of local days
     ``start``..``end``, computed by the database: one row per officer instead of one per day
     (a month of 46,000 officers: 46,000 rows read instead of about a million)."""
-    from store.dayload import read_frame
-
-    with _work_mem(session, COUNTS_WORK_MEM):
+    with postgres_setting(session, "work_mem", COUNTS_WORK_MEM):
         return read_frame(session, _COUNTS_SQL, [start, end], _COUNTS)
-
-
-@contextmanager
-def _work_mem(session: Session, amount: str) -> Iterator[None]:
-    """PostgreSQL's work_mem at ``amount`` for one read, restored after (nothing on SQLite)."""
-    if not is_postgres(session):
-        yield
-        return
-    before = session.execute(text("SELECT current_setting('work_mem')")).scalar_one()
-    session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": amount})
-    try:
-        yield
-    finally:
-        session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": before})
 
 
 def _people(session: Session) -> pl.DataFrame:
     """Every officer: id, unit, office_based, display name and rank, in one read."""
-    from store.dayload import _select_list, read_frame
-
-    select_list = _select_list(_PEOPLE, is_postgres(session))
-    return read_frame(session, f"SELECT {select_list} FROM officers", [], _PEOPLE)
+    return select_frame(session, "officers", _PEOPLE)
 
 
 def compliance_frame(

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from rules.findings import Finding
 from rules.integrity import INTEGRITY_CODES
-from store.db import is_postgres
 from store.models import DailyResult, Flag, RecomputeMark
+from store.reader import dialect
 from store.types import to_epoch_us
 
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
@@ -147,7 +147,7 @@ def _bulk_insert_daily(session: Session, records: list[dict[str, Any]]) -> None:
         return
     raw: Any = session.connection().connection.driver_connection
     cols = ", ".join(_DAILY_INSERT_COLUMNS)
-    if is_postgres(session):
+    if dialect(session).postgres:
         with raw.cursor() as cur, cur.copy(f"COPY daily_results ({cols}) FROM STDIN") as copy:
             for r in records:
                 copy.write_row(
@@ -329,7 +329,6 @@ def mark_computed_days(
     the day already has results: data the nightly run of that day did not see. Marks are written
     in (officer_id, day) order; an existing mark moves to ``marked_at``. Returns the marks made."""
     from rules.clock import local_date
-    from store.load import dialect_insert
 
     if events.is_empty():
         return 0
@@ -342,8 +341,10 @@ def mark_computed_days(
         return 0
     marks = pairs.filter(pl.col("day").is_in(sorted(computed))).sort("officer_id", "day")
     for officer_id, day in marks.iter_rows():
-        stmt = dialect_insert(session, RecomputeMark).values(
-            officer_id=officer_id, day=day, marked_at=marked_at, reason=reason
+        stmt = (
+            dialect(session)
+            .insert(RecomputeMark)
+            .values(officer_id=officer_id, day=day, marked_at=marked_at, reason=reason)
         )
         session.execute(
             stmt.on_conflict_do_update(

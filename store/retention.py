@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, func, select, text
+from sqlalchemy import and_, delete, exists, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit
-from store.db import is_postgres, transaction
+from store.db import transaction
 from store.models import (
     Adjustment,
     DailyResult,
@@ -34,6 +34,7 @@ from store.models import (
     Swipe,
     Visit,
 )
+from store.reader import dialect, engine_of
 
 _BOUND = re.compile(r"FROM \('([^']+)'\) TO \('([^']+)'\)")
 _SLICE = timedelta(hours=6)
@@ -113,11 +114,10 @@ def drop_old_ping_partitions(factory: sessionmaker[Session], cutoff: datetime) -
     dropped, rows they held). SQLite: (0, 0).
     """
     with factory() as session:
-        if not is_postgres(session):
+        if not dialect(session).postgres:
             return 0, 0
         old = [(n, lo, hi) for n, lo, hi in ping_partitions(session) if hi <= cutoff]
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
+        engine = engine_of(session)
     dropped = rows = 0
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         pending, _ = _leftover_day_tables(conn)
@@ -157,9 +157,8 @@ def purge_lock(factory: sessionmaker[Session]) -> Iterator[None]:
     its connection, so a killed purge never leaves it held. SQLite: purges take turns on the
     database's write lock; nothing more is needed."""
     with factory() as session:
-        postgres = is_postgres(session)
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
+        postgres = dialect(session).postgres
+        engine = engine_of(session)
     if not postgres:
         yield
         return
@@ -339,7 +338,7 @@ def purge_audit(
         raise ValueError("batch_size must be at least 1")
     with factory() as session:
         through_seq = audit.purge_target(session, cutoff)
-        pause_s = 0.0 if is_postgres(session) else _SQLITE_YIELD_S
+        pause_s = 0.0 if dialect(session).postgres else _SQLITE_YIELD_S
     done: list[audit.AuditPurge] = []
     while through_seq is not None:
         if done:

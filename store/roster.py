@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -12,9 +11,7 @@ from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
 from rules.schemas import SHIFTS
-from store.dayload import _select_list as select_list
-from store.dayload import read_frame
-from store.db import is_postgres
+from store.reader import dialect, read_frame
 
 SHIFT_SCHEMA: dict[str, pl.DataType] = {**SHIFTS, "version": pl.Int64()}
 SHIFT_HISTORY_SCHEMA: dict[str, pl.DataType] = {**SHIFT_SCHEMA, "recorded_at": INSTANT}
@@ -24,14 +21,6 @@ ASSIGNMENT_SCHEMA: dict[str, pl.DataType] = {
     "valid_from": INSTANT,
     "valid_to": INSTANT,
 }
-
-
-def _id_filter(column: str, ids: Collection[str], postgres: bool) -> tuple[str, Any]:
-    """A one-parameter ``column IN ids`` for either backend (an array, or a JSON list on SQLite)."""
-    values = sorted(set(ids))
-    if postgres:
-        return f" AND {column} = ANY({{p}})", values
-    return f" AND {column} IN (SELECT value FROM json_each({{p}}))", json.dumps(values)
 
 
 def load_shifts(
@@ -47,15 +36,15 @@ def load_shifts(
     With ``history`` every stored version is returned (with ``version`` and ``recorded_at``),
     otherwise the current version of each shift (with ``version``).
     """
-    postgres = is_postgres(session)
+    d = dialect(session)
     schema = SHIFT_HISTORY_SCHEMA if history else SHIFT_SCHEMA
     table = "shift_versions" if history else "shifts"
-    sql = f"SELECT {select_list(schema, postgres)} FROM {table} WHERE start_at < {{p}} AND end_at > {{p}}"
+    sql = f"SELECT {d.select_list(schema)} FROM {table} WHERE start_at < {{p}} AND end_at > {{p}}"
     params: list[Any] = [end, start]
     if officer_ids is not None:
         if not officer_ids:
             return pl.DataFrame(schema=schema)
-        clause, value = _id_filter("officer_id", officer_ids, postgres)
+        clause, value = d.in_ids("officer_id", officer_ids)
         sql += clause
         params.append(value)
     return read_frame(session, sql, params, schema).sort("shift_id", "version")
@@ -66,7 +55,7 @@ def load_assignments(
 ) -> pl.DataFrame:
     """Device (``kind="devices"``) or badge (``"badges"``) assignments as item_id, officer_id,
     valid_from, valid_to (null: still assigned); of some devices or badges only if given."""
-    postgres = is_postgres(session)
+    d = dialect(session)
     table, key = (
         ("device_assignments", "device_id")
         if kind == "devices"
@@ -74,10 +63,10 @@ def load_assignments(
     )
     columns = {**ASSIGNMENT_SCHEMA}
     columns.pop("item_id")
-    sql = f"SELECT {key} AS item_id, {select_list(columns, postgres)} FROM {table} WHERE 1 = 1"
+    sql = f"SELECT {key} AS item_id, {d.select_list(columns)} FROM {table} WHERE 1 = 1"
     params: list[Any] = []
     if item_ids is not None:
-        clause, value = _id_filter(key, item_ids, postgres)
+        clause, value = d.in_ids(key, item_ids)
         sql += clause
         params.append(value)
     return read_frame(session, sql, params, ASSIGNMENT_SCHEMA)

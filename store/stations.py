@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.fences import ForceArea, Station, check_fence_size, station_from_feature
 from geo.index import StationIndex
-from store.db import is_postgres
 from store.models import Station as StationRow
+from store.reader import dialect
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ TIMELINE_NEAR_M = 100.0
 
 def _to_db(session: Session, station: Station) -> str:
     wkt = shapely.to_wkt(station.geometry, rounding_precision=-1)
-    return f"SRID=4326;{wkt}" if is_postgres(session) else wkt
+    return dialect(session).geometry(wkt)
 
 
 def _from_db(value: Any) -> shapely.MultiPolygon:
@@ -108,10 +108,7 @@ def stations_version(session: Session) -> StationsVersion:
     """A cheap fingerprint of the stored stations (count, newest and sum of ``updated_at``): it
     changes whenever any process adds or changes a station, also when the change carries an
     older clock than the newest row. One aggregate over the stations table (hundreds of rows)."""
-    # SQLite stores microseconds since the epoch: their sum is a plain integer, not an instant.
-    total: Any = type_coerce(func.sum(type_coerce(StationRow.updated_at, BigInteger)), BigInteger)
-    if is_postgres(session):
-        total = func.sum(func.extract("epoch", StationRow.updated_at))
+    total = dialect(session).instant_sum(StationRow.updated_at)
     row = session.execute(select(func.count(), func.max(StationRow.updated_at), total)).one()
     return int(row[0]), row[1], row[2]
 

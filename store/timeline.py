@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from rules.clock import INSTANT
 from rules.policy import Policy
 from store.clock import device_offsets
-from store.dayload import FIXES, SWIPES, _select_list, load_visits, read_frame, with_visit_fixes
-from store.db import is_postgres
+from store.dayload import FIXES, SWIPES, load_visits, with_visit_fixes
 from store.models import Officer
+from store.reader import select_frame
 from store.roster import load_shifts
 
 FIX_SCHEMA = FIXES
@@ -49,20 +49,11 @@ def read_timeline(
     shifts = load_shifts(session, start=start - grace, end=end + grace, officer_ids=[officer_id])
     # Arrow/CSV reads of the dayload module, not ORM rows: a month of fixes a minute is tens of
     # thousands of rows, and a Python object per row cost more than the rest of the timeline.
-    pg = is_postgres(session)
     where = "WHERE officer_id = {p} AND ts >= {p} AND ts < {p}"
-    fixes = read_frame(
-        session,
-        f"SELECT {_select_list(FIX_SCHEMA, pg)} FROM pings {where} ORDER BY ts, device_id",
-        [officer_id, start, end],
-        FIX_SCHEMA,
-    )
-    swipes = read_frame(
-        session,
-        f"SELECT {_select_list(SWIPE_SCHEMA, pg)} FROM swipes {where} "
-        "ORDER BY ts, badge_id, reader_id",
-        [officer_id, start, end],
-        SWIPE_SCHEMA,
+    params = [officer_id, start, end]
+    fixes = select_frame(session, "pings", FIX_SCHEMA, f"{where} ORDER BY ts, device_id", params)
+    swipes = select_frame(
+        session, "swipes", SWIPE_SCHEMA, f"{where} ORDER BY ts, badge_id, reader_id", params
     )
     visits = load_visits(session, start, end, officer_id)
     lo, hi = pl.lit(start).cast(INSTANT), pl.lit(end).cast(INSTANT)

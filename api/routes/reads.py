@@ -64,6 +64,7 @@ from store.reports import (
     officer_report,
     unit_rollup,
 )
+from store.stations import StationSet
 from store.timeline import officer_exists
 
 router = APIRouter(prefix="/v1", tags=["reads"])
@@ -330,7 +331,9 @@ def _timeline(
     caller: Principal,
     request_id: str,
     action: str,
-) -> tuple[dict[str, object], str | None]:
+) -> tuple[dict[str, object], str | None, StationSet]:
+    """The timeline, the case reference and the stations it was drawn with (one version of
+    them for the whole request: the GeoJSON and the case file draw the same fences)."""
     ensure_subject(caller, officer_id)
     case_ref = require_case_ref(caller, case_ref)
     tz = state.settings.timezone
@@ -340,14 +343,9 @@ def _timeline(
         raise BadRequest(str(exc)) from exc
     if not officer_exists(session, officer_id):
         raise OfficerNotFound("no such officer")
+    stations = state.stations.current(session)
     timeline = build_timeline(
-        session,
-        officer_id,
-        start,
-        end,
-        policy=state.policy,
-        tz=tz,
-        stations=state.stations.current(session),
+        session, officer_id, start, end, policy=state.policy, tz=tz, stations=stations
     )
     record(
         session,
@@ -359,7 +357,7 @@ def _timeline(
         purpose=check_ref(purpose, "purpose"),
         detail={"from": timeline["from"], "to": timeline["to"], "events": len(timeline["events"])},
     )
-    return timeline, case_ref
+    return timeline, case_ref, stations
 
 
 TimeFrom = Annotated[
@@ -413,7 +411,7 @@ def get_timeline(
     ``Accept: application/geo+json`` a FeatureCollection: presence and swipes as their station's
     fence, away segments as the cell's hexagon, never a point."""
     media = choose(request, (JSON, GEOJSON))
-    timeline, _ = _timeline(
+    timeline, _, stations = _timeline(
         officer_id,
         start,
         end,
@@ -427,8 +425,7 @@ def get_timeline(
     )
     body = Timeline.model_validate(timeline).model_dump(mode="json", exclude_none=True)
     if media == GEOJSON:
-        fences = state.stations.current(session).fences
-        return GeoJsonResponse(timeline_collection(body, fences))
+        return GeoJsonResponse(timeline_collection(body, stations.fences))
     return JsonResponse(body)
 
 
@@ -519,7 +516,7 @@ def export_response(
     """The signed export of a timeline as ``media``: the JSON, or the case file (PDF or HTML)
     drawn from it. Audited as export.timeline; 503 without a signing key."""
     signer = _export_signer(request)
-    timeline, case_ref = _timeline(
+    timeline, case_ref, stations = _timeline(
         officer_id,
         start,
         end,
@@ -551,7 +548,7 @@ def export_response(
     signed = signer.sign(document)
     if media == JSON:
         return JsonResponse(signed)
-    fences = state.stations.current(session).fences
+    fences = stations.fences
     name = f"case-{officer_id}-{first.isoformat()}-{last.isoformat()}"
     if media == PDF:
         return Response(

@@ -40,7 +40,7 @@ def timeline_context(
     if not start or not end:
         default_start, default_end = default_period(session, state.settings.timezone, state.clock())
         start, end = start or default_start, end or default_end
-    timeline, case_ref = _timeline(
+    timeline, case_ref, stations = _timeline(
         officer_id,
         start,
         end,
@@ -53,7 +53,7 @@ def timeline_context(
         action="read.timeline",
     )
     events: list[dict[str, Any]] = list(timeline["events"])  # type: ignore[call-overload]
-    view = timeline_map(events, state.stations.current(session).stations, basemap_url=basemap_url)
+    view = timeline_map(events, stations.stations, basemap_url=basemap_url)
     days: dict[str, list[dict[str, Any]]] = {}
     zone = ZoneInfo(state.settings.timezone)
     for event in events:

@@ -15,7 +15,6 @@ from rules.clock import INSTANT
 from store.dayload import (
     FIXES,
     SWIPES,
-    _literal,
     day_range,
     load_daily,
     load_day,
@@ -24,6 +23,7 @@ from store.dayload import (
 )
 from store.load import insert_events
 from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
+from store.reader import literal as _literal
 from store.results import write_day
 
 DAY = date(2026, 10, 25)  # 25 hours long in Europe/London
