@@ -102,6 +102,11 @@ def load_stations(session: Session) -> list[Station]:
     return stations
 
 
+def station_ids(session: Session) -> list[str]:
+    """The ids of the stored stations, sorted."""
+    return sorted(set(session.execute(select(StationRow.station_id)).scalars()))
+
+
 StationsVersion = tuple[int, Any, Any]
 T = TypeVar("T")
 
