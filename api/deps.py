@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,6 +136,56 @@ ContestReader = Annotated[Principal, Depends(require(Role.HR, Role.INVESTIGATOR,
 SubjectReader = Annotated[Principal, Depends(require(Role.OFFICER, Role.AUDITOR))]
 FairnessReader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.INVESTIGATOR))]
 AnyRole = Annotated[Principal, Depends(require(*Role))]
+
+
+CaseRef = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="Case reference (required for investigators)",
+        examples=["CASE-2026-0042"],
+    ),
+]
+Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
+TimeFrom = Annotated[
+    str,
+    Query(
+        alias="from",
+        max_length=40,
+        description="Local day or ISO 8601 instant",
+        examples=["2026-10-05"],
+    ),
+]
+TimeTo = Annotated[
+    str,
+    Query(
+        alias="to",
+        max_length=40,
+        description="Local day (inclusive) or instant (exclusive)",
+        examples=["2026-10-05"],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class TimelinePeriod:
+    """The period of a timeline read as given (``from`` and ``to``: each a local day or an ISO
+    8601 instant), with the case and purpose it is read for."""
+
+    start: str
+    end: str
+    case_ref: str | None = None
+    purpose: str | None = None
+
+
+def timeline_period(
+    start: TimeFrom, end: TimeTo, case_ref: CaseRef = None, purpose: Purpose = None
+) -> TimelinePeriod:
+    return TimelinePeriod(start, end, case_ref, purpose)
+
+
+# The query of a timeline read or export, the same for the API and the web app.
+TimelineQuery = Annotated[TimelinePeriod, Depends(timeline_period)]
 
 
 def ensure_subject(principal: Principal, officer_id: str) -> None:

@@ -341,18 +341,26 @@ def mark_computed_days(
         return 0
     marks = pairs.filter(pl.col("day").is_in(sorted(computed))).sort("officer_id", "day")
     for officer_id, day in marks.iter_rows():
-        stmt = (
-            dialect(session)
-            .insert(RecomputeMark)
-            .values(officer_id=officer_id, day=day, marked_at=marked_at, reason=reason)
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["officer_id", "day"],
-                set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
-            )
-        )
+        mark_day(session, officer_id, day, reason=reason, marked_at=marked_at)
     return marks.height
+
+
+def mark_day(
+    session: Session, officer_id: str, day: date, *, reason: str, marked_at: datetime
+) -> None:
+    """Mark (officer_id, local day) for recomputation; an existing mark moves to ``marked_at``
+    with ``reason``. Only flushes."""
+    stmt = (
+        dialect(session)
+        .insert(RecomputeMark)
+        .values(officer_id=officer_id, day=day, marked_at=marked_at, reason=reason)
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["officer_id", "day"],
+            set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
+        )
+    )
 
 
 def write_day(

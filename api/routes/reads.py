@@ -17,11 +17,15 @@ from api.auth import Principal, Role
 from api.casefile import render_html, render_pdf
 from api.deps import (
     AppState,
+    CaseRef,
     HrCaller,
     PersonReader,
+    Purpose,
     RequestIdDep,
     SessionDep,
     StateDep,
+    TimelinePeriod,
+    TimelineQuery,
     TimelineReader,
     ensure_subject,
 )
@@ -78,15 +82,6 @@ OfficerId = Annotated[
 ]
 FromDate = Annotated[date, Query(alias="from", description="First local day (YYYY-MM-DD)")]
 ToDate = Annotated[date, Query(alias="to", description="Last local day, inclusive")]
-CaseRef = Annotated[
-    str | None,
-    Query(
-        max_length=100,
-        description="Case reference (required for investigators)",
-        examples=["CASE-2026-0042"],
-    ),
-]
-Purpose = Annotated[str | None, Query(max_length=100, description="Why the data is read")]
 
 
 def _supported(value: date, name: str) -> None:
@@ -321,10 +316,7 @@ def get_attendance(
 
 def _timeline(
     officer_id: str,
-    start_text: str,
-    end_text: str,
-    case_ref: str | None,
-    purpose: str | None,
+    query: TimelinePeriod,
     *,
     session: Session,
     state: AppState,
@@ -335,10 +327,10 @@ def _timeline(
     """The timeline, the case reference and the stations it was drawn with (one version of
     them for the whole request: the GeoJSON and the case file draw the same fences)."""
     ensure_subject(caller, officer_id)
-    case_ref = require_case_ref(caller, case_ref)
+    case_ref = require_case_ref(caller, query.case_ref)
     tz = state.settings.timezone
     try:
-        start, end = period_bounds(start_text, end_text, tz, max_days=MAX_TIMELINE_DAYS)
+        start, end = period_bounds(query.start, query.end, tz, max_days=MAX_TIMELINE_DAYS)
     except ValueError as exc:
         raise BadRequest(str(exc)) from exc
     if not officer_exists(session, officer_id):
@@ -354,30 +346,10 @@ def _timeline(
         action,
         officer_id=officer_id,
         case_ref=case_ref,
-        purpose=check_ref(purpose, "purpose"),
+        purpose=check_ref(query.purpose, "purpose"),
         detail={"from": timeline["from"], "to": timeline["to"], "events": len(timeline["events"])},
     )
     return timeline, case_ref, stations
-
-
-TimeFrom = Annotated[
-    str,
-    Query(
-        alias="from",
-        max_length=40,
-        description="Local day or ISO 8601 instant",
-        examples=["2026-10-05"],
-    ),
-]
-TimeTo = Annotated[
-    str,
-    Query(
-        alias="to",
-        max_length=40,
-        description="Local day (inclusive) or instant (exclusive)",
-        examples=["2026-10-05"],
-    ),
-]
 
 
 @router.get(
@@ -396,15 +368,12 @@ TimeTo = Annotated[
 )
 def get_timeline(
     officer_id: OfficerId,
-    start: TimeFrom,
-    end: TimeTo,
+    query: TimelineQuery,
     request: Request,
     session: SessionDep,
     state: StateDep,
     caller: TimelineReader,
     request_id: RequestIdDep,
-    case_ref: CaseRef = None,
-    purpose: Purpose = None,
 ) -> Response:
     """On-duty events only, in time order: shift starts and ends, swipes, presence at a station,
     away (an H3 cell, never coordinates) and off-duty gaps (times only). At most 31 days. With
@@ -413,10 +382,7 @@ def get_timeline(
     media = choose(request, (JSON, GEOJSON))
     timeline, _, stations = _timeline(
         officer_id,
-        start,
-        end,
-        case_ref,
-        purpose,
+        query,
         session=session,
         state=state,
         caller=caller,
@@ -425,7 +391,9 @@ def get_timeline(
     )
     body = Timeline.model_validate(timeline).model_dump(mode="json", exclude_none=True)
     if media == GEOJSON:
-        return GeoJsonResponse(timeline_collection(body, stations.fences))
+        # each fence is drawn once per version of the stations, then reused
+        rendered: dict[str, dict[str, Any]] = stations.derived("fences.geojson", dict)
+        return GeoJsonResponse(timeline_collection(body, stations.fences, rendered))
     return JsonResponse(body)
 
 
@@ -467,15 +435,12 @@ def _export_signer(request: Request) -> signing.Signer:
 )
 def export_timeline(
     officer_id: OfficerId,
-    start: TimeFrom,
-    end: TimeTo,
+    query: TimelineQuery,
     request: Request,
     session: SessionDep,
     state: StateDep,
     caller: TimelineReader,
     request_id: RequestIdDep,
-    case_ref: CaseRef = None,
-    purpose: Purpose = None,
 ) -> Response:
     """The same timeline, wrapped with who exported it, when and for which case, and an Ed25519
     signature over the canonical JSON (sorted keys, no whitespace) of ``document``. Anyone with
@@ -487,10 +452,7 @@ def export_timeline(
     return export_response(
         media,
         officer_id,
-        start,
-        end,
-        case_ref,
-        purpose,
+        query,
         request=request,
         session=session,
         state=state,
@@ -502,10 +464,7 @@ def export_timeline(
 def export_response(
     media: str,
     officer_id: str,
-    start: str,
-    end: str,
-    case_ref: str | None,
-    purpose: str | None,
+    query: TimelinePeriod,
     *,
     request: Request,
     session: Session,
@@ -518,10 +477,7 @@ def export_response(
     signer = _export_signer(request)
     timeline, case_ref, stations = _timeline(
         officer_id,
-        start,
-        end,
-        case_ref,
-        purpose,
+        query,
         session=session,
         state=state,
         caller=caller,

@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from api.deps import RequestIdDep, SessionDep, StateDep
+from api.deps import CaseRef, RequestIdDep, SessionDep, StateDep, TimelineQuery
 from api.errors import NotFound
 from api.negotiate import HTML, JSON, PDF
 from api.routes.flags import get_flag_record
@@ -28,7 +28,6 @@ from store.reports import flag_dict, list_flags
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
-CaseRef = Annotated[str | None, Query(max_length=100)]
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
 StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
@@ -239,22 +238,17 @@ def timeline(
 def timeline_export(
     request: Request,
     officer_id: OfficerId,
+    query: TimelineQuery,
     session: SessionDep,
     state: StateDep,
     caller: TimelineUser,
     request_id: RequestIdDep,
-    start: Annotated[str, Query(alias="from", max_length=40)],
-    end: Annotated[str, Query(alias="to", max_length=40)],
-    case_ref: CaseRef = None,
 ) -> Response:
     """The signed export of GET /v1/officers/{id}/timeline/export, as a file to save."""
     response = export_response(
         JSON,
         officer_id,
-        start,
-        end,
-        case_ref,
-        None,
+        query,
         request=request,
         session=session,
         state=state,
@@ -262,7 +256,7 @@ def timeline_export(
         request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="timeline-{_file_part(officer_id)}-{_file_part(start)}.json"'
+        f'attachment; filename="timeline-{_file_part(officer_id)}-{_file_part(query.start)}.json"'
     )
     return response
 
@@ -271,23 +265,18 @@ def timeline_export(
 def timeline_casefile(
     request: Request,
     officer_id: OfficerId,
+    query: TimelineQuery,
     session: SessionDep,
     state: StateDep,
     caller: TimelineUser,
     request_id: RequestIdDep,
-    start: Annotated[str, Query(alias="from", max_length=40)],
-    end: Annotated[str, Query(alias="to", max_length=40)],
-    case_ref: CaseRef = None,
 ) -> Response:
     """The printable case file (PDF drawn from the signed export, which it carries), as
     GET /v1/officers/{id}/timeline/export sends it for Accept: application/pdf."""
     response = export_response(
         PDF,
         officer_id,
-        start,
-        end,
-        case_ref,
-        None,
+        query,
         request=request,
         session=session,
         state=state,
@@ -295,7 +284,7 @@ def timeline_casefile(
         request_id=request_id,
     )
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="casefile-{_file_part(officer_id)}-{_file_part(start)}.pdf"'
+        f'attachment; filename="casefile-{_file_part(officer_id)}-{_file_part(query.start)}.pdf"'
     )
     return response
 
@@ -308,23 +297,18 @@ def _file_part(text: str) -> str:
 def timeline_casefile_page(
     request: Request,
     officer_id: OfficerId,
+    query: TimelineQuery,
     session: SessionDep,
     state: StateDep,
     caller: TimelineUser,
     request_id: RequestIdDep,
-    start: Annotated[str, Query(alias="from", max_length=40)],
-    end: Annotated[str, Query(alias="to", max_length=40)],
-    case_ref: CaseRef = None,
 ) -> Response:
     """The case file as a page (GET /v1/officers/{id}/timeline/export with Accept: text/html),
     under the web app's Content-Security-Policy: styled by its static stylesheet."""
     return export_response(
         HTML,
         officer_id,
-        start,
-        end,
-        case_ref,
-        None,
+        query,
         request=request,
         session=session,
         state=state,

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from api.auth import Principal
-from api.deps import AppState
+from api.deps import AppState, TimelinePeriod
 from api.routes.reads import _timeline
 from api.web.mapsvg import timeline_map
 from store.overview import latest_result_day
@@ -42,10 +42,7 @@ def timeline_context(
         start, end = start or default_start, end or default_end
     timeline, case_ref, stations = _timeline(
         officer_id,
-        start,
-        end,
-        case_ref,
-        None,
+        TimelinePeriod(start, end, case_ref),
         session=session,
         state=state,
         caller=caller,
