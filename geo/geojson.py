@@ -49,26 +49,44 @@ def stations_collection(stations: Sequence[Station]) -> dict[str, Any]:
 
 
 def event_geometry(
-    event: Mapping[str, Any], fences: Mapping[str, shapely.MultiPolygon]
+    event: Mapping[str, Any],
+    fences: Mapping[str, shapely.MultiPolygon],
+    rendered: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """Where a timeline event is drawn: a presence or swipe as its station's fence, an away
     segment as its H3 cell's hexagon; None for events without a place (shift start and end,
-    off-duty gaps) and for a station no longer stored."""
+    off-duty gaps) and for a station no longer stored. ``rendered``: fences already drawn, by
+    station id, for the same ``fences`` (filled here as fences are drawn; treat as read-only)."""
     if event.get("type") in _STATION_EVENTS:
-        fence = fences.get(str(event.get("station_id")))
-        return fence_geometry(fence) if fence is not None else None
+        station_id = str(event.get("station_id"))
+        if rendered is not None and station_id in rendered:
+            return rendered[station_id]
+        fence = fences.get(station_id)
+        if fence is None:
+            return None
+        geometry = fence_geometry(fence)
+        if rendered is not None:
+            rendered[station_id] = geometry
+        return geometry
     if event.get("type") == "away" and event.get("h3_cell"):
         return cell_geometry(str(event["h3_cell"]))
     return None
 
 
 def timeline_collection(
-    timeline: Mapping[str, Any], fences: Mapping[str, shapely.MultiPolygon]
+    timeline: Mapping[str, Any],
+    fences: Mapping[str, shapely.MultiPolygon],
+    rendered: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A timeline (CONTRACT §7 shape) as a FeatureCollection: one Feature per event in the same
-    order, its fields as properties, plus the timeline's officer_id, from and to as members."""
+    order, its fields as properties, plus the timeline's officer_id, from and to as members.
+    ``rendered``: a cache of drawn fences kept with ``fences`` (see event_geometry)."""
     features = [
-        {"type": "Feature", "geometry": event_geometry(event, fences), "properties": dict(event)}
+        {
+            "type": "Feature",
+            "geometry": event_geometry(event, fences, rendered),
+            "properties": dict(event),
+        }
         for event in timeline["events"]
     ]
     return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from geo.cells import cell_expr
@@ -15,8 +14,8 @@ from rules.masking import DutyStatus, duty_status
 from rules.policy import Policy
 from store.clock import batch_receipts, receipt_probes
 from store.load import MASKED_KEYS
-from store.models import Station as StationRow
 from store.roster import load_assignments, load_shifts
+from store.stations import station_ids
 
 
 def resolve_officers(
@@ -118,7 +117,7 @@ def sort_by_duty(
     rejected.append(reject(rows.filter(future), "ts", f"more than {skew} minutes in the future"))
     rows = rows.filter(~future)
     if kind == "swipes" and rows.height:
-        known = sorted(set(session.execute(select(StationRow.station_id)).scalars()))
+        known = station_ids(session)
         bad_station = rows.filter(~pl.col("station_id").is_in(known))
         rejected.append(
             reject(bad_station, "station_id", pl.format("unknown station {}", pl.col("station_id")))

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.fences import GeofenceError
@@ -33,8 +32,8 @@ from intake.validate import KINDS, MissingColumnsError, dedupe, validate
 from rules.policy import Policy
 from store.clock import insert_receipts
 from store.db import transaction
+from store.imports import imported_before, record_import
 from store.load import DeferredIndexes, add_masked_counts, insert_events
-from store.models import ImportRecord
 from store.reference import upsert_reference
 from store.results import mark_computed_days
 from store.stations import upsert_station
@@ -412,11 +411,7 @@ def ingest_file(
         raise ImportFileError(path, "file is empty: expected a header row and data rows")
     digest = file_digest(path)
     with transaction(factory) as session:
-        seen = session.execute(
-            select(ImportRecord.import_id).where(
-                ImportRecord.kind == kind, ImportRecord.sha256 == digest
-            )
-        ).first()
+        seen = imported_before(session, kind, digest)
     report = IngestReport(kind)
     if kind == "stations":
         report = _import_geojson(factory, path, now)
@@ -430,7 +425,7 @@ def ingest_file(
         offset, read = 0, 0.0
         try:
             for height, part in step(
-                factory, kind, batches, tz=tz, policy=policy, now=now, count_masked=seen is None
+                factory, kind, batches, tz=tz, policy=policy, now=now, count_masked=not seen
             ):
                 report.merge(part)
                 # The first block is a FIRST_SPLIT-th of the others (readers.first_small).
@@ -449,14 +444,13 @@ def ingest_file(
         if offset == 0 and not report.errors:
             raise ImportFileError(path, "file has a header row but no data rows")
     with transaction(factory) as session:
-        session.add(
-            ImportRecord(
-                kind=kind,
-                file_name=path.name,
-                sha256=digest,
-                imported_at=now,
-                counts=dict(report.counts),
-            )
+        record_import(
+            session,
+            kind=kind,
+            file_name=path.name,
+            sha256=digest,
+            imported_at=now,
+            counts=dict(report.counts),
         )
     return report
 

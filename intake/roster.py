@@ -6,15 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from intake.held import mask_uncovered, promote_held
 from rules.clock import local_date
 from rules.masking import ON_DUTY_KINDS
 from rules.policy import Policy
-from store.models import RecomputeMark, Shift, ShiftVersion
-from store.reader import dialect
+from store.results import mark_day
+from store.roster import add_shift, add_versions, current_shifts
 
 _SHIFT_FIELDS = (
     "officer_id",
@@ -37,12 +36,7 @@ def ingest_roster(
     data = rows.drop("_row").rename({"start": "start_at", "end": "end_at"})
     records = data.to_dicts()
     ids = [r["shift_id"] for r in records]
-    current: dict[str, Shift] = {}
-    for start in range(0, len(ids), 5000):
-        for shift in session.execute(
-            select(Shift).where(Shift.shift_id.in_(ids[start : start + 5000]))
-        ).scalars():
-            current[shift.shift_id] = shift
+    current = current_shifts(session, ids)
     versions, marks, same = [], set(), 0
     taken: set[tuple[str, datetime, datetime]] = set()  # on-duty windows an edit may take away
     grace = timedelta(minutes=policy.duty_grace_minutes)
@@ -57,15 +51,13 @@ def ingest_roster(
         values = {**rec, "version": version, "recorded_at": now}
         versions.append(values)
         if old is None:
-            current[rec["shift_id"]] = Shift(**values)
-            session.add(current[rec["shift_id"]])
+            current[rec["shift_id"]] = add_shift(session, values)
         else:
             for name, value in values.items():
                 setattr(old, name, value)
             marks.add((old.officer_id, old.start_at))
         marks.add((rec["officer_id"], rec["start_at"]))
-    if versions:
-        session.execute(insert(ShiftVersion), versions)
+    add_versions(session, versions)
     session.flush()
     if marks:
         days = (
@@ -81,22 +73,7 @@ def ingest_roster(
         for officer_id, day in days.iter_rows():
             # The real time of the write, not the import's start: a nightly run clears only the
             # marks made before it read the day.
-            stmt = (
-                dialect(session)
-                .insert(RecomputeMark)
-                .values(
-                    officer_id=officer_id,
-                    day=day,
-                    marked_at=datetime.now(UTC),
-                    reason="roster change",
-                )
-            )
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["officer_id", "day"],
-                    set_={"marked_at": stmt.excluded.marked_at, "reason": stmt.excluded.reason},
-                )
-            )
+            mark_day(session, officer_id, day, reason="roster change", marked_at=datetime.now(UTC))
         # Events the old versions put on duty and the new ones do not: as if they arrived now.
         mask_uncovered(session, taken, policy=policy, now=now, tz=tz)
         promote_held(session, policy=policy, now=now, tz=tz, officer_ids={o for o, _ in marks})

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from intake.duty import resolve_officers
@@ -17,9 +16,9 @@ from rules.clock import INSTANT
 from rules.masking import DutyStatus
 from rules.policy import Policy
 from rules.visits import split_by_duty
+from store import events
 from store.load import add_masked_counts
 from store.models import HeldVisit, Visit
-from store.reader import dialect
 from store.results import mark_computed_days
 from store.roster import load_assignments, load_shifts
 
@@ -33,8 +32,6 @@ VISIT_COLUMNS = (
     "lon",
     "accuracy_m",
 )
-_KEY = ("device_id", "arrived_at")
-_CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -127,27 +124,13 @@ def _piece_schema() -> dict[str, pl.DataType]:
     }
 
 
-def _stored(session: Session, model: Any, keys: pl.DataFrame) -> dict[tuple[str, datetime], bool]:
-    """(device_id, arrived_at) -> departure_known of the stored rows of ``model`` among ``keys``."""
-    values = [tuple(r) for r in keys.select(_KEY).iter_rows()]
-    found: dict[tuple[str, datetime], bool] = {}
-    cols = tuple_(model.device_id, model.arrived_at)
-    for start in range(0, len(values), _CHUNK):
-        stmt = select(model.device_id, model.arrived_at, model.departure_known).where(
-            cols.in_(values[start : start + _CHUNK])
-        )
-        for device_id, arrived_at, known in session.execute(stmt):
-            found[(device_id, arrived_at)] = bool(known)
-    return found
-
-
 def store_pieces(session: Session, pieces: pl.DataFrame) -> pl.Series:
     """Store on-duty pieces (VISIT_COLUMNS) in ``visits``: new keys are inserted, and a stored
     piece of an open visit whose departure was assumed is completed by a piece that knows it.
     Returns, per row, whether it changed what is stored. Only flushes."""
     if pieces.is_empty():
         return pl.Series("changed", [], pl.Boolean)
-    stored = _stored(session, Visit, pieces)
+    stored = events.visit_states(session, Visit, pieces)
     changed: list[bool] = []
     new: list[dict[str, Any]] = []
     completes: list[dict[str, Any]] = []
@@ -163,23 +146,8 @@ def store_pieces(session: Session, pieces: pl.DataFrame) -> pl.Series:
             changed.append(True)
         else:
             changed.append(False)
-    if new:
-        stmt = (
-            dialect(session)
-            .insert(Visit)
-            .on_conflict_do_nothing(index_elements=["arrived_at", "device_id"])
-        )
-        session.execute(stmt, new)
-    for row in completes:
-        session.execute(
-            update(Visit)
-            .where(
-                Visit.device_id == row["device_id"],
-                Visit.arrived_at == row["arrived_at"],
-                Visit.departure_known.is_(False),
-            )
-            .values(departed_at=row["departed_at"], departure_known=True)
-        )
+    events.insert_visits(session, Visit, new, ("arrived_at", "device_id"))
+    events.complete_visits(session, completes)
     session.flush()
     return pl.Series("changed", changed, pl.Boolean)
 
@@ -189,22 +157,16 @@ def hold_pieces(session: Session, pieces: pl.DataFrame, held_at: pl.Expr) -> pl.
     Returns, per row, whether it was not held already. Only flushes."""
     if pieces.is_empty():
         return pl.Series("new", [], pl.Boolean)
-    stored = _stored(session, HeldVisit, pieces)
+    stored = events.visit_states(session, HeldVisit, pieces)
     rows = pieces.with_columns(held_at=held_at.cast(INSTANT))
     new = [
         r
         for r in rows.select(*VISIT_COLUMNS, "held_at").iter_rows(named=True)
         if (r["device_id"], r["arrived_at"]) not in stored
     ]
-    if new:
-        stmt = (
-            dialect(session)
-            .insert(HeldVisit)
-            .on_conflict_do_nothing(index_elements=["device_id", "arrived_at"])
-        )
-        session.execute(stmt, new)
+    events.insert_visits(session, HeldVisit, new, ("device_id", "arrived_at"))
     session.flush()
-    flags = [(d, a) not in stored for d, a in rows.select(_KEY).iter_rows()]
+    flags = [(d, a) not in stored for d, a in rows.select(events.VISIT_KEY).iter_rows()]
     return pl.Series("new", flags, pl.Boolean)
 
 
@@ -268,21 +230,9 @@ def settle(
 def _held_visits(
     session: Session, officer_ids: Collection[str] | None, held_before: datetime | None = None
 ) -> pl.DataFrame:
-    stmt = select(*[getattr(HeldVisit, c) for c in (*VISIT_COLUMNS, "held_at")])
-    if officer_ids is not None:
-        stmt = stmt.where(HeldVisit.officer_id.in_(sorted(officer_ids)))
-    if held_before is not None:
-        stmt = stmt.where(HeldVisit.held_at < held_before)
-    rows = [tuple(r) for r in session.execute(stmt).all()]
+    rows = events.held_visits(session, (*VISIT_COLUMNS, "held_at"), officer_ids, held_before)
     schema = {**_piece_schema(), "held_at": INSTANT}
     return pl.DataFrame(rows, schema=schema, orient="row")
-
-
-def _delete(session: Session, model: Any, keys: pl.DataFrame) -> None:
-    values = [tuple(r) for r in keys.select(_KEY).iter_rows()]
-    cols = tuple_(model.device_id, model.arrived_at)
-    for start in range(0, len(values), _CHUNK):
-        session.execute(delete(model).where(cols.in_(values[start : start + _CHUNK])))
 
 
 def promote_held_visits(
@@ -303,7 +253,7 @@ def promote_held_visits(
     pieces = pieces_of(session, held, policy=policy, now=now).join(
         held.select("_visit", "held_at"), on="_visit"
     )
-    _delete(session, HeldVisit, held)
+    events.delete_keys(session, HeldVisit, events.VISIT_KEY, held)
     settle(session, pieces, held_at=pl.col("held_at"), tz=tz, reason="held visits now on duty")
     still = pieces.filter(pl.col("status") == DutyStatus.HELD.value)["_visit"].unique()
     session.flush()
@@ -318,7 +268,7 @@ def purge_expired_held_visits(session: Session, *, policy: Policy, now: datetime
     if expired.is_empty():
         return 0
     count_masked(session, expired, tz)
-    session.execute(delete(HeldVisit).where(HeldVisit.held_at < cutoff))
+    events.delete_held_before(session, HeldVisit, cutoff)
     session.flush()
     return expired.height
 
@@ -335,15 +285,10 @@ def remask_visits(
     away) against the roster stored now, as at intake: parts no longer on duty are removed
     (held when nothing covers them and they are recent, otherwise only counted). Returns how
     many stored pieces were cut or removed. Only flushes."""
-    rows: list[tuple[Any, ...]] = []
-    for officer_id, start, end in sorted(windows):
-        stmt = select(*[getattr(Visit, c) for c in VISIT_COLUMNS]).where(
-            Visit.officer_id == officer_id, Visit.arrived_at <= end, Visit.departed_at >= start
-        )
-        rows += [tuple(r) for r in session.execute(stmt).all()]
+    rows = events.visits_in_windows(session, VISIT_COLUMNS, windows)
     if not rows:
         return 0
-    stored = pl.DataFrame(rows, schema=_piece_schema(), orient="row").unique(list(_KEY))
+    stored = pl.DataFrame(rows, schema=_piece_schema(), orient="row").unique(list(events.VISIT_KEY))
     stored = stored.with_row_index("_visit")
     pieces = pieces_of(session, stored, policy=policy, now=now)
     same = pieces.join(
@@ -354,7 +299,7 @@ def remask_visits(
     touched = stored.filter(~pl.col("_visit").is_in(same["_visit"].implode()))
     if touched.is_empty():
         return 0
-    _delete(session, Visit, touched)
+    events.delete_keys(session, Visit, events.VISIT_KEY, touched)
     settle(
         session,
         pieces.filter(pl.col("_visit").is_in(touched["_visit"].implode())),

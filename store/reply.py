@@ -244,6 +244,15 @@ def adjustments_of(
     return list(session.scalars(query.order_by(Adjustment.day, Adjustment.adjustment_id)))
 
 
+def contest_adjustments(session: Session, contest_ids: list[int]) -> dict[int, Adjustment]:
+    """The adjustment made on answering each of ``contest_ids`` (contests without one are
+    left out), by contest id."""
+    if not contest_ids:
+        return {}
+    stmt = select(Adjustment).where(Adjustment.contest_id.in_(contest_ids))
+    return {a.contest_id: a for a in session.scalars(stmt) if a.contest_id is not None}
+
+
 def day_adjustments(session: Session, day: date) -> pl.DataFrame:
     """Every adjustment of local ``day`` as rules.adjust expects them (ADJUSTMENTS_SCHEMA)."""
     rows = session.execute(

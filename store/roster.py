@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 import polars as pl
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from rules.clock import INSTANT
 from rules.schemas import SHIFTS
+from store.models import Shift, ShiftVersion
 from store.reader import dialect, read_frame
 
 SHIFT_SCHEMA: dict[str, pl.DataType] = {**SHIFTS, "version": pl.Int64()}
@@ -70,3 +72,28 @@ def load_assignments(
         sql += clause
         params.append(value)
     return read_frame(session, sql, params, ASSIGNMENT_SCHEMA)
+
+
+def current_shifts(session: Session, shift_ids: Sequence[str]) -> dict[str, Shift]:
+    """The stored current version of each of ``shift_ids`` that exists, by id (ORM rows, to be
+    changed in place by a new version)."""
+    current: dict[str, Shift] = {}
+    for start in range(0, len(shift_ids), 5000):
+        for shift in session.execute(
+            select(Shift).where(Shift.shift_id.in_(shift_ids[start : start + 5000]))
+        ).scalars():
+            current[shift.shift_id] = shift
+    return current
+
+
+def add_shift(session: Session, values: dict[str, Any]) -> Shift:
+    """A new shift (its first version's columns) added to the session."""
+    shift = Shift(**values)
+    session.add(shift)
+    return shift
+
+
+def add_versions(session: Session, versions: list[dict[str, Any]]) -> None:
+    """Store shift versions (every column of shift_versions), every version kept."""
+    if versions:
+        session.execute(insert(ShiftVersion), versions)

@@ -12,10 +12,11 @@ import stat
 import struct
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import shapely
 from sqlalchemy import func, select
@@ -101,7 +102,13 @@ def load_stations(session: Session) -> list[Station]:
     return stations
 
 
+def station_ids(session: Session) -> list[str]:
+    """The ids of the stored stations, sorted."""
+    return sorted(set(session.execute(select(StationRow.station_id)).scalars()))
+
+
 StationsVersion = tuple[int, Any, Any]
+T = TypeVar("T")
 
 
 def stations_version(session: Session) -> StationsVersion:
@@ -122,6 +129,16 @@ class StationSet:
     stations: list[Station]
     fences: dict[str, shapely.MultiPolygon]
     index: StationIndex | None
+    _derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once for this version of the stations and kept with it (the
+        rendered GeoJSON of the fences, say: the stations do not change within a version, and a
+        new version is a new StationSet). ``key`` names what ``make`` gives."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        value: T = self._derived[key]
+        return value
 
 
 # The geo modules whose code decides what an index holds: a cached index is used only by the same

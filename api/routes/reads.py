@@ -391,7 +391,9 @@ def get_timeline(
     )
     body = Timeline.model_validate(timeline).model_dump(mode="json", exclude_none=True)
     if media == GEOJSON:
-        return GeoJsonResponse(timeline_collection(body, stations.fences))
+        # each fence is drawn once per version of the stations, then reused
+        rendered: dict[str, dict[str, Any]] = stations.derived("fences.geojson", dict)
+        return GeoJsonResponse(timeline_collection(body, stations.fences, rendered))
     return JsonResponse(body)
 
 

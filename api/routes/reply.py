@@ -7,8 +7,6 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from api.auth import Principal, Role
 from api.deps import (
@@ -35,7 +33,13 @@ from api.trail import check_ref, record, require_case_ref
 from rules.clock import iso_local
 from store.cases import close_case
 from store.models import Adjustment, DayContest
-from store.reply import answer_contest, contest_day, get_contest, list_contests
+from store.reply import (
+    answer_contest,
+    contest_adjustments,
+    contest_day,
+    get_contest,
+    list_contests,
+)
 from store.reports import adjustment_dict
 
 router = APIRouter(prefix="/v1", tags=["right of reply"])
@@ -180,20 +184,10 @@ def get_contests(
         },
     )
     tz = state.settings.timezone
-    adjustments = _adjustments_of(session, [c.contest_id for c in contests])
+    adjustments = contest_adjustments(session, [c.contest_id for c in contests])
     return ContestList(
         contests=[contest_out(c, tz, adjustments.get(c.contest_id)) for c in contests]
     )
-
-
-def _adjustments_of(session: Session, contest_ids: list[int]) -> dict[int, Adjustment]:
-    if not contest_ids:
-        return {}
-    return {
-        a.contest_id: a
-        for a in session.scalars(select(Adjustment).where(Adjustment.contest_id.in_(contest_ids)))
-        if a.contest_id is not None
-    }
 
 
 @router.get(
@@ -227,7 +221,7 @@ def get_one_contest(
         purpose=check_ref(purpose, "purpose"),
         detail={"contest_id": contest_id},
     )
-    adjustment = _adjustments_of(session, [contest_id]).get(contest_id)
+    adjustment = contest_adjustments(session, [contest_id]).get(contest_id)
     return contest_out(contest, state.settings.timezone, adjustment)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from api.deps import AnyRole, SessionDep, StateDep
-from api.negotiate import GEOJSON, GeoJsonResponse
+from api.negotiate import GEOJSON
 from api.schemas import StationCollection, errors
 from geo.geojson import stations_collection
 
@@ -24,7 +25,11 @@ router = APIRouter(prefix="/v1", tags=["maps"])
 )
 def get_stations(session: SessionDep, state: StateDep, caller: AnyRole) -> Response:
     """The stored station fences as a GeoJSON FeatureCollection (longitude, latitude), from the
-    station catalog the service keeps (rebuilt when a station changes). Not audited: no
-    person's data."""
+    station catalog the service keeps (rebuilt when a station changes), rendered once per
+    version of the stations. Not audited: no person's data."""
     del caller
-    return GeoJsonResponse(stations_collection(state.stations.current(session).stations))
+    stations = state.stations.current(session)
+    body = stations.derived(
+        "stations.geojson", lambda: orjson.dumps(stations_collection(stations.stations))
+    )
+    return Response(body, media_type=GEOJSON)

@@ -103,6 +103,8 @@ def test_station_catalog_is_built_once_and_follows_another_process(
         presence = [e for e in r.json()["events"] if e["type"] == "presence"]
         assert sum(e["evidence"]["n_fixes"] for e in presence) > 0
         world.client.get("/v1/stations", headers=world.headers("hr"))
+    drawn = {**world.headers("investigator"), "Accept": GEOJSON}
+    world.client.get("/v1/officers/O1/timeline", params=DAY, headers=drawn)  # fences drawn once
     assert state.stations.builds == builds
     other = create_app(
         Settings(
@@ -125,4 +127,10 @@ def test_station_catalog_is_built_once_and_follows_another_process(
     # The fence moved about 700 m east, away from the fixes: no fix places O1 at ST1 any more.
     presence = [e for e in timeline["events"] if e["type"] == "presence"]
     assert sum(e["evidence"]["n_fixes"] for e in presence) == 0
+    # The fences drawn for the old version are not reused: the swipe is drawn at the new one.
+    features = world.client.get("/v1/officers/O1/timeline", params=DAY, headers=drawn).json()[
+        "features"
+    ]
+    [swipe] = [f for f in features if f["properties"]["type"] == "swipe"]
+    assert shape(swipe["geometry"]).equals_exact(shape(moved["geometry"]), 1e-9)  # type: ignore[arg-type]
     assert state.stations.builds == builds + 1

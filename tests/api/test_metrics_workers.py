@@ -8,17 +8,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from api.app import create_app
 from fixtures.synth import generate_force
 from jobs.imports import import_directory
+from rollcall.settings import Settings
 from rules.policy import load_policy
 from store.db import make_engine, session_factory, transaction
 from store.models import DailyResult, RecomputeMark
 from tests.clock import CLI_NOW
 from tests.faults.conftest import rollcall
-from tests.served import served
+from tests.served import SECRET, served
 
 REQUESTS = 24
 TZ = "Europe/London"
@@ -92,3 +95,16 @@ def test_two_workers_report_the_same_totals_and_job_metrics(
         == daily
     )
     assert after[("rollcall_recompute_marks_pending", ())] == 1
+
+
+def test_metrics_answer_without_job_series_when_the_database_does_not(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'never-migrated.db'}", jwt_secret=SECRET
+    )
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/metrics")
+    assert answer.status_code == 200
+    samples = _samples(answer.text)
+    assert samples[("rollcall_job_metrics_up", ())] == 0
+    assert not [name for name, _ in samples if name.startswith("rollcall_job_last")]
+    assert ("process_cpu_seconds_total", ()) in samples
