@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from rules.clock import DEFAULT_TIMEZONE, iso_local
 from rules.findings import coarsen
 from rules.policy import Policy
+from store.dayload import DAILY
 from store.models import Adjustment, DailyResult, Flag, Officer
 from store.reader import postgres_setting, read_frame, select_frame
 
@@ -23,15 +24,8 @@ COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 INSUFFICIENT = "insufficient_evidence"
 WITHDRAWN = "withdrawn"
 
-DAY_SCHEMA: dict[str, pl.DataType] = {
-    "officer_id": pl.Utf8(),
-    "date": pl.Date(),
-    "expected_office": pl.Boolean(),
-    "declared_location": pl.Utf8(),
-    "verified_presence_minutes": pl.Float64(),
-    "verified_office_day": pl.Boolean(),
-    "evidence": pl.Utf8(),
-}
+# A stored day as reports show it: the daily result without its policy version.
+DAY_SCHEMA: dict[str, pl.DataType] = {c: t for c, t in DAILY.items() if c != "policy_version"}
 
 
 class CursorError(ValueError):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from rules.findings import Finding
 from rules.integrity import INTEGRITY_CODES
+from store.dayload import DAILY
 from store.models import DailyResult, Flag, RecomputeMark
 from store.reader import dialect
 from store.types import to_epoch_us
@@ -22,16 +23,7 @@ from store.types import to_epoch_us
 COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 # Codes found over a period, not by the daily run: a day's write leaves them alone.
 PERIOD_CODES = (COMPLIANCE_CODE, *INTEGRITY_CODES)
-DAILY_COLUMNS = (
-    "officer_id",
-    "date",
-    "expected_office",
-    "declared_location",
-    "verified_presence_minutes",
-    "verified_office_day",
-    "evidence",
-    "policy_version",
-)
+DAILY_COLUMNS = tuple(DAILY)
 _CHUNK = 5_000
 
 # A test-only hook: called with the name of each write stage ("daily", "flags", "marks") after it
@@ -125,15 +117,9 @@ def replace_daily(
     return len(records)
 
 
+# daily_results' columns as the bulk insert writes them (the result's ``date`` is ``day``).
 _DAILY_INSERT_COLUMNS = (
-    "officer_id",
-    "day",
-    "expected_office",
-    "declared_location",
-    "verified_presence_minutes",
-    "verified_office_day",
-    "evidence",
-    "policy_version",
+    *("day" if c == "date" else c for c in DAILY_COLUMNS),
     "run_id",
     "computed_at",
     "details",
