@@ -17,6 +17,7 @@ from tests.faults.conftest import (
     import_reference,
     kill_when,
     rollcall,
+    rollcall_here,
     scalar,
     snapshot,
     start,
@@ -40,13 +41,14 @@ def _events(snap: dict[str, object]) -> dict[str, object]:
 
 
 def test_killed_import_and_nightly_then_run_again_equal_a_clean_run(
-    db_url: str, second_db_url: str, force_dir: Path, tmp_path: Path
+    db_url: str, second_db_url: str, force_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clean, faulty = second_db_url, db_url
     import_reference(clean, force_dir)
     _import_events(clean, force_dir)
     clean_events = snapshot(clean)
-    assert rollcall(clean, *NIGHTLY).returncode == 0
+    code, output = rollcall_here(monkeypatch, clean, *NIGHTLY)
+    assert code == 0, output
     clean_results = snapshot(clean)
     total = len(clean_events["pings"])
 
@@ -71,7 +73,11 @@ def test_killed_import_and_nightly_then_run_again_equal_a_clean_run(
 
 
 def test_killed_purge_then_run_again_equals_a_clean_purge(
-    db_url: str, second_db_url: str, force_dir: Path, tmp_path: Path
+    db_url: str,
+    second_db_url: str,
+    force_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Raw retention of one day: every event goes (the cutoff moves with the clock, so one inside
     # the data would differ between two runs seconds apart).
@@ -82,7 +88,8 @@ def test_killed_purge_then_run_again_equals_a_clean_purge(
         import_reference(url, force_dir)
         _import_events(url, force_dir)
     before = _count(faulty, "pings")
-    assert rollcall(clean, "purge", ROLLCALL_POLICY=str(policy)).returncode == 0
+    code, output = rollcall_here(monkeypatch, clean, "purge", ROLLCALL_POLICY=str(policy))
+    assert code == 0, output
     assert before > 0
     assert _count(clean, "pings") == 0
     proc = start(faulty, "purge", ROLLCALL_POLICY=str(policy))
