@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import polars as pl
 
 from geo.index import StationIndex
+from rules.engine import DayInputs
 from rules.findings import Finding, finding_order
 from rules.policy import Policy
 from store.dayload import DayFrames, with_visit_fixes
@@ -73,6 +74,7 @@ def officer_part(
         swipes=frames.swipes.filter(keep),
         overtime=frames.overtime.filter(keep),
         visits=frames.visits.filter(keep),
+        swipers=frames.swipers.filter(keep),
     )
 
 
@@ -88,18 +90,13 @@ def split_by_officer(frames: DayFrames, parts: int) -> list[DayFrames]:
     return [officer_part(frames, groups, k) for k in range(len(groups))]
 
 
-def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str) -> PartResult:
-    """The day's rules over one partition, as rules.pipeline.day_outcome composes them: the
-    stored visits counted as fixes, the fixes classified against the station fences, then the
-    engine.
-
-    Pure: no database access, so it runs unchanged in-process or on a Dask worker. The daily rows
-    are sorted by officer_id; findings come sorted from the engine (rules.findings.finding_order).
-    """
-    from rules.engine import DayInputs
-    from rules.pipeline import day_outcome
-
-    inputs = DayInputs(
+def day_inputs(frames: DayFrames, policy: Policy, tz: str) -> DayInputs:
+    """The engine's inputs for ``frames``' day: the stored visits counted as fixes
+    (with_visit_fixes), the device clock offsets and the officers known to swipe from the
+    look-back (DayFrames.swipers, store.dayload.load_swipers). The nightly job and the accuracy
+    benchmark both build a day's inputs here, so the benchmark measures what the job computes.
+    ``stations`` is left empty: rules.pipeline.day_outcome puts the index's in."""
+    return DayInputs(
         day=frames.day,
         tz=tz,
         officers=frames.officers,
@@ -110,8 +107,21 @@ def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str
         overtime=frames.overtime,
         stations=pl.DataFrame(),
         devices=frames.devices,
+        swipers=frames.swipers,
     )
-    outcome, timings = day_outcome(inputs, index, policy)
+
+
+def compute_part(frames: DayFrames, index: StationIndex, policy: Policy, tz: str) -> PartResult:
+    """The day's rules over one partition, as rules.pipeline.day_outcome composes them: the
+    inputs built by day_inputs, the fixes classified against the station fences, then the
+    engine.
+
+    Pure: no database access, so it runs unchanged in-process or on a Dask worker. The daily rows
+    are sorted by officer_id; findings come sorted from the engine (rules.findings.finding_order).
+    """
+    from rules.pipeline import day_outcome
+
+    outcome, timings = day_outcome(day_inputs(frames, policy, tz), index, policy)
     daily = outcome.daily.sort("officer_id")
     return PartResult(daily=daily, findings=outcome.findings, timings=timings)
 

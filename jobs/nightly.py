@@ -252,7 +252,11 @@ def _compute_day(
     t0 = perf_counter()
     with factory() as session:
         base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
-        base = replace(base, devices=device_offsets(session, base.hi, policy=policy))
+        base = replace(
+            base,
+            devices=device_offsets(session, base.hi, policy=policy),
+            swipers=dayload.load_swipers(session, day, tz, policy.dwb_habit_days),
+        )
         busy = base.shifts["officer_id"].n_unique() + base.overtime.height
         groups = officer_groups(base, max(executor.min_parts, -(-busy // PART_OFFICERS)))
         span = _fix_range(base, day, tz, policy)

@@ -64,9 +64,10 @@ class DayInputs:
     stations: pl.DataFrame
     # optional: device_id, clock_offset_s (device clock minus true time, seconds; null: unknown)
     devices: pl.DataFrame | None = None
-    # optional: officer_id of officers with a granted on-duty swipe within dwb_habit_days of the
-    # day (masked by the caller); DEVICE_WITHOUT_BADGE then knows they swipe even when the days
-    # either side are rest or remote days. Without it only the inputs' own swipes are asked.
+    # optional: officer_id of officers with a granted on-duty swipe in the dwb_habit_days local
+    # days before the day (store.dayload.load_swipers); DEVICE_WITHOUT_BADGE then knows they
+    # swipe even when the days either side are rest or remote days. Without it only the inputs'
+    # own swipes are asked.
     swipers: pl.DataFrame | None = None
 
 

@@ -36,6 +36,8 @@ FIXES: Schema = {
     name: dtype for name, dtype in rules_schemas.FIXES.items() if name not in CLASSIFIED
 }
 SWIPES: Schema = rules_schemas.SWIPES
+# Officers known to swipe (load_swipers): rules.engine.DayInputs.swipers.
+SWIPERS: Schema = {"officer_id": pl.Utf8()}
 # Stored on-duty visit pieces (store.models.Visit), as rules.visits.VISITS.
 VISITS: Schema = rules_visits.VISITS
 # A stored visit piece lies inside one on-duty window; reads look this far back for its arrival.
@@ -72,6 +74,8 @@ class DayFrames:
     visits: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VISITS))
     # device_id, clock_offset_s: device clock offsets known from HTTP receipts (store.clock)
     devices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=DEVICES))
+    # officer_id of the officers with a granted on-duty swipe in the look-back (load_swipers)
+    swipers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SWIPERS))
 
 
 def split_by_officer_ranges(frame: pl.DataFrame, cuts: Sequence[str]) -> list[pl.DataFrame]:
@@ -246,6 +250,34 @@ def with_visit_fixes(fixes: pl.DataFrame, visits: pl.DataFrame, step_minutes: in
 def load_swipes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1) -> pl.DataFrame:
     """Stored (on-duty) badge swipes with lo <= ts < hi (see _load_events)."""
     return _load_events(session, "swipes", SWIPES, lo, hi, readers)
+
+
+def habit_range(day: date, tz: str, days: int) -> tuple[datetime, datetime]:
+    """[start of the local day ``days`` before ``day``, start of ``day``): the look-back in which
+    a granted swipe makes an officer one who swipes (policy.dwb_habit_days). The day itself is
+    left out: its swipes are in the day's own inputs, and an officer who swiped on the day is
+    never a DEVICE_WITHOUT_BADGE suspect. Only days before it count, so a day computed again
+    later, with later swipes stored, is judged on the same look-back."""
+    lo, _ = day_bounds(day - timedelta(days=days), tz)
+    hi, _ = day_bounds(day, tz)
+    return lo, hi
+
+
+def load_swipers(session: Session, day: date, tz: str, days: int) -> pl.DataFrame:
+    """Officers (SWIPERS, sorted) with a granted stored (so on-duty) swipe in the ``days`` local
+    days before ``day`` (habit_range): rules.engine.DayInputs.swipers.
+
+    One query, asked per officer (``EXISTS`` over ``ix_swipes_officer_ts``: an index probe per
+    officer that stops at their first swipe in the range), so its cost follows the officers,
+    not the fortnight's swipes. Empty when ``days`` is 0."""
+    if days <= 0:
+        return pl.DataFrame(schema=SWIPERS)
+    lo, hi = habit_range(day, tz, days)
+    sql = (
+        "SELECT o.officer_id FROM officers o WHERE EXISTS (SELECT 1 FROM swipes s "
+        "WHERE s.officer_id = o.officer_id AND s.ts >= {p} AND s.ts < {p} AND s.granted)"
+    )
+    return read_frame(session, sql, [lo, hi], SWIPERS).sort("officer_id")
 
 
 # Rows of a table with start_at and end_at overlapping [lo, hi): parameters [hi, lo].

@@ -16,7 +16,8 @@ def suspects(ctx: FlagContext) -> pl.DataFrame:
     """Officers whose day's presence rests on clean satellite fixes inside a station, without any
     granted swipe of theirs that day, at a station where others swiped that day, while they
     swiped on another on-duty day of the inputs or are among ``ctx.swipers`` (a granted on-duty
-    swipe within dwb_habit_days: the days either side are often rest or remote days).
+    swipe in the dwb_habit_days days before the day: the days either side are often rest or
+    remote days).
 
     Per officer: presence >= office_day_min_hours; at least dwb_min_fixes fixes inside a station
     (negative boundary distance) in the day's on-duty windows, of which at least dwb_clean_share
