@@ -9,11 +9,14 @@ import polars as pl
 from rules.clock import day_bounds, local_date
 from rules.masking import ON_DUTY_KINDS, covered, merge_intervals
 from rules.policy import Policy
+from rules.records import DeclaredLocation
 from rules.schemas import DAILY
 
 ADEQUATE = "adequate"
 INSUFFICIENT = "insufficient_evidence"
-_DECLARED_ORDER = {"office": 0, "remote": 1, "field": 2}
+_DECLARED_ORDER = {d.value: i for i, d in enumerate(DeclaredLocation)}
+# The declared locations that make a day an expected office day.
+EXPECTED_OFFICE = (DeclaredLocation.OFFICE.value, DeclaredLocation.REMOTE.value)
 
 
 def day_shifts(shifts: pl.DataFrame, day: date, tz: str) -> pl.DataFrame:
@@ -94,7 +97,7 @@ def daily_results(
     )
     on = todays.filter(pl.col("kind").is_in(ON_DUTY_KINDS))
     declared = on.group_by("officer_id").agg(
-        expected_office=pl.col("declared_location").is_in(["office", "remote"]).any(),
+        expected_office=pl.col("declared_location").is_in(EXPECTED_OFFICE).any(),
         declared_rank=pl.col("declared_location")
         .replace_strict(_DECLARED_ORDER, default=None, return_dtype=pl.Int8)
         .min(),

@@ -9,13 +9,30 @@ import polars as pl
 from rules.geodesy import haversine_m
 from rules.policy import Policy
 
+# Rows away (negative: earlier) whose values the round trips read, and the columns read there.
+_OFFSETS = (-1, 1, 2)
+_NEIGHBOUR_COLUMNS = ("ts", "lat", "lon", "step_m", "gps", "badge")
 
-def _at(col: str, n: int) -> pl.Expr:
-    """``col`` ``n`` rows away (negative: earlier) within the same window and device."""
-    same = (pl.col("win_id").shift(-n) == pl.col("win_id")) & (
+
+def _name(col: str, n: int) -> str:
+    return col if n == 0 else f"{col}@{n}"
+
+
+def _same(n: int) -> pl.Expr:
+    """Whether the row ``n`` rows away is of the same window and device (null at the edges)."""
+    return (pl.col("win_id").shift(-n) == pl.col("win_id")) & (
         pl.col("device_id").shift(-n).eq_missing(pl.col("device_id"))
     )
-    return pl.when(same).then(pl.col(col).shift(-n))
+
+
+def _neighbour(col: str, n: int) -> pl.Expr:
+    """``col`` ``n`` rows away within the same window and device (column ``same@n``), else null."""
+    return pl.when(pl.col(_name("same", n))).then(pl.col(col).shift(-n)).alias(_name(col, n))
+
+
+def _at(col: str, n: int) -> pl.Expr:
+    """The column of ``col`` ``n`` rows away, as :func:`ghost_fixes` materialises it."""
+    return pl.col(_name(col, n))
 
 
 def _badge_here(fixes: pl.DataFrame, swipes: pl.DataFrame | None, policy: Policy) -> pl.Series:
@@ -101,15 +118,28 @@ def ghost_fixes(
     """
     if fixes.is_empty():
         return pl.Series("ghost", [], dtype=pl.Boolean)
-    step = haversine_m(_at("lat", -1), _at("lon", -1), pl.col("lat"), pl.col("lon"))
+    step = haversine_m(_neighbour("lat", -1), _neighbour("lon", -1), pl.col("lat"), pl.col("lon"))
     gps = pl.col("source").cast(pl.Utf8).str.strip_chars().str.to_lowercase() == "gps"
-    frame = fixes.select(
-        "win_id", "device_id", "ts", "lat", "lon", step_m=step, gps=gps.fill_null(False)
-    ).with_columns(badge=_badge_here(fixes, swipes, policy))
-    far = frame.select((pl.col("step_m") >= policy.ghost_min_distance_m).any()).item()
-    if not far:
-        return pl.Series("ghost", [False] * fixes.height, dtype=pl.Boolean)
-    one = _round_trip(1, policy)
-    two = _round_trip(2, policy)
-    second = two.shift(1).fill_null(False) & _at("win_id", -1).is_not_null()
-    return frame.select(ghost=one | two | second)["ghost"]
+    frame = (
+        fixes.select("win_id", "device_id", "ts", "lat", "lon", gps=gps.fill_null(False))
+        .with_columns(*(_same(n).alias(_name("same", n)) for n in _OFFSETS))
+        .with_columns(step_m=step, badge=_badge_here(fixes, swipes, policy))
+    )
+    none = pl.Series("ghost", [False] * fixes.height, dtype=pl.Boolean)
+    if not frame.select((pl.col("step_m") >= policy.ghost_min_distance_m).any()).item():
+        return none
+    # Every neighbour value read once for all rows; a run starts only where the step out is
+    # long, so the round trips are judged on those rows alone.
+    starts = (
+        frame.with_columns(_neighbour(c, n) for c in _NEIGHBOUR_COLUMNS for n in _OFFSETS)
+        .with_row_index("_i")
+        .filter(pl.col("step_m") >= policy.ghost_min_distance_m)
+        .select("_i", one=_round_trip(1, policy), two=_round_trip(2, policy))
+    )
+    # the second fix of a run of two, when it is of the run's window and device
+    after_two = starts.filter("two")["_i"] + 1
+    same_before = frame["same@-1"].gather(after_two.clip(0, fixes.height - 1)).fill_null(False)
+    ghost = pl.concat(
+        [starts.filter(pl.col("one") | pl.col("two"))["_i"], after_two.filter(same_before)]
+    )
+    return none.scatter(ghost, True) if ghost.len() else none

@@ -16,6 +16,7 @@ from rules.flags.context import FlagContext
 from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
 from rules.policy import Policy
+from rules.records import ShiftKind
 
 SELF_APPROVED = "OVERTIME_SELF_APPROVED"
 OVERLAPPING = "OVERLAPPING_CLAIM"
@@ -26,7 +27,7 @@ RULE_VERSIONS = {code: f"{code}/1" for code in INTEGRITY_CODES}
 
 # Kinds a claim must not overlap: time already paid (duty, training) or not worked (leave, sick,
 # rest). An `overtime` shift is the rostered form of a claim, so a claim over it is not double pay.
-OVERLAP_KINDS = ("duty", "training", "leave", "sick", "rest")
+OVERLAP_KINDS = tuple(k.value for k in ShiftKind if k is not ShiftKind.OVERTIME)
 
 VERSIONS: dict[str, pl.DataType] = {
     "shift_id": pl.Utf8(),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from rules.clock import INSTANT
 from store import sqlite_arrow
 from store.db import is_postgres
-from store.types import to_epoch_us
+from store.types import stored_dtype, to_epoch_us
 
 # How one read is typed: column name -> Polars type. Instants are read as epoch microseconds.
 Schema = dict[str, pl.DataType]
@@ -241,8 +241,10 @@ def _read_types(schema: Schema) -> Schema:
     """The types as they arrive: instants as Int64, booleans as Int8, unsigned cells as Int64."""
     out: Schema = {}
     for name, dtype in schema.items():
-        if dtype == INSTANT or dtype == pl.UInt64():
+        if dtype == INSTANT:
             out[name] = pl.Int64()
+        elif stored_dtype(dtype) != dtype:
+            out[name] = stored_dtype(dtype)
         elif dtype == pl.Boolean():
             out[name] = pl.Int8()
         elif dtype == pl.Date():

@@ -49,6 +49,7 @@ from store.reports import flag_dict, list_flags, with_review_state
 
 router = APIRouter(prefix="/v1", tags=["flags"])
 
+# A FlagStatus, or withdrawn (flags whose finding disappeared), as a filter of flag lists.
 StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
 FlagId = Annotated[str, Path(min_length=1, max_length=64, description="The flag's id")]
 CaseRef = Annotated[

@@ -4,7 +4,7 @@ the case reference first; reads and reviews are audited as the API's are."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from api.deps import CaseRef, RequestIdDep, SessionDep, StateDep, TimelineQuery
 from api.errors import NotFound
 from api.negotiate import HTML, JSON, PDF
-from api.routes.flags import get_flag_record
+from api.routes.flags import StatusFilter, get_flag_record
 from api.routes.reads import export_response
 from api.trail import check_ref, record
 from api.web.explain import CONSIDERED, evidence_lines
@@ -30,7 +30,6 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
-StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
 FLAG_CODES = (
     "DECLARED_OFFICE_UNVERIFIED",
     "BADGE_WITHOUT_DEVICE",

@@ -3,15 +3,16 @@ required, allowed values as enums; the published examples validate against them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 import pytest
 
 from api.app import create_app
+from api.routes.flags import StatusFilter
 from api.routes.ingest import PING_EXAMPLE, SHIFT_EXAMPLE, SWIPE_EXAMPLE, VISIT_EXAMPLE
 from rollcall.settings import Settings
-from rules.records import PING, SHIFT, SWIPE, VISIT, Record
+from rules.records import PING, SHIFT, SWIPE, VISIT, FlagStatus, Record
 from tests.clock import API_NOW, TestClock
 
 MODELS = [
@@ -57,3 +58,7 @@ def test_an_unknown_source_is_outside_the_documented_enum(components: dict[str, 
     item = {**PING_EXAMPLE["pings"][0], "source": "satellite"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"pings": [item]}, body, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_flag_status_filter_is_the_flag_statuses_and_withdrawn() -> None:
+    assert get_args(StatusFilter) == (*(s.value for s in FlagStatus), "withdrawn")
