@@ -14,17 +14,20 @@ import polars as pl
 from bench.machine import Run, quick_mode
 from fixtures._realistic import PRESETS
 from fixtures.synth import Force, generate_force
+from geo.cells import cell_expr
 from geo.fences import stations_from_geojson
 from geo.index import StationIndex
+from jobs.compute import day_inputs
 from rules.clock import day_bounds
 from rules.compliance import compliance
-from rules.engine import DayInputs, evaluate_day
 from rules.findings import Finding
 from rules.geodesy import haversine_m
 from rules.masking import DutyStatus, duty_status, on_duty_windows
+from rules.pipeline import day_outcome
 from rules.policy import Policy, load_policy
-from rules.receipts import receipt_offsets
-from rules.visits import visit_fixes
+from rules.receipts import DEVICES, receipt_offsets
+from rules.visits import split_by_duty
+from store.dayload import FIXES, VISIT_LOOKBACK, VISITS, DayFrames, day_range
 
 CODES = (
     "DECLARED_OFFICE_UNVERIFIED",
@@ -88,18 +91,16 @@ def _shift_frames(force: Force) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def run_pipeline(force: Force, policy: Policy) -> RunResult:
-    """Intake masking, fence classification, the day engine for each day, then compliance."""
+    """Intake masking, then each day as the nightly job computes it (jobs.compute.day_inputs and
+    rules.pipeline.day_outcome: visits counted as fixes, fence classification, the engine),
+    then compliance."""
     t0 = time.perf_counter()
     shifts, history = _shift_frames(force)
     first, last = force.period
     now = day_bounds(last, force.tz)[1] + timedelta(days=3)
     masked: dict[str, int] = {}
     kept: dict[str, pl.DataFrame] = {}
-    pings = force.pings
-    if force.visits is not None and force.visits.height:
-        rows = visit_fixes(force.visits, policy.visit_step_minutes)
-        pings = pl.concat([pings, rows.select(pings.columns)], how="vertical_relaxed")
-    for name, frame in (("pings", pings), ("swipes", force.swipes)):
+    for name, frame in (("pings", force.pings), ("swipes", force.swipes)):
         status = duty_status(
             frame,
             shifts,
@@ -109,52 +110,61 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
         )
         masked[name] = int((status != DutyStatus.ON_DUTY.value).sum())
         kept[name] = frame.filter(status == DutyStatus.ON_DUTY.value)
+    visits = _visit_pieces(force, shifts, policy, now, masked)
     t1 = time.perf_counter()
     stations, errors = stations_from_geojson(force.stations_geojson)
     if errors:
         raise RuntimeError(f"station fences rejected: {errors}")
     index = StationIndex.build(stations)
-    fixes = index.classify(kept["pings"])
+    # the stored fixes' columns (store.dayload.FIXES), with the H3 cell intake stores
+    pings = kept["pings"].with_columns(h3_cell=cell_expr()).select(list(FIXES)).cast(FIXES)  # type: ignore[arg-type]
     t2 = time.perf_counter()
     overtime = force.overtime.rename({"start": "start_at", "end": "end_at"})
     officers = force.officers.select("officer_id", "unit", "office_based")
-    centroids = index.station_centroids()
     swipe_days = (
         kept["swipes"]
         .filter(pl.col("granted").fill_null(False))
         .select("officer_id", date=pl.col("ts").dt.convert_time_zone(force.tz).dt.date())
         .unique()
     )
-    habit = timedelta(days=policy.dwb_habit_days)
     receipts = force.receipts
     daily: list[pl.DataFrame] = []
     presence: list[pl.DataFrame] = []
     findings: list[Finding] = []
     day = first
     while day <= last:
-        lo = day_bounds(day - timedelta(days=1), force.tz)[0]
-        hi = day_bounds(day + timedelta(days=1), force.tz)[1]
+        lo, hi = day_range(day, force.tz)
         day_shifts = shifts.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo))
-        inputs = DayInputs(
+        # what store.dayload.load_day, store.clock.device_offsets and load_swipers read
+        frames = DayFrames(
             day=day,
-            tz=force.tz,
+            lo=lo,
+            hi=hi,
             officers=officers,
             shifts=day_shifts,
             shift_history=history.filter(
                 pl.col("shift_id").is_in(day_shifts["shift_id"].implode())
             ),
-            fixes=fixes.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
+            fixes=pings.filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
             swipes=kept["swipes"].filter((pl.col("ts") >= lo) & (pl.col("ts") < hi)),
             overtime=overtime.filter((pl.col("start_at") < hi) & (pl.col("end_at") > lo)),
-            stations=centroids,
-            devices=None
-            if receipts is None
-            else _offsets(receipts, day_bounds(day, force.tz)[1], policy),
-            swipers=swipe_days.filter(pl.col("date").is_between(day - habit, day + habit))
+            visits=visits.filter(
+                (pl.col("arrived_at") >= lo - VISIT_LOOKBACK)
+                & (pl.col("arrived_at") < hi)
+                & (pl.col("departed_at") > lo)
+            ),
+            devices=_offsets(receipts, hi, policy)
+            if receipts is not None
+            else pl.DataFrame(schema=DEVICES),
+            swipers=swipe_days.filter(
+                (pl.col("date") >= day - timedelta(days=policy.dwb_habit_days))
+                & (pl.col("date") < day)
+            )
             .select("officer_id")
-            .unique(),
+            .unique()
+            .sort("officer_id"),
         )
-        out = evaluate_day(inputs, policy)
+        out, _ = day_outcome(day_inputs(frames, policy, force.tz), index, policy)
         daily.append(out.daily)
         presence.append(out.presence)
         findings.extend(out.findings)
@@ -173,10 +183,37 @@ def run_pipeline(force: Force, policy: Policy) -> RunResult:
         masked=masked,
         seconds={
             "masking": t1 - t0,
-            "classify": t2 - t1,
-            "evaluate": t3 - t2,
+            "cells": t2 - t1,
+            "classify_and_evaluate": t3 - t2,
             "compliance": t4 - t3,
         },
+    )
+
+
+def _visit_pieces(
+    force: Force, shifts: pl.DataFrame, policy: Policy, now: datetime, masked: dict[str, int]
+) -> pl.DataFrame:
+    """The force's visits as intake stores them (intake.visits.pieces_of): cut at the officers'
+    on-duty edges (rules.visits.split_by_duty), the on-duty pieces kept with the visit's place
+    (store.dayload.VISITS columns); ``masked["visits"]`` counts the other pieces."""
+    if force.visits is None or force.visits.is_empty():
+        masked["visits"] = 0
+        return pl.DataFrame(schema=VISITS)
+    rows = force.visits.with_row_index("_visit")
+    pieces = split_by_duty(
+        rows.select("_visit", "officer_id", "arrived_at", "departed_at"),
+        shifts,
+        grace_minutes=policy.duty_grace_minutes,
+        hold_hours=policy.unrostered_hold_hours,
+        now=now,
+    )
+    masked["visits"] = int((pieces["status"] != DutyStatus.ON_DUTY.value).sum())
+    place = rows.select("_visit", "device_id", "officer_id", "lat", "lon", "accuracy_m")
+    return (
+        pieces.filter(pl.col("status") == DutyStatus.ON_DUTY.value)
+        .join(place, on="_visit")
+        .select(list(VISITS))
+        .cast(VISITS)  # type: ignore[arg-type]
     )
 
 
@@ -423,9 +460,16 @@ def _provable(
     time that day (at least evidence_min_events pings or visits); for MOCK_LOCATION at least
     mock_min_fixes simulated fixes; for IMPOSSIBLE_TRAVEL at least two GPS fixes 5 km or more
     from the day's median position and one impossible step between consecutive GPS fixes, each
-    end seen twice (:func:`_jump_days`). A device silent through a misconduct day proves nothing."""
+    end seen twice (:func:`_jump_days`); for DECLARED_OFFICE_UNVERIFIED and OVERTIME_UNVERIFIED
+    a device that saw enough of the time in question (:func:`_unseen_days`: unseen, the officer
+    may have been at work); for DEVICE_WITHOUT_BADGE a granted on-duty swipe of the
+    officer in the dwb_habit_days before the day or on the day after (:func:`_swiper_days`:
+    without one the officer cannot be told from one who rarely swipes, as in the first days of
+    the data). A device silent through a misconduct day proves nothing."""
     shifts, _ = _shift_frames(force)
     windows = on_duty_windows(shifts, policy.duty_grace_minutes)
+    unseen = _unseen_days(force, shifts, planted, policy)
+    swiper_days = _swiper_days(force.swipes, windows, force.tz, force.period, policy.dwb_habit_days)
     pings = force.pings.filter(_covered(force.pings, windows)).with_columns(
         date=pl.col("ts").dt.convert_time_zone(force.tz).dt.date()
     )
@@ -467,10 +511,148 @@ def _provable(
                 ok = n_mock >= policy.mock_min_fixes
             elif code == "IMPOSSIBLE_TRAVEL":
                 ok = n_far >= 2 and n_jumps >= 1
+            elif code in ("DECLARED_OFFICE_UNVERIFIED", "OVERTIME_UNVERIFIED"):
+                ok = n + n_visits >= policy.evidence_min_events and key not in unseen[code]
+            elif code == "DEVICE_WITHOUT_BADGE":
+                ok = n + n_visits >= policy.evidence_min_events and key in swiper_days
             else:
                 ok = n + n_visits >= policy.evidence_min_events
             if ok:
                 out[code].add(key)
+    return out
+
+
+def _unseen(
+    lo: datetime,
+    hi: datetime,
+    fixes: pl.DataFrame,
+    visits: pl.DataFrame | None,
+    bridge: timedelta,
+    credit: timedelta,
+) -> timedelta:
+    """How much of [lo, hi) the device of one officer leaves unseen, read as the rules read a
+    stay: its fixes (``ts``) and visits (``arrived_at`` to ``departed_at``, an open visit to
+    ``hi``) are seen; a gap up to ``bridge`` between two of them is seen through; each side of
+    a longer gap, and of the range's edges, is credited ``credit``; the rest is unseen."""
+    seen: list[tuple[datetime, datetime]] = [
+        (t, t) for t in fixes.filter(pl.col("ts").is_between(lo, hi))["ts"].to_list()
+    ]
+    if visits is not None:
+        for a, b in (
+            visits.filter((pl.col("arrived_at") < hi) & (pl.col("departed_at").fill_null(hi) > lo))
+            .select("arrived_at", "departed_at")
+            .iter_rows()
+        ):
+            seen.append((max(a, lo), min(b or hi, hi)))
+    if not seen:
+        return hi - lo
+    seen.sort()
+    unseen = max(timedelta(0), seen[0][0] - lo - credit)
+    edge = seen[0][1]
+    for a, b in seen[1:]:
+        if a - edge > bridge:
+            unseen += max(timedelta(0), a - edge - 2 * credit)
+        edge = max(edge, b)
+    return unseen + max(timedelta(0), hi - edge - credit)
+
+
+def _unseen_days(
+    force: Force, shifts: pl.DataFrame, planted: dict[str, set[tuple[str, str]]], policy: Policy
+) -> dict[str, set[tuple[str, str]]]:
+    """Planted DECLARED_OFFICE_UNVERIFIED and OVERTIME_UNVERIFIED days the device leaves too
+    unseen to prove (:func:`_unseen`: gaps longer than bridge_max_minutes between its fixes,
+    simulated ones included, as the rules read them as no presence, and outside its visits,
+    less edge_credit_minutes each side), where the officer may have been at work:
+
+    - a declared office day whose unseen on-duty minutes (its declared office shifts widened by
+      duty_grace_minutes) reach min(office_day_min_hours, half the declared office time), the
+      bar DECLARED_OFFICE_UNVERIFIED holds when it counts every unknown minute as presence
+      (a phone that reports one position and is silent for hours, an iOS phone still at home
+      whose significant-change updates stop while a spoofing app holds one position, leaves
+      such a stretch);
+    - an overtime claim covered by on-duty shifts for at least check_min_coverage of it (so only
+      the device can show the officer away) of which the device sees less than
+      check_min_coverage (a throttled phone's one fix in a three-hour claim says nothing of the
+      rest of it)."""
+    grace = timedelta(minutes=policy.duty_grace_minutes)
+    bridge = timedelta(minutes=policy.bridge_max_minutes)
+    credit = timedelta(minutes=policy.edge_credit_minutes)
+    keys = planted.get("DECLARED_OFFICE_UNVERIFIED", set()) | planted.get(
+        "OVERTIME_UNVERIFIED", set()
+    )
+    officers = sorted({o for o, _ in keys})
+    local = pl.col("start_at").dt.convert_time_zone(force.tz).dt.date()
+    duty = shifts.filter(
+        pl.col("officer_id").is_in(officers)
+        & pl.col("kind").is_in(["duty", "overtime", "training"])
+    ).with_columns(date=local)
+    claims = (
+        force.overtime.rename({"start": "start_at", "end": "end_at"})
+        .filter(pl.col("officer_id").is_in(officers))
+        .with_columns(date=local)
+    )
+    fixes = force.pings.filter(pl.col("officer_id").is_in(officers))
+    visits = force.visits
+
+    def device(officer: str) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        own = visits.filter(pl.col("officer_id") == officer) if visits is not None else None
+        return fixes.filter(pl.col("officer_id") == officer), own
+
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for officer, day in planted.get("DECLARED_OFFICE_UNVERIFIED", set()):
+        rows = duty.filter(
+            (pl.col("officer_id") == officer)
+            & (pl.col("date") == date.fromisoformat(day))
+            & (pl.col("declared_location") == "office")
+        )
+        if rows.is_empty():
+            continue
+        lo: datetime = rows["start_at"].min() - grace  # type: ignore[operator,assignment]
+        hi: datetime = rows["end_at"].max() + grace  # type: ignore[operator,assignment]
+        declared = float((rows["end_at"] - rows["start_at"]).dt.total_seconds().sum()) / 60.0
+        unseen = _unseen(lo, hi, *device(officer), bridge, credit).total_seconds() / 60.0
+        if unseen >= min(policy.office_day_min_hours * 60.0, declared / 2.0):
+            out["DECLARED_OFFICE_UNVERIFIED"].add((officer, day))
+    for officer, day in planted.get("OVERTIME_UNVERIFIED", set()):
+        own = claims.filter(
+            (pl.col("officer_id") == officer) & (pl.col("date") == date.fromisoformat(day))
+        )
+        mine = duty.filter(pl.col("officer_id") == officer)
+        for lo, hi in own.select("start_at", "end_at").iter_rows():
+            length = (hi - lo).total_seconds()
+            rostered = sum(
+                max(0.0, (min(hi, b + grace) - max(lo, a - grace)).total_seconds())
+                for a, b in mine.select("start_at", "end_at").iter_rows()
+            )
+            seen = length - _unseen(lo, hi, *device(officer), bridge, credit).total_seconds()
+            if (
+                rostered >= policy.check_min_coverage * length
+                and seen < policy.check_min_coverage * length
+            ):
+                out["OVERTIME_UNVERIFIED"].add((officer, day))
+    return out
+
+
+def _swiper_days(
+    swipes: pl.DataFrame, windows: pl.DataFrame, tz: str, period: tuple[date, date], habit_days: int
+) -> set[tuple[str, str]]:
+    """(officer_id, ISO date) of the days of ``period`` on which the officer is known to swipe:
+    a granted on-duty swipe (in ``windows``) in the ``habit_days`` local days before the day
+    (DayInputs.swipers, as store.dayload.load_swipers reads them) or on the day after (in the
+    day's own inputs)."""
+    granted = swipes.filter(pl.col("granted").fill_null(False))
+    dates = (
+        granted.filter(_covered(granted, windows))
+        .select("officer_id", date=pl.col("ts").dt.convert_time_zone(tz).dt.date())
+        .unique()
+    )
+    first, last = period
+    out: set[tuple[str, str]] = set()
+    for officer, day in dates.iter_rows():
+        for k in range(-1, habit_days + 1):
+            d = day + timedelta(days=k)
+            if k != 0 and first <= d <= last:
+                out.add((officer, d.isoformat()))
     return out
 
 

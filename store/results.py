@@ -186,67 +186,104 @@ def sync_flags(
     """
     counts = WriteCounts()
     by_fp = {f.fingerprint: f for f in findings}
-    existing: dict[str, Flag] = {}
     fps = sorted(by_fp)
-    for chunk in _chunks(fps):
-        for flag in session.scalars(select(Flag).where(Flag.fingerprint.in_(chunk))):
-            existing[flag.fingerprint] = flag
+    existing = _flags_by_fingerprint(session, fps)
     new_rows: list[dict[str, Any]] = []
     for fp in fps:
-        finding = by_fp[fp]
         known = existing.get(fp)
         if known is None:
-            new_rows.append(
-                {
-                    "flag_id": str(uuid.uuid4()),
-                    "fingerprint": fp,
-                    "officer_id": finding.officer_id,
-                    "code": finding.code,
-                    "day": finding.date,
-                    "status": "open",
-                    "misconduct": finding.misconduct,
-                    "summary": finding.summary,
-                    "evidence": finding.evidence,
-                    "rule_version": finding.rule_version,
-                    "policy_version": policy_version,
-                    "raised_at": now,
-                    "last_seen_at": now,
-                    "withdrawn_at": None,
-                }
-            )
+            new_rows.append(_new_flag_row(by_fp[fp], policy_version, now))
             continue
-        flag = known
-        if flag.withdrawn_at is not None:
+        if known.withdrawn_at is not None:
             counts.flags_reinstated += 1
         else:
             counts.flags_kept += 1
-        flag.summary = finding.summary
-        flag.evidence = finding.evidence
-        flag.rule_version = finding.rule_version
-        flag.policy_version = policy_version
-        flag.misconduct = finding.misconduct
-        flag.last_seen_at = now
-        flag.withdrawn_at = None
+        _refresh_flag(known, by_fp[fp], policy_version, now)
     for chunk in _chunks(new_rows):
         session.execute(insert(Flag), list(chunk))
     counts.flags_raised = len(new_rows)
     session.flush()
+    counts.flags_withdrawn = _withdraw_stale(
+        session,
+        set(by_fp),
+        scope_days=scope_days,
+        codes=codes,
+        exclude_codes=exclude_codes,
+        officer_ids=officer_ids,
+        now=now,
+    )
+    session.flush()
+    return counts
 
+
+def _flags_by_fingerprint(session: Session, fingerprints: Sequence[str]) -> dict[str, Flag]:
+    """The stored flags of ``fingerprints``, withdrawn or not, by fingerprint."""
+    existing: dict[str, Flag] = {}
+    for chunk in _chunks(fingerprints):
+        for flag in session.scalars(select(Flag).where(Flag.fingerprint.in_(chunk))):
+            existing[flag.fingerprint] = flag
+    return existing
+
+
+def _new_flag_row(finding: Finding, policy_version: str, now: datetime) -> dict[str, Any]:
+    """The row of a new ``open`` flag for a finding never flagged before."""
+    return {
+        "flag_id": str(uuid.uuid4()),
+        "fingerprint": finding.fingerprint,
+        "officer_id": finding.officer_id,
+        "code": finding.code,
+        "day": finding.date,
+        "status": "open",
+        "misconduct": finding.misconduct,
+        "summary": finding.summary,
+        "evidence": finding.evidence,
+        "rule_version": finding.rule_version,
+        "policy_version": policy_version,
+        "raised_at": now,
+        "last_seen_at": now,
+        "withdrawn_at": None,
+    }
+
+
+def _refresh_flag(flag: Flag, finding: Finding, policy_version: str, now: datetime) -> None:
+    """A flag found again: its evidence refreshed, seen ``now``, no longer withdrawn (its id,
+    status and raised_at kept)."""
+    flag.summary = finding.summary
+    flag.evidence = finding.evidence
+    flag.rule_version = finding.rule_version
+    flag.policy_version = policy_version
+    flag.misconduct = finding.misconduct
+    flag.last_seen_at = now
+    flag.withdrawn_at = None
+
+
+def _withdraw_stale(
+    session: Session,
+    found: set[str],
+    *,
+    scope_days: Sequence[date],
+    codes: Sequence[str] | None,
+    exclude_codes: Sequence[str],
+    officer_ids: Sequence[str] | None,
+    now: datetime,
+) -> int:
+    """Withdraw (``withdrawn_at`` = ``now``) the flags in scope whose fingerprint is not in
+    ``found``; how many."""
     stale = select(Flag).where(Flag.day.in_(list(scope_days)), Flag.withdrawn_at.is_(None))
     if codes is not None:
         stale = stale.where(Flag.code.in_(list(codes)))
     elif exclude_codes:
         stale = stale.where(Flag.code.not_in(list(exclude_codes)))
     officer_set = set(officer_ids) if officer_ids is not None else None
+    withdrawn = 0
     for flag in session.scalars(stale).all():
-        if flag.fingerprint in by_fp:
+        if flag.fingerprint in found:
             continue
         if officer_set is not None and flag.officer_id not in officer_set:
             continue
         flag.withdrawn_at = now
-        counts.flags_withdrawn += 1
-    session.flush()
-    return counts
+        withdrawn += 1
+    return withdrawn
 
 
 def clear_marks(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,6 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rollcall.commands.common import audit_cli_read, console, load_policy_or_exit, load_settings
 from rollcall.commands.report import compliance_table, officer_tables
 from store.db import make_engine, session_factory, transaction
+
+if TYPE_CHECKING:
+    from jobs.demo import DemoResult
+    from rules.policy import Policy
 
 
 def demo(
@@ -28,13 +32,32 @@ def demo(
     Uses a fresh SQLite file ./rollcall-demo.db (not ROLLCALL_DATABASE_URL), unless --database
     names another database.
     """
-    from jobs.demo import DEMO_DATABASE_URL, run_demo
-    from store.reports import compliance_rows, officer_report
+    from jobs.demo import DEMO_DATABASE_URL
 
     settings = load_settings()
     policy = load_policy_or_exit(settings)
     url = database or DEMO_DATABASE_URL
     console.rule("[bold]Rollcall demo")
+    result = _build(url, policy, settings.timezone, officers=officers, days=days)
+    counts = result.nightly.counts()
+    console.print(
+        f"[green]✓[/] nightly job over {len(result.nightly.days)} days: "
+        f"{counts['daily']:,} officer-days, {counts['flags_raised']:,} flags raised "
+        f"(run {result.nightly.run_id}, {result.seconds['nightly']:.0f} s)"
+    )
+    _show(url, result, policy, settings.timezone)
+    console.rule("[bold]Next")
+    console.print(
+        next_steps(url, result.first, result.last, result.officer_id),
+        soft_wrap=True,  # commands stay on one line, to be copied whole
+    )
+
+
+def _build(url: str, policy: Policy, tz: str, *, officers: int, days: int) -> DemoResult:
+    """The demo force built, imported and computed (jobs.demo.run_demo), each step ticked off
+    and the nightly job's days counted on a progress bar."""
+    from jobs.demo import run_demo
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -52,21 +75,22 @@ def demo(
             progress.update(task, visible=True, total=days)
             progress.advance(task)
 
-        result = run_demo(
+        return run_demo(
             policy=policy,
-            tz=settings.timezone,
+            tz=tz,
             database_url=url,
             officers=officers,
             days=days,
             on_step=on_step,
             on_day=on_day,
         )
-    counts = result.nightly.counts()
-    console.print(
-        f"[green]✓[/] nightly job over {len(result.nightly.days)} days: "
-        f"{counts['daily']:,} officer-days, {counts['flags_raised']:,} flags raised "
-        f"(run {result.nightly.run_id}, {result.seconds['nightly']:.0f} s)"
-    )
+
+
+def _show(url: str, result: DemoResult, policy: Policy, tz: str) -> None:
+    """What HR and an investigator look at first, read from the demo database (the
+    investigator's read audited like any other)."""
+    from store.reports import compliance_rows, officer_report
+
     engine = make_engine(url)
     factory = session_factory(engine)
     with factory() as session:
@@ -80,12 +104,7 @@ def demo(
     console.rule("[bold]What an investigator looks at first")
     with transaction(factory) as session:
         report = officer_report(
-            session,
-            result.officer_id,
-            result.first,
-            result.last,
-            include_misconduct=True,
-            tz=settings.timezone,
+            session, result.officer_id, result.first, result.last, include_misconduct=True, tz=tz
         )
         assert report is not None
         audit_cli_read(
@@ -98,11 +117,6 @@ def demo(
     days_table, flag_table = officer_tables(report)
     console.print(days_table)
     console.print(flag_table)
-    console.rule("[bold]Next")
-    console.print(
-        next_steps(url, result.first, result.last, result.officer_id),
-        soft_wrap=True,  # commands stay on one line, to be copied whole
-    )
 
 
 def next_steps(url: str, first: date, last: date, officer_id: str) -> str:
