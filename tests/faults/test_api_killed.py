@@ -134,16 +134,16 @@ def _wait_until_blocked(
     sender: threading.Thread,
     answered: Callable[[], str],
 ) -> None:
-    """Until the server's transaction waits for the held lock: on PostgreSQL seen in
-    pg_stat_activity, on SQLite as a server thread sleeping in SQLite's busy handler."""
+    """Until the server's transaction waits for the held lock: on PostgreSQL seen in pg_locks
+    (read live; pg_stat_activity is a snapshot within this transaction), on SQLite as a server thread sleeping in SQLite's busy handler."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert sender.is_alive(), f"the batch was answered before the fault: {answered()}"
         if backend == "postgis":
             waiting = conn.execute(
                 sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND wait_event = 'advisory' AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                    "AND pid <> pg_backend_pid()"
                 )
             ).scalar_one()
             if waiting:
