@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from rollcall import wallclock
-from rollcall.commands.common import cli_engine, load_settings, sessions
+from rollcall.commands.common import cli_engine, load_settings, sessions, signer_or_exit
 from rollcall.settings import Settings
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
@@ -138,18 +138,12 @@ def audit_checkpoint(
     the checkpoint in the log and append it to OUT. Keep OUT (or a copy) off the database's host:
     `audit verify --checkpoints OUT` then detects a truncated, deleted or rewritten log."""
     from api.checkpoints import make_checkpoint
-    from api.signing import SigningConfigError, load_signer
 
     settings = load_settings()
-    path = key or settings.audit_key_file or settings.export_key_file
-    if path is None:
-        typer.echo("error: give --key or set ROLLCALL_AUDIT_KEY_FILE", err=True)
-        raise typer.Exit(2)
-    try:
-        signer = load_signer(path)
-    except SigningConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    signer = signer_or_exit(
+        key or settings.audit_key_file or settings.export_key_file,
+        "give --key or set ROLLCALL_AUDIT_KEY_FILE",
+    )
     with sessions(settings) as factory:
         seq, digest = make_checkpoint(factory, signer, out, settings.timezone)
     typer.echo(f"checkpoint {seq}:{digest} signed with {signer.key_id}, appended to {out}")

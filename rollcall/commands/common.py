@@ -84,6 +84,21 @@ OutputOpt = Annotated[
 ]
 
 
+def signer_or_exit(path: Path | None, missing: str) -> Any:
+    """The signer of the key file at ``path`` (``api.signing.Signer``), or exit 2 with
+    ``missing`` when no path is given, or with the key's own error when it cannot be loaded."""
+    from api.signing import SigningConfigError, load_signer
+
+    if path is None:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(2)
+    try:
+        return load_signer(path)
+    except SigningConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def parse_day(value: str, option: str) -> date:
     """``value`` as a date, or exit 2 naming the option."""
     try:

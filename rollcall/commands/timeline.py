@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rollcall.commands.common import load_settings
+from rollcall.commands.common import load_settings, signer_or_exit
 
 timeline_app = typer.Typer(
     help="Officers' timelines (audited reads) and signed exports: keys and verification.",
@@ -50,17 +50,11 @@ def timeline_public_key(
 ) -> None:
     """Print the key id and public key of the export signing key (what GET /v1/export-keys
     serves), for whoever will check exports offline."""
-    from api.signing import SigningConfigError, describe_public_key, load_signer
+    from api.signing import describe_public_key
 
-    path = file or load_settings().export_key_file
-    if path is None:
-        typer.echo("error: give a key file or set ROLLCALL_EXPORT_KEY_FILE", err=True)
-        raise typer.Exit(2)
-    try:
-        signer = load_signer(path)
-    except SigningConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    signer = signer_or_exit(
+        file or load_settings().export_key_file, "give a key file or set ROLLCALL_EXPORT_KEY_FILE"
+    )
     typer.echo(describe_public_key(signer.public_key), nl=False)
 
 
