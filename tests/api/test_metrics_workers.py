@@ -54,6 +54,7 @@ def force_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_workers_report_the_same_totals_and_job_metrics(
     db_url: str, tmp_path: Path, force_dir: Path
 ) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from api.auth import issue_token
 from bench.ingest import overlap_phase, overlap_stored, seed
 from tests.served import SECRET, served
@@ -15,6 +17,7 @@ SENDERS = 8
 DEVICES = 40
 
 
+@pytest.mark.slow
 def test_eight_senders_on_overlapping_days_store_each_fix_once(db_url: str, tmp_path: Path) -> None:
     info = seed(db_url, officers=DEVICES, ping_officers=DEVICES, month=date(2026, 10, 1))
     token = issue_token(SECRET, role="ingest", sub="bench")

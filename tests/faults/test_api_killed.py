@@ -26,6 +26,8 @@ from store.db import make_engine
 from tests.faults.conftest import import_reference, scalar, snapshot
 from tests.served import SECRET, Served, start_server
 
+pytestmark = pytest.mark.slow
+
 BATCH = 10_000
 EVENT_KEYS = ("pings", "held", "masked_counts", "masked_keys", "partitions")
 # What the fault leaves besides events: one receipt per device and one audit entry per batch.

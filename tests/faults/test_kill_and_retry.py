@@ -23,6 +23,8 @@ from tests.faults.conftest import (
     start,
 )
 
+pytestmark = pytest.mark.slow
+
 END = START + timedelta(days=DAYS - 1)
 NIGHTLY = ("nightly", "--date", START.isoformat(), "--to", END.isoformat())
 EVENT_KEYS = ("pings", "swipes", "held", "masked_counts", "masked_keys", "partitions")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +46,7 @@ def _share(api: Api, officer_id: str) -> dict[str, object]:
     return row  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_upheld_contest_changes_the_day_and_the_share(
     factory: sessionmaker[Session],
     db_url: str,

@@ -39,6 +39,7 @@ def test_split_keeps_officers_whole(factory: sessionmaker[Session]) -> None:
         assert set(part.shift_history["shift_id"]) <= set(part.shifts["shift_id"])
 
 
+@pytest.mark.slow
 def test_dask_results_identical(factory: sessionmaker[Session], policy: Policy) -> None:
     with factory() as s:
         frames = load_day(s, START + timedelta(days=1), TZ)
@@ -95,6 +96,7 @@ def test_officer_partitions_split_the_day_exactly(factory: sessionmaker[Session]
     assert_frame_equal(pl.concat(parts).sort(order), frames.fixes.sort(order))
 
 
+@pytest.mark.slow
 def test_run_in_officer_partitions_is_identical(
     factory: sessionmaker[Session], policy: Policy, monkeypatch: pytest.MonkeyPatch
 ) -> None:

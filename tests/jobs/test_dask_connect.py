@@ -221,6 +221,7 @@ def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster
                 proc.wait()
 
 
+@pytest.mark.slow
 def test_nightly_day_computed_on_a_tls_cluster(
     tls_cluster: TlsCluster, factory: sessionmaker[Session], policy: Policy
 ) -> None:
@@ -255,6 +256,7 @@ def test_nightly_day_computed_on_a_tls_cluster(
     assert snapshot(factory) == in_process
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", ["stranger", None], ids=["other-ca", "plain-tcp"])
 def test_client_without_the_cluster_certificates_is_refused(
     tls_cluster: TlsCluster, db_url: str, monkeypatch: pytest.MonkeyPatch, stem: str | None

@@ -9,6 +9,7 @@ from rollcall.cli import app
 from rollcall.settings import get_settings
 
 
+@pytest.mark.slow
 def test_demo_command(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ROLLCALL_DATABASE_URL", raising=False)
     get_settings.cache_clear()

@@ -43,6 +43,7 @@ def run(factory: sessionmaker[Session], policy: Policy, **kw: Any) -> Any:
     return run_nightly(factory, START, LAST, policy=policy, tz=TZ, clock=lambda: RUN_AT, **kw)
 
 
+@pytest.mark.slow
 def test_rerun_is_idempotent(factory: sessionmaker[Session], policy: Policy) -> None:
     report = run(factory, policy)
     assert [d.day for d in report.days] == [START, START + timedelta(days=1), LAST]
@@ -61,6 +62,7 @@ def test_rerun_is_idempotent(factory: sessionmaker[Session], policy: Policy) -> 
     assert runs[0].finished_at is not None
 
 
+@pytest.mark.slow
 def test_crash_mid_write_keeps_previous_results(
     factory: sessionmaker[Session], policy: Policy
 ) -> None:
@@ -93,6 +95,7 @@ def date_start(day: date) -> Any:
     return day_bounds(day, TZ)[0]
 
 
+@pytest.mark.slow
 def test_flag_keeps_status_and_is_withdrawn_after_correction(
     factory: sessionmaker[Session], policy: Policy
 ) -> None:

@@ -97,6 +97,7 @@ def _take_one_ping(factory: sessionmaker[Session]) -> pl.DataFrame:
     return pl.DataFrame([row])
 
 
+@pytest.mark.slow
 def test_late_events_mark_their_day_and_the_next_run_recomputes_it(
     factory: sessionmaker[Session], policy: Policy
 ) -> None:
@@ -119,6 +120,7 @@ def test_late_events_mark_their_day_and_the_next_run_recomputes_it(
     assert snapshot(factory) == clean
 
 
+@pytest.mark.slow
 def test_pending_recomputes_every_marked_day_and_only_those(
     factory: sessionmaker[Session], policy: Policy
 ) -> None:

@@ -62,6 +62,7 @@ def _run(factory: sessionmaker[Session], run_id: int) -> JobRun:
         return run
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_write_is_marked_abandoned_by_the_next_run(
     factory: sessionmaker[Session], policy: Policy, db_url: str
 ) -> None:

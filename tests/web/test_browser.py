@@ -20,6 +20,8 @@ from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_
 from tests.clock import API_NOW, TestClock
 from tests.web.browser import axe_violations, chromium_problem, launch, live_server, sign_in
 
+pytestmark = pytest.mark.slow
+
 CASE = "CASE-2026-0042"
 
 
