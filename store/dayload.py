@@ -238,7 +238,9 @@ def load_visits(
     if officer_id is not None:
         sql += " AND officer_id = {p}"
         params.append(officer_id)
-    return read_frame(session, sql + " ORDER BY arrived_at, device_id", params, VISITS)
+    # the stored columns: a bare arrived_at names the select list's epoch microseconds
+    order = " ORDER BY visits.arrived_at, visits.device_id"
+    return read_frame(session, sql + order, params, VISITS)
 
 
 def with_visit_fixes(fixes: pl.DataFrame, visits: pl.DataFrame, step_minutes: int) -> pl.DataFrame:
