@@ -87,7 +87,6 @@ def daily_results(
     fixes, mock included) and n_swipes. ``segments`` are rules.presence.all_segments;
     ``on_fixes``/``on_swipes`` are already masked and sorted by (officer_id, ts).
     """
-    threshold = policy.office_day_min_hours * 60.0
     todays = day_shifts(shifts, day, tz)
     claims = overtime.filter(local_date(pl.col("start_at"), tz) == day)
     officers = (
@@ -95,45 +94,13 @@ def daily_results(
         .unique()
         .sort("officer_id")
     )
-    on = todays.filter(pl.col("kind").is_in(ON_DUTY_KINDS))
-    declared = on.group_by("officer_id").agg(
-        expected_office=pl.col("declared_location").is_in(EXPECTED_OFFICE).any(),
-        declared_rank=pl.col("declared_location")
-        .replace_strict(_DECLARED_ORDER, default=None, return_dtype=pl.Int8)
-        .min(),
-    )
     windows = day_windows(shifts, day, tz, policy)
-    win_minutes = windows.group_by("officer_id").agg(
-        on_duty_minutes=_sum_minutes(
-            (pl.col("end_at") - pl.col("start_at")).dt.total_microseconds()
-        )
-    )
-    clipped = clip_segments(segments.select("officer_id", "start_at", "end_at", "kind"), windows)
-    by_kind = (
-        clipped.with_columns(m=(pl.col("end_at") - pl.col("start_at")).dt.total_microseconds())
-        .group_by("officer_id")
-        .agg(
-            verified_presence_minutes=_sum_minutes(
-                pl.col("m").filter(pl.col("kind") == "presence")
-            ),
-            away_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "away")),
-            unknown_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "unknown")),
-            mock_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "mock")),
-        )
-    )
-    fix_counts = (
-        on_fixes.filter(covered(on_fixes, windows)).group_by("officer_id").agg(n_fixes=pl.len())
-    )
-    swipe_counts = (
-        on_swipes.filter(covered(on_swipes, windows)).group_by("officer_id").agg(n_swipes=pl.len())
-    )
-    reverse = {v: k for k, v in _DECLARED_ORDER.items()}
     frame = (
-        officers.join(declared, on="officer_id", how="left")
-        .join(win_minutes, on="officer_id", how="left")
-        .join(by_kind, on="officer_id", how="left")
-        .join(fix_counts, on="officer_id", how="left")
-        .join(swipe_counts, on="officer_id", how="left")
+        officers.join(_declared(todays), on="officer_id", how="left")
+        .join(_window_minutes(windows), on="officer_id", how="left")
+        .join(_minutes_by_kind(segments, windows), on="officer_id", how="left")
+        .join(_counts(on_fixes, windows, "n_fixes"), on="officer_id", how="left")
+        .join(_counts(on_swipes, windows, "n_swipes"), on="officer_id", how="left")
         .with_columns(
             pl.col("expected_office").fill_null(False),
             pl.col(
@@ -145,10 +112,60 @@ def daily_results(
             ).fill_null(0.0),
             pl.col("n_fixes", "n_swipes").fill_null(0),
             declared_location=pl.col("declared_rank").replace_strict(
-                reverse, default=None, return_dtype=pl.Utf8
+                {v: k for k, v in _DECLARED_ORDER.items()}, default=None, return_dtype=pl.Utf8
             ),
         )
     )
+    return _graded(frame, day, policy)
+
+
+def _declared(todays: pl.DataFrame) -> pl.DataFrame:
+    """Per officer with an on-duty shift on the day: whether one declared office or remote
+    (expected_office), and the rank of the first declared location in _DECLARED_ORDER."""
+    on = todays.filter(pl.col("kind").is_in(ON_DUTY_KINDS))
+    return on.group_by("officer_id").agg(
+        expected_office=pl.col("declared_location").is_in(EXPECTED_OFFICE).any(),
+        declared_rank=pl.col("declared_location")
+        .replace_strict(_DECLARED_ORDER, default=None, return_dtype=pl.Int8)
+        .min(),
+    )
+
+
+def _window_minutes(windows: pl.DataFrame) -> pl.DataFrame:
+    """Minutes of each officer's on-duty windows (on_duty_minutes)."""
+    return windows.group_by("officer_id").agg(
+        on_duty_minutes=_sum_minutes(
+            (pl.col("end_at") - pl.col("start_at")).dt.total_microseconds()
+        )
+    )
+
+
+def _minutes_by_kind(segments: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """Minutes of presence, away, unknown and mock segments inside each officer's windows."""
+    clipped = clip_segments(segments.select("officer_id", "start_at", "end_at", "kind"), windows)
+    return (
+        clipped.with_columns(m=(pl.col("end_at") - pl.col("start_at")).dt.total_microseconds())
+        .group_by("officer_id")
+        .agg(
+            verified_presence_minutes=_sum_minutes(
+                pl.col("m").filter(pl.col("kind") == "presence")
+            ),
+            away_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "away")),
+            unknown_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "unknown")),
+            mock_minutes=_sum_minutes(pl.col("m").filter(pl.col("kind") == "mock")),
+        )
+    )
+
+
+def _counts(events: pl.DataFrame, windows: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Per officer, how many of ``events`` fall inside their on-duty windows, as column ``name``."""
+    return events.filter(covered(events, windows)).group_by("officer_id").agg(pl.len().alias(name))
+
+
+def _graded(frame: pl.DataFrame, day: date, policy: Policy) -> pl.DataFrame:
+    """The DAILY rows of ``frame``'s officers: the office day verified when presence reaches
+    office_day_min_hours, and the evidence graded (see daily_results)."""
+    threshold = policy.office_day_min_hours * 60.0
     presence = pl.col("verified_presence_minutes")
     decided_no = (presence + pl.col("unknown_minutes") < threshold) & (
         pl.col("n_fixes") + pl.col("n_swipes") >= policy.evidence_min_events

@@ -50,21 +50,48 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
     - nothing crosses an away fix, an exit swipe or another station.
     ``events`` must be sorted as rules.evidence.evidence_events returns them, and ``windows``
     be rules.masking.duty_windows (win_id = row number).
+
+    One lazy query, built in named steps: each event's window and state (_states), its stay and
+    badge anchor (_stays), whether it joins the next (_joins), the time it speaks for
+    (_spans), then runs of the same state merged into segments (_runs).
     """
-    is_presence = pl.col("kind") == "presence"
-    bridge = (
-        pl.when(is_presence)
-        .then(pl.lit(timedelta(minutes=policy.presence_bridge_max_minutes)))
-        .otherwise(pl.lit(timedelta(minutes=policy.bridge_max_minutes)))
-    )
-    edge = (
-        pl.when(is_presence)
-        .then(pl.lit(timedelta(minutes=policy.presence_edge_credit_minutes)))
-        .otherwise(pl.lit(timedelta(minutes=policy.edge_credit_minutes)))
-    )
-    anchor_max = timedelta(hours=policy.badge_anchor_max_hours)
     if events.is_empty():
         return pl.DataFrame(schema=SEGMENTS)
+    bridge, edge = (
+        _by_kind(policy.presence_bridge_max_minutes, policy.bridge_max_minutes),
+        _by_kind(policy.presence_edge_credit_minutes, policy.edge_credit_minutes),
+    )
+    dec = _states(events, windows)
+    dec = _stays(dec, timedelta(hours=policy.badge_anchor_max_hours))
+    dec = _joins(dec, bridge)
+    decided = _runs(_spans(dec, edge)).collect()
+    return decided.select(
+        "officer_id",
+        "start_at",
+        "end_at",
+        "kind",
+        "station_id",
+        "h3_cell",
+        "n_fixes",
+        "n_swipes",
+        sources=sources_text(pl.col("bits")),
+        win_id="win_id",
+    ).cast(SEGMENTS)  # type: ignore[arg-type]
+
+
+def _by_kind(presence_minutes: float, other_minutes: float) -> pl.Expr:
+    """A duration that is ``presence_minutes`` for presence events, ``other_minutes`` otherwise."""
+    return (
+        pl.when(pl.col("kind") == "presence")
+        .then(pl.lit(timedelta(minutes=presence_minutes)))
+        .otherwise(pl.lit(timedelta(minutes=other_minutes)))
+    )
+
+
+def _states(events: pl.DataFrame, windows: pl.DataFrame) -> pl.LazyFrame:
+    """Each event with its window's bounds, its kind, its state as a number (0 away, 1 mock, else
+    2 + the station's category code) and the time, type and state of its neighbours in the
+    window."""
     # windows are numbered 0..n-1 in order, so a gather finds each event's window bounds
     ids = events["win_id"].cast(pl.Int64)
     dec = events.lazy().with_columns(
@@ -74,13 +101,12 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
     )
     is_away = pl.col("etype") == AWAY
     is_mock = pl.col("etype") == MOCK
-    dec = dec.with_columns(
+    return dec.with_columns(
         kind=pl.when(is_away)
         .then(pl.lit("away"))
         .when(is_mock)
         .then(pl.lit("mock"))
         .otherwise(pl.lit("presence")),
-        # the state as a number: 0 away, 1 mock, else 2 + the station's category code
         state=pl.when(is_away)
         .then(pl.lit(0, dtype=pl.UInt32))
         .when(is_mock)
@@ -94,6 +120,12 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         n_etype=_near("etype", -1),
         n_state=_near("state", -1),
     )
+
+
+def _stays(dec: pl.LazyFrame, anchor_max: timedelta) -> pl.LazyFrame:
+    """Whether each event continues the state of the one before or after (an exit swipe ends a
+    stay, an entry swipe starts one), its stay's number, and, for presence after a granted entry
+    swipe in the same stay, the instant up to which that swipe anchors it."""
     same_next = (
         (pl.col("n_state") == pl.col("state"))
         & (pl.col("etype") != BADGE_OUT)
@@ -107,7 +139,7 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
     dec = dec.with_columns(same_next=same_next, same_prev=same_prev).with_columns(
         stay=(~pl.col("same_prev")).cum_sum(),
     )
-    dec = dec.with_columns(
+    return dec.with_columns(
         anc_ts=pl.when(pl.col("etype") == BADGE_IN).then(pl.col("ts")).forward_fill(),
         anc_stay=pl.when(pl.col("etype") == BADGE_IN).then(pl.col("stay")).forward_fill(),
     ).with_columns(
@@ -115,11 +147,23 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
             (pl.col("anc_stay") == pl.col("stay")) & (pl.col("kind") == "presence")
         ).then(pl.col("anc_ts") + anchor_max),
     )
+
+
+def _joins(dec: pl.LazyFrame, bridge: pl.Expr) -> pl.LazyFrame:
+    """Whether each event is joined to the next: same state, and the gap within ``bridge`` or
+    ending while a badge anchors the stay."""
     gap_n = pl.col("n_ts") - pl.col("ts")
     joined = pl.col("same_next") & (
         (gap_n <= bridge) | (pl.col("n_ts") <= pl.col("anchor_until")).fill_null(False)
     )
-    dec = dec.with_columns(joined=joined)
+    return dec.with_columns(joined=joined)
+
+
+def _spans(dec: pl.LazyFrame, edge: pl.Expr) -> pl.LazyFrame:
+    """The interval each event speaks for (``start_at``, ``end_at``): all of a joined gap, half of
+    another at most ``edge``, none across its own swipe's door, to the end of the last shift for
+    the last event of an anchored stay; clipped to the window."""
+    gap_n = pl.col("n_ts") - pl.col("ts")
     gap_p = pl.col("ts") - pl.col("p_ts")
     p_joined = _near("joined", 1).fill_null(False)
     anchored_end = (
@@ -157,14 +201,19 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         end_at=pl.min_horizontal(pl.col("ts") + tail, pl.col("win_end")),
     )
     # starts never decrease within a window (a head is at most half the gap before it)
-    seg = seg.with_columns(start_at=pl.max_horizontal(pl.col("start_at"), pl.col("win_start")))
+    return seg.with_columns(start_at=pl.max_horizontal(pl.col("start_at"), pl.col("win_start")))
+
+
+def _runs(seg: pl.LazyFrame) -> pl.LazyFrame:
+    """Consecutive events of the same kind, station and cell whose spans touch, merged into one
+    segment each, with their counts of fixes and swipes and their sources' bits."""
     key_changed = (
         (pl.col("kind") != _near("kind", 1))
         | (pl.col("station_id").ne_missing(_near("station_id", 1)))
         | (pl.col("h3_cell").ne_missing(_near("h3_cell", 1)))
         | (pl.col("start_at") > _near("end_at", 1))
     ).fill_null(True)
-    runs = (
+    return (
         seg.with_columns(run=key_changed.cum_sum().set_sorted())
         .group_by("run")
         .agg(
@@ -181,19 +230,6 @@ def decided_segments(events: pl.DataFrame, windows: pl.DataFrame, policy: Policy
         )
         .filter(pl.col("end_at") > pl.col("start_at"))
     )
-    decided = runs.collect()
-    return decided.select(
-        "officer_id",
-        "start_at",
-        "end_at",
-        "kind",
-        "station_id",
-        "h3_cell",
-        "n_fixes",
-        "n_swipes",
-        sources=sources_text(pl.col("bits")),
-        win_id="win_id",
-    ).cast(SEGMENTS)  # type: ignore[arg-type]
 
 
 def unknown_segments(decided: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:

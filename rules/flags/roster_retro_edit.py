@@ -89,7 +89,6 @@ def detect(ctx: FlagContext) -> list[Finding]:
     but unsupported-by-data entry is not suspicion; nor does a day on which badge and device
     disagree (``ctx.conflicts``): the conflict is the lead, not the absence.
     """
-    policy = ctx.policy
     candidates = [
         r
         for r in retro_intervals(ctx)
@@ -101,7 +100,26 @@ def detect(ctx: FlagContext) -> list[Finding]:
     ]
     if not candidates:
         return []
-    queries = pl.DataFrame(
+    measured = overlap_minutes(_queries(candidates), ctx.segments)
+    findings: list[Finding] = []
+    for r in candidates:
+        parts = measured.filter(pl.col("q_id").str.starts_with(f"{r['shift_id']}#"))
+        minutes = {k: float(parts[f"{k}_minutes"].sum()) for k in ("q", "presence", "away", "mock")}
+        total, presence = minutes["q"], minutes["presence"]
+        elsewhere = minutes["away"] + minutes["mock"]
+        if (
+            elsewhere < ctx.policy.check_min_coverage * total
+            or presence >= ctx.policy.support_share * total
+        ):
+            continue
+        findings.append(_finding(ctx, r, minutes))
+    return findings
+
+
+def _queries(candidates: list[dict[str, Any]]) -> pl.DataFrame:
+    """One interval query (rules.intervals.overlap_minutes) per added interval of each candidate,
+    identified as ``<shift_id>#<n>``."""
+    return pl.DataFrame(
         [
             {
                 "officer_id": r["officer_id"],
@@ -114,69 +132,57 @@ def detect(ctx: FlagContext) -> list[Finding]:
         ],
         schema={"officer_id": pl.Utf8, "q_id": pl.Utf8, "q_start": INSTANT, "q_end": INSTANT},
     )
-    measured = overlap_minutes(queries, ctx.segments)
-    findings: list[Finding] = []
-    for r in candidates:
-        parts = measured.filter(pl.col("q_id").str.starts_with(f"{r['shift_id']}#"))
-        total = float(parts["q_minutes"].sum())
-        presence = float(parts["presence_minutes"].sum())
-        away = float(parts["away_minutes"].sum())
-        mock = float(parts["mock_minutes"].sum())
-        elsewhere = away + mock
-        if (
-            elsewhere < policy.check_min_coverage * total
-            or presence >= policy.support_share * total
-        ):
-            continue
-        late_at = r["created_at"] if r["created_late"] else r["updated_at"]
-        what = "created" if r["created_late"] else "changed"
-        summary = (
-            f"Shift {r['shift_id']} of officer {r['officer_id']} on {ctx.day.isoformat()} was "
-            f"{what} at {ctx.local(late_at)}, after it ended at {ctx.local(r['end_at'])}; of the "
-            f"{total:.0f} on-duty minutes this added, station presence covers {presence:.0f} while "
-            f"the device placed the officer away from every station for {away:.0f}."
-        )
-        old = r["old"]
-        evidence = {
-            **ctx.base_evidence(),
-            "shift_id": r["shift_id"],
-            "kind": r["kind"],
-            "declared_location": r["declared_location"],
-            "station_id": r["station_id"],
-            "start": ctx.local(r["start_at"]),
-            "end": ctx.local(r["end_at"]),
-            "created_at": ctx.local(r["created_at"]) if r["created_at"] else None,
-            "updated_at": ctx.local(r["updated_at"]) if r["updated_at"] else None,
-            "edit": what,
-            "version_at_end": None
-            if old is None
-            else {
-                "version": old["version"],
-                "kind": old["kind"],
-                "start": ctx.local(old["start_at"]),
-                "end": ctx.local(old["end_at"]),
-            },
-            "added_intervals": [
-                {"start": ctx.local(a), "end": ctx.local(b)} for a, b in r["added"]
-            ],
-            "added_minutes": total,
-            "presence_minutes": presence,
-            "away_minutes": away,
-            "mock_minutes": mock,
-            "thresholds": {
-                "check_min_coverage": policy.check_min_coverage,
-                "support_share": policy.support_share,
-            },
-        }
-        findings.append(
-            make_finding(
-                CODE,
-                RULE_VERSION,
-                r["officer_id"],
-                ctx.day,
-                summary,
-                evidence,
-                (r["shift_id"], what, r["start_at"], r["end_at"]),
-            )
-        )
-    return findings
+
+
+def _finding(ctx: FlagContext, r: dict[str, Any], minutes: dict[str, float]) -> Finding:
+    """The finding for late shift ``r`` with the minutes measured over its added time (``q``:
+    all of it; ``presence``, ``away``, ``mock``)."""
+    policy = ctx.policy
+    total, presence, away = minutes["q"], minutes["presence"], minutes["away"]
+    late_at = r["created_at"] if r["created_late"] else r["updated_at"]
+    what = "created" if r["created_late"] else "changed"
+    summary = (
+        f"Shift {r['shift_id']} of officer {r['officer_id']} on {ctx.day.isoformat()} was "
+        f"{what} at {ctx.local(late_at)}, after it ended at {ctx.local(r['end_at'])}; of the "
+        f"{total:.0f} on-duty minutes this added, station presence covers {presence:.0f} while "
+        f"the device placed the officer away from every station for {away:.0f}."
+    )
+    old = r["old"]
+    evidence = {
+        **ctx.base_evidence(),
+        "shift_id": r["shift_id"],
+        "kind": r["kind"],
+        "declared_location": r["declared_location"],
+        "station_id": r["station_id"],
+        "start": ctx.local(r["start_at"]),
+        "end": ctx.local(r["end_at"]),
+        "created_at": ctx.local(r["created_at"]) if r["created_at"] else None,
+        "updated_at": ctx.local(r["updated_at"]) if r["updated_at"] else None,
+        "edit": what,
+        "version_at_end": None
+        if old is None
+        else {
+            "version": old["version"],
+            "kind": old["kind"],
+            "start": ctx.local(old["start_at"]),
+            "end": ctx.local(old["end_at"]),
+        },
+        "added_intervals": [{"start": ctx.local(a), "end": ctx.local(b)} for a, b in r["added"]],
+        "added_minutes": total,
+        "presence_minutes": presence,
+        "away_minutes": away,
+        "mock_minutes": minutes["mock"],
+        "thresholds": {
+            "check_min_coverage": policy.check_min_coverage,
+            "support_share": policy.support_share,
+        },
+    }
+    return make_finding(
+        CODE,
+        RULE_VERSION,
+        r["officer_id"],
+        ctx.day,
+        summary,
+        evidence,
+        (r["shift_id"], what, r["start_at"], r["end_at"]),
+    )
