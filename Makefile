@@ -56,9 +56,11 @@ bench: install postgis  ## every benchmark at full (Met) scale; one JSON file pe
 	for b in $(BENCHES); do \
 		echo "== bench/$$b.py"; BENCH_RESULTS=$(BENCH_RESULTS) $(BIN)/python -m bench.$$b || exit 1; done
 
-bench-quick: install postgis  ## every benchmark at reduced size, same ratios (under 5 minutes)
-	for b in $(BENCHES); do \
-		echo "== bench/$$b.py (quick)"; BENCH_QUICK=1 $(BIN)/python -m bench.$$b || exit 1; done
+# make bench-quick QUICK_RESULTS=bench/results  records each run and the summary there
+QUICK_RESULTS ?=
+
+bench-quick: install postgis  ## every benchmark at reduced size, same ratios, then a summary (under 5 minutes)
+	BENCH_RESULTS=$(QUICK_RESULTS) $(BIN)/python -m bench.quick $(BENCHES)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache rollcall-demo.db screenshots

@@ -366,6 +366,7 @@ def measure(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
         "ratio_pairs": summary["ratios"],
         "load_over_ceiling": summary["ratio_median"],
     }
+    out["load_parts_s"] = load_parts(factory, policy)
     computes = [float(r[1].timings["compute"]) for r in runs]
     in_memory = compute_ceiling(factory, policy, day.parts)
     out["compute_ceiling"] = {
@@ -441,6 +442,69 @@ def load_ceiling(url: str, factory: Any, policy: Any) -> tuple[float, dict[str, 
         "(FORMAT binary), one connection",
         "mb": round(total_bytes / 1e6, 1),
     }
+
+
+def load_parts(factory: Any, policy: Any) -> dict[str, float]:
+    """Seconds of each read of the job's load stage (jobs.nightly._compute_day) made on its own,
+    one after another, on the warm database the job has just read: where the load's time goes
+    beside the plain read of the fixes and swipes. ``swipes_in_pieces``: the swipes read as the
+    fixes are, in pieces on READERS connections. ``adbc_connect`` is one connection of the
+    parallel reads (store.reader.read_pieces) opened and asked ``SELECT 1``; ``fixes_1_piece``
+    the same fixes as ``fixes`` read in one piece on one such connection."""
+    from jobs.compute import officer_groups
+    from jobs.nightly import PART_OFFICERS, READERS, _fix_range
+    from store import dayload
+    from store.clock import device_offsets
+    from store.reader import _arrow_address, read_pieces
+
+    out: dict[str, float] = {}
+
+    def timed(name: str, read: Any) -> Any:
+        t = time.perf_counter()
+        value = read()
+        out[name] = round(time.perf_counter() - t, 3)
+        return value
+
+    lo, hi = dayload.day_range(DAY, TZ)
+    with factory() as s:
+        officers = dayload.load_officers(s)
+        shifts = timed("shifts", lambda: dayload.load_shifts(s, lo, hi))
+        timed("shift_history", lambda: dayload.load_shift_history(s, lo, hi))
+        overtime = timed("overtime", lambda: dayload.load_overtime(s, lo, hi))
+        timed("visits", lambda: dayload.load_visits(s, lo, hi))
+        timed("swipes", lambda: dayload.load_swipes(s, lo, hi))
+        timed("swipes_in_pieces", lambda: dayload.load_swipes(s, lo, hi, readers=READERS))
+        timed("devices", lambda: device_offsets(s, hi, policy=policy))
+        timed("swipers", lambda: dayload.load_swipers(s, DAY, TZ, policy.dwb_habit_days))
+        base = dayload.DayFrames(
+            DAY, lo, hi, officers, shifts, pl.DataFrame(), pl.DataFrame(), pl.DataFrame(), overtime
+        )
+        busy = shifts["officer_id"].n_unique() + overtime.height
+        groups = officer_groups(base, -(-busy // PART_OFFICERS))
+        span = _fix_range(base, DAY, TZ, policy)
+        assert span is not None
+        cuts = [g[0] for g in groups[1:]]
+        timed(
+            "fixes",
+            lambda: dayload.load_fixes_by_officer(s, span[0], span[1], cuts, readers=READERS),
+        )
+        if s.get_bind().dialect.name == "postgresql":
+            import adbc_driver_postgresql.dbapi as adbc
+
+            address = _arrow_address(s)
+
+            def connect() -> None:
+                with adbc.connect(address) as conn, conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+                    cur.fetchall()
+
+            timed("adbc_connect", connect)
+            sql = (
+                f"SELECT {', '.join(dayload.FIXES)} FROM pings WHERE ts >= "
+                f"'{span[0].isoformat()}' AND ts < '{span[1].isoformat()}'"
+            )
+            timed("fixes_1_piece", lambda: list(read_pieces(s, [sql], dayload.FIXES, workers=1)))
+    return out
 
 
 def _epoch_us(at: datetime) -> int:
@@ -640,7 +704,8 @@ def main() -> int:
                     f"{r['job_s_runs']}), load {r['stages_s']['load']} s = "
                     f"{r['load_ceiling']['load_over_ceiling']}x the plain read "
                     f"(pairs {r['load_ceiling']['ratio_pairs']}), compute "
-                    f"{r['compute_ceiling']['compute_over_in_memory']}x in memory"
+                    f"{r['compute_ceiling']['compute_over_in_memory']}x in memory; each read "
+                    f"of the load on its own (s): {r.get('load_parts_s')}"
                 )
     out = run.finish(figures)
     log(describe(out["machine"]))

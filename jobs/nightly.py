@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
@@ -24,6 +25,7 @@ from store import dayload, job_runs, results
 from store.clock import device_offsets
 from store.db import transaction
 from store.job_runs import RunOutcome
+from store.reader import in_memory
 
 Clock = Callable[[], datetime]
 # Connections reading a day's events at once: the database produces rows while this process
@@ -232,6 +234,77 @@ def _fix_range(
     return max(span[0], base.lo), min(span[1] + timedelta(microseconds=1), base.hi)
 
 
+def _read_fixes(
+    factory: sessionmaker[Session], span: tuple[datetime, datetime], cuts: list[str]
+) -> list[pl.DataFrame]:
+    """The fixes of ``span`` cut at ``cuts`` (dayload.load_fixes_by_officer), on a session of
+    their own (so another thread may use its own session meanwhile)."""
+    with factory() as session:
+        return dayload.load_fixes_by_officer(session, span[0], span[1], cuts, readers=READERS)
+
+
+def _load_day(
+    factory: sessionmaker[Session],
+    day: date,
+    tz: str,
+    officers: pl.DataFrame,
+    policy: Policy,
+    min_parts: int,
+) -> tuple[dayload.DayFrames, list[list[str]], list[pl.DataFrame | None]]:
+    """``day``'s frames without fixes, its officer partitions (jobs.compute.officer_groups, at
+    least ``min_parts``) and each partition's fixes.
+
+    The shifts and claims are read first: they give the partitions and the span of fixes the
+    day's results depend on (_fix_range). The fixes are then read (store.dayload
+    .load_fixes_by_officer, READERS connections) by a second thread on a session of its own while
+    this one reads the rest through its session (shift history, swipes, visits, device offsets,
+    swipers), so the small reads overlap the large one instead of adding to it. The swipes, a
+    few hundred thousand rows on the largest day, are read through the session too: reading them
+    in pieces on connections of their own cost more than reading them (2.1 s for 8,668 swipes at
+    a load average of 10, bench/README.md). An in-memory SQLite database, which no other
+    connection can open, is read in one thread.
+    """
+    lo, hi = dayload.day_range(day, tz)
+    with factory() as session:
+        shifts = dayload.load_shifts(session, lo, hi)
+        overtime = dayload.load_overtime(session, lo, hi)
+        base = dayload.DayFrames(
+            day=day,
+            lo=lo,
+            hi=hi,
+            officers=officers,
+            shifts=shifts,
+            shift_history=pl.DataFrame(schema=dayload.SHIFT_HISTORY),
+            fixes=pl.DataFrame(schema=dayload.FIXES),
+            swipes=pl.DataFrame(schema=dayload.SWIPES),
+            overtime=overtime,
+        )
+        busy = shifts["officer_id"].n_unique() + overtime.height
+        groups = officer_groups(base, max(min_parts, -(-busy // PART_OFFICERS)))
+        cuts = [g[0] for g in groups[1:]]
+        span = _fix_range(base, day, tz, policy)
+        apart = span is not None and not in_memory(session)
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(_read_fixes, factory, span, cuts) if apart and span else None
+            base = replace(
+                base,
+                shift_history=dayload.load_shift_history(session, lo, hi),
+                swipes=dayload.load_swipes(session, lo, hi),
+                visits=dayload.load_visits(session, lo, hi),
+                devices=device_offsets(session, hi, policy=policy),
+                swipers=dayload.load_swipers(session, day, tz, policy.dwb_habit_days),
+            )
+            if reading is not None:
+                pending: list[pl.DataFrame | None] = list(reading.result())
+            elif span is not None:
+                pending = list(
+                    dayload.load_fixes_by_officer(session, span[0], span[1], cuts, readers=READERS)
+                )
+            else:
+                pending = [base.fixes] * len(groups)
+    return base, groups, pending
+
+
 def _compute_day(
     factory: sessionmaker[Session],
     executor: Executor,
@@ -240,35 +313,16 @@ def _compute_day(
     officers: Any,
     policy: Policy,
 ) -> tuple[PartResult, dict[str, int], dict[str, float]]:
-    """Load ``day`` and compute it one officer partition at a time.
+    """Load ``day`` (_load_day) and compute it one officer partition at a time.
 
-    The day's fixes are read once, over the span its results depend on, on READERS connections
-    at once (store.dayload.load_fixes); each officer partition takes its rows from them and is
-    dropped once computed, so memory holds the day's stored fixes and one partition's working
-    set (LocalExecutor) rather than the rules' working set of the whole day. Returns the merged result, the day's sizes (officers,
-    fixes, swipes, shifts, parts) and seconds: ``load`` (every read) and ``compute`` (the
-    partitions, wall clock).
+    Each officer partition takes its fixes from the day's, read once, and is dropped once
+    computed, so memory holds the day's stored fixes and one partition's working set
+    (LocalExecutor) rather than the rules' working set of the whole day. Returns the merged
+    result, the day's sizes (officers, fixes, swipes, shifts, parts) and seconds: ``load``
+    (every read) and ``compute`` (the partitions, wall clock).
     """
     t0 = perf_counter()
-    with factory() as session:
-        base = dayload.load_day(session, day, tz, officers, readers=READERS, with_fixes=False)
-        base = replace(
-            base,
-            devices=device_offsets(session, base.hi, policy=policy),
-            swipers=dayload.load_swipers(session, day, tz, policy.dwb_habit_days),
-        )
-        busy = base.shifts["officer_id"].n_unique() + base.overtime.height
-        groups = officer_groups(base, max(executor.min_parts, -(-busy // PART_OFFICERS)))
-        span = _fix_range(base, day, tz, policy)
-        pending: list[pl.DataFrame | None] = (
-            list(
-                dayload.load_fixes_by_officer(
-                    session, span[0], span[1], [g[0] for g in groups[1:]], readers=READERS
-                )
-            )
-            if span is not None
-            else [base.fixes] * len(groups)
-        )
+    base, groups, pending = _load_day(factory, day, tz, officers, policy, executor.min_parts)
     n_fixes = sum(f.height for f in pending if f is not None)
     timings = {"load": perf_counter() - t0}
 

@@ -159,14 +159,18 @@ def _load_events(
     ``readers`` > 1 reads them in about 4 x ``readers`` pieces, ``readers`` at once, on
     connections of their own (_read_by_officer with no cuts: only for a session that has written
     nothing; not for an in-memory SQLite database, which no other connection can open).
-    Otherwise the range is read hour by hour through the session (read_frame).
+    Otherwise the range is read through the session (read_frame): in one query on PostgreSQL,
+    whose COPY streams the rows; hour by hour on SQLite, which answers each query as one string
+    (kept below its 1 GB limit).
     """
     if readers > 1 and not in_memory(session):
         [rows] = _read_by_officer(session, table, schema, lo, hi, [], readers)
         return rows.rechunk()
-    select_list = dialect(session).select_list(schema)
-    sql = f"SELECT {select_list} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
-    return read_frame(session, sql, [lo, hi], schema, slices=_hourly(lo, hi))
+    d = dialect(session)
+    sql = f"SELECT {d.select_list(schema)} FROM {table} WHERE ts >= {{p}} AND ts < {{p}}"
+    return read_frame(
+        session, sql, [lo, hi], schema, slices=None if d.postgres else _hourly(lo, hi)
+    )
 
 
 def _read_by_officer(
@@ -225,7 +229,9 @@ def load_visits(
     if officer_id is not None:
         sql += " AND officer_id = {p}"
         params.append(officer_id)
-    return read_frame(session, sql + " ORDER BY arrived_at, device_id", params, VISITS)
+    # the stored columns: a bare arrived_at names the select list's epoch microseconds
+    order = " ORDER BY visits.arrived_at, visits.device_id"
+    return read_frame(session, sql + order, params, VISITS)
 
 
 def with_visit_fixes(fixes: pl.DataFrame, visits: pl.DataFrame, step_minutes: int) -> pl.DataFrame:

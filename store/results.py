@@ -356,13 +356,21 @@ def mark_computed_days(
 
     if events.is_empty():
         return 0
-    pairs = events.select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
-    days = sorted(set(pairs.get_column("day").to_list()))
+    # The local days the events span, from their first and last instant: most batches touch
+    # days not computed yet, and then no event's own day is needed.
+    bounds = events.select(
+        lo=local_date(pl.col("ts").min(), tz), hi=local_date(pl.col("ts").max(), tz)
+    ).row(0)
     computed = set(
-        session.scalars(select(DailyResult.day).where(DailyResult.day.in_(days)).distinct())
+        session.scalars(
+            select(DailyResult.day)
+            .where(DailyResult.day >= bounds[0], DailyResult.day <= bounds[1])
+            .distinct()
+        )
     )
     if not computed:
         return 0
+    pairs = events.select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
     marks = pairs.filter(pl.col("day").is_in(sorted(computed))).sort("officer_id", "day")
     for officer_id, day in marks.iter_rows():
         mark_day(session, officer_id, day, reason=reason, marked_at=marked_at)

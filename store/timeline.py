@@ -49,16 +49,30 @@ def read_timeline(
     shifts = load_shifts(session, start=start - grace, end=end + grace, officer_ids=[officer_id])
     # Arrow/CSV reads of the dayload module, not ORM rows: a month of fixes a minute is tens of
     # thousands of rows, and a Python object per row cost more than the rest of the timeline.
+    # Ordered by the stored columns, named with their table: a bare ``ts`` names the select
+    # list's epoch microseconds on PostgreSQL, whose sort cannot use the (officer_id, ts) index.
     where = "WHERE officer_id = {p} AND ts >= {p} AND ts < {p}"
     params = [officer_id, start, end]
-    fixes = select_frame(session, "pings", FIX_SCHEMA, f"{where} ORDER BY ts, device_id", params)
+    fixes = select_frame(
+        session, "pings", FIX_SCHEMA, f"{where} ORDER BY pings.ts, pings.device_id", params
+    )
     swipes = select_frame(
-        session, "swipes", SWIPE_SCHEMA, f"{where} ORDER BY ts, badge_id, reader_id", params
+        session,
+        "swipes",
+        SWIPE_SCHEMA,
+        f"{where} ORDER BY swipes.ts, swipes.badge_id, swipes.reader_id",
+        params,
     )
     visits = load_visits(session, start, end, officer_id)
     lo, hi = pl.lit(start).cast(INSTANT), pl.lit(end).cast(INSTANT)
     fixes = with_visit_fixes(fixes, visits, policy.visit_step_minutes).filter(
         (pl.col("ts") >= lo) & (pl.col("ts") < hi)
     )
-    devices = device_offsets(session, end, policy=policy) if fixes.height else None
+    devices = (
+        device_offsets(
+            session, end, policy=policy, device_ids=fixes["device_id"].drop_nulls().to_list()
+        )
+        if fixes.height
+        else None
+    )
     return TimelineFrames(shifts=shifts, fixes=fixes, swipes=swipes, devices=devices)
