@@ -33,7 +33,7 @@ from rules.policy import Policy
 from store.clock import insert_receipts
 from store.db import transaction
 from store.imports import imported_before, record_import
-from store.load import DeferredIndexes, add_masked_counts, insert_events
+from store.load import DeferredIndexes, NewDayTables, add_masked_counts, insert_events
 from store.reference import upsert_reference
 from store.results import mark_computed_days
 from store.stations import upsert_station
@@ -319,10 +319,13 @@ def _event_batches(
     count_masked: bool,
 ) -> BatchResults:
     """Pings and swipes, pipelined: batch N+1 is validated and classified on a worker thread
-    while batch N is written; each write is its own transaction, in file order. The (officer_id,
-    ts) index of the ping partitions written is built once all batches are in, also when the file
-    stops early (a bad header, an interrupt)."""
-    deferred = DeferredIndexes()
+    while batch N is written; each write is its own transaction, in file order, except the pings
+    of days that had no partition yet: those go into tables of the load's own, in one
+    transaction, keyed, indexed and attached once all batches are in (store.load.NewDayTables),
+    also when the file stops early (a bad row); an error or an interrupt rolls them back, and the
+    file imported again loads them. The (officer_id, ts) index of existing partitions written
+    that lack it is built at the end in any case."""
+    deferred = DeferredIndexes(new_days=NewDayTables())
     offset = 0
     pending: tuple[Future[PreparedEvents], int] | None = None
     stopped: FileStoppedError | None = None
@@ -354,12 +357,27 @@ def _event_batches(
                     pending[1],
                     _write_prepared(factory, pending[0].result(), tz, count_masked, deferred),
                 )
+        assert deferred.new_days is not None
+        repeated = deferred.new_days.finish()
+        if repeated:
+            yield 0, _stored_elsewhere(kind, repeated)
     finally:
+        if deferred.new_days is not None:
+            deferred.new_days.close()
         if deferred.partitions:
             with transaction(factory) as session:
                 deferred.build(session)
     if stopped is not None:
         raise stopped
+
+
+def _stored_elsewhere(kind: str, rows: int) -> IngestReport:
+    """The correction, once a load's new days are attached, for ``rows`` counted accepted that
+    were duplicates after all (a key in two blocks of the file, or stored by another writer)."""
+    report = IngestReport(kind)
+    report.counts["accepted"] -= rows
+    report.counts["duplicate"] += rows
+    return report
 
 
 def _until_stopped(

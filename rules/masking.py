@@ -113,8 +113,10 @@ def covered(events: pl.DataFrame, windows: pl.DataFrame, ts_col: str = "ts") -> 
     keyed = keyed.with_row_index("_row")
     known = keyed.filter(pl.col("officer_id").is_not_null() & pl.col("_ts").is_not_null())
     hits = _hits(known.sort("_ts"), windows)
-    result = keyed.select("_row").join(hits, on="_row", how="left").sort("_row")
-    return result["hit"].fill_null(False).alias("covered")
+    # Each hit back at its row: a scatter, not a join and a sort.
+    found = hits.filter("hit").get_column("_row")
+    none = pl.repeat(False, events.height, dtype=pl.Boolean, eager=True).alias("covered")
+    return none.scatter(found, True)
 
 
 def _ordered(keyed: pl.DataFrame) -> bool:

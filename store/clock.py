@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
@@ -12,7 +14,7 @@ from rules.policy import Policy
 from rules.receipts import DEVICES, RECEIPTS, receipt_offsets
 from store.load import insert_rows
 from store.models import DeviceReceipt
-from store.reader import select_frame
+from store.reader import dialect, select_frame
 
 
 def receipt_probes(rows: pl.DataFrame, received_at: datetime) -> pl.DataFrame:
@@ -60,18 +62,36 @@ def insert_receipts(session: Session, receipts: pl.DataFrame) -> int:
     return insert_rows(session, DeviceReceipt.__tablename__, data)
 
 
-def load_receipts(session: Session, lo: datetime, hi: datetime) -> pl.DataFrame:
-    """Receipts with lo <= received_at < hi (RECEIPTS columns)."""
+def load_receipts(
+    session: Session, lo: datetime, hi: datetime, device_ids: Collection[str] | None = None
+) -> pl.DataFrame:
+    """Receipts with lo <= received_at < hi (RECEIPTS columns), of some devices only if given."""
+    d = dialect(session)
     where = "WHERE received_at >= {p} AND received_at < {p}"
-    return select_frame(session, "device_receipts", RECEIPTS, where, [lo, hi])
+    params: list[Any] = [lo, hi]
+    if device_ids is not None:
+        if not device_ids:
+            return pl.DataFrame(schema=RECEIPTS)
+        clause, value = d.in_ids("device_id", device_ids)
+        where += clause
+        params.append(value)
+    return select_frame(session, "device_receipts", RECEIPTS, where, params)
 
 
-def device_offsets(session: Session, hi: datetime, *, policy: Policy) -> pl.DataFrame:
+def device_offsets(
+    session: Session,
+    hi: datetime,
+    *,
+    policy: Policy,
+    device_ids: Collection[str] | None = None,
+) -> pl.DataFrame:
     """Each device's clock offset (rules.receipts.DEVICES: device_id, clock_offset_s) from its
     receipts of the policy.receipt_offset_days before ``hi``; devices without enough are absent
-    (the rules then estimate from badge arrivals, or take the clock as right)."""
+    (the rules then estimate from badge arrivals, or take the clock as right). ``device_ids``:
+    of those devices only (a device's offset depends on its own receipts alone), so one
+    officer's timeline reads their devices' receipts, not the force's."""
     lo = hi - timedelta(days=policy.receipt_offset_days)
-    receipts = load_receipts(session, lo, hi)
+    receipts = load_receipts(session, lo, hi, device_ids)
     if receipts.is_empty():
         return pl.DataFrame(schema=DEVICES)
     return receipt_offsets(

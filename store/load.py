@@ -3,6 +3,7 @@ the key."""
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -12,13 +13,14 @@ from itertools import chain
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from rules.clock import local_date
 from rules.records import PING, SWIPE
 from store.models import MaskedCount, MaskedKey, MaskingSalt
-from store.reader import dialect
+from store.reader import dialect, engine_of
 from store.types import stored_dtype
 
 _INSTANT = pl.Datetime("us", "UTC")
@@ -50,9 +52,14 @@ EVENT_COLUMNS = {table: tuple(types) for table, types in EVENT_TYPES.items()}
 class DeferredIndexes:
     """The day partitions of ``pings`` a bulk load writes to. The partitions it creates get their
     (officer_id, ts) index when the load is over (one sorted build instead of an index insert per
-    row); so does any it wrote to that lacks it (a load of that day cut off earlier)."""
+    row); so does any it wrote to that lacks it (a load of that day cut off earlier).
+
+    ``new_days`` (PostgreSQL): the load's days whose partition did not exist when it first
+    reached them go instead into tables of its own, attached when the load is over
+    (NewDayTables)."""
 
     partitions: set[str] = field(default_factory=set)
+    new_days: NewDayTables | None = None
 
     def build(self, session: Session) -> list[str]:
         """Build the missing indexes; the caller commits. Returns the partitions indexed."""
@@ -161,6 +168,148 @@ def ensure_ping_partitions(
             build_officer_indexes(session, [name])
 
 
+def _day_range(day: date) -> tuple[str, str]:
+    """The bounds of the UTC day ``day`` as timestamptz literals (a partition's bounds)."""
+    return (
+        f"'{day.isoformat()} 00:00:00+00'",
+        f"'{(day + timedelta(days=1)).isoformat()} 00:00:00+00'",
+    )
+
+
+class NewDayTables:
+    """A bulk load's new days of ``pings`` (PostgreSQL): each UTC day whose partition does not
+    exist when the load first reaches it is loaded into a table of its own, with no key or index
+    and a CHECK of the day's range, by binary COPY on a connection of its own, in ONE transaction
+    that lasts the whole load. ``finish`` then builds each table's primary key and (officer_id,
+    ts) index in one sorted pass each, and, holding the day's advisory lock (the one
+    ensure_ping_partitions takes to create a day), attaches it as the day's partition: the CHECK
+    lets ATTACH skip its scan, and is dropped afterwards. A writer that created the day's
+    partition in the meantime (HTTP ingest, another import) keeps it: the rows are then inserted
+    into it, skipping stored keys. Until ``finish`` commits, nothing of the new days is visible;
+    a load that fails or is killed leaves nothing of them (the transaction rolls back, the tables
+    with it), and the file imported again loads them afresh. A key seen twice in the file (in two
+    of its blocks) keeps its first row; ``finish`` counts the others as duplicates."""
+
+    def __init__(self) -> None:
+        self.tables: dict[date, str] = {}
+        self._conn: Connection | None = None
+
+    def claim(self, session: Session, days: Iterable[date]) -> set[date]:
+        """Of ``days``, those this load writes into tables of its own: the days claimed before,
+        and those whose partition is not there now (a table is created for each). Raises
+        DetachedDayError for a day the retention purge is removing."""
+        wanted = set(days)
+        fresh = sorted(d for d in wanted if d not in self.tables)
+        if fresh:
+            names = [partition_name(d) for d in fresh]
+            attached = set(session.execute(_ATTACHED, {"names": names}).scalars())
+            for day in fresh:
+                name = partition_name(day)
+                if name in attached:
+                    continue
+                if session.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
+                    raise DetachedDayError(day)
+                self._create(session, day)
+        return {d for d in wanted if d in self.tables}
+
+    def _create(self, session: Session, day: date) -> None:
+        if self._conn is None:
+            self._conn = engine_of(session).connect()
+            self._conn.begin()
+        # A name of this load's own: two loads reaching the same new day never wait on a name.
+        table = f"pings_load_{day:%Y%m%d}_{secrets.token_hex(4)}"
+        lo, hi = _day_range(day)
+        self._conn.execute(
+            text(
+                f"CREATE TABLE {table} (LIKE pings INCLUDING DEFAULTS, "
+                f"CONSTRAINT {table}_day CHECK (ts >= {lo} AND ts < {hi}))"
+            )
+        )
+        self.tables[day] = table
+
+    def write(self, day: date, data: pl.DataFrame) -> int:
+        """COPY ``data`` (the pings columns, all of UTC day ``day``, a claimed day) into the
+        day's table; the number of rows."""
+        assert self._conn is not None
+        with self._conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            _copy(cur, self.tables[day], data, freeze=True)
+        return data.height
+
+    def finish(self) -> int:
+        """Key, index and attach every table of the load, then commit; returns how many rows
+        were not stored after all (keys seen earlier in the load or stored meanwhile)."""
+        conn = self._conn
+        if conn is None:
+            return 0
+        duplicates = 0
+        for table in sorted(self.tables.values()):
+            duplicates += _add_key(conn, table)
+            conn.execute(text(f"CREATE INDEX {table}_officer ON {table} (officer_id, ts)"))
+        # Days in date order, as ensure_ping_partitions takes their locks.
+        for day, table in sorted(self.tables.items()):
+            duplicates += _attach(conn, day, table)
+        conn.commit()
+        self.close()
+        return duplicates
+
+    def close(self) -> None:
+        """Give up what was not finished: the new days' tables are rolled back."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.tables.clear()
+
+
+def _add_key(conn: Connection, table: str) -> int:
+    """The pings primary key on ``table``; a key loaded twice keeps its first row (the lowest
+    ctid: the table only grew by COPY in this transaction). Returns the rows removed."""
+    key = f"ALTER TABLE {table} ADD CONSTRAINT {table}_pkey PRIMARY KEY (ts, device_id)"
+    try:
+        with conn.begin_nested():
+            conn.execute(text(key))
+        return 0
+    except IntegrityError:
+        pass
+    removed = conn.execute(
+        text(
+            f"DELETE FROM {table} a USING {table} b "
+            "WHERE a.ts = b.ts AND a.device_id = b.device_id AND a.ctid > b.ctid"
+        )
+    ).rowcount
+    conn.execute(text(key))
+    return int(removed)
+
+
+def _attach(conn: Connection, day: date, table: str) -> int:
+    """Make ``table`` the partition of ``day``, or, if another writer created that partition
+    since the load began, insert its rows there (stored keys skipped) and drop it. Returns the
+    rows not stored."""
+    name = partition_name(day)
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+    if conn.execute(_ATTACHED, {"names": [name]}).first() is not None:
+        columns = ", ".join(PING_COLUMNS)
+        total = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+        inserted = conn.execute(
+            text(
+                f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {table} "
+                "ON CONFLICT DO NOTHING"
+            )
+        ).rowcount
+        conn.execute(text(f"DROP TABLE {table}"))
+        return int(total) - int(inserted)
+    if conn.execute(text("SELECT to_regclass(:name)"), {"name": name}).scalar():
+        raise DetachedDayError(day)
+    lo, hi = _day_range(day)
+    conn.execute(text(f"ALTER TABLE {table} RENAME TO {name}"))
+    conn.execute(text(f"ALTER INDEX {table}_pkey RENAME TO {name}_pkey"))
+    conn.execute(text(f"ALTER INDEX {table}_officer RENAME TO {officer_index_name(name)}"))
+    conn.execute(
+        text(f"ALTER TABLE pings ATTACH PARTITION {name} FOR VALUES FROM ({lo}) TO ({hi})")
+    )
+    conn.execute(text(f"ALTER TABLE {name} DROP CONSTRAINT {table}_day"))
+    return 0
+
+
 def insert_events(
     session: Session, table: str, frame: pl.DataFrame, deferred: DeferredIndexes | None = None
 ) -> int:
@@ -179,14 +328,23 @@ def insert_events(
     if table != "pings" or not dialect(session).postgres:
         return insert_rows(session, table, data)
     days = data.get_column("ts").dt.date()
-    ensure_ping_partitions(session, days.unique().to_list(), deferred)
-    # Each day straight into its partition: no per-row routing through the parent.
-    return sum(
-        _insert_pg(session, partition_name(day), part)
-        for (day,), part in data.with_columns(_day=days)
+    wanted = days.unique().to_list()
+    new_days = deferred.new_days if deferred is not None else None
+    own = new_days.claim(session, wanted) if new_days is not None else set()
+    ensure_ping_partitions(session, [d for d in wanted if d not in own], deferred)
+    # Each day straight into its partition (or the load's table of a new day): no per-row
+    # routing through the parent.
+    inserted = 0
+    for (day,), part in (
+        data.with_columns(_day=days)
         .partition_by("_day", as_dict=True, include_key=False, maintain_order=True)
         .items()
-    )
+    ):
+        if new_days is not None and day in own:
+            inserted += new_days.write(day, part)
+        else:
+            inserted += _insert_pg(session, partition_name(day), part)
+    return inserted
 
 
 def insert_rows(session: Session, table: str, data: pl.DataFrame) -> int:
@@ -218,13 +376,16 @@ def _insert_pg(session: Session, table: str, data: pl.DataFrame) -> int:
         return _insert_pg_staged(cur, table, data)
 
 
-def _copy(cur: Any, table: str, data: pl.DataFrame) -> None:
-    """Binary COPY of ``data`` (columns named and typed as the table's) into ``table``."""
+def _copy(cur: Any, table: str, data: pl.DataFrame, *, freeze: bool = False) -> None:
+    """Binary COPY of ``data`` (columns named and typed as the table's) into ``table``;
+    ``freeze``: rows written frozen and their pages all-visible (a table created in this
+    transaction: no later pass sets their hint bits or freezes them)."""
     from pgpq import ArrowToPostgresBinaryEncoder
 
     arrow = data.to_arrow()
     encoder = ArrowToPostgresBinaryEncoder(arrow.schema)
-    with cur.copy(f"COPY {table} ({', '.join(data.columns)}) FROM STDIN (FORMAT binary)") as copy:
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    with cur.copy(f"COPY {table} ({', '.join(data.columns)}) FROM STDIN ({options})") as copy:
         copy.write(encoder.write_header())
         for batch in arrow.to_batches():
             copy.write(encoder.write_batch(batch))

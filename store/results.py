@@ -14,13 +14,14 @@ from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
+from rules.flags.below_office_share import CODE as COMPLIANCE_CODE
 from rules.integrity import INTEGRITY_CODES
+from rules.records import FlagStatus
 from store.dayload import DAILY
 from store.models import DailyResult, Flag, RecomputeMark
 from store.reader import dialect
 from store.types import to_epoch_us
 
-COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 # Codes found over a period, not by the daily run: a day's write leaves them alone.
 PERIOD_CODES = (COMPLIANCE_CODE, *INTEGRITY_CODES)
 DAILY_COLUMNS = tuple(DAILY)
@@ -233,7 +234,7 @@ def _new_flag_row(finding: Finding, policy_version: str, now: datetime) -> dict[
         "officer_id": finding.officer_id,
         "code": finding.code,
         "day": finding.date,
-        "status": "open",
+        "status": FlagStatus.OPEN.value,
         "misconduct": finding.misconduct,
         "summary": finding.summary,
         "evidence": finding.evidence,
@@ -355,13 +356,21 @@ def mark_computed_days(
 
     if events.is_empty():
         return 0
-    pairs = events.select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
-    days = sorted(set(pairs.get_column("day").to_list()))
+    # The local days the events span, from their first and last instant: most batches touch
+    # days not computed yet, and then no event's own day is needed.
+    bounds = events.select(
+        lo=local_date(pl.col("ts").min(), tz), hi=local_date(pl.col("ts").max(), tz)
+    ).row(0)
     computed = set(
-        session.scalars(select(DailyResult.day).where(DailyResult.day.in_(days)).distinct())
+        session.scalars(
+            select(DailyResult.day)
+            .where(DailyResult.day >= bounds[0], DailyResult.day <= bounds[1])
+            .distinct()
+        )
     )
     if not computed:
         return 0
+    pairs = events.select("officer_id", day=local_date(pl.col("ts"), tz)).unique()
     marks = pairs.filter(pl.col("day").is_in(sorted(computed))).sort("officer_id", "day")
     for officer_id, day in marks.iter_rows():
         mark_day(session, officer_id, day, reason=reason, marked_at=marked_at)

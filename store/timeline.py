@@ -68,5 +68,11 @@ def read_timeline(
     fixes = with_visit_fixes(fixes, visits, policy.visit_step_minutes).filter(
         (pl.col("ts") >= lo) & (pl.col("ts") < hi)
     )
-    devices = device_offsets(session, end, policy=policy) if fixes.height else None
+    devices = (
+        device_offsets(
+            session, end, policy=policy, device_ids=fixes["device_id"].drop_nulls().to_list()
+        )
+        if fixes.height
+        else None
+    )
     return TimelineFrames(shifts=shifts, fixes=fixes, swipes=swipes, devices=devices)

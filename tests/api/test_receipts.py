@@ -50,5 +50,14 @@ def test_prompt_batches_give_the_device_clock_offset(api: Api) -> None:
     with api.factory() as session:
         assert session.scalar(select(func.count()).select_from(DeviceReceipt)) == 3
         offsets = device_offsets(session, api.now() + timedelta(minutes=1), policy=load_policy())
+        # a timeline reads the receipts of its officer's devices only, with the same offsets
+        mine = device_offsets(
+            session, api.now() + timedelta(minutes=1), policy=load_policy(), device_ids=["D1"]
+        )
+        others = device_offsets(
+            session, api.now() + timedelta(minutes=1), policy=load_policy(), device_ids=["D2"]
+        )
     assert offsets["device_id"].to_list() == ["D1"]
     assert 115.0 <= offsets["clock_offset_s"][0] <= 122.0
+    assert mine.equals(offsets)
+    assert others.is_empty()

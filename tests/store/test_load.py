@@ -11,7 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from store.load import DeferredIndexes, insert_events, partitions_without_officer_index
+from store.load import (
+    DeferredIndexes,
+    NewDayTables,
+    insert_events,
+    partitions_without_officer_index,
+)
 
 
 def _pings(device: str, minute: int) -> pl.DataFrame:
@@ -127,3 +132,85 @@ def test_sqlite_has_no_partitions_to_index(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         insert_events(session, "pings", _pings("D1", 0), DeferredIndexes())
         assert partitions_without_officer_index(session) == []
+
+
+def _load_tables(session: Session) -> list[str]:
+    return list(
+        session.execute(
+            sa.text("SELECT relname FROM pg_class WHERE relname LIKE 'pings\\_load\\_%'")
+        ).scalars()
+    )
+
+
+def _partitions(session: Session) -> list[tuple[str, bool]]:
+    """Each partition of pings and whether it has its officer index."""
+    return [
+        (name, indexed)
+        for name, indexed in session.execute(
+            sa.text(
+                "SELECT c.relname, EXISTS (SELECT 1 FROM pg_indexes x WHERE x.tablename = "
+                "c.relname AND x.indexname = 'ix_' || c.relname || '_officer_ts') "
+                "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'pings'::regclass ORDER BY 1"
+            )
+        ).all()
+    ]
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_new_day_is_loaded_apart_and_attached_keyed_and_indexed(engine: Engine) -> None:
+    deferred = DeferredIndexes(new_days=NewDayTables())
+    assert deferred.new_days is not None
+    with Session(engine) as session, session.begin():
+        batch = pl.concat([_pings(f"D{i}", i % 60) for i in range(50)])
+        assert insert_events(session, "pings", batch, deferred) == 50
+        # a second block repeating a key of the first: counted now, found at the end
+        assert insert_events(session, "pings", _pings("D7", 7), deferred) == 1
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 0
+    assert deferred.new_days.finish() == 1
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 50
+        assert _partitions(session) == [("pings_p20261102", True)]
+        assert _load_tables(session) == []
+        checks = session.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = 'pings_p20261102'::regclass "
+                "AND contype = 'c'"
+            )
+        ).scalar_one()
+        assert checks == 0
+        # the key is the partition's, so the next write of a stored key is a duplicate
+    with Session(engine) as session, session.begin():
+        assert insert_events(session, "pings", _pings("D7", 7)) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_day_created_by_another_writer_during_a_load_keeps_every_row_once(
+    engine: Engine,
+) -> None:
+    deferred = DeferredIndexes(new_days=NewDayTables())
+    assert deferred.new_days is not None
+    with Session(engine) as session, session.begin():
+        batch = pl.concat([_pings(f"D{i}", 0) for i in range(10)])
+        assert insert_events(session, "pings", batch, deferred) == 10
+    # HTTP ingest reaches the same day while the load is still open: it creates the partition.
+    with Session(engine) as session, session.begin():
+        assert insert_events(session, "pings", pl.concat([_pings("D3", 0), _pings("X", 0)])) == 2
+    assert deferred.new_days.finish() == 1
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 11
+        assert _partitions(session) == [("pings_p20261102", True)]
+        assert _load_tables(session) == []
+
+
+@pytest.mark.parametrize("backend", ["postgis"], indirect=True)
+def test_a_load_given_up_leaves_nothing_of_its_new_days(engine: Engine) -> None:
+    new_days = NewDayTables()
+    with Session(engine) as session, session.begin():
+        insert_events(session, "pings", _pings("D1", 0), DeferredIndexes(new_days=new_days))
+    new_days.close()
+    with Session(engine) as session:
+        assert session.execute(sa.text("SELECT count(*) FROM pings")).scalar_one() == 0
+        assert _partitions(session) == []
+        assert _load_tables(session) == []
