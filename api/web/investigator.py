@@ -20,8 +20,8 @@ from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
+from rules.engine import FLAG_CODES
 from rules.findings import coarsen
-from rules.integrity import INTEGRITY_CODES
 from rules.records import FlagStatus
 from store.flag_review import REVIEW_STATUSES, review_flag
 from store.overview import flag_by_id
@@ -31,16 +31,6 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
-FLAG_CODES = (
-    "DECLARED_OFFICE_UNVERIFIED",
-    "BADGE_WITHOUT_DEVICE",
-    "OVERTIME_UNVERIFIED",
-    "ROSTER_RETRO_EDIT",
-    "IMPOSSIBLE_TRAVEL",
-    "MOCK_LOCATION",
-    "BELOW_OFFICE_SHARE",
-    *INTEGRITY_CODES,
-)
 
 
 def _ask_case(request: Request, caller: Any, purpose: str) -> Response:
