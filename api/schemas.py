@@ -7,12 +7,21 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from rules.records import PING, SHIFT, SWIPE, VISIT, FlagStatus, Record
+from rules.records import (
+    PING,
+    SHIFT,
+    SWIPE,
+    VISIT,
+    AdjustmentEffect,
+    ContestStatus,
+    DayEvidence,
+    DeclaredLocation,
+    FlagStatus,
+    Record,
+    ReplyCategory,
+    ReviewKind,
+)
 from rules.records import Field as RecordField
-
-ReplyCategory = Literal[
-    "other_station", "device_problem", "roster_error", "leave_not_recorded", "other"
-]
 
 
 class ErrorDetail(BaseModel):
@@ -284,7 +293,7 @@ class DayRow(BaseModel):
 
     date: str = Field(description="The local day", examples=["2026-10-05"])
     expected_office: bool = Field(description="An on-duty shift declared office or remote")
-    declared_location: str | None = Field(
+    declared_location: DeclaredLocation | None = Field(
         description="office, remote or field (null: no on-duty shift)", examples=["office"]
     )
     verified_presence_minutes: float = Field(
@@ -293,7 +302,7 @@ class DayRow(BaseModel):
     verified_office_day: bool = Field(
         description="Expected day with presence of at least office_day_min_hours"
     )
-    evidence: Literal["adequate", "insufficient_evidence"] = Field(
+    evidence: DayEvidence = Field(
         description="Whether the day had enough evidence to be assessed", examples=["adequate"]
     )
 
@@ -337,7 +346,7 @@ class FlagOut(BaseModel):
         description="The flag code (CONTRACT §5)", examples=["DECLARED_OFFICE_UNVERIFIED"]
     )
     date: str = Field(description="The local day it is about", examples=["2026-10-05"])
-    status: str = Field(
+    status: FlagStatus = Field(
         description="Review status: open, under_review, dismissed, substantiated", examples=["open"]
     )
     evidence: dict[str, Any] = Field(description="The intervals, events and thresholds behind it")
@@ -508,8 +517,8 @@ class ReviewEntry(BaseModel):
     at: str = Field(description="When (ISO 8601, force's offset)")
     actor: str = Field(description="Who changed it")
     role: str = Field(description="In which role")
-    from_status: str = Field(description="Status before")
-    to_status: str = Field(description="Status after")
+    from_status: FlagStatus = Field(description="Status before")
+    to_status: FlagStatus = Field(description="Status after")
     note: str | None = Field(description="The reviewer's note")
 
 
@@ -586,14 +595,14 @@ class ReviewOut(BaseModel):
     at: str = Field(description="When (ISO 8601, force's offset)")
     actor: str = Field(description="Who changed it")
     role: str = Field(description="In which role")
-    from_status: str = Field(description="Status before")
-    to_status: str = Field(description="Status after")
+    from_status: FlagStatus = Field(description="Status before")
+    to_status: FlagStatus = Field(description="Status after")
     note: str | None = Field(description="The reviewer's note")
     case_ref: str | None = Field(
         default=None, description="The case it was made under", examples=["CASE-2026-0042"]
     )
-    kind: str = Field(
-        default="change",
+    kind: ReviewKind = Field(
+        default=ReviewKind.CHANGE,
         description="change (one reviewer), proposal (substantiation awaiting another "
         "investigator) or confirmation (a second investigator substantiated it)",
     )
@@ -693,8 +702,6 @@ class Health(BaseModel):
 
 # --- right of reply -----------------------------------------------------------------------------
 
-AdjustmentEffect = Literal["verified_office_day", "not_expected"]
-
 
 class ContestIn(BaseModel):
     """The officer's contest of one of their days."""
@@ -766,9 +773,7 @@ class ContestOut(BaseModel):
     actor: str = Field(description="Who wrote it (token subject)")
     category: ReplyCategory = Field(description="What kind of error the officer says it is")
     statement: str = Field(description="The officer's statement")
-    status: Literal["open", "upheld", "not_upheld"] = Field(
-        description="open, upheld or not_upheld"
-    )
+    status: ContestStatus = Field(description="open, upheld or not_upheld")
     answered_at: str | None = Field(description="When it was answered")
     answered_by: str | None = Field(description="Who answered it")
     answered_role: str | None = Field(description="In which role")

@@ -69,7 +69,13 @@ def _accuracy(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def _quick(d: dict[str, Any]) -> list[str]:
+    walls = ", ".join(f"{b['bench']} {b['wall_s']:.0f} s" for b in d.get("benches", []))
+    return [f"total {d['total_s']:.0f} s (budget {d['budget_s']:.0f} s idle): {walls}"]
+
+
 LINES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "bench-quick": _quick,
     "import_pings": _import,
     "nightly": _nightly,
     "ingest": _ingest,

@@ -16,6 +16,7 @@ from sqlalchemy import make_url
 from jobs.imports import import_directory
 from jobs.nightly import DayReport, NightlyReport, run_nightly
 from rules.clock import day_bounds
+from rules.flags.below_office_share import CODE as COMPLIANCE_CODE
 from rules.policy import Policy
 from store.db import make_engine, session_factory
 from store.migrate import upgrade
@@ -56,9 +57,7 @@ def _pick(
 ) -> tuple[str, str]:
     """The officer with the most raised misconduct flags among those the generator planted, and
     the office-based unit to show (that officer's unit if office-based, else the largest)."""
-    planted = set(
-        force_truth.filter(pl.col("code") != "BELOW_OFFICE_SHARE")["officer_id"].to_list()
-    )
+    planted = set(force_truth.filter(pl.col("code") != COMPLIANCE_CODE)["officer_id"].to_list())
     counts: dict[str, int] = {}
     for f in flags:
         if f["misconduct"] and not f["withdrawn"] and f["officer_id"] in planted:

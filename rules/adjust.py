@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-VERIFIED_OFFICE_DAY = "verified_office_day"
-NOT_EXPECTED = "not_expected"
-EFFECTS = (VERIFIED_OFFICE_DAY, NOT_EXPECTED)
+from rules.records import AdjustmentEffect
+
+VERIFIED_OFFICE_DAY = AdjustmentEffect.VERIFIED_OFFICE_DAY.value
+NOT_EXPECTED = AdjustmentEffect.NOT_EXPECTED.value
+EFFECTS = tuple(e.value for e in AdjustmentEffect)
 
 ADJUSTMENTS_SCHEMA: dict[str, pl.DataType] = {
     "adjustment_id": pl.Int64(),

@@ -9,11 +9,11 @@ import polars as pl
 from rules.clock import day_bounds, local_date
 from rules.masking import ON_DUTY_KINDS, covered, merge_intervals
 from rules.policy import Policy
-from rules.records import DeclaredLocation
+from rules.records import DayEvidence, DeclaredLocation
 from rules.schemas import DAILY
 
-ADEQUATE = "adequate"
-INSUFFICIENT = "insufficient_evidence"
+ADEQUATE = DayEvidence.ADEQUATE.value
+INSUFFICIENT = DayEvidence.INSUFFICIENT.value
 _DECLARED_ORDER = {d.value: i for i, d in enumerate(DeclaredLocation)}
 # The declared locations that make a day an expected office day.
 EXPECTED_OFFICE = (DeclaredLocation.OFFICE.value, DeclaredLocation.REMOTE.value)

@@ -14,6 +14,7 @@ from rules.evidence import evidence_events
 from rules.findings import Finding, finding_order
 from rules.flags import (
     badge_without_device,
+    below_office_share,
     declared_office,
     device_without_badge,
     impossible_travel,
@@ -22,7 +23,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
-from rules.integrity import late_support
+from rules.integrity import INTEGRITY_CODES, late_support
 from rules.masking import duty_windows, mask_off_duty
 from rules.policy import Policy
 from rules.presence import all_segments, public_segments
@@ -46,6 +47,25 @@ DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
     impossible_travel.detect,
     mock_location.detect,
     device_without_badge.detect,
+)
+
+# Every code a flag can carry, in the order reviewers are shown them: the day rules', the
+# period's compliance flag, then roster integrity's.
+FLAG_CODES: tuple[str, ...] = (
+    *(
+        rule.CODE
+        for rule in (
+            declared_office,
+            badge_without_device,
+            overtime_unverified,
+            roster_retro_edit,
+            impossible_travel,
+            mock_location,
+            device_without_badge,
+        )
+    ),
+    below_office_share.CODE,
+    *INTEGRITY_CODES,
 )
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import polars as pl
 
+from rules.flags.below_office_share import CODE as COMPLIANCE_CODE
 from rules.records import FlagStatus
 
 Z95 = 1.959963984540054
 # A proportion whose numerator or denominator is below this is shown as counts, never a rate.
 MIN_COUNT = 10
 GROUPS = ("unit", "rank", "platform", "shift_pattern")
-COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 DECIDED = (FlagStatus.DISMISSED.value, FlagStatus.SUBSTANTIATED.value)
 REVIEWED = (FlagStatus.UNDER_REVIEW.value, *DECIDED)
 # A shift starting at or after 18:00, or before 06:00, local time, is a night shift.

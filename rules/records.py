@@ -31,12 +31,17 @@ __all__ = [
     "STATION",
     "SWIPE",
     "VISIT",
+    "AdjustmentEffect",
+    "ContestStatus",
+    "DayEvidence",
     "DeclaredLocation",
     "DevicePlatform",
     "Field",
     "FlagStatus",
     "LocationSource",
     "Record",
+    "ReplyCategory",
+    "ReviewKind",
     "ShiftKind",
     "SwipeDirection",
 ]
@@ -84,6 +89,48 @@ class FlagStatus(StrEnum):
     UNDER_REVIEW = "under_review"
     DISMISSED = "dismissed"
     SUBSTANTIATED = "substantiated"
+
+
+class ReviewKind(StrEnum):
+    """What a recorded review of a flag was: a change by one reviewer, or a step of two-person
+    substantiation (a proposal awaiting another investigator, the confirmation)."""
+
+    CHANGE = "change"
+    PROPOSAL = "proposal"
+    CONFIRMATION = "confirmation"
+
+
+class ReplyCategory(StrEnum):
+    """What an officer says explains a flag, or what is wrong with a day they contest."""
+
+    OTHER_STATION = "other_station"
+    DEVICE_PROBLEM = "device_problem"
+    ROSTER_ERROR = "roster_error"
+    LEAVE_NOT_RECORDED = "leave_not_recorded"
+    OTHER = "other"
+
+
+class ContestStatus(StrEnum):
+    """A day contest: open until it is answered upheld or not_upheld."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    NOT_UPHELD = "not_upheld"
+
+
+class AdjustmentEffect(StrEnum):
+    """What an upheld contest changes on its day: it counts as a verified office day, or it
+    leaves the expected office days."""
+
+    VERIFIED_OFFICE_DAY = "verified_office_day"
+    NOT_EXPECTED = "not_expected"
+
+
+class DayEvidence(StrEnum):
+    """Whether a day had enough evidence to be assessed (CONTRACT §6)."""
+
+    ADEQUATE = "adequate"
+    INSUFFICIENT = "insufficient_evidence"
 
 
 TEXT = pl.Utf8()

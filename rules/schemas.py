@@ -45,7 +45,8 @@ PRESENCE: dict[str, pl.DataType] = {
     "n_swipes": pl.UInt32(),
     "sources": pl.Utf8(),
 }
-DAILY: dict[str, pl.DataType] = {
+# A day's result as stored (daily_results), and DAILY: the result with the day's measures.
+DAY_RESULT: dict[str, pl.DataType] = {
     "officer_id": pl.Utf8(),
     "date": pl.Date(),
     "expected_office": pl.Boolean(),
@@ -54,6 +55,9 @@ DAILY: dict[str, pl.DataType] = {
     "verified_office_day": pl.Boolean(),
     "evidence": pl.Utf8(),
     "policy_version": pl.Utf8(),
+}
+DAILY: dict[str, pl.DataType] = {
+    **DAY_RESULT,
     "on_duty_minutes": pl.Float64(),
     "away_minutes": pl.Float64(),
     "unknown_minutes": pl.Float64(),

@@ -45,16 +45,7 @@ VISIT_LOOKBACK = timedelta(days=2)
 SHIFTS: Schema = rules_schemas.SHIFTS
 SHIFT_HISTORY: Schema = rules_schemas.SHIFT_HISTORY
 OVERTIME: Schema = rules_schemas.OVERTIME
-DAILY: Schema = {
-    "officer_id": pl.Utf8(),
-    "date": pl.Date(),
-    "expected_office": pl.Boolean(),
-    "declared_location": pl.Utf8(),
-    "verified_presence_minutes": pl.Float64(),
-    "verified_office_day": pl.Boolean(),
-    "evidence": pl.Utf8(),
-    "policy_version": pl.Utf8(),
-}
+DAILY: Schema = rules_schemas.DAY_RESULT
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from rules.records import FlagStatus
+from rules.records import FlagStatus, ReviewKind
 from store.models import Flag, FlagResponse, FlagReview
 
 REVIEW_STATUSES: tuple[str, ...] = tuple(s.value for s in FlagStatus)
 SUBSTANTIATED = FlagStatus.SUBSTANTIATED.value
 UNDER_REVIEW = FlagStatus.UNDER_REVIEW.value
-CHANGE, PROPOSAL, CONFIRMATION = "change", "proposal", "confirmation"
+CHANGE = ReviewKind.CHANGE.value
+PROPOSAL = ReviewKind.PROPOSAL.value
+CONFIRMATION = ReviewKind.CONFIRMATION.value
 
 
 class FlagNotFoundError(LookupError):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from rules.clock import day_bounds, local_date
 from rules.integrity import ACCOUNTS, CLAIMS, OTHERS, SUPPORT, VERSIONS, PeriodInputs
 from rules.masking import ON_DUTY_KINDS
+from rules.records import ShiftKind
 from store.models import LATE_VERSION_SQL, LONG_SHIFT_HOURS, long_shift_sql
 from store.reader import dialect, read_frame, without_jit
 
@@ -20,6 +21,7 @@ from store.reader import dialect, read_frame, without_jit
 # within it. Bounds the index range read per claim on (officer_id, start_at).
 LOOKBACK = timedelta(days=14)
 _PAID = ", ".join(f"'{k}'" for k in ON_DUTY_KINDS)
+_NOT_OVERTIME = f"s.kind <> '{ShiftKind.OVERTIME.value}'"
 
 
 def _period_instants(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -89,7 +91,7 @@ def load_overlapping(session: Session, lo: datetime, hi: datetime) -> pl.DataFra
         "s.end_at AS end_at FROM overtime_claims c JOIN shifts s "
         "ON s.officer_id = c.officer_id AND s.start_at < c.end_at AND s.end_at > c.start_at "
         f"AND s.start_at > c.start_at - {back} "
-        "WHERE c.start_at >= {p} AND c.start_at < {p} AND s.kind <> 'overtime' "
+        f"WHERE c.start_at >= {{p}} AND c.start_at < {{p}} AND {_NOT_OVERTIME} "
         "UNION SELECT d.officer_id, d.claim_id, 'claim', 'claim', d.start_at, "
         "d.end_at FROM overtime_claims c JOIN overtime_claims d "
         "ON d.officer_id = c.officer_id AND d.start_at < c.end_at AND d.end_at > c.start_at "
@@ -114,7 +116,7 @@ def _load_overlapping_pg(session: Session, lo: datetime, hi: datetime) -> pl.Dat
     shifts = (
         "SELECT s.officer_id, s.shift_id AS item_id, 'shift' AS item_type, s.kind, s.start_at, "
         f"s.end_at FROM overtime_claims c JOIN shifts s ON {overlaps.format(t='s')} "
-        "AND s.kind <> 'overtime' AND {extra} " + period
+        f"AND {_NOT_OVERTIME} AND {{extra}} " + period
     )
     sql = (
         "SELECT DISTINCT officer_id, item_id, item_type, kind, "

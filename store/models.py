@@ -25,7 +25,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from rules.clock import INSTANT
-from rules.records import BADGE, CLAIM, DEVICE, OFFICER, PING, SHIFT, STATION, SWIPE, VISIT
+from rules.records import (
+    BADGE,
+    CLAIM,
+    DEVICE,
+    OFFICER,
+    PING,
+    SHIFT,
+    STATION,
+    SWIPE,
+    VISIT,
+    ReviewKind,
+)
 from rules.records import Field as RecordField
 from store.types import DOCUMENT, FENCE, Instant, stored_dtype
 
@@ -510,7 +521,7 @@ class FlagReview(Base):
     case_ref: Mapped[str | None] = mapped_column(String(200))
     # ``change`` (a status set by one reviewer), ``proposal`` (substantiation proposed, awaiting
     # another investigator) or ``confirmation`` (the proposal confirmed: the flag substantiated).
-    kind: Mapped[str] = mapped_column(String(16), server_default="change")
+    kind: Mapped[str] = mapped_column(String(16), server_default=ReviewKind.CHANGE.value)
 
 
 # --- right of reply ---------------------------------------------------------------------------

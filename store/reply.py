@@ -11,17 +11,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from rules.adjust import ADJUSTMENTS_SCHEMA, EFFECTS, NOT_EXPECTED, VERIFIED_OFFICE_DAY
+from rules.records import ContestStatus, ReplyCategory
 from store.models import Adjustment, DailyResult, DayContest, Flag, FlagResponse, RecomputeMark
 from store.reader import dialect
 
-CATEGORIES = ("other_station", "device_problem", "roster_error", "leave_not_recorded", "other")
-OPEN, UPHELD, NOT_UPHELD = "open", "upheld", "not_upheld"
+CATEGORIES = tuple(c.value for c in ReplyCategory)
+OPEN = ContestStatus.OPEN.value
+UPHELD = ContestStatus.UPHELD.value
+NOT_UPHELD = ContestStatus.NOT_UPHELD.value
 # What upholding a contest changes when the answer does not say (``other`` must say).
 DEFAULT_EFFECT = {
-    "other_station": VERIFIED_OFFICE_DAY,
-    "device_problem": VERIFIED_OFFICE_DAY,
-    "roster_error": NOT_EXPECTED,
-    "leave_not_recorded": NOT_EXPECTED,
+    ReplyCategory.OTHER_STATION.value: VERIFIED_OFFICE_DAY,
+    ReplyCategory.DEVICE_PROBLEM.value: VERIFIED_OFFICE_DAY,
+    ReplyCategory.ROSTER_ERROR.value: NOT_EXPECTED,
+    ReplyCategory.LEAVE_NOT_RECORDED.value: NOT_EXPECTED,
 }
 
 

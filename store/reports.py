@@ -14,14 +14,15 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from rules.clock import DEFAULT_TIMEZONE, iso_local
+from rules.daily import INSUFFICIENT
 from rules.findings import coarsen
+from rules.flags.below_office_share import CODE as COMPLIANCE_CODE
 from rules.policy import Policy
+from rules.records import DeclaredLocation
 from store.dayload import DAILY
 from store.models import Adjustment, DailyResult, Flag, Officer
 from store.reader import postgres_setting, read_frame, select_frame
 
-COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
-INSUFFICIENT = "insufficient_evidence"
 WITHDRAWN = "withdrawn"
 
 # A stored day as reports show it: the daily result without its policy version.
@@ -84,7 +85,7 @@ _COUNTS: dict[str, pl.DataType] = {
 # rules.compliance.period_counts in SQL, over expected office days (one row per officer and day:
 # the primary key, so a count of rows is a count of distinct days). A NULL condition counts the
 # day in neither side, as a null does in Polars' filter.
-_OFFICE = "declared_location = 'office'"
+_OFFICE = f"declared_location = '{DeclaredLocation.OFFICE.value}'"
 _COUNTS_SQL = (
     "SELECT officer_id, COUNT(*) AS expected_office_days, "
     f"SUM(CASE WHEN {_OFFICE} THEN 1 ELSE 0 END) AS declared_office_days, "

@@ -14,13 +14,14 @@ from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from rules.findings import Finding
+from rules.flags.below_office_share import CODE as COMPLIANCE_CODE
 from rules.integrity import INTEGRITY_CODES
+from rules.records import FlagStatus
 from store.dayload import DAILY
 from store.models import DailyResult, Flag, RecomputeMark
 from store.reader import dialect
 from store.types import to_epoch_us
 
-COMPLIANCE_CODE = "BELOW_OFFICE_SHARE"
 # Codes found over a period, not by the daily run: a day's write leaves them alone.
 PERIOD_CODES = (COMPLIANCE_CODE, *INTEGRITY_CODES)
 DAILY_COLUMNS = tuple(DAILY)
@@ -233,7 +234,7 @@ def _new_flag_row(finding: Finding, policy_version: str, now: datetime) -> dict[
         "officer_id": finding.officer_id,
         "code": finding.code,
         "day": finding.date,
-        "status": "open",
+        "status": FlagStatus.OPEN.value,
         "misconduct": finding.misconduct,
         "summary": finding.summary,
         "evidence": finding.evidence,

@@ -4,7 +4,8 @@ answer to it (investigators with a case_ref; an officer their own)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 import orjson
 import polars as pl
@@ -41,16 +42,21 @@ from api.schemas import (
 from api.trail import check_ref, record, require_case_ref
 from rules.clock import iso_local
 from rules.disclosure import disclosed
+from rules.records import FlagStatus
 from store.cases import closed_cases
 from store.flag_review import get_flag, pending_proposers, responses, review_flag, reviews
 from store.models import FlagResponse, FlagReview
 from store.reply import respond_to_flag
-from store.reports import flag_dict, list_flags, with_review_state
+from store.reports import WITHDRAWN, flag_dict, list_flags, with_review_state
 
 router = APIRouter(prefix="/v1", tags=["flags"])
 
-# A FlagStatus, or withdrawn (flags whose finding disappeared), as a filter of flag lists.
-StatusFilter = Literal["open", "under_review", "dismissed", "substantiated", "withdrawn"]
+# A filter of flag lists: the review statuses (FlagStatus) and withdrawn, built from FlagStatus so
+# the OpenAPI lists them from its one declaration. (mypy reads only a literal list of members.)
+StatusFilter = StrEnum(  # type: ignore[misc]
+    "StatusFilter", [*((s.name, s.value) for s in FlagStatus), ("WITHDRAWN", WITHDRAWN)]
+)
+StatusFilter.__doc__ = "A review status, or withdrawn (only flags whose finding disappeared)."
 FlagId = Annotated[str, Path(min_length=1, max_length=64, description="The flag's id")]
 CaseRef = Annotated[
     str | None,

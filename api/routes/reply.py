@@ -4,7 +4,7 @@ and the closing of cases (which shows the officer the reads made under them)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 
@@ -31,6 +31,7 @@ from api.schemas import (
 )
 from api.trail import check_ref, record, require_case_ref
 from rules.clock import iso_local
+from rules.records import ContestStatus
 from store.cases import close_case
 from store.models import Adjustment, DayContest
 from store.reply import (
@@ -52,7 +53,6 @@ CaseRef = Annotated[
     str | None,
     Query(max_length=100, description="Case reference (required for investigators)"),
 ]
-ContestStatus = Literal["open", "upheld", "not_upheld"]
 
 
 def contest_out(

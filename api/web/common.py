@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import BadRequest
 from api.web import fmt
+from rules.records import DayEvidence, DeclaredLocation
 from store.overview import latest_result_day
 
 
@@ -50,11 +51,11 @@ def day_cells(
             cells[day] = ("adjusted", "adjusted")
         elif not row.get("expected_office"):
             cells[day] = ("other", f"{where or 'not an office day'}")
-        elif row.get("evidence") == "insufficient_evidence":
+        elif row.get("evidence") == DayEvidence.INSUFFICIENT:
             cells[day] = ("insufficient", "insufficient evidence")
         elif row.get("verified_office_day"):
             cells[day] = ("verified", "verified office day")
-        elif where == "office":
+        elif where == DeclaredLocation.OFFICE:
             cells[day] = ("declared", "declared office, not verified")
         else:
             cells[day] = ("remote", f"declared {where}")

@@ -23,6 +23,7 @@ from api.web import fmt
 from api.web.common import day_cells, day_marks, form_error, month_links, month_of
 from api.web.render import page, web_config
 from api.web.session import HrUser, check_csrf
+from rules.records import AdjustmentEffect, ContestStatus
 from store.reply import list_contests
 from store.reports import compliance_dicts, compliance_frame, officer_report, unit_rollup
 
@@ -167,7 +168,9 @@ def officer_month(
     )
     open_days = [
         c.day
-        for c in list_contests(session, officer_id=officer_id, status="open", start=first, end=last)
+        for c in list_contests(
+            session, officer_id=officer_id, status=ContestStatus.OPEN, start=first, end=last
+        )
     ]
     cells = day_cells(report["days"], *day_marks(report["days"], open_days))
     context = {
@@ -181,8 +184,8 @@ def officer_month(
 
 EFFECTS = (
     ("", "as the category says"),
-    ("verified_office_day", "count the day as a verified office day"),
-    ("not_expected", "take the day out of the expected office days"),
+    (AdjustmentEffect.VERIFIED_OFFICE_DAY.value, "count the day as a verified office day"),
+    (AdjustmentEffect.NOT_EXPECTED.value, "take the day out of the expected office days"),
 )
 
 
@@ -201,7 +204,7 @@ def contests(
         caller,
         request_id,
         officer_id=None,
-        status="open",
+        status=ContestStatus.OPEN,
         start=None,
         end=None,
         limit=200,

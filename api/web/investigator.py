@@ -20,8 +20,9 @@ from api.web.explain import CONSIDERED, evidence_lines
 from api.web.render import page, web_config
 from api.web.session import InvestigatorUser, TimelineUser, WebPrincipal, check_csrf
 from api.web.timeline import timeline_context
+from rules.engine import FLAG_CODES
 from rules.findings import coarsen
-from rules.integrity import INTEGRITY_CODES
+from rules.records import FlagStatus
 from store.flag_review import REVIEW_STATUSES, review_flag
 from store.overview import flag_by_id
 from store.reports import flag_dict, list_flags
@@ -30,16 +31,6 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 OfficerId = Annotated[str, Path(min_length=1, max_length=64)]
-FLAG_CODES = (
-    "DECLARED_OFFICE_UNVERIFIED",
-    "BADGE_WITHOUT_DEVICE",
-    "OVERTIME_UNVERIFIED",
-    "ROSTER_RETRO_EDIT",
-    "IMPOSSIBLE_TRAVEL",
-    "MOCK_LOCATION",
-    "BELOW_OFFICE_SHARE",
-    *INTEGRITY_CODES,
-)
 
 
 def _ask_case(request: Request, caller: Any, purpose: str) -> Response:
@@ -65,7 +56,7 @@ def flag_queue(
     caller: InvestigatorUser,
     request_id: RequestIdDep,
     case_ref: CaseRef = None,
-    status: StatusFilter | None = "open",
+    status: StatusFilter | None = StatusFilter(FlagStatus.OPEN),
     code: Annotated[str | None, Query(max_length=40)] = None,
     officer_id: Annotated[str | None, Query(max_length=64)] = None,
     after: Annotated[str | None, Query(max_length=400)] = None,
@@ -105,7 +96,7 @@ def flag_queue(
         "status": status,
         "code": code or "",
         "officer_id": officer_id or "",
-        "statuses": (*REVIEW_STATUSES, "withdrawn"),
+        "statuses": tuple(StatusFilter),
         "codes": FLAG_CODES,
     }
     template = "flag_rows.html" if request.headers.get("hx-request") else "flag_queue.html"
@@ -166,7 +157,8 @@ def review(
     from api.errors import BadRequest
 
     if to_status not in REVIEW_STATUSES:
-        raise BadRequest("field status: choose open, under_review, dismissed or substantiated")
+        *others, last = REVIEW_STATUSES
+        raise BadRequest(f"field status: choose {', '.join(others)} or {last}")
     note = fields.get("note", "").strip()
     if not note or len(note) > 2000:
         raise BadRequest("field note: say why, in at most 2,000 characters")

@@ -20,6 +20,7 @@ from api.web import fmt
 from api.web.common import day_cells, day_marks, form_error, month_links, month_of
 from api.web.render import page, web_config
 from api.web.session import OfficerUser, check_csrf
+from rules.records import ContestStatus, ReplyCategory
 from store.access import access_log
 from store.overview import officer_unit
 from store.reply import list_contests
@@ -30,11 +31,11 @@ router = APIRouter(prefix="/app/me", include_in_schema=False)
 Month = Annotated[str | None, Query(max_length=7, description="YYYY-MM")]
 FlagId = Annotated[str, Path(min_length=1, max_length=64)]
 CATEGORIES = (
-    ("other_station", "I worked at another station"),
-    ("device_problem", "My phone or badge did not work"),
-    ("roster_error", "The roster was wrong"),
-    ("leave_not_recorded", "I was on leave that was not recorded"),
-    ("other", "Something else"),
+    (ReplyCategory.OTHER_STATION.value, "I worked at another station"),
+    (ReplyCategory.DEVICE_PROBLEM.value, "My phone or badge did not work"),
+    (ReplyCategory.ROSTER_ERROR.value, "The roster was wrong"),
+    (ReplyCategory.LEAVE_NOT_RECORDED.value, "I was on leave that was not recorded"),
+    (ReplyCategory.OTHER.value, "Something else"),
 )
 
 
@@ -79,7 +80,9 @@ def my_month(
         },
     )
     contests = list_contests(session, officer_id=officer_id, start=first, end=last)
-    adjusted, contested = day_marks(report["days"], [c.day for c in contests if c.status == "open"])
+    adjusted, contested = day_marks(
+        report["days"], [c.day for c in contests if c.status == ContestStatus.OPEN]
+    )
     context = {
         "months": month_links(first),
         "officer_id": officer_id,

@@ -99,6 +99,18 @@ def signer_or_exit(path: Path | None, missing: str) -> Any:
         raise typer.Exit(2) from exc
 
 
+def public_keys_or_exit(values: list[str] | None) -> list[Any]:
+    """The trusted public keys given by --public-key (``api.signing.read_public_key`` of each),
+    or exit 2 with the first key's error."""
+    from api.signing import SigningConfigError, read_public_key
+
+    try:
+        return [read_public_key(value) for value in values or []]
+    except SigningConfigError as exc:
+        typer.echo(f"error: --public-key: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 def parse_day(value: str, option: str) -> date:
     """``value`` as a date, or exit 2 naming the option."""
     try:

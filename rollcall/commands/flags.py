@@ -251,7 +251,7 @@ def review(
     policy.substantiation_reviewers different people: the first proposes, another confirms."""
     from store import audit
     from store.db import transaction
-    from store.flag_review import FlagNotFoundError, ReviewConflictError, review_flag
+    from store.flag_review import PROPOSAL, FlagNotFoundError, ReviewConflictError, review_flag
 
     if not note.strip():
         err_console.print("[red]error:[/] --note must not be empty")
@@ -304,7 +304,7 @@ def review(
         raise typer.Exit(2) from exc
     if done is None:
         console.print(f"Flag {flag_id} is already {outcome.flag.status}; nothing recorded.")
-    elif done.kind == "proposal":
+    elif done.kind == PROPOSAL:
         console.print(
             f"Flag {flag_id}: substantiation proposed by {actor} "
             f"({len(outcome.proposed_by)} of {policy.substantiation_reviewers}); "

@@ -193,6 +193,8 @@ def report_compliance(
 
 def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
     """The officer report as two tables: the days, then the flags (leads, not verdicts)."""
+    from rules.records import DayEvidence
+
     days = Table(
         title=f"{report['officer_id']}: days {report['from']} to {report['to']}",
         caption="declared: where the on-duty shift said the officer worked; '-': no such shift",
@@ -203,7 +205,7 @@ def officer_tables(report: dict[str, Any]) -> tuple[Table, Table]:
         minutes = d["verified_presence_minutes"]
         if d["declared_location"] is None and not d["expected_office"]:
             evidence = "[dim]-[/]"
-        elif d["evidence"] == "insufficient_evidence":
+        elif d["evidence"] == DayEvidence.INSUFFICIENT:
             evidence = f"[yellow]{INSUFFICIENT_TEXT}[/]"
         else:
             evidence = d["evidence"]

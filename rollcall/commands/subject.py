@@ -15,6 +15,7 @@ from rollcall.commands.common import (
     err_console,
     load_policy_or_exit,
     load_settings,
+    public_keys_or_exit,
     sessions,
 )
 
@@ -100,7 +101,6 @@ def subject_access_verify(
     """Check a subject access bundle offline: the manifest's signature and every file's digest.
     Exit 0 valid, 1 altered, 3 unknown key, 4 malformed (as ``rollcall timeline verify``)."""
     from api.bundle import verify_bundle
-    from api.signing import SigningConfigError, read_public_key
     from rollcall.commands.timeline import VERIFY_EXIT
 
     try:
@@ -108,12 +108,7 @@ def subject_access_verify(
     except OSError as exc:
         typer.echo(f"error: {file}: cannot be read", err=True)
         raise typer.Exit(2) from exc
-    try:
-        keys = [read_public_key(value) for value in public_key or []]
-    except SigningConfigError as exc:
-        typer.echo(f"error: --public-key: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    verdict = verify_bundle(data, keys)
+    verdict = verify_bundle(data, public_keys_or_exit(public_key))
     if not verdict.ok:
         typer.echo(f"{file}: {verdict.outcome.value.upper()}: {verdict.reason}", err=True)
         raise typer.Exit(VERIFY_EXIT[verdict.outcome.value])

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rollcall.commands.common import load_settings, signer_or_exit
+from rollcall.commands.common import load_settings, public_keys_or_exit, signer_or_exit
 
 timeline_app = typer.Typer(
     help="Officers' timelines (audited reads) and signed exports: keys and verification.",
@@ -77,13 +77,7 @@ def timeline_verify(
 ) -> None:
     """Check a signed timeline export offline. Exit 0 valid, 1 altered (the document does not
     match its signature), 3 unknown key (signed by none of the given keys), 4 malformed."""
-    from api.signing import (
-        MalformedExportError,
-        SigningConfigError,
-        parse_export,
-        read_public_key,
-        verify,
-    )
+    from api.signing import MalformedExportError, parse_export, verify
 
     try:
         signed = parse_export(file.read_text(encoding="utf-8"))
@@ -93,11 +87,7 @@ def timeline_verify(
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         typer.echo(f"error: {file}: not a readable JSON file", err=True)
         raise typer.Exit(2) from exc
-    try:
-        keys = [read_public_key(value) for value in public_key or []]
-    except SigningConfigError as exc:
-        typer.echo(f"error: --public-key: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    keys = public_keys_or_exit(public_key)
     secret: str | None = None
     if legacy_hmac:
         secret = load_settings().jwt_secret.get_secret_value()

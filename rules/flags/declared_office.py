@@ -10,6 +10,7 @@ from rules.daily import ADEQUATE, clip_segments, day_shifts
 from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.masking import ON_DUTY_KINDS
+from rules.records import DeclaredLocation
 
 CODE = "DECLARED_OFFICE_UNVERIFIED"
 RULE_VERSION = f"{CODE}/1"
@@ -49,7 +50,8 @@ def _short_days(ctx: FlagContext) -> pl.DataFrame:
     minutes required (``required``)."""
     threshold = ctx.policy.office_day_min_hours * 60.0
     office = day_shifts(ctx.shifts, ctx.day, ctx.tz).filter(
-        pl.col("kind").is_in(ON_DUTY_KINDS) & (pl.col("declared_location") == "office")
+        pl.col("kind").is_in(ON_DUTY_KINDS)
+        & (pl.col("declared_location") == DeclaredLocation.OFFICE.value)
     )
     per_officer = office.group_by("officer_id").agg(
         office_minutes=(pl.col("end_at") - pl.col("start_at")).dt.total_microseconds().sum() / 60e6,
@@ -60,7 +62,7 @@ def _short_days(ctx: FlagContext) -> pl.DataFrame:
     )
     return (
         ctx.daily.filter(
-            (pl.col("declared_location") == "office")
+            (pl.col("declared_location") == DeclaredLocation.OFFICE.value)
             & (pl.col("evidence") == ADEQUATE)
             & ~pl.col("verified_office_day")
         )

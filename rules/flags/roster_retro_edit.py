@@ -13,6 +13,7 @@ from rules.findings import Finding, make_finding
 from rules.flags.context import FlagContext
 from rules.intervals import overlap_minutes
 from rules.masking import ON_DUTY_KINDS
+from rules.records import DeclaredLocation
 
 CODE = "ROSTER_RETRO_EDIT"
 RULE_VERSION = f"{CODE}/3"
@@ -94,7 +95,7 @@ def detect(ctx: FlagContext) -> list[Finding]:
         for r in retro_intervals(ctx)
         if r["officer_id"] not in ctx.conflicts
         and (
-            r["declared_location"] == "office"
+            r["declared_location"] == DeclaredLocation.OFFICE
             or (r["declared_location"] is None and r["station_id"] is not None)
         )
     ]

@@ -124,6 +124,20 @@ def test_a_file_of_many_blocks_numbers_rows_and_reports_progress(
     assert done[0] < done[1] - done[0]
 
 
+def test_a_key_in_two_blocks_of_a_file_is_stored_once_and_counted_a_duplicate(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import intake.readers
+
+    monkeypatch.setattr(intake.readers, "BATCH_BYTES", 4096)
+    rows = [ping(f"2026-10-24T12:{m:02d}:{s:02d}+01:00") for m in range(5) for s in range(60)]
+    # The first row again, many blocks later (on PostgreSQL the new day is keyed at the end).
+    rows.append(rows[0])
+    report = world.load("pings", "pings.csv", HEADER + "".join(rows))
+    assert report.counts == {"accepted": 300, "duplicate": 1, "masked": 0, "held": 0, "rejected": 0}
+    assert world.count("pings") == 300
+
+
 def test_reimport_of_the_same_file_changes_nothing(world: World) -> None:
     text = (
         HEADER + ping("2026-10-24T12:00:00+01:00") + ping("2026-10-24T11:00:00+01:00", device="D2")

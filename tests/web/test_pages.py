@@ -176,6 +176,27 @@ def test_investigator_gives_case_reference_before_any_data(web: Api) -> None:
     assert "<script>" not in bad.text
 
 
+def test_flag_queue_filters_by_every_code_a_rule_can_raise(web: Api) -> None:
+    """Every module in rules/flags with a CODE, and roster integrity's codes, are offered by the
+    queue's code filter (a rule added without the page knowing of it could not be filtered)."""
+    import importlib
+    import pkgutil
+
+    import rules.flags
+    from rules.integrity import INTEGRITY_CODES
+
+    raised = {
+        importlib.import_module(f"rules.flags.{m.name}").__dict__.get("CODE")
+        for m in pkgutil.iter_modules(rules.flags.__path__)
+    } - {None}
+    assert set(FLAG_CODES_OF_CONTRACT) <= raised
+    sign_in(web.client, "investigator", sub="inv.a")
+    page = web.client.get("/app/flags?case_ref=C-1")
+    assert page.status_code == 200
+    for code in sorted(raised | set(INTEGRITY_CODES)):
+        assert f'<option value="{code}"' in page.text, code
+
+
 def test_review_needs_the_csrf_token_of_the_session(web: Api) -> None:
     sign_in(web.client, "investigator", sub="inv.a")
     page = web.client.get("/app/flags/f-mock-0001?case_ref=CASE-7").text
