@@ -176,6 +176,19 @@ def _day_range(day: date) -> tuple[str, str]:
     )
 
 
+# The pings table's columns as a CREATE TABLE lists them (type, NOT NULL, default), read from
+# the catalog, which takes no lock on the table; generated columns become plain ones, as LIKE
+# makes them.
+_PINGS_COLUMNS = text(
+    "SELECT string_agg(format('%I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod), "
+    "CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, "
+    "CASE WHEN d.adbin IS NOT NULL AND a.attgenerated = '' "
+    "THEN ' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid) ELSE '' END), ', ' ORDER BY a.attnum) "
+    "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+    "WHERE a.attrelid = 'pings'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+)
+
+
 class NewDayTables:
     """A bulk load's new days of ``pings`` (PostgreSQL): each UTC day whose partition does not
     exist when the load first reaches it is loaded into a table of its own, with no key or index
@@ -219,9 +232,14 @@ class NewDayTables:
         # A name of this load's own: two loads reaching the same new day never wait on a name.
         table = f"pings_load_{day:%Y%m%d}_{secrets.token_hex(4)}"
         lo, hi = _day_range(day)
+        # The columns are spelled out from the catalog, not taken with LIKE pings: LIKE would
+        # hold a lock on pings until this load commits, and a writer creating any day's
+        # partition meanwhile (which needs pings to itself) would wait for the whole load, with
+        # every other reader and writer of pings queued behind it.
+        columns = self._conn.execute(_PINGS_COLUMNS).scalar_one()
         self._conn.execute(
             text(
-                f"CREATE TABLE {table} (LIKE pings INCLUDING DEFAULTS, "
+                f"CREATE TABLE {table} ({columns}, "
                 f"CONSTRAINT {table}_day CHECK (ts >= {lo} AND ts < {hi}))"
             )
         )

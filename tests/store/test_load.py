@@ -194,8 +194,10 @@ def test_a_day_created_by_another_writer_during_a_load_keeps_every_row_once(
     with Session(engine) as session, session.begin():
         batch = pl.concat([_pings(f"D{i}", 0) for i in range(10)])
         assert insert_events(session, "pings", batch, deferred) == 10
-    # HTTP ingest reaches the same day while the load is still open: it creates the partition.
+    # HTTP ingest reaches the same day while the load is still open: it creates the partition,
+    # without waiting for the load (a lock the load held on pings would fail it here, not hang).
     with Session(engine) as session, session.begin():
+        session.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
         assert insert_events(session, "pings", pl.concat([_pings("D3", 0), _pings("X", 0)])) == 2
     assert deferred.new_days.finish() == 1
     with Session(engine) as session:
