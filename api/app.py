@@ -7,8 +7,9 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -118,6 +119,49 @@ def create_app(
     export_signer = signing.signer_from_settings(settings)
     checkpoint_signer = _checkpoint_signer(settings, export_signer)
     policy = policy or load_policy(settings.policy)
+    metrics_dir = multiprocess_dir()
+    state = _app_state(settings, policy, verifier, clock or wallclock.utc_now, metrics_dir)
+    app = FastAPI(
+        title="Rollcall",
+        version=API_VERSION,
+        description=(
+            "Verified on-duty attendance. Bearer JWT (sub, role, exp; officer_id for officer "
+            "tokens). Every read of a person's data and every change is written to a "
+            'hash-chained audit log. Errors: {"error": {code, message, request_id, details?}}.'
+        ),
+        lifespan=_lifespan(state, checkpoint_signer, metrics_dir),
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
+    app.state.rollcall = state
+    app.state.export_signer = export_signer  # None: exports answer 503
+    install_error_handlers(app)
+    for module in (ops, ingest, reads, flags, reply, subject, fairness, audit, stations):
+        app.include_router(module.router)
+    web.install(
+        app,
+        jwt_secret=settings.jwt_secret.get_secret_value(),
+        dev_login=dev_login,
+        basemap_url=settings.basemap_url,
+        tz=settings.timezone,
+    )
+    app.add_middleware(
+        RequestMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _app_state(
+    settings: Settings,
+    policy: Policy,
+    verifier: TokenVerifier,
+    clock: Clock,
+    metrics_dir: Path | None,
+) -> AppState:
+    """The app's state: its own engine (a pool of db_pool_size on PostgreSQL), session factory,
+    metrics (exposed with every worker's when ``metrics_dir`` is set) and station catalog."""
     pool: dict[str, Any] = (
         {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
         if settings.database_url.startswith("postgresql")
@@ -131,19 +175,27 @@ def create_app(
     )
     factory = session_factory(engine)
     metrics = Metrics()
-    metrics_dir = multiprocess_dir()
     metrics.exposed = exposition_registry(metrics.registry, metrics_dir)
     metrics.exposed.register(JobMetrics(factory))
-    state = AppState(
+    return AppState(
         settings=settings,
         engine=engine,
         factory=factory,
         policy=policy,
         verifier=verifier,
         metrics=metrics,
-        clock=clock or wallclock.utc_now,
+        clock=clock,
         stations=StationCatalog(cache_dir=settings.cache_dir),
     )
+
+
+def _lifespan(
+    state: AppState, checkpoint_signer: signing.Signer | None, metrics_dir: Path | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: the station index warmed on a thread of its own, the audit
+    checkpoints written every audit_checkpoint_minutes when a signer and a file are set; at
+    shutdown both stopped, the engine disposed and this worker's metrics files released."""
+    settings = state.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -168,40 +220,11 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await run_in_threadpool(warming.join)
-        engine.dispose()
+        state.engine.dispose()
         if metrics_dir is not None:
             worker_gone(os.getpid(), metrics_dir)
 
-    app = FastAPI(
-        title="Rollcall",
-        version=API_VERSION,
-        description=(
-            "Verified on-duty attendance. Bearer JWT (sub, role, exp; officer_id for officer "
-            "tokens). Every read of a person's data and every change is written to a "
-            'hash-chained audit log. Errors: {"error": {code, message, request_id, details?}}.'
-        ),
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    install_docs(app)
-    app.state.rollcall = state
-    app.state.export_signer = export_signer  # None: exports answer 503
-    install_error_handlers(app)
-    for module in (ops, ingest, reads, flags, reply, subject, fairness, audit, stations):
-        app.include_router(module.router)
-    web.install(
-        app,
-        jwt_secret=settings.jwt_secret.get_secret_value(),
-        dev_login=dev_login,
-        basemap_url=settings.basemap_url,
-        tz=settings.timezone,
-    )
-    app.add_middleware(
-        RequestMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
-    )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
+    return lifespan
 
 
 def app_from_environment() -> FastAPI:
