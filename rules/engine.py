@@ -39,31 +39,24 @@ from rules.schemas import (
 )
 from rules.skew import apply_offsets, clock_offsets
 
-DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = (
-    declared_office.detect,
-    badge_without_device.detect,
-    overtime_unverified.detect,
-    roster_retro_edit.detect,
-    impossible_travel.detect,
-    mock_location.detect,
-    device_without_badge.detect,
+# The day's flag rules, each a module with CODE, RULE_VERSION and detect, in the order they run.
+DAY_RULE_MODULES = (
+    declared_office,
+    badge_without_device,
+    overtime_unverified,
+    roster_retro_edit,
+    impossible_travel,
+    mock_location,
+    device_without_badge,
+)
+DAY_RULES: tuple[Callable[[FlagContext], list[Finding]], ...] = tuple(
+    rule.detect for rule in DAY_RULE_MODULES
 )
 
 # Every code a flag can carry, in the order reviewers are shown them: the day rules', the
 # period's compliance flag, then roster integrity's.
 FLAG_CODES: tuple[str, ...] = (
-    *(
-        rule.CODE
-        for rule in (
-            declared_office,
-            badge_without_device,
-            overtime_unverified,
-            roster_retro_edit,
-            impossible_travel,
-            mock_location,
-            device_without_badge,
-        )
-    ),
+    *(rule.CODE for rule in DAY_RULE_MODULES),
     below_office_share.CODE,
     *INTEGRITY_CODES,
 )
