@@ -97,16 +97,18 @@ def stream(
 
 def _by_query(batch: pa.RecordBatch) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``batch``'s rows by the query they answer (its first column, _TAG), without that column.
-    connectorx hands over each query's rows in batches of their own, so this is one piece."""
+    connectorx hands over each query's rows in batches of their own, so a batch whose first and
+    last rows answer the same query is one piece (and pyarrow.compute is not imported)."""
+    tags = batch.column(0)
+    rows = batch.drop_columns([_TAG])
+    first, last = tags[0].as_py(), tags[-1].as_py()
+    if first == last:
+        yield int(first), rows
+        return
     import pyarrow.compute as pc
 
-    tags = batch.column(0)
-    values = pc.unique(tags).to_pylist()
-    if len(values) == 1:
-        yield int(values[0]), batch.drop_columns([_TAG])
-        return
-    for value in values:
-        yield int(value), batch.filter(pc.equal(tags, value)).drop_columns([_TAG])
+    for value in pc.unique(tags).to_pylist():
+        yield int(value), rows.filter(pc.equal(tags, value))
 
 
 def main() -> int:
@@ -124,6 +126,8 @@ def main() -> int:
     schema = reader.schema.remove(0)
     with pyarrow.ipc.new_stream(sys.stdout.buffer, schema) as writer:
         for batch in reader:
+            if not batch.num_rows:
+                continue
             for k, rows in _by_query(batch):
                 writer.write_batch(rows, custom_metadata={"query": str(k)})
     return 0
