@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,12 @@ from api.metrics import JobMetrics, exposition_registry, multiprocess_dir, worke
 from api.observability import Metrics, RequestMiddleware
 from api.routes import audit, fairness, flags, ingest, ops, reads, reply, stations, subject
 from api.schemas import PingBatch, ShiftBatch, SwipeBatch, TimelineCollection, VisitBatch
+from api.timeline import on_duty_records
 from geo.fences import GeofenceError
 from rollcall import wallclock
 from rollcall.settings import Settings, get_settings
 from rollcall.wallclock import Clock
+from rules.pipeline import rehearse
 from rules.policy import Policy, load_policy
 from store.db import make_engine, session_factory
 from store.stations import StationCatalog
@@ -59,21 +62,28 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def _warm_stations(state: AppState) -> None:
-    """Load or build the station index in the background, so that start-up does not wait for it
-    and the first timeline usually finds it ready (a request that needs it earlier waits for
-    this build rather than starting another), with the centroids every timeline measures
-    against. A database not reachable (or not yet migrated) at start-up is no reason not to
-    start: the first timeline builds it then."""
+def _warm_up(state: AppState) -> None:
+    """Start-up work done in the background, so that start-up does not wait for it and the
+    first timeline finds it done: the station index loaded or built (a request that needs it
+    earlier waits for this build rather than starting another) with the centroids every
+    timeline measures against; the reads of a month's timeline made once for no officer (the
+    first read of each day's partition on a connection loads its catalog entries); and the
+    pipeline run once on a made-up day (rules.pipeline.rehearse). A database not reachable (or
+    not yet migrated) at start-up is no reason not to start: the first timeline builds it then."""
     try:
         with state.factory() as session:
             index = state.stations.current(session).index
+            now = state.clock()
+            on_duty_records(session, "", now - timedelta(days=31), now, policy=state.policy)
         if index is not None:
             # the fences in metres and their centroids, kept by the index: computed here, not
             # in the first timeline request (tens of milliseconds for 600 fences)
             index.station_centroids()
     except (SQLAlchemyError, GeofenceError):
         log.warning("station index not built at start-up: database not ready or fences invalid")
+        index = None
+    try:
+        rehearse(index, state.policy, state.settings.timezone)
     finally:
         state.stations.warmed.set()
 
@@ -200,7 +210,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         warming = threading.Thread(
-            target=_warm_stations, args=(state,), name="station-index", daemon=True
+            target=_warm_up, args=(state,), name="station-index", daemon=True
         )
         warming.start()
         task = None
