@@ -12,10 +12,11 @@ partition after another. Per stage: load (store -> frames), classify (geo), pres
 (rules: each flag rule is wrapped with a timer, presence is the rest of the engine), write
 (store), and the end-to-end job time; peak RSS of the job and of its reader child (SQLite reads
 run in a child process). Ceilings, in the same subprocess: each job run alternates with the plain
-read of the same rows (``COPY ... TO`` on PostgreSQL; SQLite stepping through them itself), and
-the job's partitions are computed once more from frames already in memory. The same day's fixes
-are also classified with geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures
-on stdout, with the machine (bench/machine.py); BENCH_QUICK=1 runs 2,000 officers.
+read of the same rows (``COPY ... TO`` on PostgreSQL; SQLite stepping through them itself, and
+next to it connectorx reading them into Arrow columns on one thread), and the job's partitions
+are computed once more from frames already in memory. The same day's fixes are also classified
+with geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout, with the
+machine (bench/machine.py); BENCH_QUICK=1 runs 2,000 officers.
 """
 
 from __future__ import annotations
@@ -331,10 +332,13 @@ def measure(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
         return float(reports[0].timings["load"])
 
     ceiling_info: dict[str, Any] = {}
+    column_reads: list[float] = []
 
     def ceiling() -> float:
         seconds, info = load_ceiling(url, factory, policy)
         ceiling_info.update(info)
+        if url.startswith("sqlite"):
+            column_reads.append(sqlite_column_read(url, factory, policy))
         return seconds
 
     load_pairs = alternate(job, ceiling, pairs)
@@ -366,6 +370,14 @@ def measure(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
         "ratio_pairs": summary["ratios"],
         "load_over_ceiling": summary["ratio_median"],
     }
+    if column_reads:
+        ratios = [round(a / b, 3) for a, b in zip(load_pairs.a, column_reads, strict=True)]
+        out["load_ceiling"]["column_read"] = {
+            "what": SQLITE_COLUMN_READ,
+            "s_runs": [round(x, 3) for x in column_reads],
+            "ratio_pairs": ratios,
+            "load_over_column_read": round(statistics.median(ratios), 3),
+        }
     out["load_parts_s"] = load_parts(factory, policy)
     computes = [float(r[1].timings["compute"]) for r in runs]
     in_memory = compute_ceiling(factory, policy, day.parts)
@@ -444,18 +456,67 @@ def load_ceiling(url: str, factory: Any, policy: Any) -> tuple[float, dict[str, 
     }
 
 
+SQLITE_COLUMN_READ = (
+    "connectorx reads the same SELECTs into Arrow columns, one query per table on one thread, "
+    "in a process of its own (timed from the query to the table, start-up left out)"
+)
+# Run in a process of its own (connectorx's copy of SQLite must not share the bench's locks):
+# reads {"address", "queries"} as JSON on stdin, prints the seconds of the reads.
+_COLUMN_READ = """
+import json, sys, time
+import connectorx, pyarrow
+request = json.load(sys.stdin)
+t0 = time.perf_counter()
+rows = sum(connectorx.read_sql(request["address"], q, return_type="arrow").num_rows
+           for q in request["queries"])
+print(json.dumps({"s": time.perf_counter() - t0, "rows": rows}))
+"""
+
+
+def sqlite_column_read(url: str, factory: Any, policy: Any) -> float:
+    """Seconds for the plainest read of the rows the job loads into columns on SQLite: the same
+    SELECTs as load_ceiling (the day's fixes over the job's span, the day's swipes) read by
+    connectorx into Arrow, one query per table, one thread (RAYON_NUM_THREADS=1), in a process
+    of its own. The values leave the engine and are built into columns, as the job's must; the
+    child process, the pieces, the second core, the transfer to this process and the casts to
+    the rules' types are the job's own (bench/README.md)."""
+    from store.dayload import FIXES, SWIPES, day_range
+    from store.reader import _arrow_address
+
+    lo, hi, _ = _fix_span(factory, policy)
+    day_lo, day_hi = day_range(DAY, TZ)
+    reads = [("pings", list(FIXES), lo, hi), ("swipes", list(SWIPES), day_lo, day_hi)]
+    queries = [
+        f"SELECT {', '.join(cols)} FROM {table} WHERE ts >= {_epoch_us(a)} AND ts < {_epoch_us(b)}"
+        for table, cols, a, b in reads
+    ]
+    with factory() as s:
+        address = _arrow_address(s)
+    proc = subprocess.run(
+        [sys.executable, "-c", _COLUMN_READ],
+        input=json.dumps({"address": address, "queries": queries}),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "RAYON_NUM_THREADS": "1"},
+    )
+    return float(json.loads(proc.stdout)["s"])
+
+
 def load_parts(factory: Any, policy: Any) -> dict[str, float]:
     """Seconds of each read of the job's load stage (jobs.nightly._compute_day) made on its own,
     one after another, on the warm database the job has just read: where the load's time goes
     beside the plain read of the fixes and swipes. ``swipes_in_pieces``: the swipes read as the
-    fixes are, in pieces on READERS connections. ``adbc_connect`` is one connection of the
-    parallel reads (store.reader.read_pieces) opened and asked ``SELECT 1``; ``fixes_1_piece``
-    the same fixes as ``fixes`` read in one piece on one such connection."""
+    fixes are, in pieces on READERS connections. ``adbc_connect`` (PostgreSQL) is one connection
+    of the parallel reads (store.reader.read_pieces) opened and asked ``SELECT 1``;
+    ``reader_child`` (SQLite) is the reading child process (store.sqlite_arrow) started and
+    answering a query of no rows; ``fixes_1_piece`` the same fixes as ``fixes`` read in one
+    piece on one such connection or child thread."""
     from jobs.compute import officer_groups
     from jobs.nightly import PART_OFFICERS, READERS, _fix_range
     from store import dayload
     from store.clock import device_offsets
-    from store.reader import _arrow_address, read_pieces
+    from store.reader import _arrow_address, literal, read_pieces
 
     out: dict[str, float] = {}
 
@@ -488,10 +549,10 @@ def load_parts(factory: Any, policy: Any) -> dict[str, float]:
             "fixes",
             lambda: dayload.load_fixes_by_officer(s, span[0], span[1], cuts, readers=READERS),
         )
-        if s.get_bind().dialect.name == "postgresql":
+        postgres = s.get_bind().dialect.name == "postgresql"
+        address = _arrow_address(s)
+        if postgres:
             import adbc_driver_postgresql.dbapi as adbc
-
-            address = _arrow_address(s)
 
             def connect() -> None:
                 with adbc.connect(address) as conn, conn.cursor() as cur:
@@ -499,12 +560,26 @@ def load_parts(factory: Any, policy: Any) -> dict[str, float]:
                     cur.fetchall()
 
             timed("adbc_connect", connect)
-            sql = (
-                f"SELECT {', '.join(dayload.FIXES)} FROM pings WHERE ts >= "
-                f"'{span[0].isoformat()}' AND ts < '{span[1].isoformat()}'"
-            )
-            timed("fixes_1_piece", lambda: list(read_pieces(s, [sql], dayload.FIXES, workers=1)))
+        else:
+            from store.sqlite_arrow import stream
+
+            timed("reader_child", lambda: list(stream(address, ["SELECT 1 AS x WHERE 0"])))
+        sql = (
+            f"SELECT {', '.join(dayload.FIXES)} FROM pings WHERE ts >= "
+            f"{literal(span[0], postgres=postgres)} AND ts < {literal(span[1], postgres=postgres)}"
+        )
+        timed("fixes_1_piece", lambda: list(read_pieces(s, [sql], dayload.FIXES, workers=1)))
     return out
+
+
+def _column_read_note(r: dict[str, Any]) -> str:
+    column = r["load_ceiling"].get("column_read")
+    if column is None:
+        return ""
+    return (
+        f", {column['load_over_column_read']}x the read into columns "
+        f"(pairs {column['ratio_pairs']})"
+    )
 
 
 def _epoch_us(at: datetime) -> int:
@@ -703,7 +778,7 @@ def main() -> int:
                     f"{backend} {r['officers']:,} officers: job {r['job_s']} s (runs "
                     f"{r['job_s_runs']}), load {r['stages_s']['load']} s = "
                     f"{r['load_ceiling']['load_over_ceiling']}x the plain read "
-                    f"(pairs {r['load_ceiling']['ratio_pairs']}), compute "
+                    f"(pairs {r['load_ceiling']['ratio_pairs']}){_column_read_note(r)}, compute "
                     f"{r['compute_ceiling']['compute_over_in_memory']}x in memory; each read "
                     f"of the load on its own (s): {r.get('load_parts_s')}"
                 )

@@ -95,6 +95,9 @@ def sort_by_duty(
     checked on duty at that instant, in the same roster read, and receipts
     (store.clock.batch_receipts) are made for the devices that were."""
     item = "device_id" if kind == "pings" else "badge_id"
+    # In time order from here on: the officers' as-of join, the duty windows' match and the
+    # writer's key order then find the rows sorted (ties keep their order in the batch).
+    rows = rows.sort("ts", maintain_order=True)
     assignments = load_assignments(
         session, "devices" if kind == "pings" else "badges", rows[item].unique().to_list()
     )

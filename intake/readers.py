@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -67,20 +68,20 @@ class CsvSource:
         self.errors.append(RowError(index=data_row - 1, row=data_row, column=None, reason=reason))
         return "skip"
 
-    def _row_numbers(self, count: int) -> list[int]:
+    def _row_numbers(self, count: int) -> pa.Array:
         """The data rows of the next ``count`` records, stepping over the rows set aside."""
         rows: list[int] = []
         row = self._next_row
         self._skipped = {r for r in self._skipped if r >= row}
         if not self._skipped:
             self._next_row = row + count
-            return list(range(row, row + count))
+            return pa.array(np.arange(row, row + count, dtype=np.uint32))
         while len(rows) < count:
             if row not in self._skipped:
                 rows.append(row)
             row += 1
         self._next_row = row
-        return rows
+        return pa.array(rows, pa.uint32())
 
     def batches(self) -> Iterator[pl.DataFrame]:
         self._lines = LongLineFilter(self.path, MAX_ROW_BYTES, len(self.header))
@@ -101,7 +102,7 @@ class CsvSource:
             self._lines.close()
 
     def _decode(self, batch: pa.RecordBatch) -> pl.DataFrame:
-        rows = pa.array(self._row_numbers(batch.num_rows), pa.uint32())
+        rows = self._row_numbers(batch.num_rows)
         try:
             text = batch.cast(pa.schema([(n, pa.string()) for n in batch.schema.names]))
         except pa.ArrowInvalid:

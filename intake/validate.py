@@ -96,14 +96,27 @@ def _first_reason(*reasons: pl.Series) -> pl.Series:
     return pl.select(pl.coalesce(reasons)).to_series().alias(reasons[0].name)
 
 
-def _text_problems(col: Column, raw: pl.Series) -> pl.Series:
-    """Why a text cell cannot be stored (control characters, too long), null where it can."""
+def _nulls(name: str, length: int) -> pl.Series:
+    """A text column of ``length`` nulls: no reason for any row."""
+    return pl.repeat(None, length, dtype=pl.Utf8, eager=True).alias(name)
+
+
+def _text_problems(col: Column, raw: pl.Series) -> pl.Series | None:
+    """Why a text cell cannot be stored (control characters, too long), null where it can; None
+    when every cell can."""
     text = raw.cast(pl.Utf8)
+    control = text.str.contains(CONTROL)
+    # A value is never longer in characters than in bytes: most columns need no count.
+    long = text.str.len_bytes() > col.max_len
+    if long.any():
+        long = text.str.len_chars() > col.max_len
+    if not (control.any() or long.any()):
+        return None
     return (
         pl.select(
-            pl.when(text.str.contains(CONTROL))
+            pl.when(control)
             .then(pl.lit("holds a control character"))
-            .when(text.str.len_chars() > col.max_len)
+            .when(long)
             .then(pl.lit(f"longer than {col.max_len} characters"))
             .otherwise(pl.lit(None, pl.Utf8))
         )
@@ -129,7 +142,7 @@ def _typed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]:
     values, reasons = _parsed(col, raw, tz)
     if raw.dtype in (pl.Utf8, pl.Categorical) and col.type in ("str", "enum"):
         problems = _text_problems(col, raw)
-        if problems.is_not_null().any():
+        if problems is not None:
             reasons = _first_reason(problems, reasons)
     if col.type == "instant":
         return _in_range(values, reasons)
@@ -140,47 +153,26 @@ def _parsed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]
     """One column typed, with the reasons of values that are not of the column's type."""
     text_types = (pl.Utf8, pl.Categorical, pl.Null)
     if raw.dtype in text_types:
-        text = raw.cast(pl.Utf8).str.strip_chars()
-        raw = pl.select(pl.when(text == "").then(None).otherwise(text)).to_series().alias(raw.name)
+        raw = _blank_as_null(raw.cast(pl.Utf8).str.strip_chars().alias(raw.name))
     if col.type == "instant":
         if raw.dtype == pl.Datetime:
             dt = raw
             if getattr(raw.dtype, "time_zone", None) is None:
                 dt = raw.cast(pl.Utf8)
             else:
-                return raw.cast(INSTANT), pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
+                return raw.cast(INSTANT), _nulls(raw.name, raw.len())
             raw = dt
         return parse_instants(raw.cast(pl.Utf8), tz)
     if col.type == "float":
-        if raw.dtype.is_numeric():
-            values = raw.cast(pl.Float64)
-            bad = values.is_nan()
-        else:
-            text = raw.cast(pl.Utf8).str.strip_chars()
-            values = text.cast(pl.Float64, strict=False)
-            bad = (values.is_null() & text.is_not_null()) | values.is_nan()
-        reason = pl.select(
-            pl.when(bad).then(pl.lit("not a number")).otherwise(pl.lit(None, pl.Utf8))
-        ).to_series()
-        values = pl.select(pl.when(bad).then(None).otherwise(values)).to_series()
-        return values.alias(raw.name), reason.alias(raw.name)
+        return _floats(raw)
     if col.type == "bool":
-        if raw.dtype == pl.Boolean:
-            return raw, pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
-        text = raw.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
-        frame = pl.DataFrame({"t": text}).select(
-            v=pl.when(pl.col("t").is_in(TRUE_WORDS))
-            .then(True)
-            .when(pl.col("t").is_in(FALSE_WORDS))
-            .then(False)
-            .otherwise(None),
-            e=pl.when(pl.col("t").is_not_null() & ~pl.col("t").is_in(TRUE_WORDS + FALSE_WORDS))
-            .then(pl.lit("not true/false"))
-            .otherwise(pl.lit(None, pl.Utf8)),
-        )
-        return frame["v"].alias(raw.name), frame["e"].alias(raw.name)
+        return _bools(raw)
     text = raw.cast(pl.Utf8)
     if col.type == "enum":
+        known = text.is_in(col.choices)
+        if (known | text.is_null()).all():
+            # Every value is one of the (lower case) choices: already as lower case makes it.
+            return text, _nulls(raw.name, raw.len())
         lowered = text.str.to_lowercase()
         bad = lowered.is_not_null() & ~lowered.is_in(col.choices)
         reason = pl.select(
@@ -189,7 +181,63 @@ def _parsed(col: Column, raw: pl.Series, tz: str) -> tuple[pl.Series, pl.Series]
             .otherwise(pl.lit(None, pl.Utf8))
         ).to_series()
         return lowered.alias(raw.name), reason.alias(raw.name)
-    return text, pl.Series(raw.name, [None] * raw.len(), pl.Utf8)
+    return text, _nulls(raw.name, raw.len())
+
+
+def _blank_as_null(text: pl.Series) -> pl.Series:
+    """Stripped text with empty values as null."""
+    blank = text == ""
+    if not blank.any():
+        return text
+    return pl.select(pl.when(blank).then(None).otherwise(text)).to_series().alias(text.name)
+
+
+def _floats(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A float column and its reasons ("not a number"). Text comes stripped (_parsed)."""
+    if raw.dtype.is_numeric():
+        values = raw.cast(pl.Float64)
+        bad = values.is_nan()
+    else:
+        text = raw.cast(pl.Utf8)
+        if raw.dtype != pl.Utf8:
+            text = text.str.strip_chars()
+        values = text.cast(pl.Float64, strict=False)
+        bad = (values.is_null() & text.is_not_null()) | values.is_nan()
+    if not bad.any():
+        return values.alias(raw.name), _nulls(raw.name, raw.len())
+    reason = pl.select(
+        pl.when(bad).then(pl.lit("not a number")).otherwise(pl.lit(None, pl.Utf8))
+    ).to_series()
+    values = pl.select(pl.when(bad).then(None).otherwise(values)).to_series()
+    return values.alias(raw.name), reason.alias(raw.name)
+
+
+def _bools(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A true/false column and its reasons ("not true/false"). Text comes stripped (_parsed)."""
+    if raw.dtype == pl.Boolean:
+        return raw, _nulls(raw.name, raw.len())
+    text = raw.cast(pl.Utf8)
+    if raw.dtype != pl.Utf8:
+        text = text.str.strip_chars()
+    values = _words(text)
+    if values.null_count() != text.null_count():
+        # Some value is not a (lower case) word as it is: try it in lower case.
+        values = _words(text.str.to_lowercase())
+    unknown = text.is_not_null() & values.is_null()
+    if not unknown.any():
+        return values.alias(raw.name), _nulls(raw.name, raw.len())
+    reason = pl.select(
+        pl.when(unknown).then(pl.lit("not true/false")).otherwise(pl.lit(None, pl.Utf8))
+    ).to_series()
+    return values.alias(raw.name), reason.alias(raw.name)
+
+
+_BOOL_WORDS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
+
+
+def _words(text: pl.Series) -> pl.Series:
+    """True or false for each of TRUE_WORDS or FALSE_WORDS in ``text``, null for anything else."""
+    return text.replace_strict(_BOOL_WORDS, default=None, return_dtype=pl.Boolean)
 
 
 def _row_checks(kind: str, frame: pl.DataFrame, area: ForceArea) -> list[pl.DataFrame]:
@@ -264,10 +312,12 @@ def validate(
             values, reasons = _typed(col, frame[col.name], tz)
         else:
             values = pl.Series(col.name, [None] * frame.height)
-            reasons = pl.Series(col.name, [None] * frame.height, pl.Utf8)
+            reasons = _nulls(col.name, frame.height)
         if col.name in kind.defaults:
             values = values.fill_null(pl.lit(kind.defaults[col.name]))
         typed[col.name] = values.alias(col.name)
+        if reasons.null_count() == reasons.len() and not (col.required and values.null_count()):
+            continue
         missing_value = values.is_null() & reasons.is_null() if col.required else None
         cell = pl.DataFrame({"_row": frame["_row"], "reason": reasons})
         if missing_value is not None:
@@ -286,7 +336,7 @@ def validate(
         if errors
         else pl.DataFrame(schema=ERROR_SCHEMA)
     )
-    good = out.join(err.select("_row").unique(), on="_row", how="anti")
+    good = out.join(err.select("_row").unique(), on="_row", how="anti") if err.height else out
     return Validated(good=good, errors=err.sort("_row", "column"))
 
 

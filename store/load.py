@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from hashlib import blake2b
-from itertools import chain
 from typing import Any
 
 import polars as pl
@@ -353,16 +352,25 @@ def insert_events(
     # Each day straight into its partition (or the load's table of a new day): no per-row
     # routing through the parent.
     inserted = 0
-    for (day,), part in (
-        data.with_columns(_day=days)
-        .partition_by("_day", as_dict=True, include_key=False, maintain_order=True)
-        .items()
-    ):
+    for day, part in _by_day(data, days, wanted):
         if new_days is not None and day in own:
             inserted += new_days.write(day, part)
         else:
             inserted += _insert_pg(session, partition_name(day), part)
     return inserted
+
+
+def _by_day(
+    data: pl.DataFrame, days: pl.Series, wanted: list[date]
+) -> list[tuple[date, pl.DataFrame]]:
+    """``data`` cut by UTC day (``days``, each row's), in order of first appearance; a batch of
+    one day (the usual one) as it is, not copied."""
+    if len(wanted) == 1:
+        return [(wanted[0], data)]
+    parts = data.with_columns(_day=days).partition_by(
+        "_day", as_dict=True, include_key=False, maintain_order=True
+    )
+    return [(day, part) for (day,), part in parts.items()]
 
 
 def insert_rows(session: Session, table: str, data: pl.DataFrame) -> int:
@@ -436,17 +444,26 @@ def _insert_sqlite(session: Session, table: str, columns: Sequence[str], data: p
     row = "(" + ", ".join("?" for _ in columns) + ")"
     head = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES "
     k = SQLITE_ROWS_PER_INSERT
-    rows = data.rows()
-    whole = len(rows) - len(rows) % k
+    whole = data.height - data.height % k
+    values = [data.get_column(c).to_list() for c in data.columns]
     cur = conn.cursor()
     before = conn.total_changes
-    cur.executemany(
-        head + ", ".join([row] * k),
-        (tuple(chain.from_iterable(rows[i : i + k])) for i in range(0, whole, k)),
-    )
-    cur.executemany(head + row, rows[whole:])
+    cur.executemany(head + ", ".join([row] * k), _statements(values, whole, k))
+    cur.executemany(head + row, zip(*(v[whole:] for v in values), strict=True))
     cur.close()
     return int(conn.total_changes - before)
+
+
+def _statements(values: list[list[Any]], rows: int, k: int) -> Iterator[tuple[Any, ...]]:
+    """The parameters of statements of ``k`` rows each for the first ``rows`` (a multiple of
+    ``k``) of ``values`` (one list per column): row after row, column after column. Laid out in
+    one list by a slice assignment per column, not a tuple per row."""
+    width = len(values)
+    flat: list[Any] = [None] * (rows * width)
+    for j, column in enumerate(values):
+        flat[j::width] = column[:rows]
+    step = k * width
+    return (tuple(flat[i : i + step]) for i in range(0, len(flat), step))
 
 
 # A visit's key is (device_id, arrived_at), passed as ``ts`` (intake.visits.count_masked).

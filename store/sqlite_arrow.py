@@ -7,8 +7,10 @@ not see each other's POSIX locks (SQLite's "How To Corrupt An SQLite Database Fi
 In a separate process it is an ordinary concurrent reader of a WAL database.
 
 Run as ``python -m store.sqlite_arrow``: reads ``{"address": ..., "queries": [...]}`` as JSON on
-stdin and writes the rows of every query (``workers`` at once, a connection and thread each) as
-one Arrow IPC stream on stdout.
+stdin and writes the rows of every query as one Arrow IPC stream on stdout, each batch tagged
+with its query's number. The queries are read in one connectorx call, ``workers`` at once on
+connectorx's own threads: connectorx holds the interpreter lock while it reads, so reads started
+from several Python threads ran one after another (measured: two threads took as long as one).
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.ipc
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # the directory holding the store package, so the child imports this same code
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PATH = os.environ.get("PYTHONPATH", "")
+# the column the child adds to every query to know which query each batch of rows answers
+_TAG = "_rollcall_query"
+# rows per batch connectorx hands over (and the child writes)
+_BATCH_ROWS = 65_536
 
 
 def stream(
@@ -36,17 +42,24 @@ def stream(
     rows) in the order they arrive (each can be used and dropped before the next, so this process
     never holds the whole result twice). A failed read raises RuntimeError with the child's last
     error line."""
+    import pyarrow as pa
+    import pyarrow.ipc
+
     if not queries:
         return
-    request = json.dumps(
-        {"address": address, "queries": list(queries), "workers": workers}
-    ).encode()
+    request = json.dumps({"address": address, "queries": list(queries)}).encode()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, _PATH])),
+        # connectorx reads the queries on rayon's threads
+        "RAYON_NUM_THREADS": str(max(1, workers)),
+    }
     with subprocess.Popen(
         [sys.executable, "-m", "store.sqlite_arrow"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, _PATH]))},
+        env=env,
     ) as child:
         assert child.stdin is not None
         assert child.stdout is not None
@@ -82,32 +95,41 @@ def stream(
             raise RuntimeError(f"SQLite read failed: {error.splitlines()[-1] if error else '?'}")
 
 
-def main() -> int:
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+def _by_query(batch: pa.RecordBatch) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """``batch``'s rows by the query they answer (its first column, _TAG), without that column.
+    connectorx hands over each query's rows in batches of their own, so a batch whose first and
+    last rows answer the same query is one piece (and pyarrow.compute is not imported)."""
+    tags = batch.column(0)
+    rows = batch.drop_columns([_TAG])
+    first, last = tags[0].as_py(), tags[-1].as_py()
+    if first == last:
+        yield int(first), rows
+        return
+    import pyarrow.compute as pc
 
+    for value in pc.unique(tags).to_pylist():
+        yield int(value), rows.filter(pc.equal(tags, value))
+
+
+def main() -> int:
+    # pyarrow imports numpy whenever it is installed, for conversions this process never makes;
+    # kept out, the child starts on half the CPU time (0.1 s instead of 0.2 s)
+    sys.modules["numpy"] = None  # type: ignore[assignment]
     import connectorx
+    import pyarrow.ipc
 
     request: dict[str, Any] = json.load(sys.stdin)
-    address, queries = request["address"], request["queries"]
-    writer: Any = None
-    schema: Any = None
-    with ThreadPoolExecutor(max(1, int(request.get("workers", 2)))) as pool:
-        futures = {
-            pool.submit(connectorx.read_sql, address, q, return_type="arrow"): k
-            for k, q in enumerate(queries)
-        }
-        for future in as_completed(futures):
-            table = future.result()
-            tag = {"query": str(futures[future])}
-            if writer is None:
-                schema = table.schema
-                writer = pyarrow.ipc.new_stream(sys.stdout.buffer, schema)
-            elif table.schema != schema:
-                table = table.cast(schema)
-            for batch in table.to_batches():
-                writer.write_batch(batch, custom_metadata=tag)
-    if writer is not None:
-        writer.close()
+    queries = [f"SELECT {k} AS {_TAG}, * FROM ({q})" for k, q in enumerate(request["queries"])]
+    reader = connectorx.read_sql(
+        request["address"], queries, return_type="arrow_stream", batch_size=_BATCH_ROWS
+    )
+    schema = reader.schema.remove(0)
+    with pyarrow.ipc.new_stream(sys.stdout.buffer, schema) as writer:
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            for k, rows in _by_query(batch):
+                writer.write_batch(rows, custom_metadata={"query": str(k)})
     return 0
 
 

@@ -40,3 +40,15 @@ def test_a_failed_read_names_the_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="no such column: nope"):
         list(stream(f"sqlite://{path}", ["SELECT nope FROM t"]))
     assert list(stream(f"sqlite://{path}", [])) == []
+
+
+def test_a_batch_is_split_by_the_query_it_answers() -> None:
+    import pyarrow as pa
+
+    from store.sqlite_arrow import _TAG, _by_query
+
+    batch = pa.record_batch({_TAG: [3, 3, 5, 5], "x": [1, 2, 3, 4]})
+    pieces = {k: rows.to_pydict() for k, rows in _by_query(batch)}
+    assert pieces == {3: {"x": [1, 2]}, 5: {"x": [3, 4]}}
+    [(k, rows)] = _by_query(batch.slice(0, 2))
+    assert (k, rows.to_pydict()) == (3, {"x": [1, 2]})
