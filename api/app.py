@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -85,6 +86,8 @@ def _warm_up(state: AppState) -> None:
     try:
         rehearse(index, state.policy, state.settings.timezone)
     finally:
+        # what start-up built lives as long as the service: out of the cyclic collector's way
+        gc.freeze()
         state.stations.warmed.set()
 
 
@@ -202,13 +205,20 @@ def _app_state(
 def _lifespan(
     state: AppState, checkpoint_signer: signing.Signer | None, metrics_dir: Path | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Start-up and shutdown: the station index warmed on a thread of its own, the audit
-    checkpoints written every audit_checkpoint_minutes when a signer and a file are set; at
-    shutdown both stopped, the engine disposed and this worker's metrics files released."""
+    """Start-up and shutdown: what exists frozen out of the cyclic collector (gc.freeze), the
+    station index and a rehearsal warmed on a thread of its own (_warm_up, which freezes what it
+    built), the audit checkpoints written every audit_checkpoint_minutes when a signer and a
+    file are set; at shutdown both stopped, the engine disposed, this worker's metrics files
+    released and the collector given everything back (gc.unfreeze)."""
     settings = state.settings
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The modules, the app and its settings live as long as the service: frozen, the cyclic
+        # collector's full passes skip them (265,000 objects here: one full pass in the middle
+        # of a request took 0.1-0.7 s). Only garbage in cycles that exists at the freeze stays
+        # until shutdown, which unfreezes.
+        gc.freeze()
         warming = threading.Thread(
             target=_warm_up, args=(state,), name="station-index", daemon=True
         )
@@ -231,6 +241,7 @@ def _lifespan(
                 await task
         await run_in_threadpool(warming.join)
         state.engine.dispose()
+        gc.unfreeze()
         if metrics_dir is not None:
             worker_gone(os.getpid(), metrics_dir)
 
