@@ -160,8 +160,7 @@ def _load_events(
     connections of their own (_read_by_officer with no cuts: only for a session that has written
     nothing; not for an in-memory SQLite database, which no other connection can open).
     Otherwise the range is read through the session (read_frame): in one query on PostgreSQL,
-    whose COPY streams the rows; hour by hour on SQLite, which answers each query as one string
-    (kept below its 1 GB limit).
+    whose COPY streams the rows; hour by hour on SQLite, each hour's rows fetched in blocks.
     """
     if readers > 1 and not in_memory(session):
         [rows] = _read_by_officer(session, table, schema, lo, hi, [], readers)

@@ -191,71 +191,81 @@ def read_frame(
 
     The select list must produce the columns of ``schema`` in order, instants as epoch
     microseconds and booleans as integers (``Dialect.select_list`` writes it). PostgreSQL streams
-    the result with COPY (CSV); SQLite has each row rendered as one CSV line inside the database
-    (group_concat of one printf per row, _sqlite_line), so Python never builds a tuple per row.
-    Polars parses the text; no ORM objects are built. ``slices`` runs the query once per parameter list instead of
-    ``params`` (SQLite strings stay below its 1 GB limit), each parsed as it arrives.
+    the result with COPY (CSV), which Polars parses; SQLite's rows are fetched in blocks of
+    SQLITE_FETCH_ROWS and each block's columns built as typed Series (_sqlite_frames), so no ORM
+    object is built and memory stays bounded by a block. ``slices`` runs the query once per
+    parameter list instead of ``params``, each read as it arrives.
     """
     d = dialect(session)
     raw: Any = session.connection().connection.driver_connection
     types = _read_types(schema)
     parts = [[d.param(p) for p in part] for part in (slices or [params])]
+    frames: list[pl.DataFrame] = []
     if d.postgres:
         # CSV's own NULL: an unquoted empty field (an empty text is written quoted, "")
         query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv)"
-        quote_char = '"'
-    else:
-        query = (
-            f"SELECT CAST(group_concat({_sqlite_line(types)}, char(10)) AS BLOB) "
-            f"FROM ({sql.replace('{p}', '?')})"
-        )
-        quote_char = "'"
-    frames = []
-    for part in parts:
-        text = _text(raw, d.postgres, query, part)
-        if text:
-            frames.append(
-                pl.read_csv(
-                    text,
-                    has_header=False,
-                    new_columns=list(types),
-                    schema=types,
-                    quote_char=quote_char,
-                    # an unquoted empty field is NULL, a quoted one an empty text; no spelling
-                    # of NULL is given, so a text that reads "NULL" or "\\N" stays that text
-                    empty_string_is_null=True,
+        for part in parts:
+            text = _copy_text(raw, query, part)
+            if text:
+                frames.append(
+                    pl.read_csv(
+                        text,
+                        has_header=False,
+                        new_columns=list(types),
+                        schema=types,
+                        # an unquoted empty field is NULL, a quoted one an empty text; no
+                        # spelling of NULL is given, so a text "NULL" or "\\N" stays that text
+                        empty_string_is_null=True,
+                    )
                 )
-            )
+    else:
+        query = sql.replace("{p}", "?")
+        for part in parts:
+            frames.extend(_sqlite_frames(raw, query, part, types))
     if not frames:
         return pl.DataFrame(schema=schema)
     return _finish(pl.concat(frames, rechunk=True), schema)
 
 
-# printf takes at most 100 arguments in some SQLite builds: a wider row is written in parts.
-_SQLITE_PRINTF_COLUMNS = 64
+# SQLite rows are fetched this many at a time: a block of Python tuples is short-lived, so a read
+# of millions of rows holds one block of objects, not millions.
+SQLITE_FETCH_ROWS = 65_536
 
 
-def _sqlite_line(types: Schema) -> str:
-    """The SQLite expression that writes one row of ``types``' columns as a CSV line, as
-    PostgreSQL's COPY writes CSV: NULL as an empty field, text always single-quoted (quotes
-    doubled, so an empty text is ''), integers as they are and floats with 21 significant
-    digits (``%!.20e``: what quote() falls back to when 15 do not give the value back, so every
-    double is read back exactly). One printf per row (printf's ``%s`` writes NULL as nothing):
-    a quote() per cell joined by ``||`` cost a third more."""
-    args = []
-    for name, dtype in types.items():
-        if dtype == pl.Utf8():
-            args.append(f"nullif(printf('%Q', {name}), 'NULL')")
-        elif dtype.is_float():
-            args.append(f"iif({name} IS NULL, NULL, printf('%!.20e', {name}))")
-        else:
-            args.append(name)
-    parts = [
-        f"printf('{','.join(['%s'] * len(args[k : k + _SQLITE_PRINTF_COLUMNS]))}', "
-        f"{', '.join(args[k : k + _SQLITE_PRINTF_COLUMNS])})"
-        for k in range(0, len(args), _SQLITE_PRINTF_COLUMNS)
-    ]
-    return "||','||".join(parts)
+def _sqlite_frames(
+    raw: Any, query: str, params: Sequence[Any], types: Schema
+) -> Iterator[pl.DataFrame]:
+    """The rows of ``query`` on the sqlite3 connection ``raw``, one frame of ``types`` per block
+    of SQLITE_FETCH_ROWS rows: each column built from the block's values as a typed Series."""
+    cursor = raw.execute(query, params)
+    try:
+        while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
+            yield pl.DataFrame(
+                [
+                    _sqlite_column(name, dtype, values)
+                    for (name, dtype), values in zip(
+                        types.items(), zip(*rows, strict=True), strict=True
+                    )
+                ]
+            )
+    finally:
+        cursor.close()
+
+
+def _sqlite_column(name: str, dtype: pl.DataType, values: Sequence[Any]) -> pl.Series:
+    """A Series of ``dtype`` from SQLite values. SQLite types values, not columns, so a column
+    may hold an integer where text is read (or a whole float where an integer is): such values
+    are converted one by one, as the text of a CSV would have read them; a value that is not
+    one (a text in a number column) is an error naming the column."""
+    try:
+        return pl.Series(name, values, dtype=dtype)
+    except TypeError:
+        convert: Any = str if dtype == pl.Utf8() else float if dtype.is_float() else int
+        try:
+            converted = [None if v is None else convert(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column {name!r}: a stored value is not {dtype}: {exc}") from None
+        return pl.Series(name, converted, dtype=dtype)
 
 
 def select_frame(
@@ -312,18 +322,13 @@ def _finish(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
     return frame.select(exprs)
 
 
-def _text(raw: Any, postgres: bool, query: str, params: list[Any]) -> bytes:
-    """One slice's rows as CSV text, through a driver connection."""
-    if postgres:
-        out = io.BytesIO()
-        with raw.cursor() as cur, cur.copy(query, params) as copy:
-            for block in copy:
-                out.write(block)
-        return out.getvalue()
-    text = raw.execute(query, params).fetchone()[0]
-    if not text:
-        return b""
-    return text.encode() if isinstance(text, str) else bytes(text)
+def _copy_text(raw: Any, query: str, params: list[Any]) -> bytes:
+    """One slice's rows as CSV text, by PostgreSQL's COPY on a driver connection."""
+    out = io.BytesIO()
+    with raw.cursor() as cur, cur.copy(query, params) as copy:
+        for block in copy:
+            out.write(block)
+    return out.getvalue()
 
 
 def _from_arrow(table: Any, schema: Schema) -> pl.DataFrame:
