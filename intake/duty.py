@@ -139,12 +139,13 @@ def sort_by_duty(
         probes = probes.with_columns(_status=status.tail(probes.height))
     else:
         rows = rows.with_columns(_status=duty_status_of(session, rows, policy=policy, now=now))
-    if kind == "pings":
-        rows = rows.with_columns(h3_cell=cell_expr().cast(pl.Int64))
     on = rows.filter(pl.col("_status") == DutyStatus.ON_DUTY.value)
-    held = rows.filter(pl.col("_status") == DutyStatus.HELD.value).with_columns(
-        held_at=pl.lit(now).cast(pl.Datetime("us", "UTC"))
-    )
+    held = rows.filter(pl.col("_status") == DutyStatus.HELD.value)
+    if kind == "pings":
+        # Only the fixes kept get their cell: a masked fix's place is never computed on.
+        on = on.with_columns(h3_cell=cell_expr().cast(pl.Int64))
+        held = held.with_columns(h3_cell=cell_expr().cast(pl.Int64))
+    held = held.with_columns(held_at=pl.lit(now).cast(pl.Datetime("us", "UTC")))
     key = MASKED_KEYS["ping" if kind == "pings" else "swipe"]
     masked = rows.filter(pl.col("_status") == DutyStatus.MASKED.value).select(key)
     receipts = None
