@@ -377,12 +377,17 @@ def insert_rows(session: Session, table: str, data: pl.DataFrame) -> int:
     """Insert ``data`` (columns named and typed as ``table``'s, instants as Datetime UTC) into
     ``table``, skipping rows whose key is already stored; how many were inserted. Binary COPY on
     PostgreSQL (_insert_pg), multi-row INSERT OR IGNORE on SQLite (_insert_sqlite, instants as
-    the epoch microseconds it stores). The caller flushes first and commits."""
+    the epoch microseconds it stores, true/false as the 1/0 it stores: the sqlite3 module binds
+    a Python bool only after looking for an adapter, and failing, at every value). The caller
+    flushes first and commits."""
     if dialect(session).postgres:
         return _insert_pg(session, table, data)
-    instants = [c for c, t in data.schema.items() if isinstance(t, pl.Datetime)]
-    epoch = data.with_columns([pl.col(c).dt.epoch("us") for c in instants])
-    return _insert_sqlite(session, table, tuple(data.columns), epoch)
+    stored = [
+        pl.col(c).dt.epoch("us") if isinstance(t, pl.Datetime) else pl.col(c).cast(pl.Int64)
+        for c, t in data.schema.items()
+        if isinstance(t, pl.Datetime) or t == pl.Boolean
+    ]
+    return _insert_sqlite(session, table, tuple(data.columns), data.with_columns(stored))
 
 
 def _insert_pg(session: Session, table: str, data: pl.DataFrame) -> int:
