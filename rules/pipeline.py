@@ -152,17 +152,16 @@ def rehearsal_records(index: StationIndex, policy: Policy) -> OnDutyRecords:
     return on_duty_records(shifts, fixes, swipes, start, end, policy)
 
 
-def rehearse(index: StationIndex | None, policy: Policy, tz: str) -> int:
-    """Build the timeline of ``rehearsal_records`` once and return its number of events. The
-    first pass through the pipeline in a process pays one-time costs (code paths and caches of
-    Polars, h3 and shapely taken for the first time: about 100 ms) that a service pays here, at
-    start-up, instead of in its first request."""
+def rehearse(index: StationIndex | None, policy: Policy, tz: str) -> dict[str, Any] | None:
+    """The timeline of ``rehearsal_records`` (None without a station). The first pass through
+    the pipeline in a process pays one-time costs (code paths and caches of Polars, h3 and
+    shapely taken for the first time: about 100 ms) that a service pays here, at start-up,
+    instead of in its first request."""
     if index is None or not index.station_ids:
-        return 0
+        return None
     records = rehearsal_records(index, policy)
     start = _REHEARSAL_START
     end = start + timedelta(days=1)
-    document = timeline(
+    return timeline(
         records.shifts["officer_id"][0], start, end, records, index, policy=policy, tz=tz
     )
-    return len(document["events"])
