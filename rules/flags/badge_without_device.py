@@ -141,6 +141,29 @@ def _bracketed(
     )
 
 
+_PLACE = ["officer_id", "win_id", "st_lat", "st_lon"]
+
+
+def _far_everywhere(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """The ``swipes`` (same order) whose window holds at least two precise fixes, every one of
+    them badge_far_m from the swiped station beyond its accuracy. Both depend on the window and
+    the station alone, not on the swipe, so they are decided once per (window, station) before
+    any swipe is paired with every fix of its window: for an officer who came in, nothing is."""
+    far = haversine_m(
+        pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon")
+    ) - pl.col("f_acc")
+    places = (
+        swipes.select(_PLACE)
+        .unique()
+        .join(good, on=["officer_id", "win_id"])
+        .group_by(_PLACE)
+        .agg(n=pl.len(), all_far=(far >= policy.badge_far_m).all())
+        .filter((pl.col("n") >= 2) & pl.col("all_far"))
+        .select(_PLACE)
+    )
+    return swipes.join(places, on=_PLACE, how="semi", maintain_order="left")
+
+
 def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     """Swipes around which the device stayed at one place far away: every precise fix of the
     swipe's on-duty window (at least two, one at least clock_tolerance_minutes from it) is
@@ -149,6 +172,7 @@ def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.
     labelled GPS, or badge_min_far_fixes of them). Columns as _bracketed's, with the nearest fix
     on each side (null where there is none)."""
     slack = timedelta(minutes=policy.clock_tolerance_minutes)
+    swipes = _far_everywhere(swipes, good, policy)
     pairs = (
         swipes.with_row_index("_s")
         .join(good, on=["officer_id", "win_id"])
