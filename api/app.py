@@ -219,9 +219,7 @@ def _lifespan(
         # of a request took 0.1-0.7 s). Only garbage in cycles that exists at the freeze stays
         # until shutdown, which unfreezes.
         gc.freeze()
-        warming = threading.Thread(
-            target=_warm_up, args=(state,), name="station-index", daemon=True
-        )
+        warming = threading.Thread(target=_warm_up, args=(state,), name="warm-up", daemon=True)
         warming.start()
         task = None
         if checkpoint_signer is not None and settings.audit_checkpoint_file is not None:
