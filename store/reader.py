@@ -183,8 +183,6 @@ def read_frame(
     sql: str,
     params: Sequence[Any],
     schema: Schema,
-    *,
-    slices: Sequence[Sequence[Any]] | None = None,
 ) -> pl.DataFrame:
     """Run ``sql`` (DB-API placeholders written as ``{p}``) into a frame of ``schema``, on the
     session's own connection (so it sees what the session has written).
@@ -193,35 +191,30 @@ def read_frame(
     microseconds and booleans as integers (``Dialect.select_list`` writes it). PostgreSQL streams
     the result with COPY (CSV), which Polars parses; SQLite's rows are fetched in blocks of
     SQLITE_FETCH_ROWS and each block's columns built as typed Series (_sqlite_frames), so no ORM
-    object is built and memory stays bounded by a block. ``slices`` runs the query once per
-    parameter list instead of ``params``, each read as it arrives.
+    object is built and memory stays bounded by a block.
     """
     d = dialect(session)
     raw: Any = session.connection().connection.driver_connection
     types = _read_types(schema)
-    parts = [[d.param(p) for p in part] for part in (slices or [params])]
+    values = [d.param(p) for p in params]
     frames: list[pl.DataFrame] = []
     if d.postgres:
         # CSV's own NULL: an unquoted empty field (an empty text is written quoted, "")
-        query = f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv)"
-        for part in parts:
-            text = _copy_text(raw, query, part)
-            if text:
-                frames.append(
-                    pl.read_csv(
-                        text,
-                        has_header=False,
-                        new_columns=list(types),
-                        schema=types,
-                        # an unquoted empty field is NULL, a quoted one an empty text; no
-                        # spelling of NULL is given, so a text "NULL" or "\\N" stays that text
-                        empty_string_is_null=True,
-                    )
+        text = _copy_text(raw, f"COPY ({sql.replace('{p}', '%s')}) TO STDOUT (FORMAT csv)", values)
+        if text:
+            frames.append(
+                pl.read_csv(
+                    text,
+                    has_header=False,
+                    new_columns=list(types),
+                    schema=types,
+                    # an unquoted empty field is NULL, a quoted one an empty text; no
+                    # spelling of NULL is given, so a text "NULL" or "\\N" stays that text
+                    empty_string_is_null=True,
                 )
+            )
     else:
-        query = sql.replace("{p}", "?")
-        for part in parts:
-            frames.extend(_sqlite_frames(raw, query, part, types))
+        frames.extend(_sqlite_frames(raw, sql.replace("{p}", "?"), values, types))
     if not frames:
         return pl.DataFrame(schema=schema)
     return _finish(pl.concat(frames, rechunk=True), schema)

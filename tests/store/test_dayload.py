@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -20,9 +21,12 @@ from store.dayload import (
     load_day,
     load_fixes,
     load_fixes_by_officer,
+    load_swipes,
 )
+from store.db import make_engine
 from store.load import insert_events
 from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
+from store.reader import dialect, read_frame
 from store.reader import literal as _literal
 from store.results import write_day
 
@@ -264,3 +268,66 @@ def test_parallel_read_of_many_pages_reads_every_row_once(engine: Engine) -> Non
         for a, b in zip(["", *cuts], [*cuts, "~"], strict=True)
     ]
     assert_frame_equal(pl.concat(parts).sort(order), expected)
+
+
+def test_sqlite_session_read_is_the_hour_by_hour_read(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The day's fixes and swipes read through the session in one query give the rows, order
+    and types that reading them hour by hour (as the session did before) gave: the table's
+    key order, blocks of rows put back in turn."""
+    path = tmp_path / "day.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    engine = make_engine(f"sqlite:///{path}")
+    start = datetime(2026, 10, 24, 21, 0, tzinfo=UTC)
+    n = 9_000  # every 11 s for 27.5 hours: more rows than one block, the repeated hour included
+    ts = [start + timedelta(seconds=11 * i) for i in range(n)]
+    order = list(range(n))
+    order.reverse()  # stored in reverse: the key orders them, not their arrival
+    pings = pl.DataFrame(
+        {
+            "device_id": [f"d{i % 29}" for i in order],
+            "ts": [ts[i] for i in order],
+            "officer_id": [f"o{i % 29:02d}" for i in order],
+            "lat": [51.5 + i * 1e-6 for i in order],
+            "lon": [-0.1] * n,
+            "accuracy_m": [None if i % 13 == 0 else 4.0 + i % 5 for i in order],
+            "source": [("gps", None, "cell")[i % 3] for i in order],
+            "is_mock": [i % 97 == 0 for i in order],
+            "h3_cell": [0x8C195DA49A0DBFF + i for i in order],
+        },
+        schema_overrides={"ts": INSTANT},
+    )
+    swipes = pl.DataFrame(
+        {
+            "officer_id": [f"o{i % 29:02d}" for i in order],
+            "badge_id": [f"b{i % 29}" for i in order],
+            "ts": [ts[i] for i in order],
+            "station_id": ["s1"] * n,
+            "reader_id": [f"r{i % 3}" for i in order],
+            "direction": [("in", "out")[i % 2] for i in order],
+            "granted": [i % 7 != 0 for i in order],
+        },
+        schema_overrides={"ts": INSTANT},
+    )
+    with Session(engine) as s, s.begin():
+        insert_events(s, "pings", pings)
+        insert_events(s, "swipes", swipes)
+    lo, hi = day_range(DAY, "Europe/London")
+    hours = -(-int((hi - lo).total_seconds()) // 3600)
+    step = (hi - lo) / hours
+    cuts = [lo + step * k for k in range(hours)] + [hi]
+    with Session(engine) as s:
+        fixes, day_swipes = load_fixes(s, lo, hi), load_swipes(s, lo, hi)
+        for table, schema, read in (("pings", FIXES, fixes), ("swipes", SWIPES, day_swipes)):
+            sql = (
+                f"SELECT {dialect(s).select_list(schema)} FROM {table} "
+                "WHERE ts >= {p} AND ts < {p}"
+            )
+            by_hour = pl.concat(
+                [read_frame(s, sql, [a, b], schema) for a, b in zip(cuts, cuts[1:], strict=False)]
+            )
+            assert read.height == by_hour.height == n
+            assert_frame_equal(read, by_hour)
+    engine.dispose()
+    assert fixes["ts"].is_sorted()
