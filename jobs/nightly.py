@@ -25,7 +25,8 @@ from store import dayload, job_runs, results
 from store.clock import device_offsets
 from store.db import transaction
 from store.job_runs import RunOutcome
-from store.reader import in_memory
+from store.reader import in_memory, piece_reader
+from store.sqlite_arrow import Reader as SqliteReader
 
 Clock = Callable[[], datetime]
 # Connections reading a day's events at once: the database produces rows while this process
@@ -235,12 +236,18 @@ def _fix_range(
 
 
 def _read_fixes(
-    factory: sessionmaker[Session], span: tuple[datetime, datetime], cuts: list[str]
+    factory: sessionmaker[Session],
+    span: tuple[datetime, datetime],
+    cuts: list[str],
+    reader: SqliteReader | None,
 ) -> list[pl.DataFrame]:
-    """The fixes of ``span`` cut at ``cuts`` (dayload.load_fixes_by_officer), on a session of
-    their own (so another thread may use its own session meanwhile)."""
+    """The fixes of ``span`` cut at ``cuts`` (dayload.load_fixes_by_officer, by ``reader`` if
+    started ahead), on a session of their own (so another thread may use its own session
+    meanwhile)."""
     with factory() as session:
-        return dayload.load_fixes_by_officer(session, span[0], span[1], cuts, readers=READERS)
+        return dayload.load_fixes_by_officer(
+            session, span[0], span[1], cuts, readers=READERS, reader=reader
+        )
 
 
 def _load_day(
@@ -265,7 +272,8 @@ def _load_day(
     connection can open, is read in one thread.
     """
     lo, hi = dayload.day_range(day, tz)
-    with factory() as session:
+    # on SQLite the fixes' reading child starts now, its start-up beside the next reads
+    with factory() as session, piece_reader(session, workers=READERS) as reader:
         shifts = dayload.load_shifts(session, lo, hi)
         overtime = dayload.load_overtime(session, lo, hi)
         base = dayload.DayFrames(
@@ -285,7 +293,9 @@ def _load_day(
         span = _fix_range(base, day, tz, policy)
         apart = span is not None and not in_memory(session)
         with ThreadPoolExecutor(1) as pool:
-            reading = pool.submit(_read_fixes, factory, span, cuts) if apart and span else None
+            reading = (
+                pool.submit(_read_fixes, factory, span, cuts, reader) if apart and span else None
+            )
             base = replace(
                 base,
                 shift_history=dayload.load_shift_history(session, lo, hi),

@@ -26,6 +26,7 @@ from store.reader import (
     read_pieces,
     select_frame,
 )
+from store.sqlite_arrow import Reader as SqliteReader
 
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 
@@ -180,14 +181,15 @@ def _read_by_officer(
     hi: datetime,
     cuts: Sequence[str],
     readers: int,
+    reader: SqliteReader | None = None,
 ) -> list[pl.DataFrame]:
-    """The rows of ``table`` with lo <= ts < hi read in pieces (_event_queries, read_pieces),
-    each cut into the officer ranges of ``cuts`` as it arrives (split_by_officer_ranges). The
-    pieces are put back in query order (stored order), so every run hands the rules the same
-    rows in the same order, mostly sorted by time already."""
+    """The rows of ``table`` with lo <= ts < hi read in pieces (_event_queries, read_pieces,
+    by ``reader`` if one was started ahead), each cut into the officer ranges of ``cuts`` as it
+    arrives (split_by_officer_ranges). The pieces are put back in query order (stored order), so
+    every run hands the rules the same rows in the same order, mostly sorted by time already."""
     queries = _event_queries(session, table, schema, lo, hi, 4 * readers)
     parts: list[list[tuple[int, pl.DataFrame]]] = [[] for _ in range(len(cuts) + 1)]
-    for n, piece in read_pieces(session, queries, schema, workers=readers):
+    for n, piece in read_pieces(session, queries, schema, workers=readers, reader=reader):
         for k, rows in enumerate(split_by_officer_ranges(piece, cuts)):
             if rows.height:
                 parts[k].append((n, rows))
@@ -206,14 +208,21 @@ def load_fixes(session: Session, lo: datetime, hi: datetime, *, readers: int = 1
 
 
 def load_fixes_by_officer(
-    session: Session, lo: datetime, hi: datetime, cuts: Sequence[str], *, readers: int = 2
+    session: Session,
+    lo: datetime,
+    hi: datetime,
+    cuts: Sequence[str],
+    *,
+    readers: int = 2,
+    reader: SqliteReader | None = None,
 ) -> list[pl.DataFrame]:
     """The fixes of load_fixes(readers=``readers``), cut into officer ranges as they arrive
     (split_by_officer_ranges): one pass over the stored rows, and the day's fixes are held once,
-    already in their parts, instead of as a whole and again as parts."""
+    already in their parts, instead of as a whole and again as parts. ``reader``: a SQLite reader
+    of ``readers`` started ahead (store.reader.piece_reader), used instead of a new one."""
     if readers <= 1 or in_memory(session):
         return split_by_officer_ranges(load_fixes(session, lo, hi), cuts)
-    return _read_by_officer(session, "pings", FIXES, lo, hi, cuts, readers)
+    return _read_by_officer(session, "pings", FIXES, lo, hi, cuts, readers, reader)
 
 
 def load_visits(

@@ -352,8 +352,27 @@ def _arrow_address(session: Session) -> str:
     return "sqlite://" + quote(str(Path(str(url.database)).resolve()))
 
 
+@contextmanager
+def piece_reader(session: Session, *, workers: int = 2) -> Iterator[sqlite_arrow.Reader | None]:
+    """A reader for a later read_pieces of ``workers``, started now: on SQLite the reading child
+    process (store.sqlite_arrow.Reader), whose start-up then overlaps what the caller reads
+    meanwhile instead of delaying the pieces; None on PostgreSQL (each reading thread opens its
+    connection as it starts) and for an in-memory database (read_pieces cannot read it). Ended
+    on leaving the block if it was not used."""
+    if is_postgres(session) or in_memory(session):
+        yield None
+        return
+    with sqlite_arrow.Reader(workers=workers) as reader:
+        yield reader
+
+
 def read_pieces(
-    session: Session, queries: Sequence[str], schema: Schema, *, workers: int = 2
+    session: Session,
+    queries: Sequence[str],
+    schema: Schema,
+    *,
+    workers: int = 2,
+    reader: sqlite_arrow.Reader | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame]]:
     """Run ``queries`` (each selecting the plain columns of ``schema``, in order, with literals
     written by ``literal``), up to ``workers`` at once on connections of their own; yields
@@ -367,12 +386,19 @@ def read_pieces(
     of 10); SQLite by connectorx in a child process (store.sqlite_arrow). Each piece is
     converted as it arrives and its Arrow buffers dropped, so the caller can keep or split it
     without the whole result being held twice. Other connections do not see the session's
-    uncommitted rows, so this is only for a session that has written nothing.
+    uncommitted rows, so this is only for a session that has written nothing. ``reader``: a
+    SQLite reader started ahead (piece_reader, of the same ``workers``), used instead of a new
+    one.
     """
     address = _arrow_address(session)
     if not is_postgres(session):
         # in a child process: connectorx's own copy of SQLite must not share this process's locks
-        for k, table in sqlite_arrow.stream(address, queries, workers=workers):
+        answers = (
+            reader.stream(address, queries)
+            if reader is not None
+            else sqlite_arrow.stream(address, queries, workers=workers)
+        )
+        for k, table in answers:
             yield k, _from_arrow(table, schema)
         return
     import adbc_driver_postgresql.dbapi as adbc

@@ -34,6 +34,55 @@ _TAG = "_rollcall_query"
 _BATCH_ROWS = 65_536
 
 
+class Reader:
+    """A reading child process started ahead of its queries: its start-up (an interpreter
+    importing pyarrow and connectorx, about 0.1 CPU-s) runs while the caller does other work
+    until it knows what to read (``stream``). One use; ``close`` ends a child never used."""
+
+    def __init__(self, *, workers: int = 2) -> None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, _PATH])),
+            # connectorx reads the queries on rayon's threads
+            "RAYON_NUM_THREADS": str(max(1, workers)),
+        }
+        self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", "store.sqlite_arrow"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the child if it was never asked to read (a read ends it itself)."""
+        child, self._child = self._child, None
+        if child is not None:
+            with child:
+                child.kill()
+
+    def stream(
+        self, address: str, queries: Sequence[str], *, rows: int = 1 << 20
+    ) -> Iterator[tuple[int, pa.Table]]:
+        """The rows of ``queries`` on the SQLite database at connectorx ``address`` (see the
+        module function ``stream``), read by this child."""
+        child, self._child = self._child, None
+        if child is None:
+            raise RuntimeError("a SQLite reader reads once")
+        if not queries:
+            with child:
+                child.kill()
+            return
+        with child:
+            yield from _answers(child, address, queries, rows)
+
+
 def stream(
     address: str, queries: Sequence[str], *, workers: int = 2, rows: int = 1 << 20
 ) -> Iterator[tuple[int, pa.Table]]:
@@ -42,57 +91,53 @@ def stream(
     rows) in the order they arrive (each can be used and dropped before the next, so this process
     never holds the whole result twice). A failed read raises RuntimeError with the child's last
     error line."""
+    if not queries:
+        return
+    with Reader(workers=workers) as reader:
+        yield from reader.stream(address, queries, rows=rows)
+
+
+def _answers(
+    child: subprocess.Popen[bytes], address: str, queries: Sequence[str], rows: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """What ``child`` (a started reader) answers to ``queries``: sends the request, reads the
+    IPC stream back (module function ``stream``)."""
     import pyarrow as pa
     import pyarrow.ipc
 
-    if not queries:
-        return
+    assert child.stdin is not None
+    assert child.stdout is not None
+    assert child.stderr is not None
     request = json.dumps({"address": address, "queries": list(queries)}).encode()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [_ROOT, _PATH])),
-        # connectorx reads the queries on rayon's threads
-        "RAYON_NUM_THREADS": str(max(1, workers)),
-    }
-    with subprocess.Popen(
-        [sys.executable, "-m", "store.sqlite_arrow"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    ) as child:
-        assert child.stdin is not None
-        assert child.stdout is not None
-        assert child.stderr is not None
-        child.stdin.write(request)
-        child.stdin.close()
-        complete = False
-        try:
-            batches: list[pa.RecordBatch] = []
-            held, current = 0, -1
-            reader = pyarrow.ipc.open_stream(child.stdout)
-            while True:
-                try:
-                    batch, tag = reader.read_next_batch_with_custom_metadata()
-                except StopIteration:
-                    break
-                query = int(tag[b"query"])
-                if batches and (held >= rows or query != current):
-                    yield current, pa.Table.from_batches(batches)
-                    batches, held = [], 0
-                batches.append(batch)
-                held, current = held + batch.num_rows, query
-            if batches:
+    child.stdin.write(request)
+    child.stdin.close()
+    complete = False
+    try:
+        batches: list[pa.RecordBatch] = []
+        held, current = 0, -1
+        reader = pyarrow.ipc.open_stream(child.stdout)
+        while True:
+            try:
+                batch, tag = reader.read_next_batch_with_custom_metadata()
+            except StopIteration:
+                break
+            query = int(tag[b"query"])
+            if batches and (held >= rows or query != current):
                 yield current, pa.Table.from_batches(batches)
-            complete = True
-        except pa.ArrowInvalid:
-            pass
-        finally:
-            if not complete:
-                child.kill()
-        error = child.stderr.read().decode(errors="replace").strip()
-        if child.wait() != 0 or not complete:
-            raise RuntimeError(f"SQLite read failed: {error.splitlines()[-1] if error else '?'}")
+                batches, held = [], 0
+            batches.append(batch)
+            held, current = held + batch.num_rows, query
+        if batches:
+            yield current, pa.Table.from_batches(batches)
+        complete = True
+    except pa.ArrowInvalid:
+        pass
+    finally:
+        if not complete:
+            child.kill()
+    error = child.stderr.read().decode(errors="replace").strip()
+    if child.wait() != 0 or not complete:
+        raise RuntimeError(f"SQLite read failed: {error.splitlines()[-1] if error else '?'}")
 
 
 def _by_query(batch: pa.RecordBatch) -> Iterator[tuple[int, pa.RecordBatch]]:

@@ -26,7 +26,7 @@ from store.dayload import (
 from store.db import make_engine
 from store.load import insert_events
 from store.models import Officer, OvertimeClaim, Shift, ShiftVersion
-from store.reader import dialect, read_frame
+from store.reader import dialect, piece_reader, read_frame
 from store.reader import literal as _literal
 from store.results import write_day
 
@@ -331,3 +331,22 @@ def test_sqlite_session_read_is_the_hour_by_hour_read(
             assert_frame_equal(read, by_hour)
     engine.dispose()
     assert fixes["ts"].is_sorted()
+
+
+def test_fixes_read_by_a_reader_started_ahead(engine: Engine) -> None:
+    """A reader started before the span is known (store.reader.piece_reader: the SQLite child,
+    nothing on PostgreSQL) reads the same frames as one started for the read."""
+    stored = _committed_events(engine)
+    lo, hi = day_range(DAY, "Europe/London")
+    cuts = ["o,2"]
+    with Session(engine) as s:
+        with piece_reader(s, workers=2) as reader:
+            assert (reader is not None) == (engine.dialect.name == "sqlite")
+            ahead = load_fixes_by_officer(s, lo, hi, cuts, readers=2, reader=reader)
+        fresh = load_fixes_by_officer(s, lo, hi, cuts, readers=2)
+    assert [p.height for p in ahead] == [2, 3]
+    for a, b in zip(ahead, fresh, strict=True):
+        assert_frame_equal(a, b)
+    expected = stored.select(list(FIXES)).cast(FIXES)  # type: ignore[arg-type]
+    order = ("officer_id", "ts", "device_id")
+    assert_frame_equal(pl.concat(ahead).sort(order), expected.sort(order))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from store.sqlite_arrow import stream
+from store.sqlite_arrow import Reader, stream
 
 
 def _database(path: Path) -> sqlite3.Connection:
@@ -52,3 +52,27 @@ def test_a_batch_is_split_by_the_query_it_answers() -> None:
     assert pieces == {3: {"x": [1, 2]}, 5: {"x": [3, 4]}}
     [(k, rows)] = _by_query(batch.slice(0, 2))
     assert (k, rows.to_pydict()) == (3, {"x": [1, 2]})
+
+
+def test_a_reader_started_ahead_reads_what_was_committed_since(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    conn = _database(path)
+    with Reader(workers=2) as reader:
+        # the child opens the database when asked, so it sees this commit
+        conn.execute("DELETE FROM t WHERE x < 8")
+        conn.commit()
+        pieces = list(reader.stream(f"sqlite://{path}", ["SELECT x, name FROM t"]))
+        with pytest.raises(RuntimeError, match="reads once"):
+            list(reader.stream(f"sqlite://{path}", ["SELECT x FROM t"]))
+    assert [(k, t.to_pydict()) for k, t in pieces] == [(0, {"x": [8, 9], "name": ["n8", "n9"]})]
+
+
+def test_a_reader_never_asked_is_ended() -> None:
+    reader = Reader(workers=1)
+    child = reader._child
+    assert child is not None
+    reader.close()
+    assert child.returncode is not None
+    reader.close()  # a second close does nothing
+    with Reader() as unused:
+        assert list(unused.stream("sqlite:///nowhere.db", [])) == []
