@@ -13,7 +13,8 @@ partition after another. Per stage: load (store -> frames), classify (geo), pres
 (store), and the end-to-end job time; peak RSS of the job and of its reader child (SQLite reads
 run in a child process). Ceilings, in the same subprocess: each job run alternates with the plain
 read of the same rows (``COPY ... TO`` on PostgreSQL; SQLite stepping through them itself, and
-next to it connectorx reading them into Arrow columns on one thread), and the job's partitions
+next to it connectorx reading them into Arrow columns on one thread, and the load stage's
+CPU-seconds against the stepping's), and the job's partitions
 are computed once more from frames already in memory. The same day's fixes are also classified
 with geopandas ``sjoin`` for comparison. Ends with ONE JSON line of figures on stdout, with the
 machine (bench/machine.py); BENCH_QUICK=1 runs 2,000 officers.
@@ -336,7 +337,7 @@ def measure(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
 
     def ceiling() -> float:
         seconds, info = load_ceiling(url, factory, policy)
-        ceiling_info.update(info)
+        ceiling_info.update({k: v for k, v in info.items() if k != "cpu_s"})
         if url.startswith("sqlite"):
             column_reads.append(sqlite_column_read(url, factory, policy))
         return seconds
@@ -378,6 +379,8 @@ def measure(url: str, sjoin: bool, pairs: int) -> dict[str, Any]:
             "ratio_pairs": ratios,
             "load_over_column_read": round(statistics.median(ratios), 3),
         }
+    if url.startswith("sqlite"):
+        out["load_ceiling"]["cpu"] = load_cpu(url, factory, policy, max(4, pairs))
     out["load_parts_s"] = load_parts(factory, policy)
     computes = [float(r[1].timings["compute"]) for r in runs]
     in_memory = compute_ceiling(factory, policy, day.parts)
@@ -423,7 +426,7 @@ def load_ceiling(url: str, factory: Any, policy: Any) -> tuple[float, dict[str, 
 
         conn = sqlite3.connect(url.removeprefix("sqlite:///"))
         try:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
             rows = 0
             for table, cols, a, b in reads:
                 counts = ", ".join(f"count({c})" for c in cols)
@@ -435,6 +438,7 @@ def load_ceiling(url: str, factory: Any, policy: Any) -> tuple[float, dict[str, 
             return time.perf_counter() - t0, {
                 "what": "SQLite steps through the same rows, count(column) of every column",
                 "rows": rows,
+                "cpu_s": time.thread_time() - cpu0,
             }
         finally:
             conn.close()
@@ -471,6 +475,45 @@ rows = sum(connectorx.read_sql(request["address"], q, return_type="arrow").num_r
            for q in request["queries"])
 print(json.dumps({"s": time.perf_counter() - t0, "rows": rows}))
 """
+
+
+def _cpu_s(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_cpu(url: str, factory: Any, policy: Any, pairs: int) -> dict[str, Any]:
+    """SQLite: CPU-seconds of the job's load stage against the count(column) ceiling's,
+    alternated ``pairs`` times. The load stage (jobs.nightly._load_day, as the job calls it) is
+    counted over this process's threads and its reaped children (the reading child); the
+    ceiling runs on this thread, inside SQLite. Other work on a shared machine takes cores from
+    both and stretches their seconds of wall unevenly (a job of several threads and a ceiling of
+    one); their CPU-seconds move much less, so this ratio says what the job costs against the
+    plain read when the wall figures are lost in the load. It is not the target's (a job on two
+    cores may take less wall than CPU)."""
+    from jobs.nightly import _load_day
+    from store.dayload import load_officers
+
+    with factory() as s:
+        officers = load_officers(s)
+
+    def job() -> float:
+        before = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
+        _load_day(factory, DAY, TZ, officers, policy, 1)
+        return _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - before
+
+    def ceiling() -> float:
+        return float(load_ceiling(url, factory, policy)[1]["cpu_s"])
+
+    summary = alternate(job, ceiling, pairs).summary(3)
+    return {
+        "what": "CPU-s of the load stage (this process and its reading child) over CPU-s of "
+        "count(column), alternated",
+        "load_cpu_s_runs": summary["a"],
+        "ceiling_cpu_s_runs": summary["b"],
+        "ratio_pairs": summary["ratios"],
+        "load_cpu_over_ceiling_cpu": summary["ratio_median"],
+    }
 
 
 def sqlite_column_read(url: str, factory: Any, policy: Any) -> float:
@@ -576,10 +619,14 @@ def _column_read_note(r: dict[str, Any]) -> str:
     column = r["load_ceiling"].get("column_read")
     if column is None:
         return ""
-    return (
+    note = (
         f", {column['load_over_column_read']}x the read into columns "
         f"(pairs {column['ratio_pairs']})"
     )
+    cpu = r["load_ceiling"].get("cpu")
+    if cpu is not None:
+        note += f", {cpu['load_cpu_over_ceiling_cpu']}x its CPU-s (pairs {cpu['ratio_pairs']})"
+    return note
 
 
 def _epoch_us(at: datetime) -> int:
