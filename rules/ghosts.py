@@ -143,3 +143,21 @@ def ghost_fixes(
         [starts.filter(pl.col("one") | pl.col("two"))["_i"], after_two.filter(same_before)]
     )
     return none.scatter(ghost, True) if ghost.len() else none
+
+
+def ghost_mask(
+    fixes: pl.DataFrame, policy: Policy, swipes: pl.DataFrame | None = None
+) -> pl.Series:
+    """:func:`ghost_fixes` of ``fixes``, read from its ``ghost`` column when :func:`with_ghosts`
+    put one there (the day's fixes are judged once, then read by evidence and the flag rules)."""
+    if "ghost" in fixes.columns:
+        return fixes["ghost"]
+    return ghost_fixes(fixes, policy, swipes)
+
+
+def with_ghosts(
+    fixes: pl.DataFrame, policy: Policy, swipes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``fixes`` (sorted by (win_id, ts), as :func:`ghost_fixes` reads them) with a Boolean
+    ``ghost`` column, for :func:`ghost_mask`."""
+    return fixes.with_columns(ghost_fixes(fixes, policy, swipes).alias("ghost"))

@@ -10,7 +10,7 @@ from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bi
 from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
-from rules.ghosts import ghost_fixes
+from rules.ghosts import ghost_mask
 from rules.masking import covered
 from rules.policy import Policy
 
@@ -38,8 +38,13 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     badge_device_window_minutes of a swipe; its swipe is raised when every precise fix of the
     swipe's on-duty window lies far at one place (_stayed_far): the device never came near the
     station that shift. The phone left at home and the lent badge look the same; the conflict
-    itself is the lead.
+    itself is the lead. Computed once per day (FlagContext.once): the engine asks it when it
+    marks conflicts and again when this rule runs.
     """
+    return ctx.once(CODE, lambda: _far_swipes(ctx))
+
+
+def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
     policy = ctx.policy
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
     swipes = swipes.filter(covered(swipes, ctx.day_windows))
@@ -69,7 +74,7 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
     not visit rows, accuracy at most badge_fix_max_accuracy_m."""
     policy = ctx.policy
     fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
+        ~ghost_mask(ctx.fixes, policy, ctx.swipes)
     )
     return (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
@@ -290,15 +295,24 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
     is at least badge_far_m from the swiped station beyond its accuracy. Weaker than far_swipes
     (a throttled phone may report once an hour), so it raises nothing; it only makes the day
     conflicting evidence, never an absence (a phone left at home while the officer badges in).
-    Columns: officer_id."""
+    Columns: officer_id.
+
+    Each precise fix is measured against each station its officer swiped at that day, once; a
+    swipe then reads how many of the fixes at its station lie within the window, and how many
+    of those are near, as differences of running counts (two as-of lookups), instead of pairing
+    every swipe with every fix of its officer."""
     policy = ctx.policy
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
     swipes = swipes.filter(covered(swipes, ctx.day_windows))
     if swipes.is_empty() or ctx.fixes.is_empty():
         return pl.DataFrame()
     window = timedelta(minutes=policy.conflict_window_minutes)
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
+    swipes = swipes.join(
+        ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
+    ).select("officer_id", "station_id", "ts", "st_lat", "st_lon")
+    fixes = ctx.fixes.filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
+    fixes = fixes.with_columns(source_bits(fixes["source"])).filter(
+        ~ghost_mask(fixes, policy, ctx.swipes)
     )
     good = (
         fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
@@ -307,20 +321,51 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
         )
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )
-    near = (
-        swipes.join(ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id")
-        .with_row_index("_s")
-        .join(good, on="officer_id")
-        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
+    key = ["officer_id", "station_id"]
+    # running counts of fixes, and of near ones, per officer and swiped station in time order
+    counts = (
+        good.join(swipes.select(*key, "st_lat", "st_lon").unique(key), on="officer_id")
         .with_columns(
-            far=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
-            - pl.col("f_acc")
-            >= policy.badge_far_m
+            near=~(
+                haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+                - pl.col("f_acc")
+                >= policy.badge_far_m
+            ).fill_null(True)
         )
-        .group_by("_s")
-        .agg(pl.first("officer_id"), all_far=pl.col("far").all())
+        .sort("f_ts")
+        .select(
+            *key,
+            "f_ts",
+            n=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(key),
+            n_near=pl.col("near").cast(pl.Int64).cum_sum().over(key),
+        )
     )
-    return near.filter(pl.col("all_far")).select("officer_id").unique().sort("officer_id")
+    if counts.is_empty():
+        return pl.DataFrame()
+    bounds = swipes.select(*key, hi=pl.col("ts") + window, lo=pl.col("ts") - window).sort("hi")
+    upto_hi = bounds.join_asof(
+        counts, left_on="hi", right_on="f_ts", by=key, strategy="backward", check_sortedness=False
+    ).select(*key, "lo", n_hi="n", near_hi="n_near")
+    before_lo = upto_hi.sort("lo").join_asof(
+        counts,
+        left_on="lo",
+        right_on="f_ts",
+        by=key,
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
+    inside = before_lo.select(
+        "officer_id",
+        n=pl.col("n_hi").fill_null(0) - pl.col("n").fill_null(0),
+        n_near=pl.col("near_hi").fill_null(0) - pl.col("n_near").fill_null(0),
+    )
+    return (
+        inside.filter((pl.col("n") >= 1) & (pl.col("n_near") == 0))
+        .select("officer_id")
+        .unique()
+        .sort("officer_id")
+    )
 
 
 def detect(ctx: FlagContext) -> list[Finding]:
