@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from rules.ordering import group_rank, sort_by_group_time
 from rules.policy import Policy
 
 OFFSETS: dict[str, pl.DataType] = {
@@ -43,9 +44,9 @@ def arrival_samples(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -
     same = pl.col("device").shift(1).eq_missing(pl.col("device"))
     f = fixes.select("officer_id", _device(), "ts", "station_id")
     sampled = f.filter(pl.col("officer_id").is_in(entries["officer_id"].implode()))["device"]
+    f = f.filter(pl.col("device").is_in(sampled.unique().implode(), nulls_equal=True))
     f = (
-        f.filter(pl.col("device").is_in(sampled.unique().implode(), nulls_equal=True))
-        .sort("device", "ts")
+        sort_by_group_time(f, "device", group_rank(f["device"]), ("station_id",))
         .with_columns(
             p_ts=pl.when(same).then(pl.col("ts").shift(1)),
             p_station=pl.when(same).then(pl.col("station_id").shift(1)),

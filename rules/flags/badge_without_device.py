@@ -12,6 +12,7 @@ from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
 from rules.ghosts import ghost_mask
 from rules.masking import covered
+from rules.ordering import sort_on_key, time_key
 from rules.policy import Policy
 
 CODE = "BADGE_WITHOUT_DEVICE"
@@ -71,15 +72,27 @@ def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
 
 def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
     """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
-    not visit rows, accuracy at most badge_fix_max_accuracy_m."""
+    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
+    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
+    never overlap (rules.masking)."""
     policy = ctx.policy
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_mask(ctx.fixes, policy, ctx.swipes)
-    )
-    return (
-        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+    fixes = ctx.fixes
+    good = (
+        fixes.select(
+            "officer_id",
+            "win_id",
+            "ts",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "is_mock",
+            source_bits(fixes["source"]),
+            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
+        )
+        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False)
+            ~pl.col("_ghost")
+            & ~pl.col("is_mock").fill_null(False)
             & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
             & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
@@ -92,8 +105,9 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
             f_acc="acc",
             f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
         )
-        .sort("officer_id", "f_ts")
     )
+    key = time_key(good["win_id"], good["f_ts"])
+    return good.sort("officer_id", "f_ts") if key is None else sort_on_key(good, key, ())
 
 
 def _bracketed(
@@ -310,47 +324,70 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).select("officer_id", "station_id", "ts", "st_lat", "st_lon")
-    fixes = ctx.fixes.filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
-    fixes = fixes.with_columns(source_bits(fixes["source"])).filter(
-        ~ghost_mask(fixes, policy, ctx.swipes)
-    )
+    fixes = ctx.fixes
     good = (
-        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+        fixes.select(
+            "officer_id",
+            "ts",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "is_mock",
+            source_bits(fixes["source"]),
+            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
+        )
+        .filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
+        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            ~pl.col("_ghost")
+            & ~pl.col("is_mock").fill_null(False)
+            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
         )
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )
-    key = ["officer_id", "station_id"]
-    # running counts of fixes, and of near ones, per officer and swiped station in time order
-    counts = (
-        good.join(swipes.select(*key, "st_lat", "st_lon").unique(key), on="officer_id")
-        .with_columns(
-            near=~(
-                haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
-                - pl.col("f_acc")
-                >= policy.badge_far_m
-            ).fill_null(True)
-        )
-        .sort("f_ts")
-        .select(
-            *key,
-            "f_ts",
-            n=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(key),
-            n_near=pl.col("near").cast(pl.Int64).cum_sum().over(key),
-        )
+    # each (officer, swiped station) numbered; running counts of fixes, and of near ones, per
+    # number in time order (rows sorted on one integer key; a count restarts with its number)
+    places = swipes.select("officer_id", "station_id", "st_lat", "st_lon").unique(
+        ["officer_id", "station_id"]
     )
-    if counts.is_empty():
+    places = places.sort("officer_id", "station_id").with_row_index("_p")
+    measured = good.join(places, on="officer_id").with_columns(
+        near=~(
+            haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+            - pl.col("f_acc")
+            >= policy.badge_far_m
+        ).fill_null(True)
+    )
+    if measured.is_empty():
         return pl.DataFrame()
-    bounds = swipes.select(*key, hi=pl.col("ts") + window, lo=pl.col("ts") - window).sort("hi")
+    key = time_key(measured["_p"], measured["f_ts"])
+    measured = (
+        measured.sort("_p", "f_ts") if key is None else sort_on_key(measured, key, ())
+    ).select("_p", "f_ts", "near")
+    starts = pl.col("_p").ne_missing(pl.col("_p").shift(1))
+    row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    total_near = pl.col("near").cast(pl.Int64).cum_sum()
+    counts = measured.select(
+        "_p",
+        "f_ts",
+        n=row - pl.when(starts).then(row - 1).forward_fill(),
+        n_near=total_near
+        - pl.when(starts).then(total_near - pl.col("near").cast(pl.Int64)).forward_fill(),
+    )
+    swipes = swipes.join(
+        places.select("officer_id", "station_id", "_p"), on=["officer_id", "station_id"]
+    )
+    bounds = swipes.select(
+        "officer_id", "_p", hi=pl.col("ts") + window, lo=pl.col("ts") - window
+    ).sort("hi")
     upto_hi = bounds.join_asof(
-        counts, left_on="hi", right_on="f_ts", by=key, strategy="backward", check_sortedness=False
-    ).select(*key, "lo", n_hi="n", near_hi="n_near")
+        counts, left_on="hi", right_on="f_ts", by="_p", strategy="backward", check_sortedness=False
+    ).select("officer_id", "_p", "lo", n_hi="n", near_hi="n_near")
     before_lo = upto_hi.sort("lo").join_asof(
         counts,
         left_on="lo",
         right_on="f_ts",
-        by=key,
+        by="_p",
         strategy="backward",
         allow_exact_matches=False,
         check_sortedness=False,
