@@ -174,7 +174,7 @@ def _far_everywhere(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) ->
     places = (
         swipes.select(_PLACE)
         .unique()
-        .join(good, on=["officer_id", "win_id"])
+        .join(good.drop("officer_id"), on="win_id")  # a window is one officer's
         .group_by(_PLACE)
         .agg(n=pl.len(), all_far=(far >= policy.badge_far_m).all())
         .filter((pl.col("n") >= 2) & pl.col("all_far"))
@@ -194,7 +194,7 @@ def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.
     swipes = _far_everywhere(swipes, good, policy)
     pairs = (
         swipes.with_row_index("_s")
-        .join(good, on=["officer_id", "win_id"])
+        .join(good.drop("officer_id"), on="win_id")  # a window is one officer's
         .with_columns(
             dist=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
             - pl.col("f_acc"),
