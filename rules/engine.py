@@ -23,6 +23,7 @@ from rules.flags import (
     roster_retro_edit,
 )
 from rules.flags.context import FlagContext
+from rules.ghosts import with_ghosts
 from rules.integrity import INTEGRITY_CODES, late_support
 from rules.masking import duty_windows, mask_off_duty
 from rules.policy import Policy
@@ -212,8 +213,11 @@ def evaluate_day(inputs: DayInputs, policy: Policy) -> DayOutcome:
     windows_today = day_windows(shifts, inputs.day, tz, policy)
     claims = overtime.filter(local_date(pl.col("start_at"), tz) == inputs.day)
     keep = relevant_windows(on.windows, windows_today, claims)
-    on_fixes = on.fixes.filter(pl.col("win_id").is_in(keep.implode()))
     on_swipes = on.swipes.filter(pl.col("win_id").is_in(keep.implode()))
+    # ghosts are judged once, here, and read by the evidence and the badge rules (rules.ghosts)
+    on_fixes = with_ghosts(
+        on.fixes.filter(pl.col("win_id").is_in(keep.implode())), policy, on_swipes
+    )
     events = evidence_events(on_fixes, on_swipes, policy, stations)
     segments = all_segments(
         events, on.windows.filter(pl.col("win_id").is_in(keep.implode())), on.windows, policy

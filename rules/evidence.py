@@ -11,7 +11,7 @@ from geo.cells import timeline_cell_expr
 from geo.errors_model import DEFAULT_ACCURACY_M, UNKNOWN, LocationSource
 from rules.clock import INSTANT
 from rules.geodesy import nearest_fence_lower_bound_m
-from rules.ghosts import ghost_fixes
+from rules.ghosts import ghost_mask
 from rules.ordering import sort_by_group_time
 from rules.policy import Policy
 from rules.visits import VISIT_SOURCE
@@ -265,7 +265,7 @@ def fix_events(
         acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")),
         mock=pl.col("is_mock").fill_null(False),
     )
-    ghost = ghost_fixes(frame, policy, swipes)
+    ghost = ghost_mask(frame, policy, swipes)
     usable = frame.filter(~pl.col("mock") & (pl.col("acc") <= worst) & ~ghost)
     visit = pl.col("src_bits") == SOURCE_BITS["visit"]
     usable = usable.with_columns(own_distance(usable, policy, stations))

@@ -18,20 +18,9 @@ def _name(col: str, n: int) -> str:
     return col if n == 0 else f"{col}@{n}"
 
 
-def _same(n: int) -> pl.Expr:
-    """Whether the row ``n`` rows away is of the same window and device (null at the edges)."""
-    return (pl.col("win_id").shift(-n) == pl.col("win_id")) & (
-        pl.col("device_id").shift(-n).eq_missing(pl.col("device_id"))
-    )
-
-
-def _neighbour(col: str, n: int) -> pl.Expr:
-    """``col`` ``n`` rows away within the same window and device (column ``same@n``), else null."""
-    return pl.when(pl.col(_name("same", n))).then(pl.col(col).shift(-n)).alias(_name(col, n))
-
-
 def _at(col: str, n: int) -> pl.Expr:
-    """The column of ``col`` ``n`` rows away, as :func:`ghost_fixes` materialises it."""
+    """The value of ``col`` ``n`` rows away within the same window and device (null
+    otherwise), as :func:`ghost_fixes` reads it for a run's first fix."""
     return pl.col(_name(col, n))
 
 
@@ -118,28 +107,73 @@ def ghost_fixes(
     """
     if fixes.is_empty():
         return pl.Series("ghost", [], dtype=pl.Boolean)
-    step = haversine_m(_neighbour("lat", -1), _neighbour("lon", -1), pl.col("lat"), pl.col("lon"))
     gps = pl.col("source").cast(pl.Utf8).str.strip_chars().str.to_lowercase() == "gps"
-    frame = (
-        fixes.select("win_id", "device_id", "ts", "lat", "lon", gps=gps.fill_null(False))
-        .with_columns(*(_same(n).alias(_name("same", n)) for n in _OFFSETS))
-        .with_columns(step_m=step, badge=_badge_here(fixes, swipes, policy))
+    previous = (pl.col("win_id").shift(1) == pl.col("win_id")) & (
+        pl.col("device_id").shift(1).eq_missing(pl.col("device_id"))
+    )
+    frame = fixes.select("win_id", "device_id", "ts", "lat", "lon", gps=gps.fill_null(False))
+    frame = frame.with_columns(
+        step_m=haversine_m(
+            pl.when(previous).then(pl.col("lat").shift(1)),
+            pl.when(previous).then(pl.col("lon").shift(1)),
+            pl.col("lat"),
+            pl.col("lon"),
+        ),
+        same_before=previous,
     )
     none = pl.Series("ghost", [False] * fixes.height, dtype=pl.Boolean)
-    if not frame.select((pl.col("step_m") >= policy.ghost_min_distance_m).any()).item():
+    # a run starts only where the step out is long: the round trips are judged on those rows
+    # alone, each reading its neighbours' values by position
+    first = frame.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).filter(
+            pl.col("step_m") >= policy.ghost_min_distance_m
+        )
+    ).to_series()
+    if first.is_empty():
         return none
-    # Every neighbour value read once for all rows; a run starts only where the step out is
-    # long, so the round trips are judged on those rows alone.
-    starts = (
-        frame.with_columns(_neighbour(c, n) for c in _NEIGHBOUR_COLUMNS for n in _OFFSETS)
-        .with_row_index("_i")
-        .filter(pl.col("step_m") >= policy.ghost_min_distance_m)
-        .select("_i", one=_round_trip(1, policy), two=_round_trip(2, policy))
+    last = fixes.height - 1
+    # the badge is read at a run's first and second fix
+    badge_rows = pl.concat([first, (first + 1).filter(first + 1 <= last)]).unique().sort()
+    badge = pl.Series("badge", [False] * fixes.height, dtype=pl.Boolean).scatter(
+        badge_rows, _badge_here(fixes[badge_rows], swipes, policy)
     )
+    frame = frame.with_columns(badge=badge)
+    starts = frame[first].with_columns(_i=first)
+    for n in _OFFSETS:
+        at = first + n
+        inside = (at >= 0) & (at <= last)
+        there = frame[at.clip(0, last)]
+        same = (
+            inside
+            & (there["win_id"] == starts["win_id"])
+            & there["device_id"].eq_missing(starts["device_id"])
+        )
+        starts = starts.with_columns(
+            pl.when(same).then(there[col]).alias(_name(col, n)) for col in _NEIGHBOUR_COLUMNS
+        )
+    starts = starts.select("_i", one=_round_trip(1, policy), two=_round_trip(2, policy))
     # the second fix of a run of two, when it is of the run's window and device
     after_two = starts.filter("two")["_i"] + 1
-    same_before = frame["same@-1"].gather(after_two.clip(0, fixes.height - 1)).fill_null(False)
+    same_before = frame["same_before"].gather(after_two.clip(0, last)).fill_null(False)
     ghost = pl.concat(
         [starts.filter(pl.col("one") | pl.col("two"))["_i"], after_two.filter(same_before)]
     )
     return none.scatter(ghost, True) if ghost.len() else none
+
+
+def ghost_mask(
+    fixes: pl.DataFrame, policy: Policy, swipes: pl.DataFrame | None = None
+) -> pl.Series:
+    """:func:`ghost_fixes` of ``fixes``, read from its ``ghost`` column when :func:`with_ghosts`
+    put one there (the day's fixes are judged once, then read by evidence and the flag rules)."""
+    if "ghost" in fixes.columns:
+        return fixes["ghost"]
+    return ghost_fixes(fixes, policy, swipes)
+
+
+def with_ghosts(
+    fixes: pl.DataFrame, policy: Policy, swipes: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``fixes`` (sorted by (win_id, ts), as :func:`ghost_fixes` reads them) with a Boolean
+    ``ghost`` column, for :func:`ghost_mask`."""
+    return fixes.with_columns(ghost_fixes(fixes, policy, swipes).alias("ghost"))

@@ -210,42 +210,34 @@ def duty_windows(shifts: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     ).cast(WINDOWS)  # type: ignore[arg-type]
 
 
-def tag_windows(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
-    """On-duty ``events`` sorted by (officer_id, ts), with the ``win_id`` of the window holding each.
+def _ties(frame: pl.DataFrame) -> tuple[str, ...]:
+    """Every column but officer_id and ts, in frame order: the tie-breakers of a total order."""
+    return tuple(c for c in frame.columns if c not in ("officer_id", "ts"))
 
-    Order is kept. Relies on polars' as-of join by group, which needs each officer's rows sorted
-    by time (not a global time sort), so no re-sort of millions of rows is needed.
+
+def _on_duty(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
+    """The events inside one of the ``windows`` (duty_windows), sorted (sort_events), each
+    with the ``win_id`` of its window.
+
+    Sorted first, so the officer's last window starting at or before each event is found by one
+    as-of join per officer (the order is known, not checked), and that window both decides
+    whether the event is on duty (it ends at or after it) and tags it; events without officer or
+    time are never covered.
     """
-    if events.is_empty():
-        return events.with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
-    tagged = events.join_asof(
-        windows.select("officer_id", "win_id", "win_start"),
+    known = events.filter(pl.col("officer_id").is_not_null() & pl.col("ts").is_not_null())
+    ordered = sort_events(known, _ties(events))
+    if ordered.is_empty() or windows.is_empty():
+        return ordered.clear().with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
+    tagged = ordered.join_asof(
+        windows.select("officer_id", "win_id", "win_start", _win_end="win_end"),
         left_on="ts",
         right_on="win_start",
         by="officer_id",
         strategy="backward",
         check_sortedness=False,
     )
-    return tagged.drop("win_start")
-
-
-def _ties(frame: pl.DataFrame) -> tuple[str, ...]:
-    """Every column but officer_id and ts, in frame order: the tie-breakers of a total order."""
-    return tuple(c for c in frame.columns if c not in ("officer_id", "ts"))
-
-
-def _on_duty(events: pl.DataFrame, merged: pl.DataFrame) -> pl.DataFrame:
-    """The events inside one of the ``merged`` windows, sorted (sort_events).
-
-    Sorted first, so :func:`covered`'s test is made in place (the order is known, not checked),
-    instead of re-sorting them by time; events without officer or time are never covered.
-    """
-    known = events.filter(pl.col("officer_id").is_not_null() & pl.col("ts").is_not_null())
-    ordered = sort_events(known, _ties(events))
-    if ordered.is_empty() or merged.is_empty():
-        return ordered.clear()
-    keyed = ordered.select("officer_id", _ts=pl.col("ts"))
-    return ordered.filter(_hits(keyed, merged)["hit"].fill_null(False))
+    inside = pl.col("_win_end").is_not_null() & (pl.col("ts") <= pl.col("_win_end"))
+    return tagged.filter(inside).drop("win_start", "_win_end")
 
 
 def mask_off_duty(
@@ -261,12 +253,11 @@ def mask_off_duty(
     later can see an off-duty event. Leave, sick and rest shifts open no window: their events are masked.
     """
     windows = duty_windows(shifts, policy)
-    merged = windows.select("officer_id", start_at="win_start", end_at="win_end")
-    on_fixes = _on_duty(fixes, merged)
-    on_swipes = _on_duty(swipes, merged)
+    on_fixes = _on_duty(fixes, windows)
+    on_swipes = _on_duty(swipes, windows)
     return OnDuty(
-        fixes=tag_windows(on_fixes, windows),
-        swipes=tag_windows(on_swipes, windows),
+        fixes=on_fixes,
+        swipes=on_swipes,
         windows=windows,
         masked_fixes=fixes.height - on_fixes.height,
         masked_swipes=swipes.height - on_swipes.height,

@@ -71,10 +71,24 @@ def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
     Done once per evaluation so that results never depend on input row order (one integer key:
     the officer's rank among the frame's officers, then the time).
     """
-    officers = frame.select(pl.col("officer_id").unique().sort())
-    rank = (
-        frame.select("officer_id")
-        .join(officers.with_row_index("_rank"), on="officer_id", how="left", maintain_order="left")
+    return sort_by_group_time(frame, "officer_id", group_rank(frame["officer_id"]), ties)
+
+
+def group_rank(values: pl.Series) -> pl.Series:
+    """Each value's rank (UInt32, from 0) among the distinct values sorted (nulls last): a
+    group number in the values' order, for time_key. Sorting the distinct values and joining
+    them back is much cheaper than sorting every row on a text column."""
+    name = values.name or "_value"
+    distinct = values.rename(name).unique().sort(nulls_last=True).to_frame()
+    return (
+        values.rename(name)
+        .to_frame()
+        .join(
+            distinct.with_row_index("_rank"),
+            on=name,
+            how="left",
+            maintain_order="left",
+            nulls_equal=True,
+        )
         .get_column("_rank")
     )
-    return sort_by_group_time(frame, "officer_id", rank, ties)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from rules.ordering import group_rank, sort_by_group_time
 from rules.policy import Policy
 
 OFFSETS: dict[str, pl.DataType] = {
@@ -34,12 +35,21 @@ def arrival_samples(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -
         return pl.DataFrame(schema={"device": pl.Utf8(), "sample_s": pl.Float64()})
     gap = timedelta(minutes=policy.skew_arrival_gap_minutes)
     reach = timedelta(minutes=policy.skew_max_offset_minutes)
+    entries = swipes.filter(
+        pl.col("granted").fill_null(False)
+        & (pl.col("direction").str.strip_chars().str.to_lowercase() == "in")
+    ).select("officer_id", "station_id", swipe_ts="ts")
+    # only the devices of officers with an entry swipe can give a sample; a row's previous fix
+    # is the row before it in (device, ts) order when that row is of the same device
+    same = pl.col("device").shift(1).eq_missing(pl.col("device"))
+    f = fixes.select("officer_id", _device(), "ts", "station_id")
+    sampled = f.filter(pl.col("officer_id").is_in(entries["officer_id"].implode()))["device"]
+    f = f.filter(pl.col("device").is_in(sampled.unique().implode(), nulls_equal=True))
     f = (
-        fixes.select("officer_id", _device(), "ts", "station_id")
-        .sort("device", "ts")
+        sort_by_group_time(f, "device", group_rank(f["device"]), ("station_id",))
         .with_columns(
-            p_ts=pl.col("ts").shift(1).over("device"),
-            p_station=pl.col("station_id").shift(1).over("device"),
+            p_ts=pl.when(same).then(pl.col("ts").shift(1)),
+            p_station=pl.when(same).then(pl.col("station_id").shift(1)),
         )
         .filter(
             pl.col("station_id").is_not_null()
@@ -54,10 +64,6 @@ def arrival_samples(fixes: pl.DataFrame, swipes: pl.DataFrame, policy: Policy) -
             crossed=pl.col("p_ts") + (pl.col("ts") - pl.col("p_ts")) / 2,
         )
     )
-    entries = swipes.filter(
-        pl.col("granted").fill_null(False)
-        & (pl.col("direction").str.strip_chars().str.to_lowercase() == "in")
-    ).select("officer_id", "station_id", swipe_ts="ts")
     pairs = (
         entries.join(f, on=["officer_id", "station_id"])
         .with_columns(

@@ -10,8 +10,9 @@ from rules.evidence import GNSS_BITS, SOURCE_BITS, effective_accuracy, source_bi
 from rules.findings import Finding, coarse_km, make_finding
 from rules.flags.context import FlagContext
 from rules.geodesy import haversine_m
-from rules.ghosts import ghost_fixes
+from rules.ghosts import ghost_mask
 from rules.masking import covered
+from rules.ordering import sort_on_key, time_key
 from rules.policy import Policy
 
 CODE = "BADGE_WITHOUT_DEVICE"
@@ -38,8 +39,13 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
     badge_device_window_minutes of a swipe; its swipe is raised when every precise fix of the
     swipe's on-duty window lies far at one place (_stayed_far): the device never came near the
     station that shift. The phone left at home and the lent badge look the same; the conflict
-    itself is the lead.
+    itself is the lead. Computed once per day (FlagContext.once): the engine asks it when it
+    marks conflicts and again when this rule runs.
     """
+    return ctx.once(CODE, lambda: _far_swipes(ctx))
+
+
+def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
     policy = ctx.policy
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
     swipes = swipes.filter(covered(swipes, ctx.day_windows))
@@ -66,15 +72,27 @@ def far_swipes(ctx: FlagContext) -> pl.DataFrame:
 
 def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
     """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
-    not visit rows, accuracy at most badge_fix_max_accuracy_m."""
+    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
+    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
+    never overlap (rules.masking)."""
     policy = ctx.policy
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
-    )
-    return (
-        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+    fixes = ctx.fixes
+    good = (
+        fixes.select(
+            "officer_id",
+            "win_id",
+            "ts",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "is_mock",
+            source_bits(fixes["source"]),
+            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
+        )
+        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False)
+            ~pl.col("_ghost")
+            & ~pl.col("is_mock").fill_null(False)
             & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
             & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
@@ -87,8 +105,9 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
             f_acc="acc",
             f_gps=(pl.col("src_bits") & GNSS_BITS) > 0,
         )
-        .sort("officer_id", "f_ts")
     )
+    key = time_key(good["win_id"], good["f_ts"])
+    return good.sort("officer_id", "f_ts") if key is None else sort_on_key(good, key, ())
 
 
 def _bracketed(
@@ -155,7 +174,7 @@ def _far_everywhere(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) ->
     places = (
         swipes.select(_PLACE)
         .unique()
-        .join(good, on=["officer_id", "win_id"])
+        .join(good.drop("officer_id"), on="win_id")  # a window is one officer's
         .group_by(_PLACE)
         .agg(n=pl.len(), all_far=(far >= policy.badge_far_m).all())
         .filter((pl.col("n") >= 2) & pl.col("all_far"))
@@ -175,7 +194,7 @@ def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.
     swipes = _far_everywhere(swipes, good, policy)
     pairs = (
         swipes.with_row_index("_s")
-        .join(good, on=["officer_id", "win_id"])
+        .join(good.drop("officer_id"), on="win_id")  # a window is one officer's
         .with_columns(
             dist=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
             - pl.col("f_acc"),
@@ -290,37 +309,100 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
     is at least badge_far_m from the swiped station beyond its accuracy. Weaker than far_swipes
     (a throttled phone may report once an hour), so it raises nothing; it only makes the day
     conflicting evidence, never an absence (a phone left at home while the officer badges in).
-    Columns: officer_id."""
+    Columns: officer_id.
+
+    Each precise fix is measured against each station its officer swiped at that day, once; a
+    swipe then reads how many of the fixes at its station lie within the window, and how many
+    of those are near, as differences of running counts (two as-of lookups), instead of pairing
+    every swipe with every fix of its officer."""
     policy = ctx.policy
     swipes = ctx.swipes.filter(pl.col("granted").fill_null(False))
     swipes = swipes.filter(covered(swipes, ctx.day_windows))
     if swipes.is_empty() or ctx.fixes.is_empty():
         return pl.DataFrame()
     window = timedelta(minutes=policy.conflict_window_minutes)
-    fixes = ctx.fixes.with_columns(source_bits(ctx.fixes["source"])).filter(
-        ~ghost_fixes(ctx.fixes, policy, ctx.swipes)
-    )
+    swipes = swipes.join(
+        ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
+    ).select("officer_id", "station_id", "ts", "st_lat", "st_lon")
+    fixes = ctx.fixes
     good = (
-        fixes.with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
+        fixes.select(
+            "officer_id",
+            "ts",
+            "lat",
+            "lon",
+            "accuracy_m",
+            "is_mock",
+            source_bits(fixes["source"]),
+            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
+        )
+        .filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
+        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
         .filter(
-            ~pl.col("is_mock").fill_null(False) & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
+            ~pl.col("_ghost")
+            & ~pl.col("is_mock").fill_null(False)
+            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
         )
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )
-    near = (
-        swipes.join(ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id")
-        .with_row_index("_s")
-        .join(good, on="officer_id")
-        .filter((pl.col("f_ts") - pl.col("ts")).abs() <= window)
-        .with_columns(
-            far=haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
+    # each (officer, swiped station) numbered; running counts of fixes, and of near ones, per
+    # number in time order (rows sorted on one integer key; a count restarts with its number)
+    places = swipes.select("officer_id", "station_id", "st_lat", "st_lon").unique(
+        ["officer_id", "station_id"]
+    )
+    places = places.sort("officer_id", "station_id").with_row_index("_p")
+    measured = good.join(places, on="officer_id").with_columns(
+        near=~(
+            haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
             - pl.col("f_acc")
             >= policy.badge_far_m
-        )
-        .group_by("_s")
-        .agg(pl.first("officer_id"), all_far=pl.col("far").all())
+        ).fill_null(True)
     )
-    return near.filter(pl.col("all_far")).select("officer_id").unique().sort("officer_id")
+    if measured.is_empty():
+        return pl.DataFrame()
+    key = time_key(measured["_p"], measured["f_ts"])
+    measured = (
+        measured.sort("_p", "f_ts") if key is None else sort_on_key(measured, key, ())
+    ).select("_p", "f_ts", "near")
+    starts = pl.col("_p").ne_missing(pl.col("_p").shift(1))
+    row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+    total_near = pl.col("near").cast(pl.Int64).cum_sum()
+    counts = measured.select(
+        "_p",
+        "f_ts",
+        n=row - pl.when(starts).then(row - 1).forward_fill(),
+        n_near=total_near
+        - pl.when(starts).then(total_near - pl.col("near").cast(pl.Int64)).forward_fill(),
+    )
+    swipes = swipes.join(
+        places.select("officer_id", "station_id", "_p"), on=["officer_id", "station_id"]
+    )
+    bounds = swipes.select(
+        "officer_id", "_p", hi=pl.col("ts") + window, lo=pl.col("ts") - window
+    ).sort("hi")
+    upto_hi = bounds.join_asof(
+        counts, left_on="hi", right_on="f_ts", by="_p", strategy="backward", check_sortedness=False
+    ).select("officer_id", "_p", "lo", n_hi="n", near_hi="n_near")
+    before_lo = upto_hi.sort("lo").join_asof(
+        counts,
+        left_on="lo",
+        right_on="f_ts",
+        by="_p",
+        strategy="backward",
+        allow_exact_matches=False,
+        check_sortedness=False,
+    )
+    inside = before_lo.select(
+        "officer_id",
+        n=pl.col("n_hi").fill_null(0) - pl.col("n").fill_null(0),
+        n_near=pl.col("near_hi").fill_null(0) - pl.col("n_near").fill_null(0),
+    )
+    return (
+        inside.filter((pl.col("n") >= 1) & (pl.col("n_near") == 0))
+        .select("officer_id")
+        .unique()
+        .sort("officer_id")
+    )
 
 
 def detect(ctx: FlagContext) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -38,6 +39,17 @@ class FlagContext:
     recent_swipes: pl.DataFrame = field(default_factory=pl.DataFrame)
     # officers known from a longer look-back (DayInputs.swipers) to swipe on duty
     swipers: frozenset[str] = frozenset()
+    # results computed once per day by ``once`` (shared with contexts made by dataclasses.replace)
+    memo: dict[str, pl.DataFrame] = field(default_factory=dict, compare=False, repr=False)
+
+    def once(self, key: str, compute: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        """``compute()``, run the first time ``key`` is asked of this day's context. Only for
+        results that read the masked inputs alone, never ``daily`` or ``conflicts``: a context
+        made from this one by dataclasses.replace (as the engine does when it marks conflicts)
+        shares them."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def local(self, instant: datetime) -> str:
         """ISO 8601 with the zone's offset, for evidence and summaries."""
