@@ -70,14 +70,13 @@ def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
     )
 
 
-def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
-    """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
-    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
-    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
-    never overlap (rules.masking)."""
+def _readable_fixes(ctx: FlagContext) -> pl.DataFrame:
+    """The day's fixes a badge rule may read, in the day's order: not ghosts, not mock, accuracy
+    (reported or geo's default: ``acc``) at most badge_fix_max_accuracy_m; with ``src_bits``
+    and only the columns these rules read."""
     policy = ctx.policy
     fixes = ctx.fixes
-    good = (
+    return (
         fixes.select(
             "officer_id",
             "win_id",
@@ -94,8 +93,18 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
             ~pl.col("_ghost")
             & ~pl.col("is_mock").fill_null(False)
             & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
-            & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
+    )
+
+
+def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
+    """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
+    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
+    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
+    never overlap (rules.masking)."""
+    good = (
+        _readable_fixes(ctx)
+        .filter(pl.col("src_bits") != SOURCE_BITS["visit"])
         .select(
             "officer_id",
             "win_id",
@@ -324,25 +333,10 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).select("officer_id", "station_id", "ts", "st_lat", "st_lon")
-    fixes = ctx.fixes
+    officers = swipes["officer_id"].implode()
     good = (
-        fixes.select(
-            "officer_id",
-            "ts",
-            "lat",
-            "lon",
-            "accuracy_m",
-            "is_mock",
-            source_bits(fixes["source"]),
-            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
-        )
-        .filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
-        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
-        .filter(
-            ~pl.col("_ghost")
-            & ~pl.col("is_mock").fill_null(False)
-            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
-        )
+        _readable_fixes(ctx)
+        .filter(pl.col("officer_id").is_in(officers))
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )
     # each (officer, swiped station) numbered; running counts of fixes, and of near ones, per
