@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import Principal, Role, TokenVerifier
 from api.errors import Forbidden, Unauthenticated, request_id_of
 from api.observability import Metrics
-from api.trail import RefusalLimiter, watch_refusals
+from api.trail import AT_COMMIT, RefusalLimiter, append_at_commit, watch_refusals
 from rollcall import wallclock
 from rollcall.settings import Settings
 from rollcall.wallclock import Clock
@@ -63,13 +63,16 @@ def get_session(state: StateDep) -> Iterator[Session]:
     """A session in a transaction: committed when the endpoint returns, rolled back if it raises.
 
     Runs with ``scope="function"``: the commit happens before the response is sent, so a client
-    never sees success for something that was not stored. Callbacks in
-    ``session.info["on_commit"]`` run after a successful commit (metrics).
+    never sees success for something that was not stored. Audit entries left by
+    ``record_at_commit`` are appended just before the commit, in the thread that commits.
+    Callbacks in ``session.info["on_commit"]`` run after a successful commit (metrics).
     """
     with state.factory() as session:
         session.info[SESSION_CLOCK] = state.clock
+        session.info[AT_COMMIT] = []
         with session.begin():
             yield session
+            append_at_commit(session)
         for callback in session.info.pop(ON_COMMIT, []):
             callback()
 

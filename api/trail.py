@@ -60,19 +60,65 @@ def record(
 
     An officer reading their own data is recorded with purpose ``subject_access``.
     """
-    if purpose is None and principal.role is Role.OFFICER:
-        purpose = "subject_access"
     audit.append(
         session,
-        actor=principal.sub,
-        role=principal.role.value,
-        action=action,
-        officer_id=officer_id,
-        case_ref=case_ref,
-        purpose=purpose,
-        request_id=request_id,
-        detail=detail,
+        **_fields(principal, request_id, action, officer_id, case_ref, purpose, detail),
     )
+
+
+def _fields(
+    principal: Principal,
+    request_id: str,
+    action: str,
+    officer_id: str | None,
+    case_ref: str | None,
+    purpose: str | None,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The audit entry's fields (an officer reading their own data: purpose subject_access)."""
+    if purpose is None and principal.role is Role.OFFICER:
+        purpose = "subject_access"
+    return {
+        "actor": principal.sub,
+        "role": principal.role.value,
+        "action": action,
+        "officer_id": officer_id,
+        "case_ref": case_ref,
+        "purpose": purpose,
+        "request_id": request_id,
+        "detail": detail,
+    }
+
+
+# session.info key: the entries the request dependency appends right before it commits.
+AT_COMMIT = "audit_at_commit"
+
+
+def record_at_commit(
+    session: Session,
+    principal: Principal,
+    request_id: str,
+    action: str,
+    *,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Have the audit entry of this request appended by the request's session (api.deps) right
+    before it commits, in the same thread: the chain lock is then held only for the tail read,
+    the entry and the commit, not while the response is built or the request hops between the
+    event loop and worker threads. Nothing is recorded if the request fails (as with ``record``:
+    its transaction is rolled back). Only for a session that ``api.deps.get_session`` owns;
+    any other raises, so an entry is never left unwritten.
+    """
+    pending = session.info.get(AT_COMMIT)
+    if pending is None:
+        raise RuntimeError("record_at_commit needs a session owned by api.deps.get_session")
+    pending.append(_fields(principal, request_id, action, None, None, None, detail))
+
+
+def append_at_commit(session: Session) -> None:
+    """Append the entries ``record_at_commit`` left on ``session`` (call it just before commit)."""
+    for fields in session.info.pop(AT_COMMIT, []):
+        audit.append(session, **fields)
 
 
 _ID = re.compile(r"[A-Za-z0-9._:/#-]{1,64}")

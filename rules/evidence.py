@@ -402,13 +402,19 @@ def held_near(events: pl.DataFrame, policy: Policy) -> pl.Series:
         )
         .with_columns(_run=pl.col("_new").cum_sum())
     )
-    stats = runs.group_by("_run").agg(
-        n=fix_at.sum(),
-        first=pl.col("ts").filter(fix_at).min(),
-        last=pl.col("ts").filter(fix_at).max(),
-        med=pl.col("dist_m").filter(fix_at).median(),
+    # runs are numbered 1, 2, ... in row order: each row reads its run's figures by position
+    stats = (
+        runs.group_by("_run")
+        .agg(
+            n=fix_at.sum(),
+            first=pl.col("ts").filter(fix_at).min(),
+            last=pl.col("ts").filter(fix_at).max(),
+            med=pl.col("dist_m").filter(fix_at).median(),
+        )
+        .sort("_run")
     )
-    joined = runs.join(stats, on="_run", how="left", maintain_order="left")
+    at = runs["_run"].cast(pl.Int64) - 1
+    joined = runs.with_columns(stats.drop("_run")[at].get_columns())
     held = (
         (pl.col("etype") == NEAR)
         & pl.col("_key").is_not_null()

@@ -14,7 +14,7 @@ from enum import StrEnum
 import polars as pl
 
 from rules.clock import INSTANT
-from rules.ordering import sort_events
+from rules.ordering import group_numbers, group_rank, sort_by_group_time
 from rules.policy import Policy
 from rules.records import ShiftKind
 
@@ -216,7 +216,7 @@ def _ties(frame: pl.DataFrame) -> tuple[str, ...]:
 
 
 def _on_duty(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
-    """The events inside one of the ``windows`` (duty_windows), sorted (sort_events), each
+    """The events inside one of the ``windows`` (duty_windows), sorted as sort_events sorts, each
     with the ``win_id`` of its window.
 
     Sorted first, so the officer's last window starting at or before each event is found by one
@@ -225,19 +225,24 @@ def _on_duty(events: pl.DataFrame, windows: pl.DataFrame) -> pl.DataFrame:
     time are never covered.
     """
     known = events.filter(pl.col("officer_id").is_not_null() & pl.col("ts").is_not_null())
-    ordered = sort_events(known, _ties(events))
-    if ordered.is_empty() or windows.is_empty():
-        return ordered.clear().with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
+    if known.is_empty() or windows.is_empty():
+        return known.clear().with_columns(win_id=pl.lit(None, dtype=pl.UInt32))
+    # officers numbered in their order: the sort's key and the as-of join's group are integers
+    numbers = group_numbers(known["officer_id"])
+    rank = group_rank(known["officer_id"], numbers)
+    ordered = sort_by_group_time(known.with_columns(rank), "officer_id", rank, _ties(events))
     tagged = ordered.join_asof(
-        windows.select("officer_id", "win_id", "win_start", _win_end="win_end"),
+        windows.join(numbers, on="officer_id").select(
+            "_rank", "win_id", "win_start", _win_end="win_end"
+        ),
         left_on="ts",
         right_on="win_start",
-        by="officer_id",
+        by="_rank",
         strategy="backward",
         check_sortedness=False,
     )
     inside = pl.col("_win_end").is_not_null() & (pl.col("ts") <= pl.col("_win_end"))
-    return tagged.filter(inside).drop("win_start", "_win_end")
+    return tagged.filter(inside).drop("_rank", "win_start", "_win_end")
 
 
 def mask_off_duty(

@@ -74,21 +74,23 @@ def sort_events(frame: pl.DataFrame, ties: tuple[str, ...]) -> pl.DataFrame:
     return sort_by_group_time(frame, "officer_id", group_rank(frame["officer_id"]), ties)
 
 
-def group_rank(values: pl.Series) -> pl.Series:
-    """Each value's rank (UInt32, from 0) among the distinct values sorted (nulls last): a
-    group number in the values' order, for time_key. Sorting the distinct values and joining
-    them back is much cheaper than sorting every row on a text column."""
+def group_numbers(values: pl.Series) -> pl.DataFrame:
+    """The distinct ``values`` sorted (nulls last), each with its rank ``_rank`` (UInt32, from
+    0): the numbering group_rank gives each row, for joining to other frames."""
     name = values.name or "_value"
-    distinct = values.rename(name).unique().sort(nulls_last=True).to_frame()
+    return values.rename(name).unique().sort(nulls_last=True).to_frame().with_row_index("_rank")
+
+
+def group_rank(values: pl.Series, numbers: pl.DataFrame | None = None) -> pl.Series:
+    """Each value's rank (UInt32, from 0) among the distinct values sorted (nulls last): a
+    group number in the values' order, for time_key (``numbers``: group_numbers of these
+    values, when the caller has it). Sorting the distinct values and joining them back is much
+    cheaper than sorting every row on a text column."""
+    name = values.name or "_value"
+    numbers = group_numbers(values) if numbers is None else numbers
     return (
         values.rename(name)
         .to_frame()
-        .join(
-            distinct.with_row_index("_rank"),
-            on=name,
-            how="left",
-            maintain_order="left",
-            nulls_equal=True,
-        )
+        .join(numbers, on=name, how="left", maintain_order="left", nulls_equal=True)
         .get_column("_rank")
     )

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, cast
 
 import orjson
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from store.models import AuditEntry
 from store.reader import dialect
 
 GENESIS_HASH = "0" * 64
+_COLUMNS = tuple(AuditEntry.__table__.columns)
+_INSERT = cast("Table", AuditEntry.__table__).insert()
 # pg_advisory_xact_lock key: any fixed 64-bit number, the same in every process ("rollcall.audit").
 _PG_LOCK_KEY = 0x526F6C6C41756474
 # A second key serialises purges with each other without blocking appenders ("rollcall.purge").
@@ -82,13 +84,11 @@ def entry_hash(prev_hash: str, entry: EntryFields) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + canonical_entry(entry)).hexdigest()
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise appenders until this transaction ends, so two writers cannot fork the chain.
-
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: a no-op write statement takes the
-    database's single write lock now (before the tail is read), and holds it until commit.
-    """
-    dialect(session).lock_until_commit(session, _PG_LOCK_KEY, "audit_log", "seq")
+# The chain's tail, read once the chain lock is held (Dialect.lock_then_first): appenders are
+# serialised until their transaction ends, so two writers cannot fork the chain. PostgreSQL: a
+# transaction-scoped advisory lock. SQLite: a no-op write statement takes the database's single
+# write lock (before the tail is read) and holds it until commit.
+_TAIL_SQL = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
 
 
 # session.info key: the entry point's clock (a zero-argument callable giving an aware datetime),
@@ -123,10 +123,11 @@ def append(
     Call this last in a transaction: the chain lock is held until commit. ``after`` is the
     (seq, hash) to continue from when this transaction deleted every entry (a purge).
     """
-    _lock_chain(session)
-    tail = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
+    document = orjson.loads(orjson.dumps(detail)) if detail is not None else None
+    # Whatever the transaction has pending is written before the lock, not while it is held:
+    # from here to the commit every other appender waits.
+    session.flush()
+    tail = dialect(session).lock_then_first(session, _PG_LOCK_KEY, "audit_log", "seq", _TAIL_SQL)
     seq, prev_hash = (int(tail[0]) + 1, str(tail[1])) if tail is not None else (1, GENESIS_HASH)
     if after is not None and after[0] >= seq:
         seq, prev_hash = after[0] + 1, after[1]
@@ -141,13 +142,14 @@ def append(
         case_ref=case_ref,
         purpose=purpose,
         request_id=request_id,
-        detail=orjson.loads(orjson.dumps(detail)) if detail is not None else None,
+        detail=document,
         prev_hash=prev_hash,
         hash="",
     )
     entry.hash = entry_hash(prev_hash, entry)
-    session.add(entry)
-    session.flush()
+    # One INSERT of the row, without the ORM's unit of work (the entry returned is not added
+    # to the session: it is a record of what was stored).
+    session.execute(_INSERT, {c.key: getattr(entry, c.key) for c in _COLUMNS})
     return entry
 
 
@@ -220,9 +222,6 @@ class Anchor:
 
 class MalformedMarkerError(ValueError):
     """A purge marker's detail does not name a valid anchor (it was edited or forged)."""
-
-
-_COLUMNS = tuple(AuditEntry.__table__.columns)
 
 
 def _iter_chain(

@@ -151,6 +151,25 @@ class Dialect:
         else:
             session.execute(text(f"UPDATE {table} SET {column} = {column} WHERE 1 = 0"))
 
+    def lock_then_first(
+        self, session: Session, key: int, table: str, column: str, sql: str
+    ) -> tuple[Any, ...] | None:
+        """Take ``lock_until_commit``'s lock, then run ``sql`` (a SELECT without parameters) and
+        return its first row (None when it has none). The SELECT reads after the lock is
+        granted (its own statement, so its own snapshot). PostgreSQL: both statements in one
+        simple query, one round trip to the server instead of two.
+        """
+        if not self.postgres:
+            self.lock_until_commit(session, key, table, column)
+            row = session.execute(text(sql)).first()
+            return None if row is None else tuple(row)
+        raw: Any = session.connection().connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute(f"SELECT pg_advisory_xact_lock({int(key)}); {sql}")
+            cur.nextset()
+            first = cur.fetchone()
+        return None if first is None else tuple(first)
+
 
 def dialect(session_or_engine: Session | Engine) -> Dialect:
     """The dialect of a session's or engine's database."""

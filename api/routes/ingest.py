@@ -27,7 +27,7 @@ from api.deps import (
 )
 from api.errors import Unprocessable
 from api.schemas import ERROR_RESPONSES, BatchResult, StationResult
-from api.trail import record
+from api.trail import record, record_at_commit
 from intake.pipeline import ingest_frame
 from intake.report import IngestReport
 from store.stations import upsert_station
@@ -127,7 +127,8 @@ def _ingest(
         )
     result = merge_report(parsed, report)
     counts = {k: result[k] for k in ("accepted", "duplicate", "masked", "held", "rejected")}
-    record(session, caller, request_id, f"ingest.{kind}", detail={"items": parsed.total, **counts})
+    detail = {"items": parsed.total, **counts}
+    record_at_commit(session, caller, request_id, f"ingest.{kind}", detail=detail)
 
     def count() -> None:
         for outcome, n in counts.items():

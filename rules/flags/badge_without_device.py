@@ -70,14 +70,13 @@ def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
     )
 
 
-def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
-    """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
-    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
-    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
-    never overlap (rules.masking)."""
+def _readable_fixes(ctx: FlagContext) -> pl.DataFrame:
+    """The day's fixes a badge rule may read, in the day's order: not ghosts, not mock, accuracy
+    (reported or geo's default: ``acc``) at most badge_fix_max_accuracy_m; with ``src_bits``
+    and only the columns these rules read."""
     policy = ctx.policy
     fixes = ctx.fixes
-    good = (
+    return (
         fixes.select(
             "officer_id",
             "win_id",
@@ -94,8 +93,18 @@ def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
             ~pl.col("_ghost")
             & ~pl.col("is_mock").fill_null(False)
             & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
-            & (pl.col("src_bits") != SOURCE_BITS["visit"])
         )
+    )
+
+
+def _precise_fixes(ctx: FlagContext) -> pl.DataFrame:
+    """The fixes BADGE_WITHOUT_DEVICE reads, sorted by (officer_id, ts): not ghosts, not mock,
+    not visit rows, accuracy at most badge_fix_max_accuracy_m. They are sorted by (win_id, ts),
+    which is that order: window ids follow (officer_id, start) and an officer's on-duty windows
+    never overlap (rules.masking)."""
+    good = (
+        _readable_fixes(ctx)
+        .filter(pl.col("src_bits") != SOURCE_BITS["visit"])
         .select(
             "officer_id",
             "win_id",
@@ -324,55 +333,36 @@ def contradicted_swipes(ctx: FlagContext) -> pl.DataFrame:
     swipes = swipes.join(
         ctx.stations.select("station_id", st_lat="lat", st_lon="lon"), on="station_id"
     ).select("officer_id", "station_id", "ts", "st_lat", "st_lon")
-    fixes = ctx.fixes
+    officers = swipes["officer_id"].implode()
     good = (
-        fixes.select(
-            "officer_id",
-            "ts",
-            "lat",
-            "lon",
-            "accuracy_m",
-            "is_mock",
-            source_bits(fixes["source"]),
-            ghost_mask(fixes, policy, ctx.swipes).alias("_ghost"),
-        )
-        .filter(pl.col("officer_id").is_in(swipes["officer_id"].implode()))
-        .with_columns(acc=effective_accuracy(pl.col("accuracy_m"), pl.col("src_bits")))
-        .filter(
-            ~pl.col("_ghost")
-            & ~pl.col("is_mock").fill_null(False)
-            & (pl.col("acc") <= policy.badge_fix_max_accuracy_m)
-        )
+        _readable_fixes(ctx)
+        .filter(pl.col("officer_id").is_in(officers))
         .select("officer_id", f_ts="ts", f_lat="lat", f_lon="lon", f_acc="acc")
     )
     # each (officer, swiped station) numbered; running counts of fixes, and of near ones, per
-    # number in time order (rows sorted on one integer key; a count restarts with its number)
+    # number in time order. The fixes are in (officer, ts) order (in (win_id, ts) order: window
+    # ids follow officer and start), and the join keeps it, so each number's rows are in time
+    # order without a sort.
     places = swipes.select("officer_id", "station_id", "st_lat", "st_lon").unique(
         ["officer_id", "station_id"]
     )
     places = places.sort("officer_id", "station_id").with_row_index("_p")
-    measured = good.join(places, on="officer_id").with_columns(
+    measured = good.join(places, on="officer_id", maintain_order="left").select(
+        "_p",
+        "f_ts",
         near=~(
             haversine_m(pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon"))
             - pl.col("f_acc")
             >= policy.badge_far_m
-        ).fill_null(True)
+        ).fill_null(True),
     )
     if measured.is_empty():
         return pl.DataFrame()
-    key = time_key(measured["_p"], measured["f_ts"])
-    measured = (
-        measured.sort("_p", "f_ts") if key is None else sort_on_key(measured, key, ())
-    ).select("_p", "f_ts", "near")
-    starts = pl.col("_p").ne_missing(pl.col("_p").shift(1))
-    row = pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
-    total_near = pl.col("near").cast(pl.Int64).cum_sum()
     counts = measured.select(
         "_p",
         "f_ts",
-        n=row - pl.when(starts).then(row - 1).forward_fill(),
-        n_near=total_near
-        - pl.when(starts).then(total_near - pl.col("near").cast(pl.Int64)).forward_fill(),
+        n=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("_p"),
+        n_near=pl.col("near").cast(pl.Int64).cum_sum().over("_p"),
     )
     swipes = swipes.join(
         places.select("officer_id", "station_id", "_p"), on=["officer_id", "station_id"]

@@ -26,7 +26,7 @@ class FlagContext:
     )  # officer_id, start_at, end_at: on-duty windows of shifts starting on day
     shifts: pl.DataFrame  # current shifts (all in the inputs)
     shift_history: pl.DataFrame
-    fixes: pl.DataFrame  # on-duty fixes with win_id
+    fixes: pl.DataFrame  # on-duty fixes with win_id, sorted by (win_id, ts)
     swipes: pl.DataFrame  # on-duty swipes with win_id
     overtime: pl.DataFrame  # claims starting on day
     stations: pl.DataFrame  # station_id, lat, lon centroids

@@ -33,14 +33,17 @@ def suspects(ctx: FlagContext) -> pl.DataFrame:
         return pl.DataFrame()
     granted = ctx.swipes.filter(pl.col("granted").fill_null(False))
     today = granted.filter(covered(granted, ctx.day_windows))
-    fixes = ctx.fixes.filter(
-        covered(ctx.fixes, ctx.day_windows)
-        & (pl.col("boundary_distance_m") < 0)
+    # the cheap tests first; then, of the fixes left, those in the day's windows
+    fixes = ctx.fixes.select(
+        "officer_id", "ts", "station_id", "source", "accuracy_m", "boundary_distance_m", "is_mock"
+    ).filter(
+        (pl.col("boundary_distance_m") < 0)
         & pl.col("station_id").is_not_null()
         & ~pl.col("is_mock").fill_null(False)
         & pl.col("officer_id").is_in(present["officer_id"].implode())
         & ~pl.col("officer_id").is_in(today["officer_id"].implode())
     )
+    fixes = fixes.filter(covered(fixes, ctx.day_windows))
     if fixes.is_empty():
         return pl.DataFrame()
     clean = (pl.col("source").str.to_lowercase() == "gps") & (

@@ -120,7 +120,9 @@ def test_database_error_stores_nothing(api: Api, monkeypatch: pytest.MonkeyPatch
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT secret SQL", {"lat": 51.5}, Exception("server said 51.5"))
 
-    monkeypatch.setattr("api.routes.ingest.record", broken)
+    # The batch's audit entry is appended right before the commit: a failure there, after the
+    # response was built, still answers 503 and stores nothing.
+    monkeypatch.setattr("store.audit.append", broken)
     batch = {"pings": [api.ping("2026-10-05T09:00:00+01:00", INSIDE)]}
     r = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
     assert r.status_code == 503

@@ -90,10 +90,14 @@ def context(fix_rows: list[dict[str, Any]], swipe_rows: list[dict[str, Any]]) ->
         {"officer_id": list(OFFICERS), "start_at": [at(DAY, 7)] * 3, "end_at": [at(DAY, 22)] * 3}
     )
     frame = fixes([{k: v for k, v in r.items() if k != "ghost"} for r in fix_rows])
+    # as the engine holds them: each officer's window numbered in officer order, fixes sorted
+    # by (win_id, ts)
     frame = frame.with_columns(
         ghost=pl.Series([r["ghost"] for r in fix_rows], dtype=pl.Boolean),
-        win_id=pl.lit(1, dtype=pl.UInt32),
-    )
+        win_id=pl.col("officer_id").replace_strict(
+            {o: k for k, o in enumerate(OFFICERS)}, return_dtype=pl.UInt32
+        ),
+    ).sort("win_id", "ts")
     empty = pl.DataFrame()
     return FlagContext(
         day=DAY,
