@@ -26,7 +26,9 @@ from store.reader import (
     read_pieces,
     select_frame,
 )
+from store.sqlite_arrow import Ranges
 from store.sqlite_arrow import Reader as SqliteReader
+from store.types import to_epoch_us
 
 CLASSIFIED = ("station_id", "boundary_distance_m", "p_inside")
 
@@ -98,18 +100,21 @@ def load_officers(session: Session) -> pl.DataFrame:
 
 def _event_queries(
     session: Session, table: str, schema: Schema, lo: datetime, hi: datetime, parts: int
-) -> list[str]:
+) -> tuple[list[str], Ranges | None]:
     """Queries that together read the rows of ``table`` with lo <= ts < hi once, in about
     ``parts`` pieces of equal work: ranges of pages on PostgreSQL (_page_range_queries), hours
-    on SQLite (the table is stored in (ts, ...) order, so an hour is a range of its key)."""
+    on SQLite (the table is stored in (ts, ...) order, so an hour is a range of its key); and
+    on SQLite the hours' starts (read_pieces' ``ranges``: each piece known by its ``ts``)."""
     d = dialect(session)
     if d.postgres:
-        return _page_range_queries(session, table, schema, lo, hi, parts)
-    return [
+        return _page_range_queries(session, table, schema, lo, hi, parts), None
+    hours = _hourly(lo, hi)
+    queries = [
         f"SELECT {', '.join(schema)} FROM {table} "
         f"WHERE ts >= {d.literal(a)} AND ts < {d.literal(b)}"
-        for a, b in _hourly(lo, hi)
+        for a, b in hours
     ]
+    return queries, ("ts", [to_epoch_us(a) for a, _ in hours])
 
 
 def _page_range_queries(
@@ -187,9 +192,10 @@ def _read_by_officer(
     by ``reader`` if one was started ahead), each cut into the officer ranges of ``cuts`` as it
     arrives (split_by_officer_ranges). The pieces are put back in query order (stored order), so
     every run hands the rules the same rows in the same order, mostly sorted by time already."""
-    queries = _event_queries(session, table, schema, lo, hi, 4 * readers)
+    queries, ranges = _event_queries(session, table, schema, lo, hi, 4 * readers)
     parts: list[list[tuple[int, pl.DataFrame]]] = [[] for _ in range(len(cuts) + 1)]
-    for n, piece in read_pieces(session, queries, schema, workers=readers, reader=reader):
+    pieces = read_pieces(session, queries, schema, workers=readers, reader=reader, ranges=ranges)
+    for n, piece in pieces:
         for k, rows in enumerate(split_by_officer_ranges(piece, cuts)):
             if rows.height:
                 parts[k].append((n, rows))

@@ -392,6 +392,7 @@ def read_pieces(
     *,
     workers: int = 2,
     reader: sqlite_arrow.Reader | None = None,
+    ranges: sqlite_arrow.Ranges | None = None,
 ) -> Iterator[tuple[int, pl.DataFrame]]:
     """Run ``queries`` (each selecting the plain columns of ``schema``, in order, with literals
     written by ``literal``), up to ``workers`` at once on connections of their own; yields
@@ -407,15 +408,17 @@ def read_pieces(
     without the whole result being held twice. Other connections do not see the session's
     uncommitted rows, so this is only for a session that has written nothing. ``reader``: a
     SQLite reader started ahead (piece_reader, of the same ``workers``), used instead of a new
-    one.
+    one. ``ranges`` (column, starts): on SQLite, query k reads only the rows whose ``column``
+    lies in [starts[k], starts[k + 1]), so its rows are known by that column
+    (store.sqlite_arrow.stream).
     """
     address = _arrow_address(session)
     if not is_postgres(session):
         # in a child process: connectorx's own copy of SQLite must not share this process's locks
         answers = (
-            reader.stream(address, queries)
+            reader.stream(address, queries, ranges=ranges)
             if reader is not None
-            else sqlite_arrow.stream(address, queries, workers=workers)
+            else sqlite_arrow.stream(address, queries, workers=workers, ranges=ranges)
         )
         for k, table in answers:
             yield k, _from_arrow(table, schema)

@@ -76,3 +76,37 @@ def test_a_reader_never_asked_is_ended() -> None:
     reader.close()  # a second close does nothing
     with Reader() as unused:
         assert list(unused.stream("sqlite:///nowhere.db", [])) == []
+
+
+def test_pieces_known_by_their_range_need_no_tag(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    _database(path)
+    queries = [
+        "SELECT x, name FROM t WHERE x >= 0 AND x < 3",
+        "SELECT x, name FROM t WHERE x >= 3 AND x < 4",
+        "SELECT x, name FROM t WHERE x >= 4",
+    ]
+    pieces = list(stream(f"sqlite://{path}", queries, workers=2, ranges=("x", [0, 3, 4])))
+    assert all(t.column_names == ["x", "name"] for _, t in pieces)
+    by_query = sorted((k, x) for k, t in pieces for x in t["x"].to_pylist())
+    assert by_query == [(0, 0), (0, 1), (0, 2), (1, 3), *((2, x) for x in range(4, 10))]
+    with pytest.raises(ValueError, match="one start a query"):
+        list(stream(f"sqlite://{path}", queries, ranges=("x", [0, 3])))
+
+
+def test_a_batch_is_split_by_the_range_it_falls_in() -> None:
+    import pyarrow as pa
+
+    from store.sqlite_arrow import _by_range
+
+    starts = [10, 20, 30]
+    # first and last rows in different ranges: every row goes to its own, the middle too
+    batch = pa.record_batch({"ts": [12, 21, 35, 29], "v": [1, 2, 3, 4]})
+    pieces = {k: rows.to_pydict() for k, rows in _by_range(batch, "ts", starts)}
+    assert pieces == {
+        0: {"ts": [12], "v": [1]},
+        1: {"ts": [21, 29], "v": [2, 4]},
+        2: {"ts": [35], "v": [3]},
+    }
+    [(k, rows)] = _by_range(batch.slice(1, 1), "ts", starts)
+    assert (k, rows.num_rows) == (1, 1)
