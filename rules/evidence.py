@@ -445,15 +445,17 @@ def anchored_near(events: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     resets = pl.col("etype").is_in([AWAY, BADGE_OUT, MOCK])
     # a granted swipe that is not an exit: an entry, or a reader that records no direction
     anchor = (pl.col("etype") == BADGE_IN) | ((pl.col("etype") == INSIDE) & ~pl.col("is_fix"))
+    # events are sorted by window: a window's first event starts afresh (no anchor: "") unless
+    # it is one, so one forward fill over all rows never carries an anchor into the next window
+    first = pl.col("win_id").ne_missing(pl.col("win_id").shift(1))
     marked = events.with_columns(
         _run_held=held_near(events, policy),
         _a_station=pl.when(anchor)
         .then(pl.col("station_id"))
-        .when(resets)
+        .when(resets | first)
         .then(pl.lit(""))
-        .forward_fill()
-        .over("win_id"),
-        _a_ts=pl.when(anchor | resets).then(pl.col("ts")).forward_fill().over("win_id"),
+        .forward_fill(),
+        _a_ts=pl.when(anchor | resets | first).then(pl.col("ts")).forward_fill(),
     )
     held = (
         (pl.col("etype") == NEAR)
