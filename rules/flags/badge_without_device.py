@@ -180,16 +180,17 @@ def _far_everywhere(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) ->
     far = haversine_m(
         pl.col("f_lat"), pl.col("f_lon"), pl.col("st_lat"), pl.col("st_lon")
     ) - pl.col("f_acc")
-    places = (
-        swipes.select(_PLACE)
-        .unique()
-        .join(good.drop("officer_id"), on="win_id")  # a window is one officer's
-        .group_by(_PLACE)
+    # each (window, station) numbered, so the fixes are grouped on one integer
+    places = swipes.select(_PLACE).unique().with_row_index("_place")
+    decided = (
+        places.select("_place", "win_id", "st_lat", "st_lon")
+        .join(good.select("win_id", "f_lat", "f_lon", "f_acc"), on="win_id")
+        .group_by("_place")
         .agg(n=pl.len(), all_far=(far >= policy.badge_far_m).all())
         .filter((pl.col("n") >= 2) & pl.col("all_far"))
-        .select(_PLACE)
     )
-    return swipes.join(places, on=_PLACE, how="semi", maintain_order="left")
+    kept = places.join(decided.select("_place"), on="_place", how="semi").drop("_place")
+    return swipes.join(kept, on=_PLACE, how="semi", maintain_order="left")
 
 
 def _stayed_far(swipes: pl.DataFrame, good: pl.DataFrame, policy: Policy) -> pl.DataFrame:
