@@ -16,6 +16,7 @@ from rules.clock import INSTANT
 from store.dayload import (
     FIXES,
     SWIPES,
+    _child_select_list,
     day_range,
     load_daily,
     load_day,
@@ -350,3 +351,28 @@ def test_fixes_read_by_a_reader_started_ahead(engine: Engine) -> None:
     expected = stored.select(list(FIXES)).cast(FIXES)  # type: ignore[arg-type]
     order = ("officer_id", "ts", "device_id")
     assert_frame_equal(pl.concat(ahead).sort(order), expected.sort(order))
+
+
+def test_never_null_text_read_as_blobs_arrives_as_text(engine: Engine) -> None:
+    """The reading child reads the NOT NULL text columns as BLOBs (cheaper in connectorx) and
+    they arrive as the same text: empty, quoted and non-ASCII ids included; a nullable one
+    (source) is read as text, its NULLs kept."""
+    assert _child_select_list("pings", FIXES).split(", ")[:2] == [
+        "CAST(officer_id AS BLOB) AS officer_id",
+        "CAST(device_id AS BLOB) AS device_id",
+    ]
+    assert "source" in _child_select_list("pings", FIXES).split(", ")
+    stored = _committed_events(engine)
+    extra = stored.head(1).with_columns(
+        device_id=pl.lit(""), officer_id=pl.lit("ü"), ts=pl.col("ts") + timedelta(seconds=1)
+    )
+    with Session(engine) as s, s.begin():
+        insert_events(s, "pings", extra)
+    lo, hi = day_range(DAY, "Europe/London")
+    order = ("officer_id", "ts", "device_id")
+    with Session(engine) as s:
+        parallel = load_fixes(s, lo, hi, readers=2)
+        through_session = load_fixes(s, lo, hi, readers=1)
+    assert parallel.schema == pl.Schema(FIXES)
+    assert sorted(parallel["device_id"].to_list()) == ["", "d'1", "d'1", "d,2", "d,2", "dé3"]
+    assert_frame_equal(parallel.sort(order), through_session.sort(order))
