@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 
 from api import signing
-from api.app import create_app
-from rollcall.settings import Settings
-from tests.api.helpers import SECRET, TZ, Api, TestClient, seed_reference, seed_results
-from tests.clock import API_NOW, TestClock
+from tests.api.helpers import Api, running_app, seed_reference, seed_results
 
 
 @pytest.fixture
@@ -25,12 +22,8 @@ def export_key_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def api(db_url: str, export_key_file: Path) -> Iterator[Api]:
     """A fresh app on this test's database: HS256 with SECRET, exports signed with a new key."""
-    settings = Settings(
-        database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
-    )
-    app = create_app(settings, clock=TestClock(API_NOW))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, factory=app.state.rollcall.factory)
+    with running_app(db_url, export_key_file) as app:
+        yield app
 
 
 @pytest.fixture

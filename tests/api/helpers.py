@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
 from api.auth import issue_token
 from intake.pipeline import ingest_frame
+from rollcall.settings import Settings
 from rules.policy import load_policy
 from store.db import transaction
 from store.models import DailyResult, Flag
+from tests.clock import API_NOW, TestClock
 from tests.intake.helpers import STATION, STATION_LAT, STATION_LON
 
 with warnings.catch_warnings():
@@ -80,6 +86,24 @@ class Api:
             "is_mock": False,
             **extra,
         }
+
+
+@contextmanager
+def running_app(db_url: str, export_key_file: Path, **settings: Any) -> Iterator[Api]:
+    """A fresh app on ``db_url`` (HS256 with SECRET, exports signed with ``export_key_file``,
+    the tests' clock), with any other ``settings``, started and stopped around the block."""
+    app = create_app(
+        Settings(
+            database_url=db_url,
+            jwt_secret=SECRET,
+            timezone=TZ,
+            export_key_file=export_key_file,
+            **settings,
+        ),
+        clock=TestClock(API_NOW),
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, factory=app.state.rollcall.factory)
 
 
 def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,34 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from api.app import create_app
 from api.auth import Principal, Role
 from api.trail import record_at_commit
-from rollcall.settings import Settings
 from store import audit
 from store.db import make_engine, session_factory, transaction
 from store.models import AuditEntry, Ping
-from tests.api.helpers import INSIDE, SECRET, TZ, Api, TestClient, seed_reference
-from tests.clock import API_NOW, TestClock
+from tests.api.helpers import INSIDE, Api, running_app, seed_reference
 
 SENDERS, BATCHES, FIXES = 4, 5, 20
 FIRST_FIX = datetime.fromisoformat("2026-10-05T09:00:00+01:00")  # O1's shift: 08:00-16:00
-
-
-@contextmanager
-def _api(db_url: str, export_key_file: Path, **settings: Any) -> Iterator[Api]:
-    app = create_app(
-        Settings(
-            database_url=db_url,
-            jwt_secret=SECRET,
-            timezone=TZ,
-            export_key_file=export_key_file,
-            **settings,
-        ),
-        clock=TestClock(API_NOW),
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, factory=app.state.rollcall.factory)
 
 
 def _batch(api: Api, sender: int, n: int) -> dict[str, Any]:
@@ -59,7 +38,7 @@ def _batch(api: Api, sender: int, n: int) -> dict[str, Any]:
 def test_concurrent_batches_leave_one_entry_each_on_an_intact_chain(
     db_url: str, export_key_file: Path
 ) -> None:
-    with _api(db_url, export_key_file) as api:
+    with running_app(db_url, export_key_file) as api:
         seed_reference(api)
         with api.factory() as session:
             before = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
@@ -120,7 +99,7 @@ def _hold_chain(db_url: str, held: threading.Event, release: threading.Event) ->
 def test_a_batch_waiting_on_the_chain_lock_stores_nothing_and_its_retry_stores_once(
     db_url: str, export_key_file: Path
 ) -> None:
-    with _api(db_url, export_key_file, db_lock_timeout_s=1.0) as api:
+    with running_app(db_url, export_key_file, db_lock_timeout_s=1.0) as api:
         seed_reference(api)
         batch = _batch(api, 0, 0)
         held, release = threading.Event(), threading.Event()

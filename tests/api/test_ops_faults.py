@@ -5,37 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from api.app import create_app
-from rollcall.settings import Settings
 from store.db import make_engine
 from store.models import MaskedCount, Ping
-from tests.api.helpers import FAR, INSIDE, SECRET, TZ, Api, TestClient, seed_reference
-from tests.clock import API_NOW, TestClock
-
-
-def _api(db_url: str, export_key_file: Path, **settings: object) -> Iterator[Api]:
-    app = create_app(
-        Settings(
-            database_url=db_url,
-            jwt_secret=SECRET,
-            timezone=TZ,
-            export_key_file=export_key_file,
-            **settings,  # type: ignore[arg-type]
-        ),
-        clock=TestClock(API_NOW),
-    )
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, factory=app.state.rollcall.factory)
+from tests.api.helpers import FAR, INSIDE, running_app, seed_reference
 
 
 def test_readyz_is_ready_only_at_the_head_migration(db_url: str, export_key_file: Path) -> None:
-    for api in _api(db_url, export_key_file):
+    with running_app(db_url, export_key_file) as api:
         assert api.client.get("/readyz").json() == {"status": "ready"}
         engine = make_engine(db_url)
         with engine.begin() as conn:
@@ -66,7 +47,7 @@ def _hold(db_url: str, held: threading.Event, release: threading.Event) -> None:
 def test_a_batch_blocked_by_a_lock_answers_503_in_time_and_its_retry_counts_once(
     db_url: str, export_key_file: Path
 ) -> None:
-    for api in _api(db_url, export_key_file, db_lock_timeout_s=1.0):
+    with running_app(db_url, export_key_file, db_lock_timeout_s=1.0) as api:
         seed_reference(api)
         batch = {
             "pings": [
