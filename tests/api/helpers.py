@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -104,6 +105,23 @@ def running_app(db_url: str, export_key_file: Path, **settings: Any) -> Iterator
     )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, factory=app.state.rollcall.factory)
+
+
+@contextmanager
+def lock_held(
+    hold: Callable[[str, threading.Event, threading.Event], None], db_url: str
+) -> Iterator[None]:
+    """``hold(db_url, held, release)`` on a thread of its own for the length of the block: it
+    sets ``held`` once it holds its lock, then keeps it until ``release`` is set."""
+    held, release = threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold, args=(db_url, held, release))
+    holder.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 def _frame(rows: list[dict[str, str]]) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from api.trail import record_at_commit
 from store import audit
 from store.db import make_engine, session_factory, transaction
 from store.models import AuditEntry, Ping
-from tests.api.helpers import INSIDE, Api, running_app, seed_reference
+from tests.api.helpers import INSIDE, Api, lock_held, running_app, seed_reference
 
 SENDERS, BATCHES, FIXES = 4, 5, 20
 FIRST_FIX = datetime.fromisoformat("2026-10-05T09:00:00+01:00")  # O1's shift: 08:00-16:00
@@ -102,19 +102,12 @@ def test_a_batch_waiting_on_the_chain_lock_stores_nothing_and_its_retry_stores_o
     with running_app(db_url, export_key_file, db_lock_timeout_s=1.0) as api:
         seed_reference(api)
         batch = _batch(api, 0, 0)
-        held, release = threading.Event(), threading.Event()
-        holder = threading.Thread(target=_hold_chain, args=(db_url, held, release))
-        holder.start()
-        try:
-            assert held.wait(10)
+        with lock_held(_hold_chain, db_url):
             t0 = time.monotonic()
             r = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
             waited = time.monotonic() - t0
             with api.factory() as session:
                 stored_while_held = session.scalar(select(func.count()).select_from(Ping))
-        finally:
-            release.set()
-            holder.join()
         assert r.status_code == 503, r.text
         assert "nothing was stored" in r.json()["error"]["message"]
         assert waited < 10

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from store.db import make_engine
 from store.models import MaskedCount, Ping
-from tests.api.helpers import FAR, INSIDE, running_app, seed_reference
+from tests.api.helpers import FAR, INSIDE, lock_held, running_app, seed_reference
 
 
 def test_readyz_is_ready_only_at_the_head_migration(db_url: str, export_key_file: Path) -> None:
@@ -55,17 +55,10 @@ def test_a_batch_blocked_by_a_lock_answers_503_in_time_and_its_retry_counts_once
                 api.ping("2026-10-05T10:00:00+01:00", FAR, device="D2"),  # masked
             ]
         }
-        held, release = threading.Event(), threading.Event()
-        holder = threading.Thread(target=_hold, args=(db_url, held, release))
-        holder.start()
-        try:
-            assert held.wait(10)
+        with lock_held(_hold, db_url):
             t0 = time.monotonic()
             r = api.client.post("/v1/pings", json=batch, headers=api.headers("ingest"))
             waited = time.monotonic() - t0
-        finally:
-            release.set()
-            holder.join()
         assert r.status_code == 503, r.text
         assert "nothing was stored" in r.json()["error"]["message"]
         assert waited < 10  # well before a client's usual 30 s
