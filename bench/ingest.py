@@ -255,6 +255,25 @@ class Sender(threading.Thread):
         self.client.close()
 
 
+# The senders' fixes are ``STEP`` apart from ``base`` (3 hours before the seed's now, inside every
+# seeded shift); a fix must stay in the past, or the service holds it as from the future instead
+# of accepting it. At 250 us a step, 40.8 million fixes fit; every phase is bounded at 40 batches
+# a second, so a full run sends at most 28 million (15 million at 108,000 fixes/s seen).
+STEP = timedelta(microseconds=250)
+STREAM_SPAN = timedelta(hours=2, minutes=50)
+
+
+def _check_span(start_seq: int, max_batches: int, batch: int) -> None:
+    """Refuse a phase whose fixes could run past the seeded on-duty past (they would be held as
+    from the future and the phase would measure nothing)."""
+    last = start_seq + max_batches * batch
+    if last * STEP >= STREAM_SPAN:
+        raise SystemExit(
+            f"the senders' fix {last:,} would be {last * STEP} after the stream's start, past "
+            f"its {STREAM_SPAN} on duty: shorten the phases or raise STREAM_SPAN"
+        )
+
+
 class Producer(threading.Thread):
     """Builds batches of new fixes (unique (device_id, ts)), optionally queueing each twice."""
 
@@ -272,6 +291,7 @@ class Producer(threading.Thread):
     ) -> None:
         super().__init__(daemon=True)
         self.jobs, self.devices, self.batch = jobs, devices, batch
+        _check_span(start_seq, max_batches, batch)
         self.base, self.seq, self.max_batches = base, start_seq, max_batches
         self.twice, self.deadline = twice, deadline
         self.made = 0
@@ -283,7 +303,7 @@ class Producer(threading.Thread):
             for _ in range(self.batch):
                 s = self.seq
                 self.seq += 1
-                ts = self.base + timedelta(milliseconds=s)
+                ts = self.base + s * STEP
                 items.append(
                     {
                         "device_id": f"D{s % self.devices:06d}",
