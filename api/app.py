@@ -63,27 +63,51 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def _warm_up(state: AppState) -> None:
-    """Start-up work done in the background, so that start-up does not wait for it and the
-    first timeline finds it done: the station index loaded or built (a request that needs it
-    earlier waits for this build rather than starting another) with the centroids every
-    timeline measures against; the reads of a month's timeline made once for no officer (the
-    first read of each day's partition on a connection loads its catalog entries); and the
-    pipeline run once on a made-up day (rules.pipeline.rehearse). A database not reachable (or
-    not yet migrated) at start-up is no reason not to start: the first timeline builds it then."""
+# Start-up waits at most this long for the warm-up before it serves: with the station index in
+# the cache directory the warm-up takes tenths of a second, and the first request finds it done;
+# a first build of a large force's index (about 5 s for 600 fences) goes on past it in the
+# background, and requests that need the index wait for that build rather than start another.
+WARM_UP_WAIT_S = 10.0
+
+
+def _prepare_routes(routes: Any) -> None:
+    """Have FastAPI build the routes of every included router now. FastAPI (0.165) builds them,
+    with a TypeAdapter for each parameter and response field, on the first request that reaches
+    the router: 60-90 ms on this service's first request. Where a FastAPI release builds routes
+    differently (no ``effective_candidates``), nothing is done and nothing is lost but that."""
+    for route in routes:
+        candidates = getattr(route, "effective_candidates", None)
+        low_priority = getattr(route, "effective_low_priority_routes", None)
+        if callable(candidates):
+            _prepare_routes(candidates())
+        if callable(low_priority):
+            low_priority()
+
+
+def _warm_up(state: AppState, app: FastAPI) -> None:
+    """Start-up work done on a thread of its own, which start-up waits for (WARM_UP_WAIT_S at
+    most), so that the first timeline finds it done: FastAPI's routes built (_prepare_routes);
+    the station index loaded or built (a request that needs it earlier waits for this build
+    rather than starting another) with the centroids every timeline measures against; the reads
+    of a month's timeline made once for no officer (the first read of each day's partition on a
+    connection loads its catalog entries); and the pipeline run once on a made-up day
+    (rules.pipeline.rehearse). A database not reachable (or not yet migrated) at start-up is no
+    reason not to start: the first timeline builds it then."""
+    index = None
     try:
-        with state.factory() as session:
-            index = state.stations.current(session).index
-            now = state.clock()
-            on_duty_records(session, "", now - timedelta(days=31), now, policy=state.policy)
-        if index is not None:
-            # the fences in metres and their centroids, kept by the index: computed here, not
-            # in the first timeline request (tens of milliseconds for 600 fences)
-            index.station_centroids()
-    except (SQLAlchemyError, GeofenceError):
-        log.warning("station index not built at start-up: database not ready or fences invalid")
-        index = None
-    try:
+        _prepare_routes(app.router.routes)
+        try:
+            with state.factory() as session:
+                index = state.stations.current(session).index
+                now = state.clock()
+                on_duty_records(session, "", now - timedelta(days=31), now, policy=state.policy)
+            if index is not None:
+                # the fences in metres and their centroids, kept by the index: computed here,
+                # not in the first timeline request (tens of milliseconds for 600 fences)
+                index.station_centroids()
+        except (SQLAlchemyError, GeofenceError):
+            log.warning("station index not built at start-up: database not ready or fences invalid")
+            index = None
         rehearse(index, state.policy, state.settings.timezone)
     finally:
         # what start-up built lives as long as the service: out of the cyclic collector's way
@@ -207,20 +231,26 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start-up and shutdown: what exists frozen out of the cyclic collector (gc.freeze), the
     station index and a rehearsal warmed on a thread of its own (_warm_up, which freezes what it
-    built), the audit checkpoints written every audit_checkpoint_minutes when a signer and a
+    built; start-up waits for it, WARM_UP_WAIT_S at most), the audit checkpoints written every audit_checkpoint_minutes when a signer and a
     file are set; at shutdown both stopped, the engine disposed, this worker's metrics files
     released and the collector given everything back (gc.unfreeze)."""
     settings = state.settings
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The modules, the app and its settings live as long as the service: frozen, the cyclic
         # collector's full passes skip them (265,000 objects here: one full pass in the middle
         # of a request took 0.1-0.7 s). Only garbage in cycles that exists at the freeze stays
         # until shutdown, which unfreezes.
         gc.freeze()
-        warming = threading.Thread(target=_warm_up, args=(state,), name="warm-up", daemon=True)
+        warming = threading.Thread(target=_warm_up, args=(state, app), name="warm-up", daemon=True)
         warming.start()
+        if not await asyncio.to_thread(state.stations.warmed.wait, WARM_UP_WAIT_S):
+            log.info(
+                "serving before the warm-up ended (%.0f s): the station index is still being "
+                "built; requests that need it wait for it",
+                WARM_UP_WAIT_S,
+            )
         task = None
         if checkpoint_signer is not None and settings.audit_checkpoint_file is not None:
             task = asyncio.create_task(

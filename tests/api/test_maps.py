@@ -7,7 +7,9 @@ import copy
 import re
 from pathlib import Path
 
+import fastapi.routing
 import h3
+import pytest
 import shapely
 from shapely.geometry import shape
 
@@ -134,3 +136,38 @@ def test_station_catalog_is_built_once_and_follows_another_process(
     [swipe] = [f for f in features if f["properties"]["type"] == "swipe"]
     assert shape(swipe["geometry"]).equals_exact(shape(moved["geometry"]), 1e-9)  # type: ignore[arg-type]
     assert state.stations.builds == builds + 1
+
+
+def test_start_up_ends_warm(
+    world: Api, db_url: str, export_key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Start-up waits for the warm-up: once a restarted service serves, its station index is
+    built and FastAPI has built its routes, so its first timeline request builds neither."""
+    _load_day(world)
+    built: list[object] = []
+    populate = fastapi.routing._populate_api_route_state
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        return populate(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", counted)
+    restarted = create_app(
+        Settings(
+            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
+        ),
+        clock=TestClock(API_NOW),
+    )
+    with TestClient(restarted) as client:
+        catalog = restarted.state.rollcall.stations
+        assert catalog.warmed.is_set()
+        before = len(built)
+        r = client.get(
+            "/v1/officers/O1/timeline",
+            params=DAY,
+            headers={**world.headers("investigator"), "Accept": GEOJSON},
+        )
+        assert r.status_code == 200, r.text
+        assert any(f["properties"]["type"] == "presence" for f in r.json()["features"])
+        assert len(built) == before
+        assert catalog.builds == 1
