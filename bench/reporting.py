@@ -263,7 +263,9 @@ def _p95(values: list[float]) -> float:
     return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
 
 
-def bench_timeline(url: str, requests: int, key_file: Path, cache_dir: Path) -> dict[str, Any]:
+def bench_timeline(
+    url: str, requests: int, key_file: Path, cache_dir: Path, fences: int
+) -> dict[str, Any]:
     """Two start-ups of the service on the same database and index cache directory: the first
     builds the station index (on the warm-up thread; the requests start once it is ready) and
     stores it; the second, a restart, reads it back and is asked as soon as start-up ends. The acceptance
@@ -281,7 +283,7 @@ def bench_timeline(url: str, requests: int, key_file: Path, cache_dir: Path) -> 
     p95 = _p95(both)
     features = len(body["features"])
     log(
-        f"timeline GeoJSON, 600 fences, {features} features, {len(both)} requests over two "
+        f"timeline GeoJSON, {fences} fences, {features} features, {len(both)} requests over two "
         f"start-ups: p95 {p95 * 1000:.0f} ms (target 100 ms), median "
         f"{statistics.median(both) * 1000:.0f} ms; first request after the index build "
         f"{cold[0] * 1000:.0f} ms, first after a restart {warm[0] * 1000:.0f} ms"
@@ -350,7 +352,9 @@ def main() -> None:
                     seed(url, args.officers, stations)
                 out[backend] = {
                     **bench_rollup(url, args.runs),
-                    **bench_timeline(url, args.requests, key_file, tmp / f"cache-{backend}"),
+                    **bench_timeline(
+                        url, args.requests, key_file, tmp / f"cache-{backend}", args.stations
+                    ),
                 }
             finally:
                 if drop is not None:
