@@ -4,8 +4,11 @@ built once per process and rebuilt when another process changes a station."""
 from __future__ import annotations
 
 import copy
+import logging
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 import fastapi.routing
 import h3
@@ -13,6 +16,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
+import api.app
 from api.app import create_app
 from rollcall.settings import Settings
 from tests.api.helpers import FAR, INSIDE, SECRET, TZ, Api, TestClient
@@ -147,7 +151,7 @@ def test_start_up_ends_warm(
     built: list[object] = []
     populate = fastapi.routing._populate_api_route_state
 
-    def counted(*args: object, **kwargs: object) -> object:
+    def counted(*args: Any, **kwargs: Any) -> Any:
         built.append(args)
         return populate(*args, **kwargs)
 
@@ -171,3 +175,36 @@ def test_start_up_ends_warm(
         assert any(f["properties"]["type"] == "presence" for f in r.json()["features"])
         assert len(built) == before
         assert catalog.builds == 1
+
+
+def test_start_up_waits_for_the_warm_up_only_so_long(
+    world: Api,
+    db_url: str,
+    export_key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A warm-up longer than WARM_UP_WAIT_S (a first index build for a large force) does not hold
+    start-up back past it: the service serves, says why it is not warm yet, and the warm-up ends
+    on its own thread."""
+    release = threading.Event()
+
+    def slow_rehearsal(*args: object) -> None:
+        release.wait(30)
+
+    monkeypatch.setattr(api.app, "rehearse", slow_rehearsal)
+    monkeypatch.setattr(api.app, "WARM_UP_WAIT_S", 0.05)
+    caplog.set_level(logging.INFO, logger="rollcall.api")
+    restarted = create_app(
+        Settings(
+            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
+        ),
+        clock=TestClock(API_NOW),
+    )
+    with TestClient(restarted) as client:
+        catalog = restarted.state.rollcall.stations
+        assert not catalog.warmed.is_set()
+        assert client.get("/v1/stations", headers=world.headers("hr")).status_code == 200
+        assert any("before the warm-up ended" in r.getMessage() for r in caplog.records)
+        release.set()
+        assert catalog.warmed.wait(30)
