@@ -231,9 +231,10 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start-up and shutdown: what exists frozen out of the cyclic collector (gc.freeze), the
     station index and a rehearsal warmed on a thread of its own (_warm_up, which freezes what it
-    built; start-up waits for it, WARM_UP_WAIT_S at most), the audit checkpoints written every audit_checkpoint_minutes when a signer and a
-    file are set; at shutdown both stopped, the engine disposed, this worker's metrics files
-    released and the collector given everything back (gc.unfreeze)."""
+    built; start-up waits for it, WARM_UP_WAIT_S at most), the audit checkpoints written every
+    audit_checkpoint_minutes when a signer and a file are set; at shutdown both stopped, the
+    engine disposed, this worker's metrics files released and the collector given everything
+    back (gc.unfreeze)."""
     settings = state.settings
 
     @asynccontextmanager
