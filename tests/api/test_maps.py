@@ -14,6 +14,7 @@ import fastapi.routing
 import h3
 import pytest
 import shapely
+from fastapi import FastAPI
 from shapely.geometry import shape
 
 import api.app
@@ -26,6 +27,16 @@ from tests.intake.helpers import STATION
 
 GEOJSON = "application/geo+json"
 DAY = {"from": "2026-10-05", "to": "2026-10-05", "case_ref": "CASE-7"}
+
+
+def _second_app(db_url: str, export_key_file: Path) -> FastAPI:
+    """Another service process on the same database (a restart, or a second worker)."""
+    return create_app(
+        Settings(
+            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
+        ),
+        clock=TestClock(API_NOW),
+    )
 
 
 def test_stations_as_geojson_for_every_role(world: Api) -> None:
@@ -112,12 +123,7 @@ def test_station_catalog_is_built_once_and_follows_another_process(
     drawn = {**world.headers("investigator"), "Accept": GEOJSON}
     world.client.get("/v1/officers/O1/timeline", params=DAY, headers=drawn)  # fences drawn once
     assert state.stations.builds == builds
-    other = create_app(
-        Settings(
-            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
-        ),
-        clock=TestClock(API_NOW),
-    )
+    other = _second_app(db_url, export_key_file)
     with TestClient(other) as client:
         assert other.state.rollcall.stations.warmed.wait(60)
         assert other.state.rollcall.stations.builds == 1  # built at start-up, in the background
@@ -156,12 +162,7 @@ def test_start_up_ends_warm(
         return populate(*args, **kwargs)
 
     monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", counted)
-    restarted = create_app(
-        Settings(
-            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
-        ),
-        clock=TestClock(API_NOW),
-    )
+    restarted = _second_app(db_url, export_key_file)
     with TestClient(restarted) as client:
         catalog = restarted.state.rollcall.stations
         assert catalog.warmed.is_set()
@@ -195,12 +196,7 @@ def test_start_up_waits_for_the_warm_up_only_so_long(
     monkeypatch.setattr(api.app, "rehearse", slow_rehearsal)
     monkeypatch.setattr(api.app, "WARM_UP_WAIT_S", 0.05)
     caplog.set_level(logging.INFO, logger="rollcall.api")
-    restarted = create_app(
-        Settings(
-            database_url=db_url, jwt_secret=SECRET, timezone=TZ, export_key_file=export_key_file
-        ),
-        clock=TestClock(API_NOW),
-    )
+    restarted = _second_app(db_url, export_key_file)
     with TestClient(restarted) as client:
         catalog = restarted.state.rollcall.stations
         assert not catalog.warmed.is_set()
