@@ -268,8 +268,8 @@ def bench_timeline(
 ) -> dict[str, Any]:
     """Two start-ups of the service on the same database and index cache directory: the first
     builds the station index (on the warm-up thread; the requests start once it is ready) and
-    stores it; the second, a restart, reads it back and is asked as soon as start-up ends. The acceptance
-    figure is the p95 over both series, first requests included."""
+    stores it; the second, a restart, reads it back and is asked as soon as start-up ends. The
+    acceptance figure is the p95 over both series, first requests included."""
     settings = Settings(
         database_url=url,
         jwt_secret=SECRET,
