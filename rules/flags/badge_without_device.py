@@ -73,7 +73,12 @@ def _far_swipes(ctx: FlagContext) -> pl.DataFrame:
 def _readable_fixes(ctx: FlagContext) -> pl.DataFrame:
     """The day's fixes a badge rule may read, in the day's order: not ghosts, not mock, accuracy
     (reported or geo's default: ``acc``) at most badge_fix_max_accuracy_m; with ``src_bits``
-    and only the columns these rules read."""
+    and only the columns these rules read. Computed once per day (FlagContext.once): both
+    far_swipes and contradicted_swipes read it."""
+    return ctx.once("badge_readable_fixes", lambda: _select_readable(ctx))
+
+
+def _select_readable(ctx: FlagContext) -> pl.DataFrame:
     policy = ctx.policy
     fixes = ctx.fixes
     return (
